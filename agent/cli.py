@@ -1,0 +1,164 @@
+"""``python -m agent``: caption a clip, validate captions, print the schema, list plugins, make test clips."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .errors import EXIT_INPUT, EXIT_INVALID, EXIT_OK, AgentError, InputError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m agent", description="Instance-aware structured video captions.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="caption one video")
+    run.add_argument("video", type=Path)
+    run.add_argument("-o", "--output", type=Path, help="also write the caption to this JSON file")
+    run.add_argument("--llm", help="'offline' (default), 'openai:MODEL', or a model name with --base-url")
+    run.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    run.add_argument("--frames", type=int, help="frames sampled uniformly (default 8)")
+    run.add_argument("--max-instances", type=int, help="most main instances (default 3)")
+    run.add_argument("--background", choices=["blur", "pixelate"], help="how instance views hide the background")
+    run.add_argument("--runs-dir", type=Path, help="where run folders go (default ./runs)")
+    run.add_argument("--no-plugin", action="append", default=[], metavar="NAME", help="disable a plugin (repeatable)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no trace on stderr")
+
+    val = sub.add_parser("validate", help="validate captions (.json, a .json list, or .jsonl)")
+    val.add_argument("file", type=Path)
+
+    sub.add_parser("schema", help="print the caption's JSON Schema")
+
+    plug = sub.add_parser("plugins", help="list plugins and the tools they register")
+    plug.add_argument("--json", action="store_true")
+
+    demo = sub.add_parser("demo-clip", help="render a synthetic clip with ground truth")
+    demo.add_argument("output", type=Path)
+    demo.add_argument("--camera", default="pan left", help="e.g. 'static', 'zoom in', 'pan left and tilt up'")
+    demo.add_argument("--speed", choices=["slow", "medium", "fast"], default="medium")
+    demo.add_argument("--objects", type=int, default=None, help="1-3 (default: chosen by the seed)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--duration", type=float, default=4.0)
+    demo.add_argument("--noise", type=float, default=None)
+    return p
+
+
+def cmd_run(args) -> int:
+    from .config import load_settings
+    from .runner import caption_video
+    from .trace import TracePrinter, print_caption
+
+    disabled = list(args.no_plugin)
+    settings = load_settings(llm=args.llm, base_url=args.base_url, frames=args.frames,
+                             max_instances=args.max_instances, background=args.background,
+                             runs_dir=args.runs_dir)
+    if disabled:
+        settings.disabled_plugins = [*settings.disabled_plugins, *disabled]
+    listeners = [] if args.quiet else [TracePrinter()]
+    record = caption_video(args.video, settings, listeners=listeners, debug=args.debug)
+    if record.caption is None:
+        raise AgentError(f"{args.video}: no caption was produced ({record.fallback_reason or 'unknown reason'})")
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(record.caption, indent=2, ensure_ascii=False) + "\n")
+    print_caption(record.caption)
+    if not args.quiet:
+        print(f"run record: {record.run_dir}/record.json", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    from .caption import load_captions, validate_raw
+
+    items = load_captions(args.file)
+    if not items:
+        raise InputError(f"{args.file}: holds no captions")
+    bad = 0
+    for label, raw in items:
+        _, errors = validate_raw(raw)
+        if errors:
+            bad += 1
+            for e in errors:
+                print(f"{args.file}: {label}: {e}")
+    if bad:
+        print(f"{bad} of {len(items)} caption(s) invalid", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{len(items)} caption(s) valid", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_schema(args) -> int:
+    from .caption import json_schema
+    from .plugins import load_plugins
+
+    load_plugins()  # plugins may add sections
+    print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+def cmd_plugins(args) -> int:
+    from .config import load_settings
+    from .plugins import load_plugins
+
+    settings = load_settings()
+    plugins = load_plugins(settings.disabled_plugins)
+    plugins.tools(settings)
+    rows = [{"name": i.name, "source": i.source, "tools": i.tools, **({"error": i.error} if i.error else {})}
+            for i in plugins.infos]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("plugin", "source", "tools", "status")
+    for r in rows:
+        table.add_row(r["name"], r["source"], ", ".join(r["tools"]) or "-", r.get("error", "ok"))
+    Console().print(table)
+    return EXIT_OK
+
+
+def cmd_demo_clip(args) -> int:
+    from .synthetic import random_scene, render_clip, write_ground_truth
+
+    try:
+        spec = random_scene(args.seed, args.camera, speed=args.speed, n_objects=args.objects, noise=args.noise,
+                            duration_s=args.duration)
+    except (ValueError, KeyError) as e:
+        raise InputError(f"demo-clip: {e}")
+    truth = render_clip(spec, args.output)
+    gt_path = args.output.with_suffix(".json")
+    write_ground_truth(truth, gt_path)
+    print(f"wrote {args.output} and {gt_path} (camera: {truth.camera}; "
+          f"{len(truth.objects)} object(s): {', '.join(o.colour + ' ' + o.shape for o in truth.objects)})")
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema, "plugins": cmd_plugins,
+            "demo-clip": cmd_demo_clip}
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except AgentError as e:
+        if args.debug:
+            raise
+        print(f"error: {e.message}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Settings, resolved with the precedence CLI flag > environment variable > config file > default.
+
+The config file is TOML: ``./instance-agent.toml`` or ``~/.config/instance-agent/config.toml``,
+or the path in ``INSTANCE_AGENT_CONFIG``. Environment variables are ``INSTANCE_AGENT_<FIELD>``
+(upper case), e.g. ``INSTANCE_AGENT_FRAMES=16``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import InputError
+
+ENV_PREFIX = "INSTANCE_AGENT_"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    llm: str = Field("offline", description="'offline', 'openai:MODEL', or a model name served at base_url")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint for the llm")
+    temperature: float = 0.0
+    max_tokens: int = 2048
+    timeout_s: float = 120.0
+    retries: int = 2
+
+    frames: int = Field(8, ge=1, le=64, description="frames sampled uniformly for the prompt and tools")
+    motion_fps: float = Field(10.0, gt=0, le=60, description="rate of the low-resolution motion stream")
+    motion_width: int = Field(320, ge=64, le=1280, description="long side of the motion stream in pixels")
+    max_instances: int = Field(3, ge=0, le=20, description="most main instances kept (InstanceCap keeps 3)")
+    background: Literal["blur", "pixelate"] = Field("blur", description="how instance views hide the background")
+    backend: Literal["auto", "neural", "classical"] = "classical"
+
+    max_repairs: int = Field(2, ge=0, le=10, description="validation repairs the model may make")
+    max_steps: int = Field(24, ge=2, le=200, description="model turns before the run falls back")
+
+    runs_dir: Path = Field(Path("runs"), description="where each run's folder is created")
+    disabled_plugins: list[str] = Field(default_factory=list)
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get(ENV_PREFIX + "CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise InputError(f"{path}: config file named by {ENV_PREFIX}CONFIG does not exist")
+        return path
+    for candidate in (Path("instance-agent.toml"), Path("~/.config/instance-agent/config.toml").expanduser()):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _from_env() -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        raw = os.environ.get(ENV_PREFIX + name.upper())
+        if raw is None:
+            continue
+        if name == "disabled_plugins":
+            values[name] = [p.strip() for p in raw.split(",") if p.strip()]
+        else:
+            values[name] = raw
+    return values
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings; ``overrides`` are CLI flags (``None`` means 'not given')."""
+    values: dict[str, Any] = {}
+    path = _config_file()
+    if path is not None:
+        try:
+            values.update(tomllib.loads(path.read_text()))
+        except tomllib.TOMLDecodeError as e:
+            raise InputError(f"{path}: not valid TOML ({e})")
+    values.update(_from_env())
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        source = f" (from {path})" if path else ""
+        raise InputError(f"setting {field!r}: {err['msg']}{source}")

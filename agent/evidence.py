@@ -1,0 +1,155 @@
+"""Typed evidence that tools leave in the graph state, read by the composer and the validator.
+
+In the state, evidence is stored as plain JSON (one entry per tool name) so runs can be
+checkpointed, recorded and replayed; these models give it back its types.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class VideoMetadata(BaseModel):
+    file_name: str
+    duration_s: float
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+    orientation: Literal["landscape", "portrait", "square"]
+    rotation: int
+    codec: str
+    container: str
+    pixel_format: str | None = None
+    has_audio: bool
+    audio_codec: str | None = None
+    variable_frame_rate: bool = False
+    size_bytes: int
+    decode_warning: str | None = None
+
+
+class SampledFrames(BaseModel):
+    times_s: list[float]
+    full_resolution: bool
+    images: list[str] = Field(default_factory=list)
+
+
+class CameraMotion(BaseModel):
+    label: str  # CameraBench words: 'static', 'pan left and tilt up', 'zoom in, shaky', 'unclear'
+    primitives: list[str] = Field(default_factory=list)
+    shaky: bool = False
+    speed: Literal["slowly", "steadily", "quickly", "none", "unknown"] = "unknown"
+    confidence: float = 0.0
+    hint: str
+    rates: dict[str, float] = Field(
+        default_factory=dict,
+        description="pan (widths/s, + right), tilt (heights/s, + up), zoom (log scale/s, + in), roll (deg/s, + clockwise)",
+    )
+    pairs_used: int = 0
+    pairs_total: int = 0
+    ambiguity: str | None = None
+
+
+class InstanceTrack(BaseModel):
+    id: str  # 'No.0', 'No.1', ...
+    class_name: str
+    shape: str | None = None
+    confidence: float
+    boxes: list[list[float] | None] = Field(
+        default_factory=list, description="per sampled frame: [x0, y0, x1, y1] normalised, or null"
+    )
+    centroids: list[list[float] | None] = Field(default_factory=list)
+    areas: list[float] = Field(default_factory=list, description="visible area per sampled frame (fraction)")
+    start_cell: str | None = None
+    end_cell: str | None = None
+    leaves_frame: bool = False
+    enters_frame: bool = False
+    colours: list[str] = Field(default_factory=list, description="dominant first")
+    relative_size: str | None = None
+    direction: str | None = None
+    motion_speed: str | None = None
+    displacement: float = 0.0  # centroid travel from first to last sighting, in frame widths
+    recognised_by: list[str] = Field(default_factory=list)
+
+    def seen(self) -> list[int]:
+        return [i for i, b in enumerate(self.boxes) if b is not None]
+
+
+class Instances(BaseModel):
+    backend: str
+    instances: list[InstanceTrack] = Field(default_factory=list)
+    frames_used: int = 0
+    candidates: int = 0
+    note: str | None = None
+    fallback_reason: str | None = None
+
+
+class InstanceView(BaseModel):
+    id: str
+    image: str
+    mask_area: float  # mean visible area (fraction of the frame) over the frames where it was seen
+    frames: int
+
+
+class Segmentation(BaseModel):
+    method: str
+    background: Literal["blur", "pixelate"]
+    views: list[InstanceView] = Field(default_factory=list)
+    instances: list[InstanceTrack] = Field(
+        default_factory=list, description="the detector's instances with evidence re-measured on the masks"
+    )
+
+
+class Background(BaseModel):
+    colours: list[str]
+    brightness: Literal["dark", "dim", "moderately lit", "bright"]
+    contrast: Literal["low", "moderate", "high"]
+    texture: Literal["smooth", "lightly textured", "richly textured"]
+    upper_colours: list[str] = Field(default_factory=list)
+    lower_colours: list[str] = Field(default_factory=list)
+    saturation: Literal["muted", "moderate", "vivid"] = "moderate"
+
+
+class LexiconViolation(BaseModel):
+    field: str
+    kind: str  # negative_word, sound, timestamp, frame_number, metaphor, speculation, bullet, too_long
+    text: str
+    start: int
+    end: int
+    suggestion: str | None = None
+
+
+class LexiconReport(BaseModel):
+    violations: list[LexiconViolation] = Field(default_factory=list)
+    checked_fields: int = 0
+
+
+EVIDENCE_MODELS: dict[str, type[BaseModel]] = {
+    "read_metadata": VideoMetadata,
+    "sample_frames": SampledFrames,
+    "estimate_camera_motion": CameraMotion,
+    "detect_instances": Instances,
+    "segment_and_blur": Segmentation,
+    "describe_background": Background,
+    "check_lexicon": LexiconReport,
+}
+
+
+def typed(evidence: dict[str, Any], tool: str):
+    """The evidence of ``tool`` as its model, or ``None`` when it has not run."""
+    raw = evidence.get(tool)
+    if raw is None:
+        return None
+    model = EVIDENCE_MODELS.get(tool)
+    return model.model_validate(raw) if model else raw
+
+
+def instances_of(evidence: dict[str, Any]) -> list[InstanceTrack]:
+    """The final instances: the segmentation's refined ones when present, else the detector's."""
+    seg = typed(evidence, "segment_and_blur")
+    if seg is not None and seg.instances:
+        return seg.instances
+    found = typed(evidence, "detect_instances")
+    return found.instances if found else []

@@ -1,0 +1,132 @@
+"""The offline planner: a chat model that needs no weights, no key and no network.
+
+It makes the tool calls a careful captioner would make, in order (metadata, camera, instances,
+segmentation, background), drafts the caption from the evidence the tools returned (read from
+the tool messages' artifacts, never from anything an LLM would not also be given), checks the
+draft's wording with ``check_lexicon``, applies the suggested rewordings, and submits. It runs
+through the same graph, tools and validation as an LLM.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any, Sequence
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from .composer import compose
+
+PLAN = ("read_metadata", "estimate_camera_motion", "detect_instances", "segment_and_blur", "describe_background")
+SUBMIT = "submit_caption"
+LEXICON = "check_lexicon"
+VIDEO_LINE = re.compile(r"^Video file: (.+)$", re.M)
+
+
+def _tool_name(tool: Any) -> str:
+    if isinstance(tool, dict):
+        return tool.get("function", tool).get("name")
+    return getattr(tool, "name")
+
+
+class OfflinePlanner(BaseChatModel):
+    tool_names: list[str] = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "offline-planner"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> "OfflinePlanner":
+        return self.model_copy(update={"tool_names": [_tool_name(t) for t in tools]})
+
+    def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self.next_step(messages))])
+
+    # -- the plan --------------------------------------------------------------------------
+    def next_step(self, messages: list[BaseMessage]) -> AIMessage:
+        evidence: dict[str, Any] = {}
+        called: set[str] = set()
+        for m in messages:
+            if isinstance(m, ToolMessage):
+                called.add(m.name or "")
+                if isinstance(m.artifact, dict) and m.artifact.get("evidence") is not None:
+                    evidence[m.name] = m.artifact["evidence"]
+        for name in PLAN:
+            if name in self.tool_names and name not in called:
+                return _call(name, {}, f"Next I need {name.replace('_', ' ')}.")
+        draft = compose(evidence, self._video_name(messages, evidence)).to_dict()
+        last = messages[-1] if messages else None
+        fields = _fields(draft)
+        if LEXICON in self.tool_names and not (isinstance(last, ToolMessage) and last.name == LEXICON):
+            if not _already_checked(messages, fields):
+                return _call(LEXICON, {"fields": fields}, "Checking the draft's wording.")
+        if isinstance(last, ToolMessage) and last.name == LEXICON and isinstance(last.artifact, dict):
+            draft = _reword(draft, last.artifact.get("evidence") or {})
+        return _call(SUBMIT, draft, "Submitting the caption composed from the evidence.")
+
+    @staticmethod
+    def _video_name(messages: list[BaseMessage], evidence: dict[str, Any]) -> str:
+        meta = evidence.get("read_metadata")
+        if meta:
+            return meta["file_name"]
+        for m in messages:
+            if isinstance(m, HumanMessage):
+                text = m.content if isinstance(m.content, str) else " ".join(
+                    p.get("text", "") for p in m.content if isinstance(p, dict))
+                found = VIDEO_LINE.search(text)
+                if found:
+                    return found.group(1).strip()
+        return "video"
+
+
+def _call(name: str, args: dict[str, Any], thought: str) -> AIMessage:
+    return AIMessage(content=thought, tool_calls=[{"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}",
+                                                   "type": "tool_call"}])
+
+
+def _fields(draft: dict[str, Any]) -> dict[str, str]:
+    """Flatten a caption into {field path: text} for the lexicon check."""
+    out = {"Global Description": draft["Global Description"]}
+    sd = draft["Structural Description"]
+    for key, inst in sd["Main Instance"].items():
+        for name, text in inst.items():
+            out[f"{key}.{name}"] = text
+    out["Background Detail"] = sd["Background Detail"]
+    out["Camera Movement"] = sd["Camera Movement"]
+    return out
+
+
+def _already_checked(messages: list[BaseMessage], fields: dict[str, str]) -> bool:
+    for m in messages:
+        if isinstance(m, AIMessage):
+            for call in m.tool_calls:
+                if call["name"] == LEXICON and call["args"].get("fields") == fields:
+                    return True
+    return False
+
+
+def _reword(draft: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    from tools.lexicon import apply_suggestions
+    from .evidence import LexiconReport
+
+    violations = LexiconReport.model_validate(report).violations
+    if not violations:
+        return draft
+    fixed = json.loads(json.dumps(draft))
+    by_field: dict[str, list] = {}
+    for v in violations:
+        by_field.setdefault(v.field, []).append(v)
+    sd = fixed["Structural Description"]
+    for field, vs in by_field.items():
+        if field in ("Global Description",):
+            fixed[field] = apply_suggestions(fixed[field], vs)
+        elif field in ("Background Detail", "Camera Movement"):
+            sd[field] = apply_suggestions(sd[field], vs)
+        elif "." in field:  # 'No.0.Appearance'
+            inst_key, _, attr = field.rpartition(".")
+            if inst_key in sd["Main Instance"] and attr in sd["Main Instance"][inst_key]:
+                sd["Main Instance"][inst_key][attr] = apply_suggestions(sd["Main Instance"][inst_key][attr], vs)
+    return fixed

@@ -1,0 +1,157 @@
+"""One clip, one run: decode, build the graph, run it, keep a run record."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from langchain_core.messages import AIMessage, ToolMessage
+
+from .config import Settings
+from .context import RunContext
+from .errors import AgentError
+from .llm import is_offline, make_chat_model
+from .media import FrameStore, content_hash
+from .plugins import load_plugins
+
+
+@dataclass
+class Usage:
+    llm: str = "offline"
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    images: int = 0
+
+
+@dataclass
+class RunRecord:
+    video: str
+    path: str
+    content_hash: str
+    status: str  # ok | degraded | failed
+    caption: dict | None
+    problems: list[str] = field(default_factory=list)
+    backend: str = "classical"
+    fallback_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    steps: list[dict] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    run_dir: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def caption_video(path: str | Path, settings: Settings, *, listeners: list[Callable[[dict], None]] = (),
+                  debug: bool = False) -> RunRecord:
+    """Caption one clip. Raises :class:`AgentError` for bad input; otherwise always returns a record."""
+    started = time.perf_counter()
+    path = Path(path)
+    frames = FrameStore(path, samples=settings.frames, motion_fps=settings.motion_fps,
+                        motion_width=settings.motion_width)
+    digest = content_hash(path)
+    run_dir = settings.runs_dir / f"{path.stem}-{digest[:8]}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    plugins = load_plugins(settings.disabled_plugins)
+    tools = plugins.tools(settings)
+    checks = plugins.validation_checks(settings)
+    ctx = RunContext(frames=frames, settings=settings, run_dir=run_dir, tools={t.name: t for t in tools},
+                     listeners=list(listeners), debug=debug)
+    for info in plugins.infos:
+        if info.error:
+            ctx.emit("plugin_error", plugin=info.name, error=info.error)
+
+    llm = make_chat_model(settings)
+    usage = Usage(llm=settings.llm)
+    steps: list[dict] = []
+    offline = is_offline(llm)
+
+    def on_usage(reply: AIMessage, seconds: float) -> None:
+        usage.calls += 1
+        meta = getattr(reply, "usage_metadata", None) or {}
+        usage.prompt_tokens += int(meta.get("input_tokens", 0))
+        usage.completion_tokens += int(meta.get("output_tokens", 0))
+        calls = [{"tool": c["name"], "args": c["args"]} for c in reply.tool_calls]
+        ctx.emit("model", step=usage.calls, duration_s=round(seconds, 3), calls=calls,
+                 text=_short(reply.content) if isinstance(reply.content, str) else "",
+                 tokens=meta.get("total_tokens", 0))
+
+    from graphs.caption import build_caption_graph, initial_state
+
+    graph = build_caption_graph(ctx, llm, tools, checks, send_images=not offline, on_usage=on_usage)
+    state: dict[str, Any] = {}
+    tool_started = time.perf_counter()
+    try:
+        for update in graph.stream(initial_state(frames.info.file_name), stream_mode="updates",
+                                   config={"recursion_limit": 4 * settings.max_steps + 20}):
+            for node, delta in update.items():
+                if not delta:
+                    continue
+                _merge_state(state, delta)
+                if node == "tools":
+                    now = time.perf_counter()
+                    for m in delta.get("messages", []):
+                        if isinstance(m, ToolMessage):
+                            rec = next((r for r in reversed(ctx.records) if r.name == m.name), None)
+                            step = {"node": node, "tool": m.name, "ok": m.status != "error",
+                                    "duration_s": round(rec.duration_s if rec else now - tool_started, 3),
+                                    "observation": _short(m.content, 240)}
+                            steps.append(step)
+                            ctx.emit("tool", **step)
+                            if isinstance(m.artifact, dict):
+                                usage.images += len(m.artifact.get("images", [])) if not offline else 0
+                elif node == "validate":
+                    ok = delta.get("status") == "ok"
+                    ctx.emit("validation", ok=ok, problems=delta.get("problems", []))
+                    steps.append({"node": node, "ok": ok, "problems": delta.get("problems", [])})
+                elif node == "fallback":
+                    ctx.emit("fallback", reason=delta.get("fallback_reason"))
+                    steps.append({"node": node, "reason": delta.get("fallback_reason")})
+                tool_started = time.perf_counter()
+    except AgentError:
+        raise
+    except Exception as e:  # keep what was measured; the record says what broke
+        if debug:
+            raise
+        ctx.emit("error", error=f"{type(e).__name__}: {e}")
+        from .composer import compose
+
+        caption = compose(ctx.evidence, frames.info.file_name).to_dict()
+        state.update(status="degraded", caption=caption, fallback_reason=f"run failed: {type(e).__name__}: {e}")
+
+    record = RunRecord(
+        video=frames.info.file_name, path=str(path), content_hash=digest,
+        status=state.get("status") or "failed", caption=state.get("caption"),
+        problems=state.get("problems", []), fallback_reason=state.get("fallback_reason"),
+        backend=(ctx.evidence.get("detect_instances") or {}).get("backend", "classical"),
+        usage=usage, steps=steps,
+        timings={"decode_s": round(frames.stats.decode_s, 3), "total_s": round(time.perf_counter() - started, 3),
+                 **{f"tool.{r.name}_s": round(r.duration_s, 3) for r in ctx.records}},
+        errors=[e for e in [frames.stats.warning] if e], run_dir=str(run_dir),
+    )
+    (run_dir / "record.json").write_text(json.dumps(record.to_dict(), indent=2, ensure_ascii=False))
+    ctx.emit("done", status=record.status, total_s=record.timings["total_s"])
+    return record
+
+
+def _merge_state(state: dict, delta: dict) -> None:
+    for key, value in delta.items():
+        if key == "messages":
+            state.setdefault("messages", []).extend(value)
+        elif key == "evidence":
+            state.setdefault("evidence", {}).update(value)
+        elif key in ("steps", "repairs", "nudges"):
+            state[key] = state.get(key, 0) + value
+        else:
+            state[key] = value

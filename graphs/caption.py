@@ -1,0 +1,212 @@
+"""The caption graph.
+
+    observe -> model -> tools -> record -> model ... -> model -> validate -> END
+                  \\                                              |   ^
+                   \\-> nudge -> model        (repair) <- - - - -+   |
+                   \\-> fallback -> END        (repairs spent) -> fallback
+
+* ``observe``: temporal metadata and the sampled frames go into the first user message;
+* ``model``: the chat model (an LLM, or the offline planner) picks tools or submits;
+* ``tools``: LangGraph's ToolNode runs the registered tools;
+* ``record``: tool evidence into the state, tool images into a user message (never inside a tool message);
+* ``validate``: schema, evidence and wording checks of the submitted caption; problems go back to
+  the model as the submit call's result (a repair), a bounded number of times;
+* ``fallback``: the caption composed from the evidence, marked degraded with the reasons.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Annotated, Any, Callable, TypedDict
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import StructuredTool
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.prebuilt import ToolNode
+
+from agent.caption import json_schema
+from agent.composer import compose
+from agent.prompts import SYSTEM_PROMPT, first_message_text
+from agent.validation import validate
+
+SUBMIT = "submit_caption"
+
+
+def merge(left: dict | None, right: dict | None) -> dict:
+    return {**(left or {}), **(right or {})}
+
+
+def add(left: int | None, right: int | None) -> int:
+    return (left or 0) + (right or 0)
+
+
+class CaptionState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    evidence: Annotated[dict[str, Any], merge]
+    video: str
+    steps: Annotated[int, add]  # model turns taken
+    repairs: Annotated[int, add]  # failed submissions
+    nudges: Annotated[int, add]
+    status: str  # ok | degraded
+    caption: dict | None
+    problems: list[str]
+    fallback_reason: str | None
+
+
+def as_langchain_tool(tool, ctx) -> StructuredTool:
+    """Wrap one of our tools so ToolNode can run it; evidence and images travel as the artifact."""
+
+    def run(**kwargs):
+        obs = tool(ctx, **kwargs)
+        artifact = {"evidence": obs.evidence_dict(), "images": [str(p) for p in obs.images], "ok": obs.ok}
+        return obs.summary_text(), artifact
+
+    return StructuredTool.from_function(func=run, name=tool.name, description=tool.description,
+                                        args_schema=tool.Args, response_format="content_and_artifact")
+
+
+def submit_tool_spec() -> dict:
+    schema = json_schema()
+    schema.pop("title", None)
+    return {"type": "function", "function": {
+        "name": SUBMIT,
+        "description": "Submit the finished caption. It is validated against the schema, the tools' "
+                       "evidence and the wording rules; any problems come back for you to fix.",
+        "parameters": schema}}
+
+
+def _image_part(path: str) -> dict:
+    data = base64.b64encode(open(path, "rb").read()).decode()
+    return {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{data}"}}
+
+
+def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: bool = True,
+                        on_usage: Callable[[AIMessage, float], None] | None = None):
+    settings = ctx.settings
+    lc_tools = [as_langchain_tool(t, ctx) for t in tools]
+    model = llm.bind_tools([*lc_tools, submit_tool_spec()])
+    tool_node = ToolNode(lc_tools)
+
+    def observe(state: CaptionState) -> dict:
+        fs = ctx.frames
+        text = first_message_text(state["video"], fs.temporal_metadata(), [t.name for t in tools])
+        content: list[dict] | str = text
+        if send_images:
+            from tools.frames import contact_sheet
+            import cv2
+
+            sheet = contact_sheet([f.image for f in fs.sampled], [""] * len(fs.sampled))
+            path = ctx.output_path("frames", "sampled.jpg")
+            cv2.imwrite(str(path), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
+            content = [{"type": "text", "text": text}, _image_part(str(path))]
+        return {"messages": [SystemMessage(SYSTEM_PROMPT), HumanMessage(content)]}
+
+    def call_model(state: CaptionState) -> dict:
+        started = time.perf_counter()
+        reply = model.invoke(state["messages"])
+        if on_usage:
+            on_usage(reply, time.perf_counter() - started)
+        return {"messages": [reply], "steps": 1}
+
+    def record(state: CaptionState) -> dict:
+        fresh: list[ToolMessage] = []
+        for m in reversed(state["messages"]):
+            if not isinstance(m, ToolMessage):
+                break
+            fresh.append(m)
+        fresh.reverse()
+        evidence, images = {}, []
+        for m in fresh:
+            art = m.artifact if isinstance(m.artifact, dict) else {}
+            if art.get("evidence") is not None:
+                evidence[m.name] = art["evidence"]
+            images.extend(art.get("images", []))
+        # the context also holds evidence of tools run as dependencies of others
+        update: dict[str, Any] = {"evidence": {**ctx.evidence, **evidence}}
+        if images and send_images:
+            parts = [{"type": "text", "text": f"Images from {', '.join(sorted({m.name for m in fresh}))}:"}]
+            parts += [_image_part(p) for p in images]
+            update["messages"] = [HumanMessage(parts)]
+        return update
+
+    def nudge(state: CaptionState) -> dict:
+        return {"nudges": 1, "messages": [HumanMessage(
+            f"Reply with a tool call: use the tools to gather evidence, then call {SUBMIT} with the caption.")]}
+
+    def validate_submission(state: CaptionState) -> dict:
+        last: AIMessage = state["messages"][-1]
+        calls = last.tool_calls
+        submit = next(c for c in calls if c["name"] == SUBMIT)
+        replies = [ToolMessage(f"Not run: {SUBMIT} ends the turn; call tools before submitting.",
+                               tool_call_id=c["id"], name=c["name"]) for c in calls if c is not submit]
+        caption, problems = validate(submit["args"], ctx.evidence, checks)
+        if caption is not None and not problems:
+            replies.append(ToolMessage("Caption accepted.", tool_call_id=submit["id"], name=SUBMIT))
+            return {"messages": replies, "status": "ok", "caption": caption.to_dict(), "problems": []}
+        lines = [str(p) for p in problems]
+        replies.append(ToolMessage("The caption was not accepted. Fix these problems and submit again:\n- "
+                                   + "\n- ".join(lines), tool_call_id=submit["id"], name=SUBMIT, status="error"))
+        return {"messages": replies, "repairs": 1, "problems": lines}
+
+    def fallback(state: CaptionState) -> dict:
+        reason = state.get("fallback_reason") or _fallback_reason(state, settings)
+        caption = compose(ctx.evidence, state["video"])
+        _, problems = validate(caption.to_dict(), ctx.evidence, checks)
+        return {"status": "degraded", "caption": caption.to_dict(), "fallback_reason": reason,
+                "problems": [str(p) for p in problems] or state.get("problems", [])}
+
+    # -- routing ---------------------------------------------------------------------------
+    def after_model(state: CaptionState) -> str:
+        last = state["messages"][-1]
+        calls = getattr(last, "tool_calls", None) or []
+        if any(c["name"] == SUBMIT for c in calls):
+            return "validate"
+        if state.get("steps", 0) >= settings.max_steps:
+            return "fallback"
+        if calls:
+            return "tools"
+        return "nudge" if state.get("nudges", 0) < 2 else "fallback"
+
+    def after_validate(state: CaptionState) -> str:
+        if state.get("status") == "ok":
+            return END
+        if state.get("repairs", 0) > settings.max_repairs or state.get("steps", 0) >= settings.max_steps:
+            return "fallback"
+        return "model"
+
+    graph = StateGraph(CaptionState)
+    graph.add_node("observe", observe)
+    graph.add_node("model", call_model)
+    graph.add_node("tools", tool_node)
+    graph.add_node("record", record)
+    graph.add_node("nudge", nudge)
+    graph.add_node("validate", validate_submission)
+    graph.add_node("fallback", fallback)
+    graph.add_edge(START, "observe")
+    graph.add_edge("observe", "model")
+    graph.add_conditional_edges("model", after_model, ["validate", "tools", "nudge", "fallback"])
+    graph.add_edge("tools", "record")
+    graph.add_edge("record", "model")
+    graph.add_edge("nudge", "model")
+    graph.add_conditional_edges("validate", after_validate, ["model", "fallback", END])
+    graph.add_edge("fallback", END)
+    return graph.compile()
+
+
+def _fallback_reason(state: CaptionState, settings) -> str:
+    if state.get("repairs", 0) > settings.max_repairs:
+        return f"caption still invalid after {settings.max_repairs} repair(s)"
+    if state.get("steps", 0) >= settings.max_steps:
+        return f"step limit reached ({settings.max_steps} model turns)"
+    return "the model stopped calling tools without submitting a caption"
+
+
+def initial_state(video: str) -> CaptionState:
+    return {"messages": [], "evidence": {}, "video": video, "steps": 0, "repairs": 0, "nudges": 0,
+            "status": "running", "caption": None, "problems": [], "fallback_reason": None}
+
+
+__all__ = ["build_caption_graph", "initial_state", "CaptionState", "SUBMIT", "json"]

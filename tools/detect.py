@@ -1,0 +1,389 @@
+"""``detect_instances``: find and track the main instances across the sampled frames.
+
+Classical backend (no weights):
+
+1. camera-compensated foreground: for each sampled time, neighbouring frames of the motion stream
+   are warped onto it with the camera estimator's per-pair transforms, their per-pixel median is
+   the background, and what differs from it is foreground;
+2. connected components of the foreground are the candidate instances;
+3. OpenCV's HOG person detector (on tall candidates and on a few whole frames) and its frontal
+   face cascade recognise people, including people who do not move;
+4. candidates are linked across the sampled frames by position, predicted motion and colour; the
+   N best tracks by persistence and size over all frames become the instances.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.evidence import Instances, InstanceTrack
+from agent.hookspecs import hookimpl
+from agent.tool import Observation, Tool
+
+from .instance_evidence import fill_evidence
+
+NEIGHBOUR_OFFSETS_S = (-2.0, -1.2, -0.6, 0.6, 1.2, 2.0)
+MIN_AREA = 0.002  # of the frame
+
+
+class DetectArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_instances: int | None = Field(None, ge=0, le=20, description="most instances to keep (default from settings)")
+
+
+@dataclass
+class Candidate:
+    box: tuple[float, float, float, float]  # normalised x0, y0, x1, y1
+    mask: np.ndarray | None  # low-res boolean mask of the component (None for detector-only boxes)
+    area: float
+    colour: np.ndarray  # mean Lab
+    source: str  # 'motion', 'hog', 'face'
+    person_votes: int = 0
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return ((self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2)
+
+
+@dataclass
+class Track:
+    items: dict[int, Candidate] = field(default_factory=dict)
+
+    def last(self) -> tuple[int, Candidate]:
+        k = max(self.items)
+        return k, self.items[k]
+
+    def predicted(self, k: int) -> tuple[float, float]:
+        keys = sorted(self.items)
+        (k1, c1) = keys[-1], self.items[keys[-1]]
+        if len(keys) == 1:
+            return c1.centre
+        k0 = keys[-2]
+        c0 = self.items[k0]
+        vx = (c1.centre[0] - c0.centre[0]) / (k1 - k0)
+        vy = (c1.centre[1] - c0.centre[1]) / (k1 - k0)
+        return c1.centre[0] + vx * (k - k1), c1.centre[1] + vy * (k - k1)
+
+
+# -- foreground --------------------------------------------------------------------------------
+def _cumulative(pairs, count: int) -> list[np.ndarray]:
+    """3x3 transforms mapping motion frame 0 to each motion frame i (identity over failed pairs)."""
+    acc = [np.eye(3)]
+    for i in range(count - 1):
+        m = pairs[i].matrix if i < len(pairs) and pairs[i].matrix is not None else None
+        step = np.vstack([m, [0, 0, 1]]) if m is not None else np.eye(3)
+        acc.append(step @ acc[-1])
+    return acc
+
+
+def foreground(frames: list[np.ndarray], times: np.ndarray, pairs, j: int) -> np.ndarray:
+    """Boolean foreground mask of motion frame ``j`` against its camera-compensated neighbours."""
+    acc = _cumulative(pairs, len(frames))
+    target = frames[j]
+    h, w = target.shape[:2]
+    chosen = set()
+    for off in NEIGHBOUR_OFFSETS_S:
+        n = int(np.argmin(np.abs(times - (times[j] + off))))
+        if n != j:
+            chosen.add(n)
+    if not chosen:
+        return np.zeros((h, w), bool)
+    stack = []
+    for n in sorted(chosen):
+        m = (acc[j] @ np.linalg.inv(acc[n]))[:2]
+        warped = cv2.warpAffine(frames[n], m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                borderValue=(0, 0, 0))
+        valid = cv2.warpAffine(np.full((h, w), 255, np.uint8), m, (w, h), flags=cv2.INTER_NEAREST,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        valid = cv2.erode(valid, np.ones((5, 5), np.uint8)) > 0
+        warped[~valid] = target[~valid]  # outside the neighbour's view: no vote for foreground
+        stack.append(warped)
+    background = np.median(np.stack(stack), axis=0).astype(np.uint8)
+    diff = cv2.absdiff(cv2.GaussianBlur(target, (5, 5), 0), cv2.GaussianBlur(background, (5, 5), 0)).max(axis=2)
+    noise = float(np.median(diff))
+    fg = (diff > max(24.0, 4.0 * noise + 8.0)).astype(np.uint8)
+    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    k = max(3, int(round(min(h, w) * 0.04)) | 1)
+    fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    return fg > 0
+
+
+def components(mask: np.ndarray, image: np.ndarray) -> list[Candidate]:
+    h, w = mask.shape
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
+    out = []
+    for i in range(1, n):
+        x, y, bw, bh, area = stats[i]
+        if area < MIN_AREA * h * w:
+            continue
+        fill = area / float(bw * bh)
+        if fill < 0.15:  # thin outlines are registration errors, not objects
+            continue
+        comp = labels == i
+        out.append(Candidate((x / w, y / h, (x + bw) / w, (y + bh) / h), comp, area / float(h * w),
+                             lab[comp].mean(axis=0), "motion"))
+    return out
+
+
+# -- recognising people ------------------------------------------------------------------------
+class PeopleFinder:
+    def __init__(self):
+        self.hog = cv2.HOGDescriptor()
+        self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        self.face = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+
+    def verify(self, image: np.ndarray, box) -> bool:
+        """HOG on a crop around a candidate, scaled so a person would fill the detector window."""
+        h, w = image.shape[:2]
+        x0, y0, x1, y1 = box
+        bh = (y1 - y0) * h
+        if bh < 24 or (y1 - y0) * h < 1.2 * (x1 - x0) * w:
+            return False
+        pad_x, pad_y = 0.5 * (x1 - x0) * w + 8, 0.2 * bh + 8
+        cx0, cy0 = int(max(0, x0 * w - pad_x)), int(max(0, y0 * h - pad_y))
+        cx1, cy1 = int(min(w, x1 * w + pad_x)), int(min(h, y1 * h + pad_y))
+        crop = image[cy0:cy1, cx0:cx1]
+        scale = 150.0 / max(bh, 1)
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        if crop.shape[0] < 128 or crop.shape[1] < 64:
+            crop = cv2.copyMakeBorder(crop, 0, max(0, 128 - crop.shape[0]), 0, max(0, 64 - crop.shape[1]),
+                                      cv2.BORDER_REPLICATE)
+        rects, weights = self.hog.detectMultiScale(crop, winStride=(8, 8), padding=(16, 16), scale=1.1)
+        return len(rects) > 0 and float(np.max(weights)) > 0.3
+
+    def find(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], str, float]]:
+        """Whole-frame people (HOG) and faces, as (normalised box, source, score)."""
+        h, w = image.shape[:2]
+        scale = min(1.0, 480.0 / w) if w >= h else min(1.0, 480.0 / h)
+        if max(h, w) < 320:
+            scale = 320.0 / max(h, w)
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        sh, sw = small.shape[:2]
+        found = []
+        rects, weights = self.hog.detectMultiScale(small, winStride=(8, 8), padding=(8, 8), scale=1.08)
+        for (x, y, bw, bh), wt in zip(rects, np.ravel(weights) if len(rects) else []):
+            if wt > 0.5:
+                found.append(((x / sw, y / sh, (x + bw) / sw, (y + bh) / sh), "hog", float(wt)))
+        gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
+        faces = self.face.detectMultiScale(gray, 1.1, 6, minSize=(max(20, sh // 12),) * 2)
+        for x, y, fw, fh in faces:
+            # from a face to the visible person: shoulders on both sides, body down to the frame edge
+            box = (max(0.0, (x - 1.1 * fw) / sw), max(0.0, (y - 0.4 * fh) / sh),
+                   min(1.0, (x + 2.1 * fw) / sw), min(1.0, (y + 6.0 * fh) / sh))
+            found.append((box, "face", 1.0))
+        return found
+
+
+_PEOPLE: PeopleFinder | None = None
+
+
+def people_finder() -> PeopleFinder:
+    global _PEOPLE
+    if _PEOPLE is None:
+        _PEOPLE = PeopleFinder()
+    return _PEOPLE
+
+
+# -- tracking ----------------------------------------------------------------------------------
+def iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def contains(outer, inner, share=0.6) -> bool:
+    ix = max(0.0, min(outer[2], inner[2]) - max(outer[0], inner[0]))
+    iy = max(0.0, min(outer[3], inner[3]) - max(outer[1], inner[1]))
+    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
+    return area > 0 and ix * iy / area >= share
+
+
+def link(per_frame: list[list[Candidate]], max_gap: int = 2) -> list[Track]:
+    tracks: list[Track] = []
+    for k, cands in enumerate(per_frame):
+        pairs = []
+        for ti, tr in enumerate(tracks):
+            last_k, last = tr.last()
+            if k - last_k > max_gap:
+                continue
+            px, py = tr.predicted(k)
+            for ci, c in enumerate(cands):
+                dist = math.hypot(c.centre[0] - px, c.centre[1] - py)
+                size = math.sqrt(max(last.area, c.area))
+                colour = float(np.linalg.norm(c.colour - last.colour)) / 100.0
+                if dist > 0.12 + 1.5 * size or colour > 0.6:
+                    continue
+                pairs.append((dist + 0.3 * colour - 0.2 * iou(c.box, last.box), ti, ci))
+        used_t, used_c = set(), set()
+        for _, ti, ci in sorted(pairs):
+            if ti in used_t or ci in used_c:
+                continue
+            tracks[ti].items[k] = cands[ci]
+            used_t.add(ti)
+            used_c.add(ci)
+        for ci, c in enumerate(cands):
+            if ci not in used_c:
+                tracks.append(Track({k: c}))
+    return tracks
+
+
+def shape_word(mask: np.ndarray | None) -> str | None:
+    if mask is None or mask.sum() < 30:
+        return None
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    c = max(contours, key=cv2.contourArea)
+    area = cv2.contourArea(c)
+    perim = cv2.arcLength(c, True)
+    if area <= 0 or perim <= 0:
+        return None
+    circularity = 4 * math.pi * area / perim ** 2
+    (_, _), (rw, rh), _ = cv2.minAreaRect(c)
+    rect_fill = area / max(rw * rh, 1e-6)
+    aspect = max(rw, rh) / max(min(rw, rh), 1e-6)
+    hull_fill = area / max(cv2.contourArea(cv2.convexHull(c)), 1e-6)
+    approx = cv2.approxPolyDP(c, 0.06 * perim, True)
+    if aspect > 2.5:
+        return "elongated"
+    if len(approx) == 3 and hull_fill > 0.85:
+        return "triangular"
+    if rect_fill > 0.86 and aspect < 1.3:
+        return "square"
+    if rect_fill > 0.86:
+        return "rectangular"
+    if circularity > 0.78 and aspect < 1.3:
+        return "round"
+    if hull_fill < 0.75:
+        return "irregular"
+    return "compact"
+
+
+# -- the tool ----------------------------------------------------------------------------------
+def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list]]:
+    fs = ctx.frames
+    sampled = fs.sampled
+    motion = fs.motion
+    ctx.require("estimate_camera_motion")
+    pairs = ctx.artifacts.get("camera.pairs", [])
+    finder = people_finder()
+    per_frame: list[list[Candidate]] = []
+    n = len(sampled)
+    whole_frame_checks = {0, n // 2, n - 1} if n > 2 else set(range(n))
+    for k, frame in enumerate(sampled):
+        j = motion.nearest(frame.time_s)
+        cands = components(foreground(motion.frames, motion.times, pairs, j), motion.frames[j]) \
+            if len(motion.frames) > 1 else []
+        for c in cands:
+            if finder.verify(frame.image, c.box):
+                c.person_votes += 1
+        if k in whole_frame_checks:
+            small = motion.frames[j]
+            lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB)
+            sh, sw = small.shape[:2]
+            for box, source, _ in finder.find(frame.image):
+                owner = next((c for c in cands if iou(c.box, box) > 0.3 or contains(box, c.box)
+                              or contains(c.box, box)), None)
+                if owner is not None:
+                    owner.person_votes += 1
+                    continue
+                x0, y0, x1, y1 = (int(box[0] * sw), int(box[1] * sh), int(box[2] * sw), int(box[3] * sh))
+                region = lab[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)].reshape(-1, 3)
+                cands.append(Candidate(box, None, (box[2] - box[0]) * (box[3] - box[1]),
+                                       region.mean(axis=0), source, person_votes=1))
+        per_frame.append(cands)
+
+    tracks = link(per_frame)
+    min_seen = 1 if n < 3 else max(2, int(math.ceil(0.3 * n)))
+    scored = []
+    for tr in tracks:
+        seen = len(tr.items)
+        people_only = all(c.source != "motion" for c in tr.items.values())
+        if seen < (min(2, len(whole_frame_checks)) if people_only else min_seen):
+            continue
+        mean_area = float(np.mean([c.area for c in tr.items.values()]))
+        scored.append((seen / n * math.sqrt(mean_area), tr))
+    scored.sort(key=lambda s: -s[0])
+    chosen = [tr for _, tr in scored[:max_instances]]
+    # reading order: largest first is InstanceCap's habit; we keep score order
+    instances, masks = [], {}
+    times = [f.time_s for f in sampled]
+    for idx, tr in enumerate(chosen):
+        votes = sum(c.person_votes for c in tr.items.values())
+        is_person = votes >= 1 and votes >= 0.2 * len(tr.items)
+        boxes = [list(map(lambda v: round(float(v), 4), tr.items[k].box)) if k in tr.items else None
+                 for k in range(n)]
+        low_masks = [tr.items[k].mask if k in tr.items else None for k in range(n)]
+        biggest = max(tr.items.values(), key=lambda c: c.area)
+        sources = sorted({c.source for c in tr.items.values()} | ({"hog"} if votes else set()))
+        track = InstanceTrack(
+            id=f"No.{idx}",
+            class_name="person" if is_person else "object",
+            shape=None if is_person else shape_word(biggest.mask),
+            confidence=round(min(1.0, len(tr.items) / n * (0.6 + 0.4 * min(1.0, votes))), 2),
+            boxes=boxes,
+            recognised_by=sources,
+        )
+        full_masks = [_upsample(m, sampled[k].image.shape) if m is not None else None for k, m in enumerate(low_masks)]
+        fill_evidence(track, times, [f.image for f in sampled], full_masks, person=is_person)
+        instances.append(track)
+        masks[track.id] = full_masks
+    note = None if instances else "no instances: nothing moved against the background and no person was recognised"
+    return Instances(backend="classical", instances=instances, frames_used=n,
+                     candidates=sum(len(c) for c in per_frame), note=note), masks
+
+
+def _upsample(mask: np.ndarray, shape) -> np.ndarray:
+    h, w = shape[:2]
+    return cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def instance_summary(inst: InstanceTrack) -> dict:
+    out = {"id": inst.id, "class": inst.class_name}
+    if inst.shape:
+        out["shape"] = inst.shape
+    out.update({
+        "colours": inst.colours[:3], "size": inst.relative_size,
+        "from": inst.start_cell, "to": inst.end_cell,
+        "motion": f"{inst.motion_speed} {inst.direction}" if inst.direction else inst.motion_speed,
+        "seen_in_frames": len(inst.seen()), "confidence": inst.confidence,
+    })
+    if inst.leaves_frame:
+        out["leaves_frame"] = True
+    if inst.enters_frame:
+        out["enters_frame"] = True
+    return out
+
+
+class DetectInstances(Tool):
+    name = "detect_instances"
+    description = (
+        "Detect and track the main instances (people and moving objects) across the sampled frames. "
+        "Returns each instance's class, colours, size, start and end cell on a 3x3 grid and motion."
+    )
+    Args = DetectArgs
+    version = "1"
+
+    def run(self, ctx, args: DetectArgs) -> Observation:
+        limit = ctx.settings.max_instances if args.max_instances is None else args.max_instances
+        result, masks = detect_classical(ctx, limit)
+        ctx.artifacts["masks"] = masks
+        ctx.artifacts["masks.source"] = "foreground"
+        summary = {"backend": result.backend, "count": len(result.instances),
+                   "instances": [instance_summary(i) for i in result.instances]}
+        if result.note:
+            summary["note"] = result.note
+        return Observation(summary, result)
+
+
+@hookimpl
+def register_tools():
+    return [DetectInstances()]

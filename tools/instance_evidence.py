@@ -1,0 +1,134 @@
+"""Evidence about one instance from its per-frame masks or boxes: grid positions, colours, size, motion.
+
+Shared by every detector and segmenter backend, so captions read the same whichever produced
+the masks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agent.evidence import InstanceTrack
+from agent.vocab import direction_word, grid_cell
+
+from .colors import dominant_colours
+
+EDGE = 0.02  # a box this close to the border counts as touching it
+
+
+def relative_size(area: float) -> str:
+    if area < 0.01:
+        return "small"
+    if area < 0.06:
+        return "medium-sized"
+    if area < 0.25:
+        return "large"
+    return "very large"
+
+
+def motion_speed(widths_per_s: float) -> str:
+    if widths_per_s < 0.03:
+        return "still"
+    if widths_per_s < 0.1:
+        return "slowly"
+    if widths_per_s < 0.25:
+        return "steadily"
+    return "quickly"
+
+
+def _touches_border(box) -> bool:
+    x0, y0, x1, y1 = box
+    return x0 <= EDGE or y0 <= EDGE or x1 >= 1 - EDGE or y1 >= 1 - EDGE
+
+
+def fill_evidence(track: InstanceTrack, times: list[float], frames: list[np.ndarray] | None = None,
+                  masks: list[np.ndarray | None] | None = None, person: bool = False) -> InstanceTrack:
+    """Fill position, motion, size and colour fields of ``track`` from its boxes and optional masks.
+
+    ``masks`` (full-frame boolean arrays, one per sampled frame or None) refine centroids, areas and
+    colours; without them the boxes are used.
+    """
+    n = len(track.boxes)
+    cents: list[list[float] | None] = [None] * n
+    areas = [0.0] * n
+    for i, box in enumerate(track.boxes):
+        if box is None:
+            continue
+        m = masks[i] if masks is not None and i < len(masks) else None
+        if m is not None and m.any():
+            ys, xs = np.nonzero(m)
+            h, w = m.shape
+            cents[i] = [round(float(xs.mean()) / w, 4), round(float(ys.mean()) / h, 4)]
+            areas[i] = round(float(m.mean()), 5)
+        else:
+            x0, y0, x1, y1 = box
+            cents[i] = [round((x0 + x1) / 2, 4), round((y0 + y1) / 2, 4)]
+            areas[i] = round((x1 - x0) * (y1 - y0), 5)
+    track.centroids, track.areas = cents, areas
+    seen = [i for i in range(n) if cents[i] is not None]
+    if not seen:
+        return track
+    first, last = seen[0], seen[-1]
+    track.start_cell = grid_cell(*cents[first])
+    track.end_cell = grid_cell(*cents[last])
+    track.leaves_frame = last < n - 1 and _touches_border(track.boxes[last])
+    track.enters_frame = first > 0 and _touches_border(track.boxes[first])
+    dx = cents[last][0] - cents[first][0]
+    dy = cents[last][1] - cents[first][1]
+    span = (times[last] - times[first]) if times else 0.0
+    track.displacement = round(float(np.hypot(dx, dy)), 4)
+    speed = track.displacement / span if span > 0 else 0.0
+    track.motion_speed = motion_speed(speed)
+    track.direction = None if track.motion_speed == "still" else direction_word(dx, dy)
+    track.relative_size = relative_size(float(np.mean([areas[i] for i in seen])))
+    if frames is not None:
+        track.colours = _colours(track, seen, frames, masks, person)
+    return track
+
+
+def _colours(track, seen, frames, masks, person: bool) -> list[str]:
+    """Dominant colour names over the masks (box centres without masks).
+
+    For a person, the upper body (below the head) is named first and the lower body second:
+    clothing is what a caption describes.
+    """
+    main, lower = [], []
+    for i in seen:
+        img = frames[i]
+        h, w = img.shape[:2]
+        x0, y0, x1, y1 = track.boxes[i]
+        m = masks[i] if masks is not None and i < len(masks) else None
+        if m is None or not m.any():
+            m = np.zeros((h, w), bool)
+            # the central part of the box is mostly the instance
+            m[int((y0 * 0.75 + y1 * 0.25) * h):int((y0 * 0.25 + y1 * 0.75) * h) + 1,
+              int((x0 * 0.75 + x1 * 0.25) * w):int((x0 * 0.25 + x1 * 0.75) * w) + 1] = True
+        if person:
+            rows = np.arange(h)[:, None]
+            top, bh = y0 * h, (y1 - y0) * h
+            main.append(img[m & (rows >= top + 0.22 * bh) & (rows < top + 0.55 * bh)])
+            lower.append(img[m & (rows >= top + 0.6 * bh)])
+        else:
+            main.append(img[m])
+    names = [name for name, _ in dominant_colours(np.concatenate(main))] if main else []
+    if person and lower:
+        below = dominant_colours(np.concatenate(lower))
+        if below:
+            names = names[:1] + [below[0][0]] + [n for n in names[1:] if n != below[0][0]]
+    return names
+
+
+def position_sentence(track: InstanceTrack) -> str:
+    """'person moves from the bottom-left to the center.' / 'object stays at the top-right.'"""
+    from agent.vocab import cell_phrase
+
+    who = track.class_name
+    if track.start_cell is None:
+        return f"{who} position could not be measured."
+    if track.start_cell == track.end_cell:
+        text = f"{who} stays at {cell_phrase(track.start_cell)}"
+    else:
+        text = f"{who} moves from {cell_phrase(track.start_cell)} to {cell_phrase(track.end_cell)}"
+    if track.leaves_frame:
+        text += " and leaves the frame at the end"
+    return text + "."

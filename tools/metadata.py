@@ -1,0 +1,64 @@
+"""``read_metadata``: what the container says about the clip (PyAV), checked against the decode."""
+
+from __future__ import annotations
+
+from agent.evidence import VideoMetadata
+from agent.hookspecs import hookimpl
+from agent.tool import Observation, Tool
+
+
+def _orientation(w: int, h: int) -> str:
+    if abs(w - h) <= 0.02 * max(w, h):
+        return "square"
+    return "landscape" if w > h else "portrait"
+
+
+class ReadMetadata(Tool):
+    name = "read_metadata"
+    description = (
+        "Read the clip's metadata: duration, frame rate, frame count, size, orientation, rotation, "
+        "codec and whether it has audio (captions never describe sound). Takes no arguments."
+    )
+    version = "1"
+
+    def run(self, ctx, args) -> Observation:
+        fs = ctx.frames
+        info = fs.info
+        stats = fs.stats if fs.stats.frames_decoded else None
+        evidence = VideoMetadata(
+            file_name=info.file_name,
+            duration_s=fs.duration_s,
+            fps=round(stats.mean_fps, 3) if stats and stats.mean_fps else info.fps,
+            frame_count=fs.frame_count,
+            width=info.width,
+            height=info.height,
+            orientation=_orientation(info.width, info.height),
+            rotation=info.rotation,
+            codec=info.codec,
+            container=info.container,
+            pixel_format=info.pixel_format,
+            has_audio=info.has_audio,
+            audio_codec=info.audio_codec,
+            variable_frame_rate=fs.stats.variable_frame_rate,
+            size_bytes=info.size_bytes,
+            decode_warning=fs.stats.warning,
+        )
+        summary = {
+            "duration_s": evidence.duration_s,
+            "fps": evidence.fps,
+            "frames": evidence.frame_count,
+            "size": f"{evidence.width}x{evidence.height} {evidence.orientation}",
+            "rotation": evidence.rotation,
+            "codec": evidence.codec,
+            "audio": evidence.has_audio,
+        }
+        if evidence.variable_frame_rate:
+            summary["variable_frame_rate"] = True
+        if evidence.decode_warning:
+            summary["warning"] = evidence.decode_warning
+        return Observation(summary, evidence)
+
+
+@hookimpl
+def register_tools():
+    return [ReadMetadata()]

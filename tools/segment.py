@@ -1,0 +1,142 @@
+"""``segment_and_blur``: a mask per instance and instance views with the background hidden.
+
+Masks: GrabCut in a crop around each box, seeded with the detector's mask (or the box alone),
+at a reduced size to stay fast. Views: one contact sheet per instance over the frames where it
+is seen, its background Gaussian-blurred (default) or pixelated (InstanceCap's mosaic). The
+instance evidence (positions, colours, size, motion) is re-measured on the refined masks.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.evidence import InstanceTrack, InstanceView, Segmentation
+from agent.hookspecs import hookimpl
+from agent.tool import Observation, Tool
+
+from .frames import contact_sheet
+from .instance_evidence import fill_evidence
+
+WORK_SIZE = 112  # long side of the GrabCut crop
+
+
+class SegmentArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    background: str | None = Field(None, description="'blur' (default) or 'pixelate'")
+
+
+def refine_mask(image: np.ndarray, box, seed: np.ndarray | None, iterations: int = 2) -> np.ndarray:
+    """GrabCut the instance inside ``box`` (normalised); returns a full-frame boolean mask."""
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = box
+    bw, bh = (x1 - x0) * w, (y1 - y0) * h
+    mx, my = 0.25 * bw + 4, 0.25 * bh + 4
+    cx0, cy0 = int(max(0, x0 * w - mx)), int(max(0, y0 * h - my))
+    cx1, cy1 = int(min(w, x1 * w + mx)), int(min(h, y1 * h + my))
+    if cx1 - cx0 < 8 or cy1 - cy0 < 8:
+        return seed if seed is not None else np.zeros((h, w), bool)
+    crop = image[cy0:cy1, cx0:cx1]
+    scale = min(1.0, WORK_SIZE / max(crop.shape[:2]))
+    small = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else crop
+    sh, sw = small.shape[:2]
+    gc = np.full((sh, sw), cv2.GC_BGD, np.uint8)
+    bx0, by0 = int((x0 * w - cx0) * scale), int((y0 * h - cy0) * scale)
+    bx1, by1 = int(np.ceil((x1 * w - cx0) * scale)), int(np.ceil((y1 * h - cy0) * scale))
+    gc[by0:by1, bx0:bx1] = cv2.GC_PR_BGD
+    if seed is not None and seed[cy0:cy1, cx0:cx1].any():
+        s = cv2.resize(seed[cy0:cy1, cx0:cx1].astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
+        gc[s] = cv2.GC_PR_FGD
+        core = cv2.erode(s.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        gc[core] = cv2.GC_FGD if core.sum() > 20 else cv2.GC_PR_FGD
+    else:
+        # no seed: the box's centre is probably the instance
+        gc[by0 + (by1 - by0) // 4:by1 - (by1 - by0) // 4, bx0 + (bx1 - bx0) // 4:bx1 - (bx1 - bx0) // 4] = cv2.GC_PR_FGD
+    if not (gc == cv2.GC_BGD).any() or not np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
+        return seed if seed is not None else np.zeros((h, w), bool)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    try:
+        cv2.grabCut(small, gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return seed if seed is not None else np.zeros((h, w), bool)
+    fg = np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
+    fg = cv2.resize(fg, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_NEAREST)
+    out = np.zeros((h, w), bool)
+    out[cy0:cy1, cx0:cx1] = fg > 0
+    if out.sum() < 0.2 * (seed.sum() if seed is not None else bw * bh * 0.3):
+        return seed if seed is not None else out  # GrabCut lost the instance: keep what we had
+    return out
+
+
+def hide_background(image: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    h, w = image.shape[:2]
+    if mode == "pixelate":
+        # InstanceCap's mosaic: shrink hard, scale back with nearest neighbours
+        factor = max(2, min(h, w) // 24)
+        small = cv2.resize(image, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+        hidden = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+    else:
+        sigma = max(3.0, 0.02 * max(h, w))
+        hidden = cv2.GaussianBlur(image, (0, 0), sigma)
+    alpha = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 1.5)[..., None]
+    return (image * alpha + hidden * (1 - alpha)).astype(np.uint8)
+
+
+class SegmentAndBlur(Tool):
+    name = "segment_and_blur"
+    description = (
+        "Segment each detected instance and make one view per instance with the background hidden "
+        "(blurred, or pixelated), shown to you as images; re-measures positions and colours on the masks."
+    )
+    Args = SegmentArgs
+    version = "1"
+
+    def run(self, ctx, args: SegmentArgs) -> Observation:
+        mode = args.background or ctx.settings.background
+        if mode not in ("blur", "pixelate"):
+            return Observation({"error": f"background must be 'blur' or 'pixelate', not {mode!r}"}, ok=False)
+        found = ctx.require("detect_instances")
+        if not found or not found.get("instances"):
+            return Observation({"views": 0, "note": "no instances to segment"},
+                               Segmentation(method="none", background=mode))
+        sampled = ctx.frames.sampled
+        times = [f.time_s for f in sampled]
+        seeds = ctx.artifacts.get("masks", {})
+        views, refined, images, all_masks = [], [], [], {}
+        for raw in found["instances"]:
+            inst = InstanceTrack.model_validate(raw)
+            masks: list[np.ndarray | None] = []
+            for k, frame in enumerate(sampled):
+                box = inst.boxes[k] if k < len(inst.boxes) else None
+                if box is None:
+                    masks.append(None)
+                    continue
+                seed = seeds.get(inst.id, [None] * len(sampled))[k]
+                masks.append(refine_mask(frame.image, box, seed))
+            all_masks[inst.id] = masks
+            fill_evidence(inst, times, [f.image for f in sampled], masks, person=inst.class_name == "person")
+            refined.append(inst)
+            seen = [k for k, m in enumerate(masks) if m is not None]
+            tiles = [hide_background(sampled[k].image, masks[k], mode) for k in seen]
+            sheet = contact_sheet(tiles, [f"{inst.id} {inst.class_name}"] + [""] * (len(tiles) - 1))
+            path = ctx.output_path("instances", f"{inst.id.replace('.', '')}_{inst.class_name}.jpg")
+            cv2.imwrite(str(path), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
+            images.append(path)
+            area = float(np.mean([masks[k].mean() for k in seen])) if seen else 0.0
+            views.append(InstanceView(id=inst.id, image=str(path), mask_area=round(area, 5), frames=len(seen)))
+        ctx.artifacts["masks"] = all_masks
+        ctx.artifacts["masks.source"] = "grabcut"
+        evidence = Segmentation(method="grabcut", background=mode, views=views, instances=refined)
+        summary = {
+            "views": [{"id": v.id, "mask_area": v.mask_area, "frames": v.frames} for v in views],
+            "instances": [{"id": i.id, "colours": i.colours[:3], "from": i.start_cell, "to": i.end_cell}
+                          for i in refined],
+            "images": "attached below, one per instance",
+        }
+        return Observation(summary, evidence, images)
+
+
+@hookimpl
+def register_tools():
+    return [SegmentAndBlur()]
