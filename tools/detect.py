@@ -136,7 +136,10 @@ class PeopleFinder:
     def __init__(self):
         self.hog = cv2.HOGDescriptor()
         self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-        self.face = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        root = cv2.data.haarcascades
+        self.faces = [cv2.CascadeClassifier(root + "haarcascade_frontalface_default.xml"),
+                      cv2.CascadeClassifier(root + "haarcascade_profileface.xml")]
+        self.upper_body = cv2.CascadeClassifier(root + "haarcascade_upperbody.xml")
 
     def verify(self, image: np.ndarray, box) -> bool:
         """HOG on a crop around a candidate, scaled so a person would fill the detector window."""
@@ -157,26 +160,33 @@ class PeopleFinder:
         rects, weights = self.hog.detectMultiScale(crop, winStride=(8, 8), padding=(16, 16), scale=1.1)
         return len(rects) > 0 and float(np.max(weights)) > 0.3
 
-    def find(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], str, float]]:
-        """Whole-frame people (HOG) and faces, as (normalised box, source, score)."""
+    def find(self, image: np.ndarray, whole_body: bool = True) -> list[tuple[tuple[float, float, float, float], str, float]]:
+        """People in a whole frame, as (normalised box, source, score).
+
+        Faces (frontal and profile) and upper bodies come from Haar cascades, which are cheap;
+        whole bodies from HOG, which is not, so callers ask for it on a few frames only.
+        """
         h, w = image.shape[:2]
-        scale = min(1.0, 480.0 / w) if w >= h else min(1.0, 480.0 / h)
-        if max(h, w) < 320:
-            scale = 320.0 / max(h, w)
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        scale = 480.0 / max(h, w)
+        small = cv2.resize(image, None, fx=scale, fy=scale,
+                           interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         sh, sw = small.shape[:2]
         found = []
-        rects, weights = self.hog.detectMultiScale(small, winStride=(8, 8), padding=(8, 8), scale=1.08)
-        for (x, y, bw, bh), wt in zip(rects, np.ravel(weights) if len(rects) else []):
-            if wt > 0.5:
-                found.append(((x / sw, y / sh, (x + bw) / sw, (y + bh) / sh), "hog", float(wt)))
+        if whole_body:
+            rects, weights = self.hog.detectMultiScale(small, winStride=(8, 8), padding=(8, 8), scale=1.08)
+            for (x, y, bw, bh), wt in zip(rects, np.ravel(weights) if len(rects) else []):
+                if wt > 0.5:
+                    found.append(((x / sw, y / sh, (x + bw) / sw, (y + bh) / sh), "hog", float(wt)))
         gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
-        faces = self.face.detectMultiScale(gray, 1.1, 6, minSize=(max(20, sh // 12),) * 2)
-        for x, y, fw, fh in faces:
-            # from a face to the visible person: shoulders on both sides, body down to the frame edge
-            box = (max(0.0, (x - 1.1 * fw) / sw), max(0.0, (y - 0.4 * fh) / sh),
-                   min(1.0, (x + 2.1 * fw) / sw), min(1.0, (y + 6.0 * fh) / sh))
-            found.append((box, "face", 1.0))
+        for cascade in self.faces:
+            for x, y, fw, fh in cascade.detectMultiScale(gray, 1.1, 4, minSize=(max(20, sh // 14),) * 2):
+                # from a face to the visible person: shoulders on both sides, body down towards the edge
+                box = (max(0.0, (x - 1.1 * fw) / sw), max(0.0, (y - 0.4 * fh) / sh),
+                       min(1.0, (x + 2.1 * fw) / sw), min(1.0, (y + 6.0 * fh) / sh))
+                found.append((box, "face", 1.0))
+        for x, y, bw, bh in self.upper_body.detectMultiScale(gray, 1.1, 3, minSize=(max(48, sh // 5),) * 2):
+            box = (x / sw, y / sh, min(1.0, (x + bw) / sw), min(1.0, (y + 2.2 * bh) / sh))
+            found.append((box, "upper_body", 1.0))
         return found
 
 
@@ -212,7 +222,8 @@ def link(per_frame: list[list[Candidate]], max_gap: int = 2) -> list[Track]:
         pairs = []
         for ti, tr in enumerate(tracks):
             last_k, last = tr.last()
-            if k - last_k > max_gap:
+            people_only = last.source != "motion"
+            if k - last_k > (len(per_frame) if people_only else max_gap):
                 continue
             px, py = tr.predicted(k)
             for ci, c in enumerate(cands):
@@ -267,6 +278,33 @@ def shape_word(mask: np.ndarray | None) -> str | None:
     return "compact"
 
 
+def _attach_person(cands: list[Candidate], box, source: str, small: np.ndarray) -> list[Candidate]:
+    """A person box absorbs the motion fragments inside it (they are parts of that person)."""
+    members = [c for c in cands if c.source == "motion" and (iou(c.box, box) > 0.3 or contains(box, c.box))]
+    already = [c for c in cands if c.source != "motion" and iou(c.box, box) > 0.5]
+    if already:
+        already[0].person_votes += 1
+        return cands
+    sh, sw = small.shape[:2]
+    if members:
+        rest = [c for c in cands if c not in members]
+        mask = np.zeros_like(members[0].mask)
+        for c in members:
+            mask |= c.mask
+        ys, xs = np.nonzero(mask)
+        merged_box = (min(xs.min() / sw, box[0]), min(ys.min() / sh, box[1]),
+                      max((xs.max() + 1) / sw, box[2]), max((ys.max() + 1) / sh, box[3]))
+        merged_box = tuple(float(np.clip(v, 0, 1)) for v in merged_box)
+        votes = sum(c.person_votes for c in members) + 1
+        lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB)
+        return rest + [Candidate(merged_box, mask, float(mask.mean()), lab[mask].mean(axis=0), "motion",
+                                 person_votes=votes)]
+    x0, y0, x1, y1 = (int(box[0] * sw), int(box[1] * sh), int(box[2] * sw), int(box[3] * sh))
+    region = cv2.cvtColor(small, cv2.COLOR_BGR2LAB)[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)].reshape(-1, 3)
+    return cands + [Candidate(tuple(float(v) for v in box), None, (box[2] - box[0]) * (box[3] - box[1]),
+                              region.mean(axis=0), source, person_votes=1)]
+
+
 # -- the tool ----------------------------------------------------------------------------------
 def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list]]:
     fs = ctx.frames
@@ -285,20 +323,8 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
         for c in cands:
             if finder.verify(frame.image, c.box):
                 c.person_votes += 1
-        if k in whole_frame_checks:
-            small = motion.frames[j]
-            lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB)
-            sh, sw = small.shape[:2]
-            for box, source, _ in finder.find(frame.image):
-                owner = next((c for c in cands if iou(c.box, box) > 0.3 or contains(box, c.box)
-                              or contains(c.box, box)), None)
-                if owner is not None:
-                    owner.person_votes += 1
-                    continue
-                x0, y0, x1, y1 = (int(box[0] * sw), int(box[1] * sh), int(box[2] * sw), int(box[3] * sh))
-                region = lab[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)].reshape(-1, 3)
-                cands.append(Candidate(box, None, (box[2] - box[0]) * (box[3] - box[1]),
-                                       region.mean(axis=0), source, person_votes=1))
+        for box, source, _ in finder.find(frame.image, whole_body=k in whole_frame_checks):
+            cands = _attach_person(cands, box, source, motion.frames[j])
         per_frame.append(cands)
 
     tracks = link(per_frame)
@@ -310,7 +336,9 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
         if seen < (min(2, len(whole_frame_checks)) if people_only else min_seen):
             continue
         mean_area = float(np.mean([c.area for c in tr.items.values()]))
-        scored.append((seen / n * math.sqrt(mean_area), tr))
+        votes = sum(c.person_votes for c in tr.items.values())
+        boost = 2.0 if votes >= 2 else 1.0  # a recognised person is a main instance before any blob
+        scored.append((boost * seen / n * math.sqrt(mean_area), tr))
     scored.sort(key=lambda s: -s[0])
     chosen = [tr for _, tr in scored[:max_instances]]
     # reading order: largest first is InstanceCap's habit; we keep score order
@@ -323,7 +351,7 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
                  for k in range(n)]
         low_masks = [tr.items[k].mask if k in tr.items else None for k in range(n)]
         biggest = max(tr.items.values(), key=lambda c: c.area)
-        sources = sorted({c.source for c in tr.items.values()} | ({"hog"} if votes else set()))
+        sources = sorted({c.source for c in tr.items.values()})
         track = InstanceTrack(
             id=f"No.{idx}",
             class_name="person" if is_person else "object",
