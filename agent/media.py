@@ -174,7 +174,7 @@ class FrameStore:
     motion_fps: float = 10.0
     motion_width: int = 320
     info: VideoInfo = field(init=False)
-    stats: DecodeStats = field(init=False, default_factory=DecodeStats)
+    _stats: DecodeStats = field(init=False, default_factory=DecodeStats)
     _sampled: list[Frame] | None = field(init=False, default=None)
     _motion: MotionStream | None = field(init=False, default=None)
 
@@ -197,6 +197,13 @@ class FrameStore:
         return self._motion  # type: ignore[return-value]
 
     @property
+    def stats(self) -> DecodeStats:
+        """Facts learned while decoding (frame count, real frame rate, VFR, warnings)."""
+        if self._motion is None:
+            self._decode()
+        return self._stats
+
+    @property
     def sample_times(self) -> list[float]:
         return [round(f.time_s, 2) for f in self.sampled]
 
@@ -206,7 +213,7 @@ class FrameStore:
         if self.stats.frames_decoded <= 1:
             return self.info.duration_s
         step = 1.0 / self.stats.mean_fps if self.stats.mean_fps else 0.0
-        return round(self.stats.last_time_s - self.stats.first_time_s + step, 3)
+        return round(self._stats.last_time_s - self._stats.first_time_s + step, 3)
 
     def temporal_metadata(self) -> str:
         """InstanceCap's temporal prompt prefix: the clip's length and when the frames were taken."""
@@ -229,12 +236,12 @@ class FrameStore:
         info = self.info
         expected_span = max(info.duration_s - (1.0 / info.fps if info.fps else 0.0), 0.0)
         result = self._decode_pass(expected_span)
-        actual_span = self.stats.last_time_s - self.stats.first_time_s
-        if expected_span > 0 and actual_span < 0.8 * expected_span and self.stats.frames_decoded > 1:
+        actual_span = self._stats.last_time_s - self._stats.first_time_s
+        if expected_span > 0 and actual_span < 0.8 * expected_span and self._stats.frames_decoded > 1:
             # the container promised more than it holds (truncated or mislabelled): sample again
             result = self._decode_pass(actual_span)
         self._sampled, self._motion = result
-        self.stats.decode_s = time.perf_counter() - t0
+        self._stats.decode_s = time.perf_counter() - t0
 
     def _decode_pass(self, span: float) -> tuple[list[Frame], MotionStream]:
         info = self.info
@@ -311,7 +318,7 @@ class FrameStore:
                 stats.variable_frame_rate = bool(gaps.std() / gaps.mean() > 0.1)
         else:
             stats.mean_fps = info.fps
-        self.stats = stats
+        self._stats = stats
         motion = MotionStream(np.asarray(motion_times), motion_frames, motion_idx,
                               scale=(small_h if swapped else small_w) / float(info.width or 1))
         return sampled, motion

@@ -29,6 +29,7 @@ from langgraph.prebuilt import ToolNode
 
 from agent.caption import json_schema
 from agent.composer import compose
+from agent.planner import PLAN
 from agent.prompts import SYSTEM_PROMPT, first_message_text
 from agent.validation import validate
 
@@ -153,6 +154,8 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
 
     def fallback(state: CaptionState) -> dict:
         reason = state.get("fallback_reason") or _fallback_reason(state, settings)
+        for name in PLAN:  # measure whatever the model left unmeasured
+            ctx.require(name)
         caption = compose(ctx.evidence, state["video"])
         _, problems = validate(caption.to_dict(), ctx.evidence, checks)
         return {"status": "degraded", "caption": caption.to_dict(), "fallback_reason": reason,

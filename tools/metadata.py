@@ -24,7 +24,7 @@ class ReadMetadata(Tool):
     def run(self, ctx, args) -> Observation:
         fs = ctx.frames
         info = fs.info
-        stats = fs.stats if fs.stats.frames_decoded else None
+        stats = fs.stats
         evidence = VideoMetadata(
             file_name=info.file_name,
             duration_s=fs.duration_s,

