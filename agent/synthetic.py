@@ -100,6 +100,8 @@ class ObjectTruth:
     leaves_frame: bool
     direction: str
     mean_area: float  # visible area as a fraction of the frame
+    start_xy: tuple[float, float] = (0.0, 0.0)  # normalised visible centroid in the first frame
+    end_xy: tuple[float, float] = (0.0, 0.0)  # ... and in the last frame where it is visible
 
 
 @dataclass
@@ -248,6 +250,10 @@ def _centroid(mask: np.ndarray) -> tuple[float, float] | None:
     return float(xs.mean() / w), float(ys.mean() / h)
 
 
+def _last_seen(spec: SceneSpec, k: int):  # pragma: no cover - objects here never leave the frame
+    return None
+
+
 def render_clip(spec: SceneSpec, path: str | Path, crf: int = 20) -> GroundTruth:
     """Write the clip as H.264 mp4 and return its ground truth."""
     path = Path(path)
@@ -287,7 +293,7 @@ def render_clip(spec: SceneSpec, path: str | Path, crf: int = 20) -> GroundTruth
     for k, obj in enumerate(spec.objects):
         start = first_c[k] or obj.start
         leaves = last_c[k] is None
-        end = last_c[k] or obj.end
+        end = last_c[k] or _last_seen(spec, k) or obj.end
         objects.append(ObjectTruth(
             colour=obj.colour,
             shape=obj.shape,
@@ -297,6 +303,7 @@ def render_clip(spec: SceneSpec, path: str | Path, crf: int = 20) -> GroundTruth
             leaves_frame=leaves,
             direction=direction_word(obj.end[0] - obj.start[0], obj.end[1] - obj.start[1]),
             mean_area=round(float(np.mean(areas[k])) if areas[k] else 0.0, 4),
+            start_xy=tuple(round(v, 4) for v in start), end_xy=tuple(round(v, 4) for v in end),
         ))
     return GroundTruth(
         video=path.name, width=spec.width, height=spec.height, fps=spec.fps,

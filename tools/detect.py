@@ -103,7 +103,14 @@ def foreground(frames: list[np.ndarray], times: np.ndarray, pairs, j: int) -> np
         valid = cv2.erode(valid, np.ones((5, 5), np.uint8)) > 0
         warped[~valid] = target[~valid]  # outside the neighbour's view: no vote for foreground
         stack.append(warped)
-    background = np.median(np.stack(stack), axis=0).astype(np.uint8)
+    # the per-pixel median, by a partial sort (np.median sorts fully in float64)
+    stacked = np.stack(stack)
+    mid = len(stack) // 2
+    if len(stack) % 2:
+        background = np.partition(stacked, mid, axis=0)[mid]
+    else:
+        part = np.partition(stacked, (mid - 1, mid), axis=0)
+        background = ((part[mid - 1].astype(np.uint16) + part[mid]) // 2).astype(np.uint8)
     diff = cv2.absdiff(cv2.GaussianBlur(target, (5, 5), 0), cv2.GaussianBlur(background, (5, 5), 0)).max(axis=2)
     noise = float(np.median(diff))
     fg = (diff > max(24.0, 4.0 * noise + 8.0)).astype(np.uint8)
@@ -170,13 +177,14 @@ class PeopleFinder:
         scale = 480.0 / max(h, w)
         small = cv2.resize(image, None, fx=scale, fy=scale,
                            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        sh, sw = small.shape[:2]
         found = []
         if whole_body:
+            sh, sw = small.shape[:2]
             rects, weights = self.hog.detectMultiScale(small, winStride=(8, 8), padding=(8, 8), scale=1.08)
             for (x, y, bw, bh), wt in zip(rects, np.ravel(weights) if len(rects) else []):
                 if wt > 0.5:
                     found.append(((x / sw, y / sh, (x + bw) / sw, (y + bh) / sh), "hog", float(wt)))
+        sh, sw = small.shape[:2]
         gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
         for cascade in self.faces:
             for x, y, fw, fh in cascade.detectMultiScale(gray, 1.1, 4, minSize=(max(20, sh // 14),) * 2):
