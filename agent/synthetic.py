@@ -250,10 +250,6 @@ def _centroid(mask: np.ndarray) -> tuple[float, float] | None:
     return float(xs.mean() / w), float(ys.mean() / h)
 
 
-def _last_seen(spec: SceneSpec, k: int):  # pragma: no cover - objects here never leave the frame
-    return None
-
-
 def render_clip(spec: SceneSpec, path: str | Path, crf: int = 20) -> GroundTruth:
     """Write the clip as H.264 mp4 and return its ground truth."""
     path = Path(path)
@@ -269,7 +265,8 @@ def render_clip(spec: SceneSpec, path: str | Path, crf: int = 20) -> GroundTruth
     if spec.rotation:
         stream.set_display_rotation(spec.rotation)
     first_c: list = [None] * len(spec.objects)
-    last_c: list = [None] * len(spec.objects)
+    last_c: list = [None] * len(spec.objects)  # centroid in the latest frame (None once it left)
+    last_seen: list = [None] * len(spec.objects)  # latest centroid where it was visible
     areas = [[] for _ in spec.objects]
     try:
         for frame, masks in render_frames(spec):
@@ -278,6 +275,8 @@ def render_clip(spec: SceneSpec, path: str | Path, crf: int = 20) -> GroundTruth
                 if first_c[k] is None and c is not None:
                     first_c[k] = c
                 last_c[k] = c
+                if c is not None:
+                    last_seen[k] = c
                 areas[k].append(float((mask > 0).mean()))
             if spec.rotation:
                 frame = np.ascontiguousarray(np.rot90(frame, -(spec.rotation // 90) % 4))
@@ -293,7 +292,7 @@ def render_clip(spec: SceneSpec, path: str | Path, crf: int = 20) -> GroundTruth
     for k, obj in enumerate(spec.objects):
         start = first_c[k] or obj.start
         leaves = last_c[k] is None
-        end = last_c[k] or _last_seen(spec, k) or obj.end
+        end = last_seen[k] or obj.end
         objects.append(ObjectTruth(
             colour=obj.colour,
             shape=obj.shape,

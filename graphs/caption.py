@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import time
 from typing import Annotated, Any, Callable, TypedDict
 
@@ -212,4 +211,4 @@ def initial_state(video: str) -> CaptionState:
             "status": "running", "caption": None, "problems": [], "fallback_reason": None}
 
 
-__all__ = ["build_caption_graph", "initial_state", "CaptionState", "SUBMIT", "json"]
+__all__ = ["build_caption_graph", "initial_state", "CaptionState", "SUBMIT"]

@@ -81,9 +81,11 @@ def _cumulative(pairs, count: int) -> list[np.ndarray]:
     return acc
 
 
-def foreground(frames: list[np.ndarray], times: np.ndarray, pairs, j: int) -> np.ndarray:
-    """Boolean foreground mask of motion frame ``j`` against its camera-compensated neighbours."""
-    acc = _cumulative(pairs, len(frames))
+def foreground(frames: list[np.ndarray], times: np.ndarray, acc: list[np.ndarray], j: int) -> np.ndarray:
+    """Boolean foreground mask of motion frame ``j`` against its camera-compensated neighbours.
+
+    ``acc`` holds the transforms from motion frame 0 to each frame (see ``_cumulative``).
+    """
     target = frames[j]
     h, w = target.shape[:2]
     chosen = set()
@@ -319,14 +321,14 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
     sampled = fs.sampled
     motion = fs.motion
     ctx.require("estimate_camera_motion")
-    pairs = ctx.artifacts.get("camera.pairs", [])
+    acc = _cumulative(ctx.artifacts.get("camera.pairs", []), len(motion.frames))
     finder = people_finder()
     per_frame: list[list[Candidate]] = []
     n = len(sampled)
     whole_frame_checks = {0, n // 2, n - 1} if n > 2 else set(range(n))
     for k, frame in enumerate(sampled):
         j = motion.nearest(frame.time_s)
-        cands = components(foreground(motion.frames, motion.times, pairs, j), motion.frames[j]) \
+        cands = components(foreground(motion.frames, motion.times, acc, j), motion.frames[j]) \
             if len(motion.frames) > 1 else []
         for c in cands:
             if finder.verify(frame.image, c.box):
