@@ -20,6 +20,7 @@ from .frames import contact_sheet
 from .instance_evidence import fill_evidence
 
 WORK_SIZE = 112  # long side of the GrabCut crop
+VIEW_WIDTH = 320  # width of one tile of an instance's contact sheet
 
 
 class SegmentArgs(BaseModel):
@@ -83,6 +84,16 @@ def hide_background(image: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarra
     return (image * alpha + hidden * (1 - alpha)).astype(np.uint8)
 
 
+def _view_size(image: np.ndarray, mask: np.ndarray, width: int = VIEW_WIDTH):
+    """Shrink a frame and its mask to the contact sheet's tile size before hiding the background."""
+    h, w = image.shape[:2]
+    if w <= width:
+        return image, mask
+    size = (width, max(1, int(round(h * width / w))))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return small, cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+
+
 class SegmentAndBlur(Tool):
     name = "segment_and_blur"
     description = (
@@ -118,8 +129,8 @@ class SegmentAndBlur(Tool):
             fill_evidence(inst, times, [f.image for f in sampled], masks, person=inst.class_name == "person")
             refined.append(inst)
             seen = [k for k, m in enumerate(masks) if m is not None]
-            tiles = [hide_background(sampled[k].image, masks[k], mode) for k in seen]
-            sheet = contact_sheet(tiles, [f"{inst.id} {inst.class_name}"] + [""] * (len(tiles) - 1))
+            tiles = [hide_background(*_view_size(sampled[k].image, masks[k]), mode) for k in seen]
+            sheet = contact_sheet(tiles, [f"{inst.id} {inst.class_name}"] + [""] * (len(tiles) - 1), VIEW_WIDTH)
             path = ctx.output_path("instances", f"{inst.id.replace('.', '')}_{inst.class_name}.jpg")
             cv2.imwrite(str(path), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
             images.append(path)
