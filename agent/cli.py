@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import EXIT_INPUT, EXIT_INVALID, EXIT_OK, AgentError, InputError
+from .errors import EXIT_BACKEND, EXIT_INPUT, EXIT_INVALID, EXIT_OK, AgentError, InputError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,6 +22,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", type=Path, help="also write the caption to this JSON file")
     run.add_argument("--llm", help="'offline' (default), 'openai:MODEL', or a model name with --base-url")
     run.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    run.add_argument("--temperature", type=float, help="sampling temperature of the LLM (default 0)")
+    run.add_argument("--max-tokens", type=int, help="most tokens per LLM reply (default 2048)")
+    run.add_argument("--timeout", type=float, help="seconds to wait for one LLM reply (default 120)")
+    run.add_argument("--retries", type=int, help="retries on HTTP 429/5xx, time-outs and dropped connections (default 2)")
     run.add_argument("--frames", type=int, help="frames sampled uniformly (default 8)")
     run.add_argument("--max-instances", type=int, help="most main instances (default 3)")
     run.add_argument("--background", choices=["blur", "pixelate"], help="how instance views hide the background")
@@ -54,7 +58,9 @@ def cmd_run(args) -> int:
     from .trace import TracePrinter, print_caption
 
     disabled = list(args.no_plugin)
-    settings = load_settings(llm=args.llm, base_url=args.base_url, frames=args.frames,
+    settings = load_settings(llm=args.llm, base_url=args.base_url, temperature=args.temperature,
+                             max_tokens=args.max_tokens, timeout_s=args.timeout, retries=args.retries,
+                             frames=args.frames,
                              max_instances=args.max_instances, background=args.background,
                              runs_dir=args.runs_dir)
     if disabled:
@@ -69,6 +75,10 @@ def cmd_run(args) -> int:
     print_caption(record.caption)
     if not args.quiet:
         print(f"run record: {record.run_dir}/record.json", file=sys.stderr)
+    if record.llm_error:
+        # the caption composed from the evidence is written above; the exit status says the model failed
+        print(f"error: {record.llm_error}", file=sys.stderr)
+        return EXIT_BACKEND
     return EXIT_OK
 
 

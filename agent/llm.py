@@ -1,32 +1,150 @@
-"""Choosing the chat model that drives the caption graph."""
+"""Choosing the chat model that drives the caption graph, and saying clearly when it fails.
+
+``--llm`` takes:
+
+* ``offline``: the embedded planner (no key, no network); the default;
+* ``openai:MODEL``: OpenAI's API (``OPENAI_API_KEY``), or any server given with ``--base-url``;
+* ``MODEL`` with ``--base-url URL`` (or ``INSTANCE_AGENT_BASE_URL`` / ``OPENAI_BASE_URL``): any
+  OpenAI-compatible server: vLLM, SGLang, Ollama, LM Studio;
+* ``replay:PATH``: the model replies recorded in an earlier run (its folder or its ``llm.jsonl``).
+
+Retries with exponential backoff on HTTP 429, 5xx, time-outs and dropped connections are the
+OpenAI client's own (``retries`` times; it honours ``Retry-After``).
+"""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
+from typing import Any, Sequence
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, messages_from_dict, message_to_dict
+from langchain_core.outputs import ChatGeneration, ChatResult
 
 from .config import Settings
 from .errors import InputError
 from .planner import OfflinePlanner
 
+RECORDING = "llm.jsonl"
+OPENAI_URL = "https://api.openai.com/v1"
+
+
+def base_url(settings: Settings) -> str | None:
+    return settings.base_url or os.environ.get("OPENAI_BASE_URL") or None
+
 
 def make_chat_model(settings: Settings) -> BaseChatModel:
-    """``offline`` (the embedded default), ``openai:MODEL``, or ``MODEL`` served at ``base_url``."""
     spec = settings.llm.strip()
     if spec in ("", "offline"):
         return OfflinePlanner()
+    if spec.startswith("replay:"):
+        return ReplayModel.from_path(Path(spec.removeprefix("replay:")).expanduser())
     from langchain_openai import ChatOpenAI
 
     model = spec.split(":", 1)[1] if spec.startswith("openai:") else spec
-    base_url = settings.base_url or os.environ.get("OPENAI_BASE_URL")
+    if not model:
+        raise InputError(f"--llm {spec}: name a model, e.g. openai:gpt-4o-mini")
+    url = base_url(settings)
     key = os.environ.get("OPENAI_API_KEY")
-    if not key and not base_url:
+    if not key and not url:
         raise InputError(f"--llm {spec}: set OPENAI_API_KEY, or give --base-url for a local OpenAI-compatible server")
-    return ChatOpenAI(model=model, base_url=base_url, api_key=key or "not-needed",
+    return ChatOpenAI(model=model, base_url=url, api_key=key or "not-needed",
                       temperature=settings.temperature, max_tokens=settings.max_tokens,
                       timeout=settings.timeout_s, max_retries=settings.retries)
 
 
 def is_offline(model: BaseChatModel) -> bool:
     return isinstance(model, OfflinePlanner)
+
+
+def describe_llm_error(exc: Exception, settings: Settings) -> str | None:
+    """One line saying what went wrong with the model server and what to do; None if ``exc`` is
+    not a model-server error (then it is a bug and keeps its traceback under --debug)."""
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - langchain-openai depends on it
+        return None
+    url = base_url(settings) or OPENAI_URL
+    tries = f"after {settings.retries} retr{'y' if settings.retries == 1 else 'ies'}"
+    if isinstance(exc, openai.APITimeoutError):
+        return (f"the model server at {url} did not answer within {settings.timeout_s:g}s ({tries}); "
+                "raise the timeout (--timeout) or check the server's load")
+    if isinstance(exc, openai.APIConnectionError):
+        chain, seen = [], exc
+        while seen is not None and len(chain) < 8:
+            chain.append(seen)
+            seen = seen.__cause__ or seen.__context__
+        text = " ".join(f"{e} {getattr(e, 'strerror', '') or ''}" for e in chain).lower()
+        root = chain[-1]
+        reason = "connection refused" if "refused" in text else f"{type(root).__name__}: {_first_line(str(root), 120)}"
+        return (f"cannot reach the model server at {url} ({reason}); start it (for example "
+                "`vllm serve MODEL` or `ollama serve`) or point --base-url at a running one")
+    if isinstance(exc, openai.AuthenticationError):
+        return f"the model server at {url} rejected the API key (HTTP 401); set OPENAI_API_KEY"
+    if isinstance(exc, openai.NotFoundError):
+        return f"the model server at {url} has no model {settings.llm.removeprefix('openai:')!r} (HTTP 404)"
+    if isinstance(exc, openai.RateLimitError):
+        return f"the model server at {url} kept answering 429 (rate limited) {tries}"
+    if isinstance(exc, openai.APIStatusError):
+        return f"the model server at {url} answered HTTP {exc.status_code} {tries}: {_first_line(exc.message)}"
+    if isinstance(exc, ReplayExhausted):
+        return str(exc)
+    return None
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+# -- record and replay -------------------------------------------------------------------------
+def record_reply(path: Path, reply: AIMessage) -> None:
+    """Append one raw model reply to a run's recording."""
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(message_to_dict(reply), ensure_ascii=False) + "\n")
+
+
+class ReplayExhausted(RuntimeError):
+    pass
+
+
+class ReplayModel(BaseChatModel):
+    """Answers with the replies recorded in an earlier run, in order.
+
+    The n-th call gets the n-th reply, where n counts the model replies already in the
+    conversation, so a replay needs no state and no server. Tools still run for real; with the
+    same clip and settings they measure the same evidence, so the run ends with the same caption.
+    """
+
+    replies: list[AIMessage]
+    source: str = ""
+
+    @classmethod
+    def from_path(cls, path: Path) -> "ReplayModel":
+        file = path / RECORDING if path.is_dir() else path
+        if not file.is_file():
+            raise InputError(f"replay: {file} does not exist (a run folder holds {RECORDING} after a run with an LLM)")
+        try:
+            rows = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+            replies = [m for m in messages_from_dict(rows) if isinstance(m, AIMessage)]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise InputError(f"replay: {file} is not a recording of model replies ({e})")
+        if not replies:
+            raise InputError(f"replay: {file} holds no model replies")
+        return cls(replies=replies, source=str(file))
+
+    @property
+    def _llm_type(self) -> str:
+        return "replay"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> "ReplayModel":
+        return self
+
+    def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
+        n = sum(isinstance(m, AIMessage) for m in messages)
+        if n >= len(self.replies):
+            raise ReplayExhausted(f"replay: {self.source} has {len(self.replies)} replies and the run asked for more "
+                                  "(the clip, settings or tools differ from the recorded run)")
+        return ChatResult(generations=[ChatGeneration(message=self.replies[n])])

@@ -13,18 +13,23 @@ from langchain_core.messages import AIMessage, ToolMessage
 from .config import Settings
 from .context import RunContext
 from .errors import AgentError
-from .llm import is_offline, make_chat_model
+from .llm import RECORDING, ReplayModel, describe_llm_error, is_offline, make_chat_model, record_reply
 from .media import FrameStore, content_hash
 from .plugins import load_plugins
 
 
 @dataclass
 class Usage:
+    """What the run cost in model calls. ``images`` counts the distinct images put into the
+    conversation; ``image_parts_sent`` counts them once per request that carried them."""
+
     llm: str = "offline"
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     images: int = 0
+    image_parts_sent: int = 0
+    model_s: float = 0.0
 
 
 @dataclass
@@ -37,6 +42,7 @@ class RunRecord:
     problems: list[str] = field(default_factory=list)
     backend: str = "classical"
     fallback_reason: str | None = None
+    llm_error: str | None = None
     usage: Usage = field(default_factory=Usage)
     steps: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -76,20 +82,39 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     usage = Usage(llm=settings.llm)
     steps: list[dict] = []
     offline = is_offline(llm)
+    recording = None if offline or isinstance(llm, ReplayModel) else run_dir / RECORDING
+    if recording is not None:
+        recording.unlink(missing_ok=True)
 
-    def on_usage(reply: AIMessage, seconds: float) -> None:
+    def on_usage(raw: AIMessage, seconds: float, sent: list) -> None:
+        from .toolcalls import normalise_reply
+
         usage.calls += 1
-        meta = getattr(reply, "usage_metadata", None) or {}
+        usage.model_s += seconds
+        meta = getattr(raw, "usage_metadata", None) or {}
         usage.prompt_tokens += int(meta.get("input_tokens", 0))
         usage.completion_tokens += int(meta.get("output_tokens", 0))
+        parts = _image_parts(sent)
+        usage.image_parts_sent += parts
+        usage.images = max(usage.images, parts)
+        if recording is not None:
+            record_reply(recording, raw)
+        reply = normalise_reply(raw)
         calls = [{"tool": c["name"], "args": c["args"]} for c in reply.tool_calls]
+        step = {"node": "model", "step": usage.calls, "duration_s": round(seconds, 3), "calls": [c["tool"] for c in calls],
+                "prompt_tokens": int(meta.get("input_tokens", 0)), "completion_tokens": int(meta.get("output_tokens", 0))}
+        if reply is not raw:
+            step["recovered"] = "tool calls written as text" if not raw.tool_calls and not raw.invalid_tool_calls \
+                else "arguments that are not valid JSON"
+        steps.append(step)
         ctx.emit("model", step=usage.calls, duration_s=round(seconds, 3), calls=calls,
                  text=_short(reply.content) if isinstance(reply.content, str) else "",
-                 tokens=meta.get("total_tokens", 0))
+                 tokens=meta.get("total_tokens", 0), recovered=step.get("recovered"))
 
     from graphs.caption import build_caption_graph, initial_state
 
-    graph = build_caption_graph(ctx, llm, tools, checks, send_images=not offline, on_usage=on_usage)
+    graph = build_caption_graph(ctx, llm, tools, checks, send_images=not offline, on_usage=on_usage,
+                                describe_error=lambda e: describe_llm_error(e, settings))
     state: dict[str, Any] = {}
     tool_started = time.perf_counter()
     try:
@@ -109,12 +134,13 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
                                     "observation": _short(m.content, 240)}
                             steps.append(step)
                             ctx.emit("tool", **step)
-                            if isinstance(m.artifact, dict):
-                                usage.images += len(m.artifact.get("images", [])) if not offline else 0
                 elif node == "validate":
                     ok = delta.get("status") == "ok"
                     ctx.emit("validation", ok=ok, problems=delta.get("problems", []))
                     steps.append({"node": node, "ok": ok, "problems": delta.get("problems", [])})
+                elif node == "model" and delta.get("llm_error"):
+                    ctx.emit("llm_error", error=delta["llm_error"])
+                    steps.append({"node": node, "error": delta["llm_error"]})
                 elif node == "fallback":
                     ctx.emit("fallback", reason=delta.get("fallback_reason"))
                     steps.append({"node": node, "reason": delta.get("fallback_reason")})
@@ -130,10 +156,12 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
         caption = compose(ctx.evidence, frames.info.file_name).to_dict()
         state.update(status="degraded", caption=caption, fallback_reason=f"run failed: {type(e).__name__}: {e}")
 
+    usage.model_s = round(usage.model_s, 3)
     record = RunRecord(
         video=frames.info.file_name, path=str(path), content_hash=digest,
         status=state.get("status") or "failed", caption=state.get("caption"),
         problems=state.get("problems", []), fallback_reason=state.get("fallback_reason"),
+        llm_error=state.get("llm_error"),
         backend=(ctx.evidence.get("detect_instances") or {}).get("backend", "classical"),
         usage=usage, steps=steps,
         timings={"decode_s": round(frames.stats.decode_s, 3), "total_s": round(time.perf_counter() - started, 3),
@@ -143,6 +171,11 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     (run_dir / "record.json").write_text(json.dumps(record.to_dict(), indent=2, ensure_ascii=False))
     ctx.emit("done", status=record.status, total_s=record.timings["total_s"])
     return record
+
+
+def _image_parts(messages: list) -> int:
+    return sum(1 for m in messages if isinstance(m.content, list)
+               for p in m.content if isinstance(p, dict) and p.get("type") == "image_url")
 
 
 def _merge_state(state: dict, delta: dict) -> None:

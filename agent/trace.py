@@ -36,6 +36,8 @@ class TracePrinter:
                               (f"  {event['duration_s']:.2f}s", "dim"))
             if event.get("tokens"):
                 t.append(f"  {event['tokens']} tok", "dim")
+            if event.get("recovered"):
+                t.append(f"  (recovered {event['recovered']})", "yellow")
             return t
         if kind == "tool":
             style = "green" if event.get("ok", True) else "red"
@@ -52,6 +54,8 @@ class TracePrinter:
             return t
         if kind == "fallback":
             return Text(f"         fallback: caption composed from evidence ({event.get('reason')})", style="yellow")
+        if kind == "llm_error":
+            return Text(f"         model failed: {event.get('error')}", style="bold red")
         if kind in ("tool_error", "plugin_error", "error"):
             who = event.get("tool") or event.get("plugin") or "run"
             return Text(f"         {kind.replace('_', ' ')} in {who}: {event.get('error')}", style="red")

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 import time
 from typing import Annotated, Any, Callable, TypedDict
 
@@ -30,6 +31,7 @@ from agent.caption import json_schema
 from agent.composer import compose
 from agent.planner import PLAN
 from agent.prompts import SYSTEM_PROMPT, first_message_text
+from agent.toolcalls import normalise_reply, unparsed_error
 from agent.validation import validate
 
 SUBMIT = "submit_caption"
@@ -54,6 +56,7 @@ class CaptionState(TypedDict, total=False):
     caption: dict | None
     problems: list[str]
     fallback_reason: str | None
+    llm_error: str | None  # the model could not be reached or answered with an error
 
 
 def as_langchain_tool(tool, ctx) -> StructuredTool:
@@ -84,11 +87,24 @@ def _image_part(path: str) -> dict:
 
 
 def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: bool = True,
-                        on_usage: Callable[[AIMessage, float], None] | None = None):
+                        on_usage: Callable[[AIMessage, float, list], None] | None = None,
+                        describe_error: Callable[[Exception], str | None] = lambda e: None):
+    """``on_usage(raw_reply, seconds, messages_sent)`` is told of every model call;
+    ``describe_error`` turns an exception of the chat model into one line (None: not a model error)."""
     settings = ctx.settings
     lc_tools = [as_langchain_tool(t, ctx) for t in tools]
     model = llm.bind_tools([*lc_tools, submit_tool_spec()])
-    tool_node = ToolNode(lc_tools)
+    one_at_a_time = threading.Lock()  # tools share the run context; ToolNode runs a turn's calls in threads
+
+    def guarded(request, execute):
+        error = unparsed_error(request.tool_call)
+        if error:
+            return ToolMessage(error, tool_call_id=request.tool_call["id"], name=request.tool_call["name"] or "unknown",
+                               status="error")
+        with one_at_a_time:
+            return execute(request)
+
+    tool_node = ToolNode(lc_tools, wrap_tool_call=guarded)
 
     def observe(state: CaptionState) -> dict:
         fs = ctx.frames
@@ -106,10 +122,16 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
 
     def call_model(state: CaptionState) -> dict:
         started = time.perf_counter()
-        reply = model.invoke(state["messages"])
+        try:
+            raw = model.invoke(state["messages"])
+        except Exception as e:
+            line = describe_error(e)
+            if line is None:
+                raise
+            return {"llm_error": line, "fallback_reason": f"the model failed: {line}"}
         if on_usage:
-            on_usage(reply, time.perf_counter() - started)
-        return {"messages": [reply], "steps": 1}
+            on_usage(raw, time.perf_counter() - started, state["messages"])
+        return {"messages": [normalise_reply(raw)], "steps": 1}
 
     def record(state: CaptionState) -> dict:
         fresh: list[ToolMessage] = []
@@ -142,11 +164,15 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
         submit = next(c for c in calls if c["name"] == SUBMIT)
         replies = [ToolMessage(f"Not run: {SUBMIT} ends the turn; call tools before submitting.",
                                tool_call_id=c["id"], name=c["name"]) for c in calls if c is not submit]
-        caption, problems = validate(submit["args"], ctx.evidence, checks)
-        if caption is not None and not problems:
-            replies.append(ToolMessage("Caption accepted.", tool_call_id=submit["id"], name=SUBMIT))
-            return {"messages": replies, "status": "ok", "caption": caption.to_dict(), "problems": []}
-        lines = [str(p) for p in problems]
+        unparsed = unparsed_error(submit)
+        if unparsed:
+            caption, lines = None, [unparsed.removeprefix("Error: ")]
+        else:
+            caption, problems = validate(submit["args"], ctx.evidence, checks)
+            if caption is not None and not problems:
+                replies.append(ToolMessage("Caption accepted.", tool_call_id=submit["id"], name=SUBMIT))
+                return {"messages": replies, "status": "ok", "caption": caption.to_dict(), "problems": []}
+            lines = [str(p) for p in problems]
         replies.append(ToolMessage("The caption was not accepted. Fix these problems and submit again:\n- "
                                    + "\n- ".join(lines), tool_call_id=submit["id"], name=SUBMIT, status="error"))
         return {"messages": replies, "repairs": 1, "problems": lines}
@@ -162,6 +188,8 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
 
     # -- routing ---------------------------------------------------------------------------
     def after_model(state: CaptionState) -> str:
+        if state.get("llm_error"):
+            return "fallback"
         last = state["messages"][-1]
         calls = getattr(last, "tool_calls", None) or []
         if any(c["name"] == SUBMIT for c in calls):
@@ -208,7 +236,7 @@ def _fallback_reason(state: CaptionState, settings) -> str:
 
 def initial_state(video: str) -> CaptionState:
     return {"messages": [], "evidence": {}, "video": video, "steps": 0, "repairs": 0, "nudges": 0,
-            "status": "running", "caption": None, "problems": [], "fallback_reason": None}
+            "status": "running", "caption": None, "problems": [], "fallback_reason": None, "llm_error": None}
 
 
 __all__ = ["build_caption_graph", "initial_state", "CaptionState", "SUBMIT"]

@@ -1,0 +1,142 @@
+"""A scripted OpenAI-compatible chat server, run inside the test session.
+
+It speaks ``POST /v1/chat/completions`` over real HTTP, so the agent is driven through
+langchain-openai and the OpenAI client exactly as against vLLM, Ollama or OpenAI. Each request
+takes the next entry of the script:
+
+* ``reply(content=..., calls=[(name, args), ...])``: an assistant message; ``args`` is a dict, or
+  a string sent as is (to send arguments that are not valid JSON);
+* ``status(code)``: an HTTP error (429 with ``retry-after-ms``, 500, ...);
+* ``stall(seconds)``: answer nothing for that long (the client times out), then drop the request.
+
+Every request body is kept in ``requests`` for the test to inspect. ``usage`` in each answer
+estimates prompt tokens as a quarter of the characters of the text parts (images are counted
+apart, in ``images_seen``), since no tokenizer files can be downloaded here.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def reply(content: str = "", calls: list[tuple[str, Any]] | None = None) -> dict:
+    return {"kind": "reply", "content": content, "calls": calls or []}
+
+
+def status(code: int, message: str = "scripted error") -> dict:
+    return {"kind": "status", "code": code, "message": message}
+
+
+def stall(seconds: float) -> dict:
+    return {"kind": "stall", "seconds": seconds}
+
+
+def text_tokens(body: dict) -> tuple[int, int]:
+    """(estimated text tokens, image parts) of a chat request."""
+    chars, images = 0, 0
+    for m in body.get("messages", []):
+        content = m.get("content")
+        if isinstance(content, str):
+            chars += len(content)
+        elif isinstance(content, list):
+            for part in content:
+                if part.get("type") == "text":
+                    chars += len(part.get("text", ""))
+                elif part.get("type") == "image_url":
+                    images += 1
+        for call in m.get("tool_calls") or []:
+            chars += len(json.dumps(call))
+    chars += len(json.dumps(body.get("tools", [])))
+    return chars // 4, images
+
+
+class ScriptedOpenAI:
+    def __init__(self, script: list[dict]):
+        self.script = list(script)
+        self.requests: list[dict] = []
+        self.prompt_tokens = 0
+        self.images_seen = 0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> "ScriptedOpenAI":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def left(self) -> int:
+        return len(self.script)
+
+    def _next(self, body: dict) -> dict:
+        with self._lock:
+            self.requests.append(body)
+            if not self.script:
+                return status(500, "the script has no more replies")
+            return self.script.pop(0)
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep the test output clean
+                pass
+
+            def _send(self, code: int, payload: dict, headers: dict | None = None) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if not self.path.endswith("/chat/completions"):
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+                    return
+                item = server._next(body)
+                if item["kind"] == "stall":
+                    time.sleep(item["seconds"])
+                    self.close_connection = True
+                    return
+                if item["kind"] == "status":
+                    self._send(item["code"], {"error": {"message": item["message"], "type": "scripted"}},
+                               {"retry-after-ms": "10"})
+                    return
+                tokens, images = text_tokens(body)
+                with server._lock:
+                    server.prompt_tokens += tokens
+                    server.images_seen += images
+                calls = [{"id": f"call_{len(server.requests)}_{i}", "type": "function",
+                          "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}
+                         for i, (name, args) in enumerate(item["calls"])]
+                message: dict[str, Any] = {"role": "assistant", "content": item["content"]}
+                if calls:
+                    message["tool_calls"] = calls
+                completion = (len(item["content"]) + sum(len(c["function"]["arguments"]) for c in calls)) // 4
+                self._send(200, {
+                    "id": f"chatcmpl-{len(server.requests)}", "object": "chat.completion", "created": int(time.time()),
+                    "model": body.get("model", "scripted"),
+                    "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
+                    "usage": {"prompt_tokens": tokens, "completion_tokens": completion,
+                              "total_tokens": tokens + completion},
+                })
+
+        return Handler
