@@ -32,10 +32,11 @@ Rules for the text:
 """
 
 
-def first_message_text(video: str, temporal_metadata: str, tool_names: list[str]) -> str:
+def first_message_text(video: str, temporal_metadata: str, tool_names: list[str], metadata: str = "") -> str:
     return (
         f"Video file: {video}\n"
-        f"{temporal_metadata}\n"
+        + (f"{metadata}\n" if metadata else "")
+        + f"{temporal_metadata}\n"
         "The sampled frames are attached in time order (left to right, top to bottom).\n"
         f"Available tools: {', '.join(tool_names)}, submit_caption.\n"
         "Gather the evidence you need, then submit the caption."

@@ -108,7 +108,9 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
 
     def observe(state: CaptionState) -> dict:
         fs = ctx.frames
-        text = first_message_text(state["video"], fs.temporal_metadata(), [t.name for t in tools])
+        info = fs.info
+        metadata = f"{info.width}x{info.height} pixels, {fs.stats.mean_fps or info.fps:.2f} fps, {fs.frame_count} frames."
+        text = first_message_text(state["video"], fs.temporal_metadata(), [t.name for t in tools], metadata)
         content: list[dict] | str = text
         if send_images:
             from tools.frames import contact_sheet

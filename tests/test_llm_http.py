@@ -46,6 +46,10 @@ def test_well_behaved_model_needs_tools_plus_two_calls(three_objects_clip, expec
     assert len(tools_called) == 5
     assert record.usage.calls == 3 <= len(tools_called) + 2
     assert record.usage.prompt_tokens == server.prompt_tokens > 0
+    first_user = next(m for m in server.requests[0]["messages"] if m["role"] == "user")
+    opening = first_user["content"][0]["text"]
+    assert "Video file: three.mp4" in opening and "640x360 pixels" in opening
+    assert "The video lasts 3.00 seconds. 8 frames were sampled uniformly at 0.00s" in opening
     # images travel in user messages, never in tool messages
     last = server.requests[-1]
     assert all(isinstance(m["content"], str) for m in tool_messages(last))
