@@ -32,11 +32,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--runs-dir", type=Path, help="where run folders go (default ./runs)")
     run.add_argument("--no-plugin", action="append", default=[], metavar="NAME", help="disable a plugin (repeatable)")
     run.add_argument("-q", "--quiet", action="store_true", help="no trace on stderr")
+    run.add_argument("--step", action="store_true", help="pause before each tool call: approve, skip, edit or stop")
+    run.add_argument("--resume", action="store_true", help="continue a run stopped in --step mode")
+    run.add_argument("--json", action="store_true", help="print the run's events as JSON lines on stdout")
+    run.add_argument("--trace", type=Path, metavar="FILE", help="also save the run's events as JSON lines here")
 
     val = sub.add_parser("validate", help="validate captions (.json, a .json list, or .jsonl)")
     val.add_argument("file", type=Path)
 
     sub.add_parser("schema", help="print the caption's JSON Schema")
+
+    trace = sub.add_parser("trace", help="work with saved traces")
+    trace_sub = trace.add_subparsers(dest="trace_command", required=True, metavar="ACTION")
+    show = trace_sub.add_parser("show", help="render a saved trace (a run's trace.jsonl, or a --trace file)")
+    show.add_argument("file", type=Path)
 
     plug = sub.add_parser("plugins", help="list plugins and the tools they register")
     plug.add_argument("--json", action="store_true")
@@ -55,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_run(args) -> int:
     from .config import load_settings
     from .runner import caption_video
-    from .trace import TracePrinter, print_caption
+    from .trace import print_caption
 
     disabled = list(args.no_plugin)
     settings = load_settings(llm=args.llm, base_url=args.base_url, temperature=args.temperature,
@@ -65,20 +74,63 @@ def cmd_run(args) -> int:
                              runs_dir=args.runs_dir)
     if disabled:
         settings.disabled_plugins = [*settings.disabled_plugins, *disabled]
-    listeners = [] if args.quiet else [TracePrinter()]
-    record = caption_video(args.video, settings, listeners=listeners, debug=args.debug)
+    listeners = _listeners(args)
+    try:
+        step = None
+        if args.step:
+            from .stepper import StepPrompt
+
+            step = StepPrompt()
+        record = caption_video(args.video, settings, listeners=listeners, debug=args.debug, step=step,
+                               resume=args.resume)
+    finally:
+        for listener in listeners:
+            listener.close()
+    if record.status == "stopped":
+        again = " --step" if args.step else ""
+        print(f"{record.fallback_reason}; the run is saved in {record.run_dir}. Resume with: "
+              f"python -m agent run {args.video} --resume{again}", file=sys.stderr)
+        return EXIT_OK
     if record.caption is None:
         raise AgentError(f"{args.video}: no caption was produced ({record.fallback_reason or 'unknown reason'})")
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(record.caption, indent=2, ensure_ascii=False) + "\n")
-    print_caption(record.caption)
-    if not args.quiet:
+    if not args.json:  # with --json the caption is in the 'caption' event
+        print_caption(record.caption)
+    if not args.quiet and not args.json:
         print(f"run record: {record.run_dir}/record.json", file=sys.stderr)
     if record.llm_error:
         # the caption composed from the evidence is written above; the exit status says the model failed
         print(f"error: {record.llm_error}", file=sys.stderr)
         return EXIT_BACKEND
+    return EXIT_OK
+
+
+def _listeners(args) -> list:
+    """JSON lines on stdout with --json; otherwise a live view on a terminal, lines when piped."""
+    from rich.console import Console
+
+    from .trace import JsonlSink, LiveTrace, TracePrinter
+
+    out: list = []
+    if args.trace:
+        out.append(JsonlSink(args.trace))
+    if args.json:
+        out.append(JsonlSink(sys.stdout))
+    elif not args.quiet:
+        console = Console(stderr=True, highlight=False)
+        live = console.is_terminal and not args.step  # --step reads answers from the terminal
+        out.append(LiveTrace(console) if live else TracePrinter(console))
+    return out
+
+
+def cmd_trace(args) -> int:
+    from .trace import print_caption, read_trace, show_trace
+
+    caption = show_trace(read_trace(args.file))
+    if caption is not None:
+        print_caption(caption)
     return EXIT_OK
 
 
@@ -149,7 +201,7 @@ def cmd_demo_clip(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema, "plugins": cmd_plugins,
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema, "plugins": cmd_plugins, "trace": cmd_trace,
             "demo-clip": cmd_demo_clip}
 
 

@@ -40,9 +40,11 @@ class RunContext:
     records: list[ToolRecord] = field(default_factory=list)
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     debug: bool = False
+    _seq: int = 0
 
     def emit(self, kind: str, **data: Any) -> None:
-        event = {"event": kind, "time": time.time(), **data}
+        self._seq += 1
+        event = {"event": kind, "seq": self._seq, "time": round(time.time(), 3), **data}
         for listener in self.listeners:
             listener(event)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 from pathlib import Path
 
 import av
@@ -173,6 +174,7 @@ class FrameStore:
     samples: int = 8
     motion_fps: float = 10.0
     motion_width: int = 320
+    on_progress: "Callable[[int, int], None] | None" = None  # (frames decoded, frames expected)
     info: VideoInfo = field(init=False)
     _stats: DecodeStats = field(init=False, default_factory=DecodeStats)
     _sampled: list[Frame] | None = field(init=False, default=None)
@@ -263,6 +265,8 @@ class FrameStore:
         next_motion = -math.inf
         motion_step = 1.0 / self.motion_fps
 
+        expected = max(1, info.frame_count or int(round(info.duration_s * (info.fps or 25.0))))
+        report_every = max(10, expected // 50)
         container = _open(self.path)
         try:
             stream = container.streams.video[0]
@@ -291,11 +295,15 @@ class FrameStore:
                         if next_motion <= t:
                             next_motion = t + motion_step
                     index += 1
+                    if self.on_progress is not None and index % report_every == 0:
+                        self.on_progress(index, max(expected, index))
             except av.error.FFmpegError as e:
                 stats.warning = f"decoding stopped early after {index} frames ({_ffmpeg_reason(e)})"
         finally:
             container.close()
 
+        if self.on_progress is not None and len(times) % report_every:
+            self.on_progress(len(times), len(times))
         if not times:
             raise InputError(f"{self.path}: video stream holds no decodable frames")
         sampled: list[Frame] = []

@@ -52,8 +52,12 @@ class OfflinePlanner(BaseChatModel):
         for m in messages:
             if isinstance(m, ToolMessage):
                 called.add(m.name or "")
-                if isinstance(m.artifact, dict) and m.artifact.get("evidence") is not None:
-                    evidence[m.name] = m.artifact["evidence"]
+                if isinstance(m.artifact, dict):
+                    for name, found in (m.artifact.get("dependencies") or {}).items():
+                        if found is not None:
+                            evidence.setdefault(name, found)
+                    if m.artifact.get("evidence") is not None:
+                        evidence[m.name] = m.artifact["evidence"]
         for name in PLAN:
             if name in self.tool_names and name not in called:
                 return _call(name, {}, f"Next I need {name.replace('_', ' ')}.")

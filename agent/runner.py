@@ -12,10 +12,11 @@ from langchain_core.messages import AIMessage, ToolMessage
 
 from .config import Settings
 from .context import RunContext
-from .errors import AgentError
+from .errors import AgentError, InputError
 from .llm import RECORDING, ReplayModel, describe_llm_error, is_offline, make_chat_model, record_reply
 from .media import FrameStore, content_hash
 from .plugins import load_plugins
+from .trace import JsonlSink
 
 
 @dataclass
@@ -58,11 +59,33 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+StepDecision = tuple[str, list[dict] | None]  # ("approve" | "skip" | "edit" | "stop", edited calls)
+CHECKPOINTS = "checkpoints.sqlite"
+
+
+def _checkpointer(run_dir: Path, fresh: bool):
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    db = run_dir / CHECKPOINTS
+    if fresh:
+        db.unlink(missing_ok=True)
+    return SqliteSaver(sqlite3.connect(str(db), check_same_thread=False))
+
+
 def caption_video(path: str | Path, settings: Settings, *, listeners: list[Callable[[dict], None]] = (),
-                  debug: bool = False) -> RunRecord:
-    """Caption one clip. Raises :class:`AgentError` for bad input; otherwise always returns a record."""
+                  debug: bool = False, step: Callable[[list[dict]], StepDecision] | None = None,
+                  resume: bool = False) -> RunRecord:
+    """Caption one clip. Raises :class:`AgentError` for bad input; otherwise always returns a record.
+
+    ``step``: called before every tool call with the pending calls (``--step``); it approves, skips,
+    edits them or stops the run. Such runs keep LangGraph checkpoints in the run folder, and
+    ``resume=True`` continues a stopped run from there.
+    """
     started = time.perf_counter()
     path = Path(path)
+    llm = make_chat_model(settings)  # a bad model setting fails before any work
     frames = FrameStore(path, samples=settings.frames, motion_fps=settings.motion_fps,
                         motion_width=settings.motion_width)
     digest = content_hash(path)
@@ -72,13 +95,16 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     plugins = load_plugins(settings.disabled_plugins)
     tools = plugins.tools(settings)
     checks = plugins.validation_checks(settings)
+    trace_file = JsonlSink(run_dir / "trace.jsonl")
     ctx = RunContext(frames=frames, settings=settings, run_dir=run_dir, tools={t.name: t for t in tools},
-                     listeners=list(listeners), debug=debug)
+                     listeners=[trace_file, *listeners], debug=debug)
+    frames.on_progress = lambda done, total: ctx.emit("progress", task="decoding", done=done, total=total)
+    ctx.emit("start", video=frames.info.file_name, path=str(path), llm=settings.llm, frames=settings.frames,
+             run_dir=str(run_dir))
     for info in plugins.infos:
         if info.error:
             ctx.emit("plugin_error", plugin=info.name, error=info.error)
 
-    llm = make_chat_model(settings)
     usage = Usage(llm=settings.llm)
     steps: list[dict] = []
     offline = is_offline(llm)
@@ -113,38 +139,68 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
 
     from graphs.caption import build_caption_graph, initial_state
 
+    checkpoints = _checkpointer(run_dir, fresh=not resume) if (step or resume) else None
     graph = build_caption_graph(ctx, llm, tools, checks, send_images=not offline, on_usage=on_usage,
-                                describe_error=lambda e: describe_llm_error(e, settings))
+                                describe_error=lambda e: describe_llm_error(e, settings),
+                                checkpointer=checkpoints, pause_before_tools=step is not None)
+    config = {"recursion_limit": 4 * settings.max_steps + 20, "configurable": {"thread_id": "caption"}}
     state: dict[str, Any] = {}
+    feed: dict | None = initial_state(frames.info.file_name)
+    if resume:
+        saved = graph.get_state(config)
+        if not saved.values:
+            raise InputError(f"{path}: no stopped run to resume in {run_dir} (start one with --step)")
+        if not saved.next:
+            raise InputError(f"{path}: the run in {run_dir} has already finished; run again without --resume")
+        state, feed = dict(saved.values), None
+        ctx.evidence.update(state.get("evidence") or {})
+        ctx.emit("resumed", before=list(saved.next))
+    stopped: str | None = None
     tool_started = time.perf_counter()
+
+    def handle(update: dict) -> None:
+        nonlocal tool_started
+        for node, delta in update.items():
+            if not delta or node.startswith("__"):  # '__interrupt__': a pause before tools
+                continue
+            _merge_state(state, delta)
+            if node == "tools":
+                now = time.perf_counter()
+                for m in delta.get("messages", []):
+                    if isinstance(m, ToolMessage):
+                        rec = next((r for r in reversed(ctx.records) if r.name == m.name), None)
+                        entry = {"node": node, "tool": m.name, "ok": m.status != "error",
+                                 "duration_s": round(rec.duration_s if rec else now - tool_started, 3),
+                                 "observation": _short(m.content, 240)}
+                        steps.append(entry)
+                        ctx.emit("tool", **entry)
+            elif node == "validate":
+                ok = delta.get("status") == "ok"
+                ctx.emit("validation", ok=ok, problems=delta.get("problems", []))
+                steps.append({"node": node, "ok": ok, "problems": delta.get("problems", [])})
+            elif node == "model" and delta.get("llm_error"):
+                ctx.emit("llm_error", error=delta["llm_error"])
+                steps.append({"node": node, "error": delta["llm_error"]})
+            elif node == "fallback":
+                ctx.emit("fallback", reason=delta.get("fallback_reason"))
+                steps.append({"node": node, "reason": delta.get("fallback_reason")})
+            tool_started = time.perf_counter()
+
     try:
-        for update in graph.stream(initial_state(frames.info.file_name), stream_mode="updates",
-                                   config={"recursion_limit": 4 * settings.max_steps + 20}):
-            for node, delta in update.items():
-                if not delta:
-                    continue
-                _merge_state(state, delta)
-                if node == "tools":
-                    now = time.perf_counter()
-                    for m in delta.get("messages", []):
-                        if isinstance(m, ToolMessage):
-                            rec = next((r for r in reversed(ctx.records) if r.name == m.name), None)
-                            step = {"node": node, "tool": m.name, "ok": m.status != "error",
-                                    "duration_s": round(rec.duration_s if rec else now - tool_started, 3),
-                                    "observation": _short(m.content, 240)}
-                            steps.append(step)
-                            ctx.emit("tool", **step)
-                elif node == "validate":
-                    ok = delta.get("status") == "ok"
-                    ctx.emit("validation", ok=ok, problems=delta.get("problems", []))
-                    steps.append({"node": node, "ok": ok, "problems": delta.get("problems", [])})
-                elif node == "model" and delta.get("llm_error"):
-                    ctx.emit("llm_error", error=delta["llm_error"])
-                    steps.append({"node": node, "error": delta["llm_error"]})
-                elif node == "fallback":
-                    ctx.emit("fallback", reason=delta.get("fallback_reason"))
-                    steps.append({"node": node, "reason": delta.get("fallback_reason")})
-                tool_started = time.perf_counter()
+        while True:
+            for update in graph.stream(feed, stream_mode="updates", config=config):
+                handle(update)
+            feed = None
+            if checkpoints is None or step is None:
+                break
+            paused = graph.get_state(config)
+            if "tools" not in paused.next:
+                break
+            stopped = _decide(graph, config, paused, step, ctx, steps)
+            if stopped:
+                break
+        if checkpoints is not None:
+            state = dict(graph.get_state(config).values)
     except AgentError:
         raise
     except Exception as e:  # keep what was measured; the record says what broke
@@ -155,6 +211,8 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
 
         caption = compose(ctx.evidence, frames.info.file_name).to_dict()
         state.update(status="degraded", caption=caption, fallback_reason=f"run failed: {type(e).__name__}: {e}")
+    if stopped:
+        state.update(status="stopped", caption=None, fallback_reason=stopped)
 
     usage.model_s = round(usage.model_s, 3)
     record = RunRecord(
@@ -169,8 +227,33 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
         errors=[e for e in [frames.stats.warning] if e], run_dir=str(run_dir),
     )
     (run_dir / "record.json").write_text(json.dumps(record.to_dict(), indent=2, ensure_ascii=False))
-    ctx.emit("done", status=record.status, total_s=record.timings["total_s"])
+    ctx.emit("caption", status=record.status, caption=record.caption)
+    ctx.emit("done", status=record.status, total_s=record.timings["total_s"], calls=usage.calls,
+             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+    trace_file.close()
     return record
+
+
+def _decide(graph, config, paused, step, ctx, steps) -> str | None:
+    """Ask ``step`` about the pending tool calls and apply the answer; returns why the run stopped, if it did."""
+    from langchain_core.messages import AIMessage
+
+    ai = next(m for m in reversed(paused.values["messages"]) if isinstance(m, AIMessage))
+    calls = list(ai.tool_calls)
+    action, edited = step(calls)
+    names = [c["name"] for c in calls]
+    ctx.emit("step_decision", action=action, tools=names)
+    steps.append({"node": "step", "action": action, "tools": names})
+    if action == "stop":
+        return f"stopped by the user before {', '.join(names)}"
+    if action == "skip":
+        skipped = [ToolMessage("Skipped by the user: do without this tool's result.", tool_call_id=c["id"],
+                               name=c["name"], status="error") for c in calls]
+        graph.update_state(config, {"messages": skipped}, as_node="tools")
+    elif action == "edit" and edited is not None:
+        graph.update_state(config, {"messages": [AIMessage(content=ai.content, tool_calls=edited, id=ai.id)]},
+                           as_node="model")
+    return None
 
 
 def _image_parts(messages: list) -> int:

@@ -1,68 +1,241 @@
-"""Showing a run's events on the terminal as they happen (stderr; stdout carries the caption)."""
+"""Watching a run: its events as a live view, as lines, as JSONL, and saved traces shown again.
+
+Every run emits events (dicts with ``event``, ``seq`` and ``time``): ``start``, ``model_start`` and
+``model`` (step, tool calls, duration, tokens), ``tool_start`` and ``tool`` (arguments, duration,
+short observation), ``dependency``, ``progress`` (decoding), ``validation``, ``fallback``,
+``llm_error``, ``tool_error``, ``caption`` and ``done``. Listeners turn them into:
+
+* :class:`LiveTrace`: a rich Live view on a terminal (steps so far, the running step with a
+  spinner and its elapsed time, a progress bar while decoding, running totals);
+* :class:`TracePrinter`: one line per event, plain when stderr is not a terminal;
+* :class:`JsonlSink`: JSON lines, to stdout (``--json``) or a file (``--trace``; every run also
+  keeps ``trace.jsonl`` in its folder), which ``python -m agent trace show FILE`` renders again.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+import time
+from pathlib import Path
+from typing import IO, Any, Iterable
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.spinner import Spinner
+from rich.table import Table
 from rich.text import Text
+
+from .errors import InputError
+
+
+def _args(args: Any, limit: int = 80) -> str:
+    if not args:
+        return ""
+    text = json.dumps(args, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def format_event(event: dict[str, Any]) -> Text | None:
+    """One event as one (styled) line, or None for events that only update a live view."""
+    kind = event.get("event")
+    if kind == "start":
+        return Text.assemble(("run ", "bold"), (event.get("video", ""), "bold cyan"),
+                             (f"  llm={event.get('llm')}  frames={event.get('frames')}", "dim"))
+    if kind == "model":
+        calls = ", ".join(c["tool"] for c in event.get("calls", [])) or "no tool call"
+        t = Text.assemble(("step ", "dim"), (f"{event['step']:>2}", "bold"), "  model → ", (calls, "cyan"),
+                          (f"  {event['duration_s']:.2f}s", "dim"))
+        if event.get("tokens"):
+            t.append(f"  {event['tokens']} tok", "dim")
+        if event.get("recovered"):
+            t.append(f"  (recovered {event['recovered']})", "yellow")
+        return t
+    if kind == "tool":
+        style = "green" if event.get("ok", True) else "red"
+        return Text.assemble("         ", (event["tool"], style), (f"  {event['duration_s']:.2f}s  ", "dim"),
+                             (event.get("observation", ""), "white"))
+    if kind == "dependency":
+        return Text.assemble("         ", ("runs first: ", "dim"), (event["tool"], "cyan"))
+    if kind == "validation":
+        if event["ok"]:
+            return Text("         validation passed", style="bold green")
+        t = Text("         validation failed:", style="bold red")
+        for p in event.get("problems", [])[:8]:
+            t.append(f"\n           - {p}", style="red")
+        return t
+    if kind == "fallback":
+        return Text(f"         fallback: caption composed from evidence ({event.get('reason')})", style="yellow")
+    if kind == "llm_error":
+        return Text(f"         model failed: {event.get('error')}", style="bold red")
+    if kind in ("tool_error", "plugin_error", "error"):
+        who = event.get("tool") or event.get("plugin") or "run"
+        return Text(f"         {kind.replace('_', ' ')} in {who}: {event.get('error')}", style="red")
+    if kind == "step_decision":
+        return Text(f"         you chose: {event['action']} ({', '.join(event.get('tools', []))})", style="yellow")
+    if kind == "resumed":
+        return Text(f"resumed before {', '.join(event.get('before', []))}", style="bold")
+    if kind == "done":
+        return Text.assemble(("done: ", "bold"), (event["status"], "green" if event["status"] == "ok" else "yellow"),
+                             (f" in {event['total_s']:.2f}s", "dim"))
+    return None
+
+
+class Totals:
+    """Running totals of a run, from its events."""
+
+    def __init__(self) -> None:
+        self.calls = self.tokens = self.tools = self.failed_checks = 0
+        self.started = time.monotonic()
+
+    def add(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "model":
+            self.calls += 1
+            self.tokens += int(event.get("tokens") or 0)
+        elif kind == "tool":
+            self.tools += 1
+        elif kind == "validation" and not event.get("ok"):
+            self.failed_checks += 1
+
+    def text(self) -> Text:
+        return Text(f"model calls {self.calls} · tokens {self.tokens} · tools run {self.tools} · "
+                    f"failed validations {self.failed_checks} · {time.monotonic() - self.started:.1f}s", style="dim")
 
 
 class TracePrinter:
-    """One line per event: rich on a terminal, plain text when piped."""
+    """One line per event on stderr: rich on a terminal, plain text when piped."""
 
     def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True, highlight=False)
         self.plain = not self.console.is_terminal
 
     def __call__(self, event: dict[str, Any]) -> None:
-        kind = event["event"]
-        line = self.format(event)
+        line = format_event(event)
         if line is None:
             return
         if self.plain:
-            print(line.plain, file=self.console.file if self.console.file else sys.stderr, flush=True)
+            print(line.plain, file=self.console.file or sys.stderr, flush=True)
         else:
             self.console.print(line)
 
-    @staticmethod
-    def format(event: dict[str, Any]) -> Text | None:
-        kind = event["event"]
-        if kind == "model":
-            calls = ", ".join(c["tool"] for c in event.get("calls", [])) or "no tool call"
-            t = Text.assemble(("step ", "dim"), (f"{event['step']:>2}", "bold"), "  model → ", (calls, "cyan"),
-                              (f"  {event['duration_s']:.2f}s", "dim"))
-            if event.get("tokens"):
-                t.append(f"  {event['tokens']} tok", "dim")
-            if event.get("recovered"):
-                t.append(f"  (recovered {event['recovered']})", "yellow")
-            return t
-        if kind == "tool":
-            style = "green" if event.get("ok", True) else "red"
-            return Text.assemble("         ", (event["tool"], style), (f"  {event['duration_s']:.2f}s  ", "dim"),
-                                 (event.get("observation", ""), "white"))
-        if kind == "dependency":
-            return Text.assemble("         ", ("runs first: ", "dim"), (event["tool"], "cyan"))
-        if kind == "validation":
-            if event["ok"]:
-                return Text("         validation passed", style="bold green")
-            t = Text("         validation failed:", style="bold red")
-            for p in event.get("problems", [])[:8]:
-                t.append(f"\n           - {p}", style="red")
-            return t
-        if kind == "fallback":
-            return Text(f"         fallback: caption composed from evidence ({event.get('reason')})", style="yellow")
-        if kind == "llm_error":
-            return Text(f"         model failed: {event.get('error')}", style="bold red")
-        if kind in ("tool_error", "plugin_error", "error"):
-            who = event.get("tool") or event.get("plugin") or "run"
-            return Text(f"         {kind.replace('_', ' ')} in {who}: {event.get('error')}", style="red")
+    def close(self) -> None:
+        pass
+
+
+class LiveTrace:
+    """A rich Live view: finished steps scroll above; the running step, progress and totals stay below."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True, highlight=False)
+        self.totals = Totals()
+        self.running: str | None = None
+        self.running_since = time.monotonic()
+        self.progress: tuple[str, int, int] | None = None
+        self.spinner = Spinner("dots", style="cyan")
+        self.live = Live(console=self.console, renderable=Group(), refresh_per_second=10, transient=True,
+                         get_renderable=self._render)
+        self.live.start()
+
+    def _render(self):
+        rows = []
+        if self.running:
+            grid = Table.grid(padding=(0, 1))
+            grid.add_row(self.spinner, Text(self.running, style="cyan"),
+                         Text(f"{time.monotonic() - self.running_since:.1f}s", style="dim"))
+            rows.append(grid)
+        if self.progress:
+            task, done, total = self.progress
+            bar = Table.grid(padding=(0, 1))
+            bar.add_row(Text(f"  {task}", style="dim"), ProgressBar(total=max(total, 1), completed=done, width=40),
+                        Text(f"{done}/{total}", style="dim"))
+            rows.append(bar)
+        rows.append(self.totals.text())
+        return Group(*rows)
+
+    def _start(self, label: str) -> None:
+        self.running, self.running_since = label, time.monotonic()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        self.totals.add(event)
+        if kind == "model_start":
+            self._start(f"step {event.get('step', '?')}: waiting for the model")
+        elif kind == "tool_start":
+            self._start(f"running {event['tool']}({_args(event.get('args'))})")
+        elif kind == "progress":
+            self.progress = (event["task"], int(event["done"]), int(event["total"]))
+            if event["done"] >= event["total"]:
+                self.progress = None
+        elif kind in ("model", "tool", "validation", "fallback", "llm_error", "done"):
+            self.running = None
+        line = format_event(event)
+        if line is not None:
+            self.live.console.print(line)
+        self.live.refresh()
         if kind == "done":
-            return Text.assemble(("done: ", "bold"), (event["status"], "green" if event["status"] == "ok" else "yellow"),
-                                 (f" in {event['total_s']:.2f}s", "dim"))
-        return None
+            self.close()
+
+    def close(self) -> None:
+        if self.live.is_started:
+            self.live.stop()
+
+
+class JsonlSink:
+    """Events as JSON lines on a stream or in a file."""
+
+    def __init__(self, target: IO[str] | Path):
+        self._own = isinstance(target, Path)
+        if isinstance(target, Path):
+            target.parent.mkdir(parents=True, exist_ok=True)
+        self.stream = target.open("w", encoding="utf-8") if isinstance(target, Path) else target
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.stream.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self._own:
+            self.stream.close()
+
+
+def read_trace(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise InputError(f"{path}: no such trace file")
+    events = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}:{n}: not a JSON line ({e.msg})")
+        if not isinstance(event, dict) or "event" not in event:
+            raise InputError(f"{path}:{n}: not a trace event (no 'event' key)")
+        events.append(event)
+    if not events:
+        raise InputError(f"{path}: holds no events")
+    return events
+
+
+def show_trace(events: Iterable[dict[str, Any]], console: Console | None = None) -> dict | None:
+    """Render saved events as the run showed them; returns the caption the trace ends with."""
+    printer = TracePrinter(console)
+    totals = Totals()
+    caption = None
+    for event in events:
+        totals.add(event)
+        printer(event)
+        if event.get("event") == "caption":
+            caption = event.get("caption")
+    summary = (f"model calls {totals.calls} · tokens {totals.tokens} · tools run {totals.tools} · "
+               f"failed validations {totals.failed_checks}")
+    if printer.plain:
+        print(summary, file=printer.console.file or sys.stderr)
+    else:
+        printer.console.print(Text(summary, style="dim"))
+    return caption
 
 
 def print_caption(caption: dict, console: Console | None = None) -> None:

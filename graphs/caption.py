@@ -63,9 +63,18 @@ def as_langchain_tool(tool, ctx) -> StructuredTool:
     """Wrap one of our tools so ToolNode can run it; evidence and images travel as the artifact."""
 
     def run(**kwargs):
+        ctx.emit("tool_start", tool=tool.name, args=kwargs)
+        before = len(ctx.records)
         obs = tool(ctx, **kwargs)
-        artifact = {"evidence": obs.evidence_dict(), "images": [str(p) for p in obs.images], "ok": obs.ok}
-        return obs.summary_text(), artifact
+        # tools this one ran first (ctx.require): the model sees their results too, since the
+        # validator will hold the caption to them
+        ran_first = [r for r in ctx.records[before:] if r.name != tool.name]
+        artifact = {"evidence": obs.evidence_dict(), "images": [str(p) for p in obs.images], "ok": obs.ok,
+                    "dependencies": {r.name: ctx.evidence.get(r.name) for r in ran_first}}
+        content = obs.summary_text()
+        for r in ran_first:
+            content += f"\n(ran first: {r.name} -> {r.summary})"
+        return content, artifact
 
     return StructuredTool.from_function(func=run, name=tool.name, description=tool.description,
                                         args_schema=tool.Args, response_format="content_and_artifact")
@@ -88,7 +97,8 @@ def _image_part(path: str) -> dict:
 
 def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: bool = True,
                         on_usage: Callable[[AIMessage, float, list], None] | None = None,
-                        describe_error: Callable[[Exception], str | None] = lambda e: None):
+                        describe_error: Callable[[Exception], str | None] = lambda e: None,
+                        checkpointer=None, pause_before_tools: bool = False):
     """``on_usage(raw_reply, seconds, messages_sent)`` is told of every model call;
     ``describe_error`` turns an exception of the chat model into one line (None: not a model error)."""
     settings = ctx.settings
@@ -123,6 +133,7 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
         return {"messages": [SystemMessage(SYSTEM_PROMPT), HumanMessage(content)]}
 
     def call_model(state: CaptionState) -> dict:
+        ctx.emit("model_start", step=state.get("steps", 0) + 1)
         started = time.perf_counter()
         try:
             raw = model.invoke(state["messages"])
@@ -225,7 +236,7 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
     graph.add_edge("nudge", "model")
     graph.add_conditional_edges("validate", after_validate, ["model", "fallback", END])
     graph.add_edge("fallback", END)
-    return graph.compile()
+    return graph.compile(checkpointer=checkpointer, interrupt_before=["tools"] if pause_before_tools else None)
 
 
 def _fallback_reason(state: CaptionState, settings) -> str:
