@@ -30,6 +30,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-instances", type=int, help="most main instances (default 3)")
     run.add_argument("--background", choices=["blur", "pixelate"], help="how instance views hide the background")
     run.add_argument("--runs-dir", type=Path, help="where run folders go (default ./runs)")
+    run.add_argument("--backend", choices=["auto", "neural", "classical"],
+                     help="detection and segmentation: neural (YOLO + SAM2) where weights exist, or classical")
+    run.add_argument("--device", help="auto (default: cuda, mps, cpu) or a torch device such as cuda:1")
+    run.add_argument("--yolo-weights", help="YOLO weights path or name (default yolo11n.pt)")
+    run.add_argument("--class-hint", action="append", dest="class_hints", metavar="CLASS",
+                     help="a class for open-vocabulary YOLO (YOLO-World, YOLOE); repeatable")
+    run.add_argument("--sam2-model", choices=["tiny", "small", "base_plus", "large"], help="SAM2.1 size (default tiny)")
+    run.add_argument("--sam2-checkpoint", help="SAM2 checkpoint path (or a hub id with --allow-downloads)")
+    run.add_argument("--allow-downloads", action="store_true", default=None,
+                     help="let ultralytics and the Hugging Face hub download missing weights")
     run.add_argument("--no-plugin", action="append", default=[], metavar="NAME", help="disable a plugin (repeatable)")
     run.add_argument("-q", "--quiet", action="store_true", help="no trace on stderr")
     run.add_argument("--step", action="store_true", help="pause before each tool call: approve, skip, edit or stop")
@@ -69,7 +79,10 @@ def cmd_run(args) -> int:
     disabled = list(args.no_plugin)
     settings = load_settings(llm=args.llm, base_url=args.base_url, temperature=args.temperature,
                              max_tokens=args.max_tokens, timeout_s=args.timeout, retries=args.retries,
-                             frames=args.frames,
+                             frames=args.frames, backend=args.backend, device=args.device,
+                             yolo_weights=args.yolo_weights, class_hints=args.class_hints,
+                             sam2_model=args.sam2_model, sam2_checkpoint=args.sam2_checkpoint,
+                             allow_downloads=args.allow_downloads,
                              max_instances=args.max_instances, background=args.background,
                              runs_dir=args.runs_dir)
     if disabled:

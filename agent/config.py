@@ -34,7 +34,20 @@ class Settings(BaseModel):
     motion_width: int = Field(320, ge=64, le=1280, description="long side of the motion stream in pixels")
     max_instances: int = Field(3, ge=0, le=20, description="most main instances kept (InstanceCap keeps 3)")
     background: Literal["blur", "pixelate"] = Field("blur", description="how instance views hide the background")
-    backend: Literal["auto", "neural", "classical"] = "classical"
+    backend: Literal["auto", "neural", "classical"] = Field(
+        "auto", description="auto: neural where its weights are found, else classical; neural: the same, but "
+                            "a fallback is a warning; classical: no torch at all")
+    device: str = Field("auto", description="auto (cuda, then mps, then cpu), or a torch device like cuda:1")
+    yolo_weights: str = Field("yolo11n.pt", description="YOLO weights: a path or a name (YOLO-World/YOLOE too)")
+    yolo_conf: float = Field(0.25, ge=0.0, le=1.0, description="YOLO confidence threshold")
+    class_hints: list[str] = Field(default_factory=list, description="classes for open-vocabulary YOLO models")
+    sam2_model: Literal["tiny", "small", "base_plus", "large"] = "tiny"
+    sam2_checkpoint: str | None = Field(None, description="a SAM2 checkpoint path, or a hub id with downloads on")
+    sam2_image_size: int | None = Field(None, ge=128, le=2048, multiple_of=64,
+                                        description="SAM2 input size (model default 1024; smaller is faster)")
+    weights_dir: Path = Field(Path("~/.cache/instance-agent/weights"), description="where weights are looked for")
+    allow_downloads: bool = Field(False, description="let ultralytics and the hub download weights")
+    random_weights: bool = Field(False, description="build neural models with random weights (tests; meaningless output)")
 
     max_repairs: int = Field(2, ge=0, le=10, description="validation repairs the model may make")
     max_steps: int = Field(24, ge=2, le=200, description="model turns before the run falls back")
@@ -62,7 +75,7 @@ def _from_env() -> dict[str, Any]:
         raw = os.environ.get(ENV_PREFIX + name.upper())
         if raw is None:
             continue
-        if name == "disabled_plugins":
+        if name in ("disabled_plugins", "class_hints"):
             values[name] = [p.strip() for p in raw.split(",") if p.strip()]
         else:
             values[name] = raw

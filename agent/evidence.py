@@ -72,13 +72,15 @@ class InstanceTrack(BaseModel):
     motion_speed: str | None = None
     displacement: float = 0.0  # centroid travel from first to last sighting, in frame widths
     recognised_by: list[str] = Field(default_factory=list)
+    track_id: int | None = None  # the tracker's id (neural backend)
 
     def seen(self) -> list[int]:
         return [i for i, b in enumerate(self.boxes) if b is not None]
 
 
 class Instances(BaseModel):
-    backend: str
+    backend: str  # neural | classical
+    model: str | None = None  # the neural model that ran
     instances: list[InstanceTrack] = Field(default_factory=list)
     frames_used: int = 0
     candidates: int = 0
@@ -94,7 +96,10 @@ class InstanceView(BaseModel):
 
 
 class Segmentation(BaseModel):
-    method: str
+    method: str  # sam2 | grabcut | none
+    model: str | None = None
+    fallback_reason: str | None = None
+    frames_by_method: dict[str, int] = Field(default_factory=dict, description="masks made by each method")
     background: Literal["blur", "pixelate"]
     views: list[InstanceView] = Field(default_factory=list)
     instances: list[InstanceTrack] = Field(

@@ -44,6 +44,8 @@ class RunRecord:
     backend: str = "classical"
     fallback_reason: str | None = None
     llm_error: str | None = None
+    backend_fallback_reason: str | None = None  # why a neural backend was asked for but not used
+    evidence: dict[str, Any] = field(default_factory=dict)  # each tool's evidence, as the validator saw it
     usage: Usage = field(default_factory=Usage)
     steps: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -220,7 +222,8 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
         status=state.get("status") or "failed", caption=state.get("caption"),
         problems=state.get("problems", []), fallback_reason=state.get("fallback_reason"),
         llm_error=state.get("llm_error"),
-        backend=(ctx.evidence.get("detect_instances") or {}).get("backend", "classical"),
+        backend=_backend(ctx.evidence), backend_fallback_reason=_backend_fallback(ctx.evidence),
+        evidence=dict(ctx.evidence),
         usage=usage, steps=steps,
         timings={"decode_s": round(frames.stats.decode_s, 3), "total_s": round(time.perf_counter() - started, 3),
                  **{f"tool.{r.name}_s": round(r.duration_s, 3) for r in ctx.records}},
@@ -254,6 +257,21 @@ def _decide(graph, config, paused, step, ctx, steps) -> str | None:
         graph.update_state(config, {"messages": [AIMessage(content=ai.content, tool_calls=edited, id=ai.id)]},
                            as_node="model")
     return None
+
+
+def _backend(evidence: dict) -> str:
+    """neural, classical, or mixed (e.g. YOLO boxes with GrabCut masks)."""
+    detect = (evidence.get("detect_instances") or {}).get("backend", "classical")
+    segment = (evidence.get("segment_and_blur") or {}).get("method")
+    if segment in (None, "none") or (segment == "sam2") == (detect == "neural"):
+        return detect
+    return "mixed"
+
+
+def _backend_fallback(evidence: dict) -> str | None:
+    reasons = [f"{tool}: {why}" for tool in ("detect_instances", "segment_and_blur")
+               if (why := (evidence.get(tool) or {}).get("fallback_reason"))]
+    return "; ".join(reasons) or None
 
 
 def _image_parts(messages: list) -> int:

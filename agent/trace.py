@@ -72,6 +72,11 @@ def format_event(event: dict[str, Any]) -> Text | None:
     if kind in ("tool_error", "plugin_error", "error"):
         who = event.get("tool") or event.get("plugin") or "run"
         return Text(f"         {kind.replace('_', ' ')} in {who}: {event.get('error')}", style="red")
+    if kind == "backend":
+        return Text.assemble("         ", (f"{event['tool']}: ", "dim"), (f"neural backend {event.get('model')}", "cyan"))
+    if kind == "backend_fallback":
+        style = "yellow" if event.get("level") == "warning" else "dim"
+        return Text(f"         {event['tool']}: using {event['backend']} ({event['reason']})", style=style)
     if kind == "step_decision":
         return Text(f"         you chose: {event['action']} ({', '.join(event.get('tools', []))})", style="yellow")
     if kind == "resumed":

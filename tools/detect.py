@@ -434,14 +434,47 @@ class DetectInstances(Tool):
 
     def run(self, ctx, args: DetectArgs) -> Observation:
         limit = ctx.settings.max_instances if args.max_instances is None else args.max_instances
-        result, masks = detect_classical(ctx, limit)
+        result, masks, source = None, {}, "foreground"
+        fallback = None
+        if ctx.settings.backend != "classical":
+            result, masks, fallback = _try_neural(ctx, limit)
+            source = "yolo-seg" if any(m is not None for ms in masks.values() for m in ms) else "boxes"
+        if result is None:
+            result, masks = detect_classical(ctx, limit)
+            source = "foreground"
+            result.fallback_reason = fallback
         ctx.artifacts["masks"] = masks
-        ctx.artifacts["masks.source"] = "foreground"
+        ctx.artifacts["masks.source"] = source
         summary = {"backend": result.backend, "count": len(result.instances),
                    "instances": [instance_summary(i) for i in result.instances]}
+        if result.model:
+            summary["model"] = result.model
         if result.note:
             summary["note"] = result.note
         return Observation(summary, result)
+
+
+def _try_neural(ctx, limit: int):
+    """(instances, masks, None) from YOLO, or (None, {}, why not) when it cannot run here."""
+    from agent.neural import WeightsMissing, resolve_yolo
+
+    try:
+        spec = resolve_yolo(ctx.settings)
+        from .detect_yolo import detect_yolo
+
+        result, masks = detect_yolo(ctx, spec, limit)
+        ctx.emit("backend", tool="detect_instances", backend="neural", model=spec.label)
+        return result, masks, None
+    except WeightsMissing as e:
+        reason = str(e)
+    except ImportError as e:
+        reason = f"the neural backend is not installed ({e.name or e}); pip install 'instance-agent[neural]'"
+    except Exception as e:  # corrupt weights, out of memory, a device that is not there
+        ctx.log_exception("detect_instances", e)
+        reason = f"YOLO failed: {type(e).__name__}: {e}"
+    level = "warning" if ctx.settings.backend == "neural" else "info"
+    ctx.emit("backend_fallback", tool="detect_instances", backend="classical", reason=reason, level=level)
+    return None, {}, reason
 
 
 @hookimpl

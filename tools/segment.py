@@ -94,6 +94,29 @@ def _view_size(image: np.ndarray, mask: np.ndarray, width: int = VIEW_WIDTH):
     return small, cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
 
 
+def _try_sam2(ctx, instances):
+    """(masks by instance, model label, None) from SAM2, or (None, None, why not)."""
+    from agent.neural import WeightsMissing, resolve_sam2
+
+    try:
+        spec = resolve_sam2(ctx.settings)
+        from .segment_sam2 import segment_sam2
+
+        masks = segment_sam2(ctx, spec, instances)
+        ctx.emit("backend", tool="segment_and_blur", backend="neural", model=spec.label)
+        return masks, spec.label, None
+    except WeightsMissing as e:
+        reason = str(e)
+    except ImportError as e:
+        reason = f"the neural backend is not installed ({e.name or e}); pip install 'instance-agent[neural]'"
+    except Exception as e:  # a broken checkpoint, out of memory, a device that is not there
+        ctx.log_exception("segment_and_blur", e)
+        reason = f"SAM2 failed: {type(e).__name__}: {e}"
+    level = "warning" if ctx.settings.backend == "neural" else "info"
+    ctx.emit("backend_fallback", tool="segment_and_blur", backend="grabcut", reason=reason, level=level)
+    return None, None, reason
+
+
 class SegmentAndBlur(Tool):
     name = "segment_and_blur"
     description = (
@@ -115,16 +138,25 @@ class SegmentAndBlur(Tool):
         times = [f.time_s for f in sampled]
         seeds = ctx.artifacts.get("masks", {})
         views, refined, images, all_masks = [], [], [], {}
-        for raw in found["instances"]:
-            inst = InstanceTrack.model_validate(raw)
+        instances = [InstanceTrack.model_validate(raw) for raw in found["instances"]]
+        neural, model, fallback = _try_sam2(ctx, instances) if ctx.settings.backend != "classical" else (None, None, None)
+        by_method: dict[str, int] = {}
+        for inst in instances:
             masks: list[np.ndarray | None] = []
             for k, frame in enumerate(sampled):
                 box = inst.boxes[k] if k < len(inst.boxes) else None
                 if box is None:
                     masks.append(None)
                     continue
-                seed = seeds.get(inst.id, [None] * len(sampled))[k]
-                masks.append(refine_mask(frame.image, box, seed))
+                from_sam2 = neural[inst.id][k] if neural is not None else None
+                if from_sam2 is not None and from_sam2.any():
+                    masks.append(from_sam2)
+                    method = "sam2"
+                else:
+                    seed = seeds.get(inst.id, [None] * len(sampled))[k]
+                    masks.append(refine_mask(frame.image, box, seed))
+                    method = "grabcut" if from_sam2 is None else "grabcut (sam2 mask empty)"
+                by_method[method] = by_method.get(method, 0) + 1
             all_masks[inst.id] = masks
             fill_evidence(inst, times, [f.image for f in sampled], masks, person=inst.class_name == "person")
             refined.append(inst)
@@ -137,8 +169,10 @@ class SegmentAndBlur(Tool):
             area = float(np.mean([masks[k].mean() for k in seen])) if seen else 0.0
             views.append(InstanceView(id=inst.id, image=str(path), mask_area=round(area, 5), frames=len(seen)))
         ctx.artifacts["masks"] = all_masks
-        ctx.artifacts["masks.source"] = "grabcut"
-        evidence = Segmentation(method="grabcut", background=mode, views=views, instances=refined)
+        method = "sam2" if neural is not None else "grabcut"
+        ctx.artifacts["masks.source"] = method
+        evidence = Segmentation(method=method, model=model, fallback_reason=fallback, background=mode, views=views,
+                                instances=refined, frames_by_method=by_method)
         summary = {
             "views": [{"id": v.id, "mask_area": v.mask_area, "frames": v.frames} for v in views],
             "instances": [{"id": i.id, "colours": i.colours[:3], "from": i.start_cell, "to": i.end_cell}
