@@ -82,6 +82,18 @@ def _searched(name: str, settings: Settings, extra: list[Path | None] = ()) -> t
     return None, [str(p) for p in places]
 
 
+def _hub_cache(repo_id: str, file_name: str) -> Path | None:
+    """A checkpoint already in the Hugging Face cache (from an earlier online run), without network."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    cache = os.environ.get("HF_HUB_CACHE") or (os.path.join(os.environ["HF_HOME"], "hub") if "HF_HOME" in os.environ
+                                               else None)
+    found = try_to_load_from_cache(repo_id, file_name, cache_dir=cache)
+    return Path(found) if isinstance(found, str) else None
+
+
 @dataclass
 class YoloSpec:
     source: str  # what YOLO() is given: a file path, a model name to download, or a .yaml config
@@ -133,6 +145,9 @@ def resolve_sam2(settings: Settings) -> Sam2Spec:
             raise WeightsMissing(f"SAM2 hub model {given} needs downloads (set allow_downloads = true)")
         raise WeightsMissing(f"SAM2 checkpoint {path} does not exist")
     found, places = _searched(file_name, settings)
+    if found is None:
+        found = _hub_cache(hub_id, file_name)
+        places.append("the Hugging Face cache")
     if found:
         return Sam2Spec(config, str(found), None, f"sam2.1 {settings.sam2_model} from {found}")
     if settings.allow_downloads:

@@ -92,6 +92,14 @@ def test_weights_are_found_where_the_user_put_them(tmp_path, monkeypatch):
     assert (spec.config, spec.checkpoint) == ("configs/sam2.1/sam2.1_hiera_s.yaml", str(tmp_path / "w" / "sam2.1_hiera_small.pt"))
     with pytest.raises(WeightsMissing, match="do not exist"):
         resolve_yolo(Settings(yolo_weights=str(tmp_path / "nope" / "best.pt")))
+    cached = tmp_path / "hf" / "models--facebook--sam2.1-hiera-large" / "snapshots" / "abc"
+    cached.mkdir(parents=True)
+    (cached / "sam2.1_hiera_large.pt").write_bytes(b"x")
+    (cached.parent.parent / "refs").mkdir()
+    (cached.parent.parent / "refs" / "main").write_text("abc")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))  # a model fetched by an earlier online run
+    spec = resolve_sam2(Settings(weights_dir=tmp_path / "empty", sam2_model="large"))
+    assert spec.checkpoint == str(cached / "sam2.1_hiera_large.pt")
     online = Settings(weights_dir=tmp_path / "empty", allow_downloads=True)
     assert resolve_yolo(online).source == "yolo11n.pt"  # ultralytics downloads it
     assert resolve_sam2(online).hub_id == "facebook/sam2.1-hiera-tiny"
