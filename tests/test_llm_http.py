@@ -184,3 +184,12 @@ def test_model_selection_from_flags_environment_and_config(tmp_path, monkeypatch
     assert make_chat_model(load_settings()).openai_api_base == "http://localhost:11434/v1"
     model = make_chat_model(load_settings(llm="llava", base_url="http://127.0.0.1:1234/v1", timeout_s=9))
     assert (model.model_name, model.openai_api_base, model.request_timeout) == ("llava", "http://127.0.0.1:1234/v1", 9)
+
+
+def test_example_config_file_is_valid(tmp_path, monkeypatch):
+    from agent.config import load_settings
+    from conftest import ROOT
+
+    monkeypatch.setenv("INSTANCE_AGENT_CONFIG", str(ROOT / "examples" / "instance-agent.toml"))
+    settings = load_settings()
+    assert (settings.backend, settings.sam2_model, settings.allow_downloads) == ("auto", "tiny", False)
