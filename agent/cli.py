@@ -52,6 +52,26 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="print the caption's JSON Schema")
 
+    batch = sub.add_parser("batch", help="caption many clips into a JSONL of records (resumable)")
+    batch.add_argument("input", help="a folder, a glob (quote it), a clip, or a manifest (.jsonl or .csv)")
+    batch.add_argument("--out", type=Path, required=True, help="the JSONL of records; re-running resumes it")
+    batch.add_argument("--workers", type=int, default=1, help="worker processes (or Ray actors per stage)")
+    batch.add_argument("--engine", choices=["local", "ray"], default="local")
+    batch.add_argument("--ray-address", help="attach to a running Ray cluster (default: start Ray locally)")
+    batch.add_argument("--retry-failed", action="store_true", help="run the clips recorded as failed again")
+    batch.add_argument("--no-cache", action="store_true", help="do not read or write the tool cache")
+    batch.add_argument("--cache", type=Path, help="tool cache file (default: next to --out)")
+    batch.add_argument("--llm", help="as for run")
+    batch.add_argument("--base-url", help="as for run")
+    batch.add_argument("--backend", choices=["auto", "neural", "classical"])
+    batch.add_argument("--frames", type=int)
+    batch.add_argument("--runs-dir", type=Path)
+
+    export = sub.add_parser("export", help="InstanceVid-style JSON (a list of captions) from batch records")
+    export.add_argument("records", type=Path)
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--ok-only", action="store_true", help="leave out degraded captions")
+
     trace = sub.add_parser("trace", help="work with saved traces")
     trace_sub = trace.add_subparsers(dest="trace_command", required=True, metavar="ACTION")
     show = trace_sub.add_parser("show", help="render a saved trace (a run's trace.jsonl, or a --trace file)")
@@ -138,6 +158,67 @@ def _listeners(args) -> list:
     return out
 
 
+def cmd_batch(args) -> int:
+    from rich.console import Console
+
+    from .batch import expand_inputs, run_batch
+    from .config import load_settings
+
+    if args.workers < 1:
+        raise InputError("--workers must be at least 1")
+    settings = load_settings(llm=args.llm, base_url=args.base_url, backend=args.backend, frames=args.frames,
+                             runs_dir=args.runs_dir)
+    clips = expand_inputs(args.input)
+    cache = None if args.no_cache else (args.cache or args.out.with_name(args.out.stem + ".tool-cache.sqlite"))
+    console = Console(stderr=True, highlight=False)
+    print(f"{len(clips)} clip(s) from {args.input}; records in {args.out}"
+          + (f"; tool cache {cache}" if cache else ""), file=sys.stderr)
+    progress = None
+    if console.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+        progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), TimeRemainingColumn(), console=console)
+        task = progress.add_task("captioning", total=None)
+        progress.start()
+
+    def on_record(record: dict, done: int, total: int) -> None:
+        line = f"[{done}/{total}] {record['status']:<8} {record['path']}"
+        if record["status"] == "failed":
+            line += f"  ({record.get('error')})"
+        if progress is not None:
+            progress.update(task, completed=done, total=total)
+            if record["status"] != "ok":
+                progress.console.print(line, style="yellow" if record["status"] == "degraded" else "red")
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    try:
+        summary = run_batch(clips, args.out, settings, workers=args.workers, retry_failed=args.retry_failed,
+                            cache_path=cache, engine=args.engine, ray_address=args.ray_address, on_record=on_record)
+    finally:
+        if progress is not None:
+            progress.stop()
+    parts = ", ".join(f"{n} {status}" for status, n in sorted(summary.done.items())) or "nothing new"
+    notes = []
+    if summary.skipped:
+        notes.append(f"{summary.skipped} already recorded")
+    if summary.repaired:
+        notes.append("a torn last line from an interrupted run was cut off")
+    if summary.dropped_failed:
+        notes.append(f"{summary.dropped_failed} failed record(s) retried")
+    print(f"{parts} in {summary.seconds:.1f}s" + (f" ({'; '.join(notes)})" if notes else ""), file=sys.stderr)
+    return EXIT_BACKEND if summary.done.get("failed") else EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from .batch import export_captions
+
+    n = export_captions(args.records, args.out, include_degraded=not args.ok_only)
+    print(f"wrote {n} caption(s) to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_trace(args) -> int:
     from .trace import print_caption, read_trace, show_trace
 
@@ -215,6 +296,7 @@ def cmd_demo_clip(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema, "plugins": cmd_plugins, "trace": cmd_trace,
+            "batch": cmd_batch, "export": cmd_export,
             "demo-clip": cmd_demo_clip}
 
 

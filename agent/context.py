@@ -40,6 +40,9 @@ class RunContext:
     records: list[ToolRecord] = field(default_factory=list)
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     debug: bool = False
+    cache: Any = None  # a ToolCache, or None
+    clip_hash: str | None = None
+    cache_hits: int = 0
     _seq: int = 0
 
     def emit(self, kind: str, **data: Any) -> None:
@@ -60,6 +63,39 @@ class RunContext:
             self.emit("dependency", tool=name)
             self.tools[name](self, **kwargs)
         return self.evidence.get(name)
+
+    # -- the tool cache ---------------------------------------------------------------------
+    def _key(self, tool, args) -> tuple[str, str]:
+        from .cache import cache_key
+
+        return cache_key(self.clip_hash or "", tool.name, tool.version, args.model_dump(mode="json"), self.settings)
+
+    def cached(self, tool, args):
+        """The tool's cached observation for this clip and these arguments (artifacts and images restored)."""
+        if self.cache is None or self.clip_hash is None:
+            return None
+        from .tool import Observation
+
+        key, _ = self._key(tool, args)
+        hit = self.cache.get(key)
+        if hit is None:
+            return None
+        self.artifacts.update(hit["artifacts"])
+        images = []
+        for name, folder, data in hit["images"]:
+            path = self.output_path(folder, name)
+            path.write_bytes(data)
+            images.append(path)
+        self.cache_hits += 1
+        self.emit("cache_hit", tool=tool.name)
+        return Observation(hit["summary"], hit["evidence"], images, hit["ok"])
+
+    def store(self, tool, args, obs, artifacts: dict[str, Any]) -> None:
+        if self.cache is None or self.clip_hash is None:
+            return
+        key, params = self._key(tool, args)
+        self.cache.put(key, self.clip_hash, tool.name, tool.version, params, obs.summary, obs.evidence_dict(), obs.ok,
+                       list(obs.images), artifacts)
 
     def log_exception(self, tool: str, exc: BaseException) -> None:
         log.debug("tool %s failed", tool, exc_info=exc)

@@ -46,6 +46,7 @@ class RunRecord:
     llm_error: str | None = None
     backend_fallback_reason: str | None = None  # why a neural backend was asked for but not used
     evidence: dict[str, Any] = field(default_factory=dict)  # each tool's evidence, as the validator saw it
+    cache_hits: int = 0  # tool results served by the tool cache
     usage: Usage = field(default_factory=Usage)
     steps: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -78,12 +79,13 @@ def _checkpointer(run_dir: Path, fresh: bool):
 
 def caption_video(path: str | Path, settings: Settings, *, listeners: list[Callable[[dict], None]] = (),
                   debug: bool = False, step: Callable[[list[dict]], StepDecision] | None = None,
-                  resume: bool = False) -> RunRecord:
+                  resume: bool = False, cache=None) -> RunRecord:
     """Caption one clip. Raises :class:`AgentError` for bad input; otherwise always returns a record.
 
     ``step``: called before every tool call with the pending calls (``--step``); it approves, skips,
     edits them or stops the run. Such runs keep LangGraph checkpoints in the run folder, and
-    ``resume=True`` continues a stopped run from there.
+    ``resume=True`` continues a stopped run from there. ``cache``: a :class:`~agent.cache.ToolCache`
+    that serves tool results measured before on the same clip with the same vision settings.
     """
     started = time.perf_counter()
     path = Path(path)
@@ -99,7 +101,7 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     checks = plugins.validation_checks(settings)
     trace_file = JsonlSink(run_dir / "trace.jsonl")
     ctx = RunContext(frames=frames, settings=settings, run_dir=run_dir, tools={t.name: t for t in tools},
-                     listeners=[trace_file, *listeners], debug=debug)
+                     listeners=[trace_file, *listeners], debug=debug, cache=cache, clip_hash=digest)
     frames.on_progress = lambda done, total: ctx.emit("progress", task="decoding", done=done, total=total)
     ctx.emit("start", video=frames.info.file_name, path=str(path), llm=settings.llm, frames=settings.frames,
              run_dir=str(run_dir))
@@ -223,7 +225,7 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
         problems=state.get("problems", []), fallback_reason=state.get("fallback_reason"),
         llm_error=state.get("llm_error"),
         backend=_backend(ctx.evidence), backend_fallback_reason=_backend_fallback(ctx.evidence),
-        evidence=dict(ctx.evidence),
+        evidence=dict(ctx.evidence), cache_hits=ctx.cache_hits,
         usage=usage, steps=steps,
         timings={"decode_s": round(frames.stats.decode_s, 3), "total_s": round(time.perf_counter() - started, 3),
                  **{f"tool.{r.name}_s": round(r.duration_s, 3) for r in ctx.records}},

@@ -51,6 +51,7 @@ class Tool:
     description: ClassVar[str]
     Args: ClassVar[type[BaseModel]] = NoArgs
     version: ClassVar[str] = "1"
+    cacheable: ClassVar[bool] = True  # results depend only on the clip, the arguments and the vision settings
 
     def run(self, ctx, args: BaseModel) -> Observation:  # pragma: no cover - interface
         raise NotImplementedError
@@ -66,10 +67,17 @@ class Tool:
             )
             obs = Observation({"error": f"invalid arguments for {self.name}: {problems}"}, ok=False)
         else:
-            try:
-                obs = self.run(ctx, args)
-            except Exception as e:  # the run goes on; the observation says what broke
-                ctx.log_exception(self.name, e)
-                obs = Observation({"error": f"{self.name} failed: {type(e).__name__}: {e}"}, ok=False)
+            obs = ctx.cached(self, args) if self.cacheable else None
+            if obs is None:
+                before = dict(ctx.artifacts)
+                try:
+                    obs = self.run(ctx, args)
+                except Exception as e:  # the run goes on; the observation says what broke
+                    ctx.log_exception(self.name, e)
+                    obs = Observation({"error": f"{self.name} failed: {type(e).__name__}: {e}"}, ok=False)
+                else:
+                    if self.cacheable and obs.ok:
+                        made = {k: v for k, v in ctx.artifacts.items() if before.get(k) is not v}
+                        ctx.store(self, args, obs, made)
         ctx.remember(self.name, obs, time.perf_counter() - started)
         return obs

@@ -94,6 +94,7 @@ class CheckLexicon(Tool):
     )
     Args = LexiconArgs
     version = "1"
+    cacheable = False  # cheap, and its arguments are the model's draft
 
     def run(self, ctx, args: LexiconArgs) -> Observation:
         violations = [v for field, text in args.fields.items() for v in scan(field, text)]

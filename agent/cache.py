@@ -1,0 +1,106 @@
+"""A cache of tool results, so that changing the LLM or the prompt re-runs no vision work.
+
+One SQLite file holds, per (clip content hash, tool, arguments and vision settings, tool
+version): the observation the model saw, the evidence, the images the tool wrote (as bytes, put
+back into the new run's folder on a hit) and the in-memory artifacts it left for other tools
+(camera transforms, masks), pickled and compressed. Settings that only concern the language model
+(which model, its endpoint, limits, where runs go) are not part of the key.
+
+SQLite in WAL mode with one short transaction per write, so parallel workers can share it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import sqlite3
+import threading
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+# settings that change what the language model does, never what a vision tool measures
+NOT_VISION = {"llm", "base_url", "temperature", "max_tokens", "timeout_s", "retries", "max_repairs", "max_steps",
+              "runs_dir", "disabled_plugins", "device", "weights_dir", "allow_downloads", "cache", "cache_path"}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY,
+    clip TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    version TEXT NOT NULL,
+    params TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    evidence TEXT,
+    ok INTEGER NOT NULL,
+    images BLOB,
+    artifacts BLOB,
+    created REAL NOT NULL
+)
+"""
+
+
+def package_version() -> str:
+    """Part of every key: a new release of the tools never reads an older release's results."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("instance-agent")
+    except PackageNotFoundError:  # running from a source tree
+        return "source"
+
+
+def cache_key(clip_hash: str, tool: str, version: str, args: dict[str, Any], settings) -> tuple[str, str]:
+    vision = {k: v for k, v in settings.model_dump(mode="json").items() if k not in NOT_VISION}
+    params = json.dumps({"args": args, "settings": vision, "package": package_version()}, sort_keys=True, default=str)
+    key = hashlib.sha256(f"{clip_hash}\0{tool}\0{version}\0{params}".encode()).hexdigest()
+    return key, params
+
+
+class ToolCache:
+    def __init__(self, path: Path):
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(SCHEMA)
+        self.hits = self.misses = 0
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT summary, evidence, ok, images, artifacts FROM results WHERE key = ?",
+                                   (key,)).fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        summary, evidence, ok, images, artifacts = row
+        return {"summary": json.loads(summary), "evidence": json.loads(evidence) if evidence else None,
+                "ok": bool(ok), "images": pickle.loads(zlib.decompress(images)) if images else [],
+                "artifacts": pickle.loads(zlib.decompress(artifacts)) if artifacts else {}}
+
+    def put(self, key: str, clip: str, tool: str, version: str, params: str, summary: Any,
+            evidence: dict | None, ok: bool, images: list[Path], artifacts: dict[str, Any]) -> None:
+        files = [(p.name, p.parent.name, p.read_bytes()) for p in images if p.is_file()]
+        blob_images = zlib.compress(pickle.dumps(files), 1) if files else None
+        blob_artifacts = zlib.compress(pickle.dumps(artifacts, protocol=pickle.HIGHEST_PROTOCOL), 1) \
+            if artifacts else None
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, clip, tool, version, params, json.dumps(summary, ensure_ascii=False),
+                 json.dumps(evidence, ensure_ascii=False) if evidence is not None else None, int(ok),
+                 blob_images, blob_artifacts, time.time()))
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        return {"entries": rows, "hits": self.hits, "misses": self.misses}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

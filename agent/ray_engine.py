@@ -1,0 +1,114 @@
+"""The batch on Ray Data: the same work as the local engine, split into stages that scale apart.
+
+    measure (CPU tasks)      decode, metadata, camera motion; with the classical backend also
+                             detection, segmentation and background
+    neural (GPU actors)      detection, segmentation and background with YOLO and SAM2, one
+                             model copy per actor (only when the backend is not classical)
+    caption (LLM actors)     the agent graph; every tool call is served from the tool cache the
+                             stages above filled, so this stage holds only model calls; its
+                             concurrency caps the requests in flight to the LLM server
+
+The stages hand over through the tool cache (SQLite), so on a multi-node cluster it must live on
+storage every node sees, or each node's stages must share a node-local cache. Local by default
+(``ray.init()`` with this machine's CPUs); ``address`` attaches to a running cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from .config import Settings
+
+CPU_TOOLS = ("read_metadata", "estimate_camera_motion")
+VISION_TOOLS = ("detect_instances", "segment_and_blur", "describe_background")
+
+
+def _measure(clip: str, settings: Settings, cache_path: str | None, tools: tuple[str, ...]) -> str | None:
+    """Run ``tools`` on a clip through the cache; returns an error line, or None."""
+    import tempfile
+    from pathlib import Path
+
+    from .batch import _cache_for
+    from .context import RunContext
+    from .errors import AgentError
+    from .media import FrameStore, content_hash
+    from .plugins import load_plugins
+
+    try:
+        frames = FrameStore(Path(clip), samples=settings.frames, motion_fps=settings.motion_fps,
+                            motion_width=settings.motion_width)
+        registry = {t.name: t for t in load_plugins(settings.disabled_plugins).tools(settings)}
+        with tempfile.TemporaryDirectory(prefix="instance-agent-stage-") as scratch:
+            ctx = RunContext(frames=frames, settings=settings, run_dir=Path(scratch), tools=registry,
+                             cache=_cache_for(cache_path), clip_hash=content_hash(Path(clip)))
+            for name in tools:
+                if name in registry:
+                    ctx.require(name)
+    except AgentError as e:
+        return e.message
+    return None
+
+
+class MeasureStage:
+    def __init__(self, settings_json: str, cache_path: str | None, tools: tuple[str, ...]):
+        self.settings = Settings.model_validate_json(settings_json)
+        self.cache_path, self.tools = cache_path, tools
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        if not row.get("error"):
+            row["error"] = _measure(row["path"], self.settings, self.cache_path, self.tools) or ""
+        return row
+
+
+class CaptionStage:
+    def __init__(self, settings_json: str, cache_path: str | None):
+        self.settings_json, self.cache_path = settings_json, cache_path
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        import json
+
+        from .batch import caption_one
+
+        record = caption_one(row["path"], row["content_hash"], self.settings_json, self.cache_path)
+        return {"record": json.dumps(record, ensure_ascii=False, default=str)}
+
+
+def run_on_ray(jobs: list[tuple[str, str]], settings: Settings, cache_path: str | None, *, workers: int = 1,
+               address: str | None = None, llm_concurrency: int | None = None, gpus: int | None = None
+               ) -> Iterator[dict[str, Any]]:
+    """Yield one batch record per job as the caption stage finishes it."""
+    import json
+
+    try:
+        import ray
+    except ImportError:
+        from .errors import InputError
+
+        raise InputError("--engine ray needs Ray: pip install 'instance-agent[ray]'")
+    if not jobs:
+        return
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, num_cpus=None if address else max(1, workers), include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    try:
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        settings_json = settings.model_dump_json()
+        rows = [{"path": clip, "content_hash": digest, "error": ""} for clip, digest in jobs]
+        ds = ray.data.from_items(rows)
+        neural = settings.backend != "classical"
+        cpu_tools = CPU_TOOLS if neural else CPU_TOOLS + VISION_TOOLS
+        ds = ds.map(MeasureStage, fn_constructor_args=(settings_json, cache_path, cpu_tools),
+                    concurrency=max(1, workers), num_cpus=1)
+        if neural:
+            n_gpus = gpus if gpus is not None else int(ray.cluster_resources().get("GPU", 0))
+            ds = ds.map(MeasureStage, fn_constructor_args=(settings_json, cache_path, VISION_TOOLS),
+                        concurrency=max(1, n_gpus or 1), num_gpus=1 if n_gpus else 0, num_cpus=1)
+        ds = ds.map(CaptionStage, fn_constructor_args=(settings_json, cache_path),
+                    concurrency=llm_concurrency or max(1, workers), num_cpus=0.5)
+        for row in ds.iter_rows():
+            yield json.loads(row["record"])
+    finally:
+        if started_here:
+            ray.shutdown()
