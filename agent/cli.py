@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="a class for open-vocabulary YOLO (YOLO-World, YOLOE); repeatable")
     run.add_argument("--sam2-model", choices=["tiny", "small", "base_plus", "large"], help="SAM2.1 size (default tiny)")
     run.add_argument("--sam2-checkpoint", help="SAM2 checkpoint path (or a hub id with --allow-downloads)")
+    run.add_argument("--condition", action="append", dest="conditions", choices=["depth", "pose", "film_language"],
+                     help="add an optional condition: its tools run and its section joins the caption (repeatable)")
+    run.add_argument("--format", dest="output_format", metavar="FORMAT",
+                     help="output format: instancecap (default), any2caption, cinecap, dense, or a plugin's")
     run.add_argument("--allow-downloads", action="store_true", default=None,
                      help="let ultralytics and the Hugging Face hub download missing weights")
     run.add_argument("--no-plugin", action="append", default=[], metavar="NAME", help="disable a plugin (repeatable)")
@@ -102,7 +106,8 @@ def cmd_run(args) -> int:
                              frames=args.frames, backend=args.backend, device=args.device,
                              yolo_weights=args.yolo_weights, class_hints=args.class_hints,
                              sam2_model=args.sam2_model, sam2_checkpoint=args.sam2_checkpoint,
-                             allow_downloads=args.allow_downloads,
+                             allow_downloads=args.allow_downloads, conditions=args.conditions,
+                             output_format=args.output_format,
                              max_instances=args.max_instances, background=args.background,
                              runs_dir=args.runs_dir)
     if disabled:
@@ -126,11 +131,16 @@ def cmd_run(args) -> int:
         return EXIT_OK
     if record.caption is None:
         raise AgentError(f"{args.video}: no caption was produced ({record.fallback_reason or 'unknown reason'})")
+    output = record.formatted if record.formatted is not None else record.caption
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(record.caption, indent=2, ensure_ascii=False) + "\n")
+        text = output if isinstance(output, str) else json.dumps(output, indent=2, ensure_ascii=False)
+        args.output.write_text(text + "\n")
     if not args.json:  # with --json the caption is in the 'caption' event
-        print_caption(record.caption)
+        if isinstance(output, str):
+            print(output)
+        else:
+            print_caption(output)
     if not args.quiet and not args.json:
         print(f"run record: {record.run_dir}/record.json", file=sys.stderr)
     if record.llm_error:

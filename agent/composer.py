@@ -133,7 +133,8 @@ def global_description(insts: list[InstanceTrack], bg: Background | None, cam: C
     return text[0].upper() + text[1:]
 
 
-def compose(evidence: dict[str, Any], video: str) -> Caption:
+def compose(evidence: dict[str, Any], video: str, sections: dict[str, Any] | None = None) -> Caption:
+    """The caption the evidence supports; ``sections``: plugin sections written from the same evidence."""
     insts = instances_of(evidence)
     bg = typed(evidence, "describe_background")
     cam = typed(evidence, "estimate_camera_motion")
@@ -152,5 +153,6 @@ def compose(evidence: dict[str, Any], video: str) -> Caption:
             "Background Detail": background_detail(bg),
             "Camera Movement": camera_movement(cam),
         },
+        **(sections or {}),
     }
     return parse_caption(data)

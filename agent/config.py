@@ -49,6 +49,13 @@ class Settings(BaseModel):
     allow_downloads: bool = Field(False, description="let ultralytics and the hub download weights")
     random_weights: bool = Field(False, description="build neural models with random weights (tests; meaningless output)")
 
+    conditions: list[Literal["depth", "pose", "film_language"]] = Field(
+        default_factory=list, description="optional conditions whose tools run and whose sections the caption gets")
+    depth_model: str = Field("depth-anything/Depth-Anything-V2-Small-hf",
+                             description="transformers depth model id or folder (neural depth backend)")
+    pose_weights: str = Field("yolo11n-pose.pt", description="ultralytics pose weights (neural pose backend)")
+    output_format: str = Field("instancecap", description="instancecap, any2caption, cinecap or dense")
+
     max_repairs: int = Field(2, ge=0, le=10, description="validation repairs the model may make")
     max_steps: int = Field(24, ge=2, le=200, description="model turns before the run falls back")
 
@@ -75,7 +82,7 @@ def _from_env() -> dict[str, Any]:
         raw = os.environ.get(ENV_PREFIX + name.upper())
         if raw is None:
             continue
-        if name in ("disabled_plugins", "class_hints"):
+        if name in ("disabled_plugins", "class_hints", "conditions"):
             values[name] = [p.strip() for p in raw.split(",") if p.strip()]
         else:
             values[name] = raw

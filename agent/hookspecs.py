@@ -27,3 +27,20 @@ def register_validation_checks(settings):
 @hookspec
 def register_caption_sections():
     """Return ``{section name: pydantic model or None}`` for top-level caption sections this plugin adds."""
+
+
+@hookspec
+def compose_sections(evidence, settings):
+    """Return ``{section name: content}`` written from the evidence into the composed caption
+    (the offline planner's and the fallback's), for the sections this plugin registered."""
+
+
+@hookspec
+def register_output_formats():
+    """Return ``{format name: formatter}``; ``formatter(caption: dict, evidence: dict) -> dict | str``."""
+
+
+@hookspec
+def register_commands(subparsers):
+    """Add CLI commands: call ``subparsers.add_parser(...)`` and ``set_defaults(handler=fn)``,
+    where ``fn(args) -> int`` returns the exit code."""

@@ -100,7 +100,7 @@ class YoloSpec:
     label: str  # for the trace and the record
 
 
-def resolve_yolo(settings: Settings) -> YoloSpec:
+def resolve_yolo(settings: Settings, flag: str = "--yolo-weights") -> YoloSpec:
     name = settings.yolo_weights
     if settings.random_weights:
         cfg = Path(name).with_suffix(".yaml").name if name.endswith(".pt") else name
@@ -119,7 +119,7 @@ def resolve_yolo(settings: Settings) -> YoloSpec:
     if settings.allow_downloads:
         return YoloSpec(name, f"{name} (downloaded by ultralytics)")
     raise WeightsMissing(f"YOLO weights {name} not found in {', '.join(places)} and downloads are off "
-                         "(give --yolo-weights PATH, or set allow_downloads = true)")
+                         f"(give {flag} PATH, or set allow_downloads = true)")
 
 
 @dataclass

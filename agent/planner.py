@@ -34,13 +34,16 @@ def _tool_name(tool: Any) -> str:
 
 class OfflinePlanner(BaseChatModel):
     tool_names: list[str] = []
+    extra_plan: list[str] = []  # plugin tools marked offline_plan, called after the core ones
+    section_writer: Any = None  # evidence -> {section: content}, from the plugins' compose_sections
 
     @property
     def _llm_type(self) -> str:
         return "offline-planner"
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> "OfflinePlanner":
-        return self.model_copy(update={"tool_names": [_tool_name(t) for t in tools]})
+        extra = [_tool_name(t) for t in tools if (getattr(t, "metadata", None) or {}).get("offline_plan")]
+        return self.model_copy(update={"tool_names": [_tool_name(t) for t in tools], "extra_plan": extra})
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self.next_step(messages))])
@@ -58,10 +61,11 @@ class OfflinePlanner(BaseChatModel):
                             evidence.setdefault(name, found)
                     if m.artifact.get("evidence") is not None:
                         evidence[m.name] = m.artifact["evidence"]
-        for name in PLAN:
+        for name in [*PLAN, *self.extra_plan]:
             if name in self.tool_names and name not in called:
                 return _call(name, {}, f"Next I need {name.replace('_', ' ')}.")
-        draft = compose(evidence, self._video_name(messages, evidence)).to_dict()
+        sections = self.section_writer(evidence) if self.section_writer else {}
+        draft = compose(evidence, self._video_name(messages, evidence), sections).to_dict()
         last = messages[-1] if messages else None
         fields = _fields(draft)
         if LEXICON in self.tool_names and not (isinstance(last, ToolMessage) and last.name == LEXICON):

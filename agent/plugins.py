@@ -33,6 +33,10 @@ BUILTIN_PLUGINS = (
     "tools.background",
     "tools.lexicon",
     "agent.checks",
+    "plugins.formats",
+    "plugins.film_language",
+    "plugins.depth",
+    "plugins.pose",
 )
 
 
@@ -75,6 +79,26 @@ class Plugins:
         for group in self.manager.hook.register_validation_checks(settings=settings):
             checks.extend(group or [])
         return checks
+
+    def composed_sections(self, evidence: dict, settings) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for sections in self.manager.hook.compose_sections(evidence=evidence, settings=settings):
+            out.update(sections or {})
+        return out
+
+    def output_formats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for formats in self.manager.hook.register_output_formats():
+            out.update(formats or {})
+        return out
+
+    def add_commands(self, subparsers) -> None:
+        by_plugin = {info.name: info for info in self.infos}
+        for impl in self.manager.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(**_kwargs(impl, subparsers=subparsers))
+            except Exception as e:  # a broken plugin must not take the CLI down
+                by_plugin[self.manager.get_name(impl.plugin)].error = f"register_commands failed: {e}"
 
 
 def _kwargs(impl, **available):

@@ -47,6 +47,8 @@ class RunRecord:
     backend_fallback_reason: str | None = None  # why a neural backend was asked for but not used
     evidence: dict[str, Any] = field(default_factory=dict)  # each tool's evidence, as the validator saw it
     cache_hits: int = 0  # tool results served by the tool cache
+    output_format: str = "instancecap"
+    formatted: Any = None  # the caption in output_format, when that is not instancecap
     usage: Usage = field(default_factory=Usage)
     steps: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -97,6 +99,9 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     run_dir.mkdir(parents=True, exist_ok=True)
 
     plugins = load_plugins(settings.disabled_plugins)
+    formats = plugins.output_formats()
+    if settings.output_format not in formats:
+        raise InputError(f"--format {settings.output_format}: not a known format (known: {', '.join(sorted(formats))})")
     tools = plugins.tools(settings)
     checks = plugins.validation_checks(settings)
     trace_file = JsonlSink(run_dir / "trace.jsonl")
@@ -143,10 +148,16 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
 
     from graphs.caption import build_caption_graph, initial_state
 
+    def sections(evidence: dict) -> dict:
+        return plugins.composed_sections(evidence, settings)
+
+    if offline:
+        llm.section_writer = sections
     checkpoints = _checkpointer(run_dir, fresh=not resume) if (step or resume) else None
     graph = build_caption_graph(ctx, llm, tools, checks, send_images=not offline, on_usage=on_usage,
                                 describe_error=lambda e: describe_llm_error(e, settings),
-                                checkpointer=checkpoints, pause_before_tools=step is not None)
+                                checkpointer=checkpoints, pause_before_tools=step is not None,
+                                sections=sections)
     config = {"recursion_limit": 4 * settings.max_steps + 20, "configurable": {"thread_id": "caption"}}
     state: dict[str, Any] = {}
     feed: dict | None = initial_state(frames.info.file_name)
@@ -213,19 +224,23 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
         ctx.emit("error", error=f"{type(e).__name__}: {e}")
         from .composer import compose
 
-        caption = compose(ctx.evidence, frames.info.file_name).to_dict()
+        caption = compose(ctx.evidence, frames.info.file_name, _safe_sections(plugins, ctx.evidence, settings)).to_dict()
         state.update(status="degraded", caption=caption, fallback_reason=f"run failed: {type(e).__name__}: {e}")
     if stopped:
         state.update(status="stopped", caption=None, fallback_reason=stopped)
 
     usage.model_s = round(usage.model_s, 3)
+    formatted = None
+    if state.get("caption") and settings.output_format != "instancecap":
+        formatted = formats[settings.output_format](state["caption"], ctx.evidence)
     record = RunRecord(
         video=frames.info.file_name, path=str(path), content_hash=digest,
         status=state.get("status") or "failed", caption=state.get("caption"),
         problems=state.get("problems", []), fallback_reason=state.get("fallback_reason"),
         llm_error=state.get("llm_error"),
         backend=_backend(ctx.evidence), backend_fallback_reason=_backend_fallback(ctx.evidence),
-        evidence=dict(ctx.evidence), cache_hits=ctx.cache_hits,
+        evidence=dict(ctx.evidence), cache_hits=ctx.cache_hits, output_format=settings.output_format,
+        formatted=formatted,
         usage=usage, steps=steps,
         timings={"decode_s": round(frames.stats.decode_s, 3), "total_s": round(time.perf_counter() - started, 3),
                  **{f"tool.{r.name}_s": round(r.duration_s, 3) for r in ctx.records}},
@@ -291,3 +306,10 @@ def _merge_state(state: dict, delta: dict) -> None:
             state[key] = state.get(key, 0) + value
         else:
             state[key] = value
+
+
+def _safe_sections(plugins, evidence: dict, settings) -> dict:
+    try:
+        return plugins.composed_sections(evidence, settings)
+    except Exception:  # the run already failed once; keep the standard caption
+        return {}

@@ -52,6 +52,7 @@ class Tool:
     Args: ClassVar[type[BaseModel]] = NoArgs
     version: ClassVar[str] = "1"
     cacheable: ClassVar[bool] = True  # results depend only on the clip, the arguments and the vision settings
+    offline_plan: ClassVar[bool] = False  # the offline planner calls it (with no arguments) after the core tools
 
     def run(self, ctx, args: BaseModel) -> Observation:  # pragma: no cover - interface
         raise NotImplementedError

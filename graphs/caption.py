@@ -77,7 +77,8 @@ def as_langchain_tool(tool, ctx) -> StructuredTool:
         return content, artifact
 
     return StructuredTool.from_function(func=run, name=tool.name, description=tool.description,
-                                        args_schema=tool.Args, response_format="content_and_artifact")
+                                        args_schema=tool.Args, response_format="content_and_artifact",
+                                        metadata={"offline_plan": tool.offline_plan})
 
 
 def submit_tool_spec() -> dict:
@@ -98,7 +99,8 @@ def _image_part(path: str) -> dict:
 def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: bool = True,
                         on_usage: Callable[[AIMessage, float, list], None] | None = None,
                         describe_error: Callable[[Exception], str | None] = lambda e: None,
-                        checkpointer=None, pause_before_tools: bool = False):
+                        checkpointer=None, pause_before_tools: bool = False,
+                        sections: Callable[[dict], dict] = lambda evidence: {}):
     """``on_usage(raw_reply, seconds, messages_sent)`` is told of every model call;
     ``describe_error`` turns an exception of the chat model into one line (None: not a model error)."""
     settings = ctx.settings
@@ -192,9 +194,9 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
 
     def fallback(state: CaptionState) -> dict:
         reason = state.get("fallback_reason") or _fallback_reason(state, settings)
-        for name in PLAN:  # measure whatever the model left unmeasured
+        for name in [*PLAN, *(t.name for t in tools if t.offline_plan)]:  # measure what the model left unmeasured
             ctx.require(name)
-        caption = compose(ctx.evidence, state["video"])
+        caption = compose(ctx.evidence, state["video"], sections(ctx.evidence))
         _, problems = validate(caption.to_dict(), ctx.evidence, checks)
         return {"status": "degraded", "caption": caption.to_dict(), "fallback_reason": reason,
                 "problems": [str(p) for p in problems] or state.get("problems", [])}

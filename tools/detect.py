@@ -149,7 +149,7 @@ class PeopleFinder:
         self.hog = cv2.HOGDescriptor()
         self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         root = cv2.data.haarcascades
-        self.faces = [cv2.CascadeClassifier(root + "haarcascade_frontalface_default.xml"),
+        self.faces_cascades = [cv2.CascadeClassifier(root + "haarcascade_frontalface_default.xml"),
                       cv2.CascadeClassifier(root + "haarcascade_profileface.xml")]
         self.upper_body = cv2.CascadeClassifier(root + "haarcascade_upperbody.xml")
 
@@ -172,6 +172,20 @@ class PeopleFinder:
         rects, weights = self.hog.detectMultiScale(crop, winStride=(8, 8), padding=(16, 16), scale=1.1)
         return len(rects) > 0 and float(np.max(weights)) > 0.3
 
+    def faces(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """Frontal and profile faces as normalised boxes (the face itself, not the person)."""
+        h, w = image.shape[:2]
+        scale = 480.0 / max(h, w)
+        small = cv2.resize(image, None, fx=scale, fy=scale,
+                           interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        sh, sw = small.shape[:2]
+        gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
+        out = []
+        for cascade in self.faces_cascades:
+            for x, y, fw, fh in cascade.detectMultiScale(gray, CASCADE_STEP, 4, minSize=(max(20, sh // 14),) * 2):
+                out.append((x / sw, y / sh, (x + fw) / sw, (y + fh) / sh))
+        return out
+
     def find(self, image: np.ndarray, whole_body: bool = True) -> list[tuple[tuple[float, float, float, float], str, float]]:
         """People in a whole frame, as (normalised box, source, score).
 
@@ -191,7 +205,7 @@ class PeopleFinder:
                     found.append(((x / sw, y / sh, (x + bw) / sw, (y + bh) / sh), "hog", float(wt)))
         sh, sw = small.shape[:2]
         gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
-        for cascade in self.faces:
+        for cascade in self.faces_cascades:
             for x, y, fw, fh in cascade.detectMultiScale(gray, CASCADE_STEP, 4, minSize=(max(20, sh // 14),) * 2):
                 # from a face to the visible person: shoulders on both sides, body down towards the edge
                 box = (max(0.0, (x - 1.1 * fw) / sw), max(0.0, (y - 0.4 * fh) / sh),

@@ -1,0 +1,89 @@
+"""Output formats, registered as a plugin like any other: ``--format NAME``.
+
+* ``instancecap`` (default): the InstanceCap JSON as validated;
+* ``any2caption``: Any2Caption's six components (Dense, Main Object, Background, Camera, Style,
+  Action), written from the caption's fields and the tools' evidence;
+* ``cinecap``: the film-language caption with its evidence (needs the film-language condition);
+* ``dense``: one paragraph, for models trained on plain prompts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.caption import STRUCTURAL_KEY
+from agent.evidence import typed
+from agent.hookspecs import hookimpl
+
+
+def _instances(caption: dict) -> list[dict]:
+    return list(caption[STRUCTURAL_KEY]["Main Instance"].values())
+
+
+def _sentences(*parts: str) -> str:
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def instancecap(caption: dict, evidence: dict) -> dict:
+    return caption
+
+
+def dense(caption: dict, evidence: dict) -> str:
+    sd = caption[STRUCTURAL_KEY]
+    text = [caption["Global Description"]]
+    for inst in _instances(caption):
+        text += [inst["Appearance"], inst["Actions and Motion"]]
+    text += [sd["Background Detail"], sd["Camera Movement"]]
+    film = caption.get("Film Language")
+    if isinstance(film, dict) and film.get("Shot Size"):
+        text.append(f"It is {_article(film['Shot Size'])} {film['Shot Size']} shot.")
+    return _sentences(*text)
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _style(evidence: dict) -> str:
+    bg = typed(evidence, "describe_background")
+    if bg is None:
+        return "Live-action footage."
+    tone = {"dark": "low-key", "dim": "dim", "moderately lit": "evenly lit", "bright": "bright, high-key"}[bg.brightness]
+    return (f"Live-action footage with {tone} lighting, {bg.saturation} colors and {bg.contrast} contrast, "
+            f"dominated by {', '.join(bg.colours[:2]) or 'mixed'} tones.")
+
+
+def any2caption(caption: dict, evidence: dict) -> dict:
+    sd = caption[STRUCTURAL_KEY]
+    instances = _instances(caption)
+    main = instances[0] if instances else None
+    others = instances[1:]
+    main_object = _sentences(main["Appearance"], main["Position"]) if main else "No distinct main object."
+    if others:
+        main_object += " " + _sentences(*(f"Also present: {i['Appearance']}" for i in others))
+    action = _sentences(*(i["Actions and Motion"] for i in instances)) or "Nothing in the scene moves distinctly."
+    depth = caption.get("Depth")
+    pose = caption.get("Pose")
+    if isinstance(pose, dict) and pose.get("Summary"):
+        action = _sentences(action, pose["Summary"])
+    background = sd["Background Detail"]
+    if isinstance(depth, dict) and depth.get("Layout"):
+        background = _sentences(background, depth["Layout"])
+    return {"Dense": dense(caption, evidence), "Main Object": main_object, "Background": background,
+            "Camera": sd["Camera Movement"], "Style": _style(evidence), "Action": action}
+
+
+def cinecap(caption: dict, evidence: dict) -> dict:
+    film = caption.get("Film Language")
+    if not isinstance(film, dict):
+        from agent.errors import InputError
+
+        raise InputError("--format cinecap needs the film-language condition (--condition film_language)")
+    claims = {k: v for k, v in film.items() if k != "Evidence"}
+    return {"Video": caption["Video"], "Evidence": film.get("Evidence", []), "Caption": claims,
+            "Text": _sentences(*(f"{k}: {v}." for k, v in claims.items() if v))}
+
+
+@hookimpl
+def register_output_formats():
+    return {"instancecap": instancecap, "any2caption": any2caption, "cinecap": cinecap, "dense": dense}
