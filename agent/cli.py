@@ -92,7 +92,19 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--duration", type=float, default=4.0)
     demo.add_argument("--noise", type=float, default=None)
+    _plugin_commands(sub)
     return p
+
+
+def _plugin_commands(sub) -> None:
+    """Commands that plugins add through ``register_commands``; a plugin that fails is named by
+    ``python -m agent plugins`` and the built-in commands still work."""
+    from .plugins import load_plugins
+
+    try:
+        load_plugins().add_commands(sub)
+    except AgentError:
+        pass
 
 
 def cmd_run(args) -> int:
@@ -274,8 +286,15 @@ def cmd_plugins(args) -> int:
     settings = load_settings()
     plugins = load_plugins(settings.disabled_plugins)
     plugins.tools(settings)
-    rows = [{"name": i.name, "source": i.source, "tools": i.tools, **({"error": i.error} if i.error else {})}
-            for i in plugins.infos]
+    conditions = {"plugins.film_language": "film_language", "plugins.depth": "depth", "plugins.pose": "pose"}
+    rows = []
+    for i in plugins.infos:
+        row = {"name": i.name, "source": i.source, "tools": i.tools}
+        if i.error:
+            row["error"] = i.error
+        elif i.name in conditions and not i.tools:
+            row["status"] = f"off (enable with --condition {conditions[i.name]})"
+        rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
@@ -284,7 +303,7 @@ def cmd_plugins(args) -> int:
 
     table = Table("plugin", "source", "tools", "status")
     for r in rows:
-        table.add_row(r["name"], r["source"], ", ".join(r["tools"]) or "-", r.get("error", "ok"))
+        table.add_row(r["name"], r["source"], ", ".join(r["tools"]) or "-", r.get("error") or r.get("status", "ok"))
     Console().print(table)
     return EXIT_OK
 
@@ -316,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(name)s: %(message)s")
     try:
+        if args.command not in COMMANDS and hasattr(args, "handler"):
+            return int(args.handler(args) or 0)
         return COMMANDS[args.command](args)
     except AgentError as e:
         if args.debug:

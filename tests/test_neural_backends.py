@@ -25,6 +25,7 @@ def biased_yolo(monkeypatch):
         model = original(spec, settings)
         for branch in model.model.model[-1].cv3:
             branch[-1].bias.data[0] = 6.0
+        model.predictor = None  # a predictor made earlier holds its own (fused) copy of the weights
         return model
 
     monkeypatch.setattr(detect_yolo, "load_yolo", load)
