@@ -76,6 +76,20 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, required=True)
     export.add_argument("--ok-only", action="store_true", help="leave out degraded captions")
 
+    enhance = sub.add_parser("enhance", help="expand a short prompt into a structured caption (needs an LLM)")
+    enhance.add_argument("prompt")
+    enhance.add_argument("-o", "--output", type=Path, help="also write the caption to this JSON file")
+    enhance.add_argument("--llm", help="'openai:MODEL', or a model name with --base-url")
+    enhance.add_argument("--base-url")
+    enhance.add_argument("--max-instances", type=int, help="most instances (default 3)")
+
+    flat = sub.add_parser("flatten", help="one paragraph from a caption, within a text encoder's token budget")
+    flat.add_argument("caption", type=Path)
+    flat.add_argument("--max-tokens", type=int, default=226, help="the budget (CogVideoX's T5 reads 226)")
+    flat.add_argument("--tokenizer", default=None,
+                      help="tokenizer id or folder to count with, loaded offline (default google/t5-v1_1-xxl)")
+    flat.add_argument("--json", action="store_true", help="print text, tokens, how they were counted, what was dropped")
+
     trace = sub.add_parser("trace", help="work with saved traces")
     trace_sub = trace.add_subparsers(dest="trace_command", required=True, metavar="ACTION")
     show = trace_sub.add_parser("show", help="render a saved trace (a run's trace.jsonl, or a --trace file)")
@@ -241,6 +255,46 @@ def cmd_export(args) -> int:
     return EXIT_OK
 
 
+def cmd_enhance(args) -> int:
+    from .config import load_settings
+    from .enhance import enhance_prompt
+    from .trace import print_caption
+
+    settings = load_settings(llm=args.llm, base_url=args.base_url, max_instances=args.max_instances)
+    result = enhance_prompt(args.prompt, settings)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(result.caption, indent=2, ensure_ascii=False) + "\n")
+    print_caption(result.caption)
+    print(f"{result.calls} model call(s), {result.repairs} repair(s)", file=sys.stderr)
+    if result.problems:
+        for p in result.problems:
+            print(f"still invalid: {p}", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def cmd_flatten(args) -> int:
+    from .caption import load_captions
+    from .flatten import DEFAULT_TOKENIZER, flatten, make_counter
+
+    if args.max_tokens < 8:
+        raise InputError("--max-tokens must be at least 8")
+    items = load_captions(args.caption)
+    if len(items) != 1:
+        raise InputError(f"{args.caption}: flatten takes one caption, the file holds {len(items)}")
+    counter, how = make_counter(args.tokenizer or DEFAULT_TOKENIZER)
+    result = flatten(items[0][1], args.max_tokens, counter, how)
+    if args.json:
+        print(json.dumps({"text": result.text, "tokens": result.tokens, "budget": result.budget,
+                          "counted_with": result.counted_with, "dropped": result.dropped,
+                          "truncated": result.truncated}, indent=2, ensure_ascii=False))
+    else:
+        print(result.text)
+        print(result.report(), file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_trace(args) -> int:
     from .trace import print_caption, read_trace, show_trace
 
@@ -325,7 +379,7 @@ def cmd_demo_clip(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema, "plugins": cmd_plugins, "trace": cmd_trace,
-            "batch": cmd_batch, "export": cmd_export,
+            "batch": cmd_batch, "export": cmd_export, "enhance": cmd_enhance, "flatten": cmd_flatten,
             "demo-clip": cmd_demo_clip}
 
 

@@ -41,3 +41,59 @@ def first_message_text(video: str, temporal_metadata: str, tool_names: list[str]
         f"Available tools: {', '.join(tool_names)}, submit_caption.\n"
         "Gather the evidence you need, then submit the caption."
     )
+
+
+# -- the enhancer: short prompt -> structured caption ------------------------------------------
+ENHANCE_SYSTEM = """\
+You turn short video ideas into precise descriptions for training and prompting text-to-video
+models. The video is silent. Describe only what a camera would record: no sound, no feelings or
+intentions, no metaphors, no timestamps, no lists with bullets. Prefer neutral, concrete words.
+When asked for JSON, answer with JSON only."""
+
+ENHANCE_EXPAND = """\
+Idea: {prompt}
+
+Write one paragraph (80 to 140 words) describing a single continuous shot of this idea: who or
+what is in it, what they look like, what they do from start to end, where they are in the frame,
+the setting and light, and how the camera moves. The first sentence must summarise the whole
+shot in at most 20 words."""
+
+ENHANCE_LIST = """\
+Scene:
+{scene}
+
+List at most {n} main instances: physical things in the scene one could touch (people, animals,
+vehicles, objects), most important first. Leave out light, sky, weather and the ground.
+Answer as JSON: {{"instances": [{{"name": "...", "class": "..."}}]}} where class is one or two
+plain words such as "person", "wolf", "car"."""
+
+ENHANCE_DESCRIBE_INSTANCES = """\
+Scene:
+{scene}
+
+Instances:
+{instances}
+
+For each instance write three single sentences: "Appearance" (colours, shape, material,
+clothing, size), "Actions and Motion" (what it does and how that changes over the shot) and
+"Position" (where it is in the frame and where it moves, using words like top-left, center,
+bottom-right). Answer as JSON keyed by instance number:
+{{"No.0": {{"Appearance": "...", "Actions and Motion": "...", "Position": "..."}}, ...}}"""
+
+ENHANCE_DESCRIBE_SCENE = """\
+Scene:
+{scene}
+
+Write "Background Detail" (one or two sentences about the setting behind the instances: place,
+colours, light) and "Camera Movement" (one sentence: static, or how it pans, tilts, zooms or
+follows, and how fast). Answer as JSON: {{"Background Detail": "...", "Camera Movement": "..."}}"""
+
+ENHANCE_REPAIR = """\
+This caption breaks the rules below. Rewrite only what each problem names, keep everything else,
+and answer with the corrected caption as JSON in the same structure.
+
+Caption:
+{caption}
+
+Problems:
+{problems}"""

@@ -1,0 +1,52 @@
+"""``python -m agent enhance``: a short prompt to a structured caption, with the configured LLM."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .config import Settings
+from .errors import BackendError, InputError
+
+
+@dataclass
+class Enhanced:
+    caption: dict
+    calls: int
+    repairs: int
+    problems: list[str] = field(default_factory=list)
+
+
+def _name(prompt: str) -> str:
+    words = re.findall(r"[a-z0-9]+", prompt.lower())[:8]
+    return "prompt: " + (" ".join(words) or "untitled")
+
+
+def enhance_prompt(prompt: str, settings: Settings) -> Enhanced:
+    from graphs.enhance import ModelReplyError, build_enhance_graph
+
+    from .llm import describe_llm_error, is_offline, make_chat_model
+    from .plugins import load_plugins
+
+    if not prompt.strip():
+        raise InputError("enhance: the prompt is empty")
+    llm = make_chat_model(settings)
+    if is_offline(llm) or settings.llm.startswith("replay:"):
+        raise InputError("enhance needs a language model: give --llm openai:MODEL (with OPENAI_API_KEY), or "
+                         "--llm MODEL --base-url URL for a local server, or set INSTANCE_AGENT_LLM")
+    from agent.checks import wording
+
+    load_plugins(settings.disabled_plugins)  # plugin sections are part of the schema
+    graph = build_enhance_graph(llm, [wording], max_instances=settings.max_instances, max_repairs=settings.max_repairs,
+                                video_name=_name(prompt))
+    try:
+        state = graph.invoke({"prompt": prompt, "repairs": 0, "calls": 0})
+    except ModelReplyError as e:
+        raise BackendError(f"enhance: the model's reply was not usable ({e})")
+    except Exception as e:
+        line = describe_llm_error(e, settings)
+        if line is None:
+            raise
+        raise BackendError(line)
+    return Enhanced(caption=state["caption"], calls=state.get("calls", 0), repairs=state.get("repairs", 0),
+                    problems=state.get("problems", []))
