@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="a class for open-vocabulary YOLO (YOLO-World, YOLOE); repeatable")
     run.add_argument("--sam2-model", choices=["tiny", "small", "base_plus", "large"], help="SAM2.1 size (default tiny)")
     run.add_argument("--sam2-checkpoint", help="SAM2 checkpoint path (or a hub id with --allow-downloads)")
+    run.add_argument("--describer", metavar="hf:MODEL",
+                     help="a local vision-language model (transformers) writes the caption's free text")
     run.add_argument("--condition", action="append", dest="conditions", choices=["depth", "pose", "film_language"],
                      help="add an optional condition: its tools run and its section joins the caption (repeatable)")
     run.add_argument("--format", dest="output_format", metavar="FORMAT",
@@ -133,6 +135,7 @@ def cmd_run(args) -> int:
                              yolo_weights=args.yolo_weights, class_hints=args.class_hints,
                              sam2_model=args.sam2_model, sam2_checkpoint=args.sam2_checkpoint,
                              allow_downloads=args.allow_downloads, conditions=args.conditions,
+                             describer=args.describer,
                              output_format=args.output_format,
                              max_instances=args.max_instances, background=args.background,
                              runs_dir=args.runs_dir)

@@ -22,7 +22,8 @@ ENV_PREFIX = "INSTANCE_AGENT_"
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    llm: str = Field("offline", description="'offline', 'openai:MODEL', or a model name served at base_url")
+    llm: str = Field("offline", description="'offline', 'openai:MODEL', 'hf:MODEL', 'replay:RUN', or a model name "
+                                            "served at base_url")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint for the llm")
     temperature: float = 0.0
     max_tokens: int = 2048
@@ -54,6 +55,7 @@ class Settings(BaseModel):
     depth_model: str = Field("depth-anything/Depth-Anything-V2-Small-hf",
                              description="transformers depth model id or folder (neural depth backend)")
     pose_weights: str = Field("yolo11n-pose.pt", description="ultralytics pose weights (neural pose backend)")
+    describer: str | None = Field(None, description="hf:MODEL: a local vision-language model writes the free text")
     output_format: str = Field("instancecap", description="instancecap, any2caption, cinecap or dense")
 
     max_repairs: int = Field(2, ge=0, le=10, description="validation repairs the model may make")

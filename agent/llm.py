@@ -6,6 +6,7 @@
 * ``openai:MODEL``: OpenAI's API (``OPENAI_API_KEY``), or any server given with ``--base-url``;
 * ``MODEL`` with ``--base-url URL`` (or ``INSTANCE_AGENT_BASE_URL`` / ``OPENAI_BASE_URL``): any
   OpenAI-compatible server: vLLM, SGLang, Ollama, LM Studio;
+* ``hf:MODEL``: a vision-language model run in-process with transformers (:mod:`agent.hf`);
 * ``replay:PATH``: the model replies recorded in an earlier run (its folder or its ``llm.jsonl``).
 
 Retries with exponential backoff on HTTP 429, 5xx, time-outs and dropped connections are the
@@ -41,6 +42,11 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
         return OfflinePlanner()
     if spec.startswith("replay:"):
         return ReplayModel.from_path(Path(spec.removeprefix("replay:")).expanduser())
+    if spec.startswith("hf:"):
+        from .hf import HFChatModel, load_vlm
+
+        load_vlm(spec, settings)  # fail now, in one line, if it cannot be loaded
+        return HFChatModel(spec=spec, settings=settings, max_new_tokens=settings.max_tokens)
     from langchain_openai import ChatOpenAI
 
     model = spec.split(":", 1)[1] if spec.startswith("openai:") else spec

@@ -23,6 +23,8 @@ from .composer import compose
 PLAN = ("read_metadata", "estimate_camera_motion", "detect_instances", "segment_and_blur", "describe_background")
 SUBMIT = "submit_caption"
 LEXICON = "check_lexicon"
+DESCRIBE = "describe"
+FIELD_LINE = re.compile(r"^- ([^:]+):", re.M)
 VIDEO_LINE = re.compile(r"^Video file: (.+)$", re.M)
 
 
@@ -64,8 +66,16 @@ class OfflinePlanner(BaseChatModel):
         for name in [*PLAN, *self.extra_plan]:
             if name in self.tool_names and name not in called:
                 return _call(name, {}, f"Next I need {name.replace('_', ' ')}.")
+        answers = _described(messages)
+        if DESCRIBE in self.tool_names:
+            found = evidence.get("segment_and_blur") or evidence.get("detect_instances") or {}
+            targets = [i["id"] for i in found.get("instances", [])] + ["background", "camera"]
+            for target in targets:
+                if target not in answers:
+                    return _call(DESCRIBE, {"target": target}, f"Asking the local model about {target}.")
         sections = self.section_writer(evidence) if self.section_writer else {}
         draft = compose(evidence, self._video_name(messages, evidence), sections).to_dict()
+        draft = _with_answers(draft, answers, _rejected_fields(messages))
         last = messages[-1] if messages else None
         fields = _fields(draft)
         if LEXICON in self.tool_names and not (isinstance(last, ToolMessage) and last.name == LEXICON):
@@ -93,6 +103,49 @@ class OfflinePlanner(BaseChatModel):
 def _call(name: str, args: dict[str, Any], thought: str) -> AIMessage:
     return AIMessage(content=thought, tool_calls=[{"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}",
                                                    "type": "tool_call"}])
+
+
+def _described(messages: list[BaseMessage]) -> dict[str, dict]:
+    """Answers of the describe tool so far, by target; a call that failed counts as an unusable answer."""
+    asked = {c["id"]: c["args"].get("target") for m in messages if isinstance(m, AIMessage)
+             for c in m.tool_calls if c["name"] == DESCRIBE}
+    out: dict[str, dict] = {}
+    for m in messages:
+        if isinstance(m, ToolMessage) and m.name == DESCRIBE:
+            found = (m.artifact.get("evidence") if isinstance(m.artifact, dict) else None) or {}
+            target = found.get("target") or asked.get(m.tool_call_id)
+            if target:
+                out[target] = found or {"target": target, "usable": False}
+    return out
+
+
+def _rejected_fields(messages: list[BaseMessage]) -> set[str]:
+    """Caption fields that a failed submission's validation named: they go back to the measured text."""
+    rejected: set[str] = set()
+    for m in messages:
+        if isinstance(m, ToolMessage) and m.name == SUBMIT and m.status == "error":
+            rejected.update(FIELD_LINE.findall(str(m.content)))
+    return rejected
+
+
+def _with_answers(draft: dict[str, Any], answers: dict[str, dict], rejected: set[str]) -> dict[str, Any]:
+    """The draft with the describer's usable answers in place of the measured text."""
+    sd_key = "Structural Description"
+    fixed = json.loads(json.dumps(draft))
+    sd = fixed[sd_key]
+    for target, answer in answers.items():
+        if not answer.get("usable"):
+            continue
+        for field, text in (answer.get("fields") or {}).items():
+            if target.startswith("No.") and target in sd["Main Instance"] and field in sd["Main Instance"][target]:
+                path, holder = f"{sd_key}.Main Instance.{target}.{field}", sd["Main Instance"][target]
+            elif field in ("Background Detail", "Camera Movement"):
+                path, holder = f"{sd_key}.{field}", sd
+            else:
+                continue
+            if path not in rejected:
+                holder[field] = text
+    return fixed
 
 
 def _fields(draft: dict[str, Any]) -> dict[str, str]:

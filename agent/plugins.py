@@ -32,6 +32,7 @@ BUILTIN_PLUGINS = (
     "tools.segment",
     "tools.background",
     "tools.lexicon",
+    "tools.describe",
     "agent.checks",
     "plugins.formats",
     "plugins.film_language",

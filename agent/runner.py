@@ -92,6 +92,10 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     started = time.perf_counter()
     path = Path(path)
     llm = make_chat_model(settings)  # a bad model setting fails before any work
+    if settings.describer:
+        from .hf import load_vlm
+
+        load_vlm(settings.describer, settings)
     frames = FrameStore(path, samples=settings.frames, motion_fps=settings.motion_fps,
                         motion_width=settings.motion_width)
     digest = content_hash(path)
