@@ -31,10 +31,9 @@ _LOCK = threading.Lock()
 
 
 def model_id(spec: str) -> str:
-    name = spec.removeprefix("hf:").strip()
-    if not name:
-        raise InputError(f"{spec}: name a model, e.g. hf:{DEFAULT_VLM} or hf:/path/to/model")
-    return name
+    """``hf:MODEL`` -> MODEL; a bare ``hf`` or ``hf:`` means the default, Qwen2.5-VL 3B."""
+    name = spec.removeprefix("hf").removeprefix(":").strip()
+    return name or DEFAULT_VLM
 
 
 def _dtype(device: str):
@@ -70,6 +69,8 @@ def load_vlm(spec: str, settings) -> tuple[Any, Any, str]:
             model = AutoModelForImageTextToText.from_pretrained(where, local_files_only=offline, dtype=_dtype(device))
         except (OSError, ValueError) as e:
             first = " ".join(str(e).split())[:160]
+            if offline and ("cached files" in first or "connect" in first):
+                first = "it is not in the Hugging Face cache"
             how = "download it once with allow_downloads = true, or give a local folder" if offline else "check the id"
             raise InputError(f"hf:{name}: cannot load the model{' offline' if offline else ''} ({first}); {how}")
         model.to(device).eval()

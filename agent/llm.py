@@ -42,7 +42,7 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
         return OfflinePlanner()
     if spec.startswith("replay:"):
         return ReplayModel.from_path(Path(spec.removeprefix("replay:")).expanduser())
-    if spec.startswith("hf:"):
+    if spec == "hf" or spec.startswith("hf:"):
         from .hf import HFChatModel, load_vlm
 
         load_vlm(spec, settings)  # fail now, in one line, if it cannot be loaded
