@@ -163,7 +163,7 @@ class DescribeFilmLanguage(Tool):
 
             finder = people_finder()
             for k, frame in enumerate(sampled):
-                faces = finder.faces(frame.image)
+                faces = finder.faces(frame.image, neighbours=4)  # looser: only faces inside the subject count
                 if main is not None:  # only the main subject's own face sets the shot size
                     box = main.boxes[k]
                     faces = [f for f in faces if box is not None and _inside(f, box)]
