@@ -23,7 +23,9 @@ def _name(prompt: str) -> str:
 
 
 def enhance_prompt(prompt: str, settings: Settings) -> Enhanced:
-    from graphs.enhance import ModelReplyError, build_enhance_graph
+    from graphs.enhance import build_enhance_graph
+
+    from .toolcalls import ModelReplyError
 
     from .llm import describe_llm_error, is_offline, make_chat_model
     from .plugins import load_plugins

@@ -18,6 +18,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from .config import Settings
 
@@ -33,6 +34,27 @@ SAM2_MODELS = {
 
 class WeightsMissing(Exception):
     """Weights that cannot be found here and may not be downloaded."""
+
+
+T = TypeVar("T")
+
+
+def try_neural(ctx, tool: str, model: str, fallback: str, run: Callable[[], T]) -> tuple[T | None, str | None]:
+    """``(run(), None)``, or ``(None, why)`` when the neural backend cannot run here: its weights are
+    missing, its packages are not installed, or it failed. The fall back to ``fallback`` is told to the
+    trace (a warning when ``--backend neural`` asked for it); failures are logged with their traceback."""
+    try:
+        return run(), None
+    except WeightsMissing as e:
+        reason = str(e)
+    except ImportError as e:
+        reason = f"the neural backend is not installed ({e.name or e}); pip install 'instance-agent[neural]'"
+    except Exception as e:  # corrupt weights, out of memory, a device that is not there
+        ctx.log_exception(tool, e)
+        reason = f"{model} failed: {type(e).__name__}: {e}"
+    level = "warning" if ctx.settings.backend == "neural" else "info"
+    ctx.emit("backend_fallback", tool=tool, backend=fallback, reason=reason, level=level)
+    return None, reason
 
 
 def config_dir() -> Path:

@@ -70,14 +70,15 @@ class Tool:
         else:
             obs = ctx.cached(self, args) if self.cacheable else None
             if obs is None:
-                before = dict(ctx.artifacts)
+                caching = self.cacheable and ctx.cache is not None
+                before = dict(ctx.artifacts) if caching else {}
                 try:
                     obs = self.run(ctx, args)
                 except Exception as e:  # the run goes on; the observation says what broke
                     ctx.log_exception(self.name, e)
                     obs = Observation({"error": f"{self.name} failed: {type(e).__name__}: {e}"}, ok=False)
                 else:
-                    if self.cacheable and obs.ok:
+                    if caching and obs.ok:
                         made = {k: v for k, v in ctx.artifacts.items() if before.get(k) is not v}
                         ctx.store(self, args, obs, made)
         ctx.remember(self.name, obs, time.perf_counter() - started)

@@ -106,3 +106,24 @@ def unparsed_error(call: dict) -> str | None:
         return None
     shown = raw if len(raw) <= 200 else raw[:200] + "…"
     return f"Error: the arguments of {call['name'] or 'this call'} are not a valid JSON object: {shown}"
+
+
+class ModelReplyError(ValueError):
+    """The model's reply could not be read as the JSON asked for."""
+
+
+def read_json(text: str) -> Any:
+    """The first JSON value in a reply (bare, or in a fenced block), else ModelReplyError."""
+    fenced = FENCE.search(text)
+    candidates = [fenced.group(1)] if fenced else []
+    candidates.append(text)
+    for candidate in candidates:
+        candidate = candidate.strip()
+        for opener, closer in (("{", "}"), ("[", "]")):
+            start, end = candidate.find(opener), candidate.rfind(closer)
+            if start != -1 and end > start:
+                try:
+                    return json.loads(candidate[start:end + 1])
+                except json.JSONDecodeError:
+                    continue
+    raise ModelReplyError(f"expected JSON, got: {' '.join(text.split())[:160]}")

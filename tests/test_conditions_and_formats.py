@@ -9,7 +9,7 @@ import pytest
 
 from agent.config import Settings
 from agent.runner import caption_video
-from conftest import ROOT, real_clip, run_cli
+from conftest import ROOT, favour_first_class, real_clip, run_cli
 from plugins.film_language import (angle_from_horizon, composition, horizon, shot_size_from_face,
                                    shot_size_from_subject)
 from plugins.pose import posture, posture_from_box
@@ -115,32 +115,17 @@ def test_depth_with_a_random_depth_anything_and_its_fallback(three_objects_clip,
 
 
 @pytest.mark.neural
-def test_pose_with_a_random_pose_model(three_objects_clip, tmp_path, monkeypatch):
+def test_pose_with_a_random_pose_model(three_objects_clip, tmp_path, monkeypatch, biased_yolo):
     pytest.importorskip("ultralytics", reason="the neural extra is not installed")
     import plugins.pose as pose
 
     original = pose.load_pose_model
 
-    def biased(settings):  # random weights score every box near zero; favour class 0 so poses come out
+    def biased(settings):  # poses come out of a random model too; the biased detector gives people to pose
         model, label = original(settings)
-        for branch in model.model.model[-1].cv3:
-            branch[-1].bias.data[0] = 6.0
-        model.predictor = None  # a predictor made earlier holds its own (fused) copy of the weights
-        return model, label
+        return favour_first_class(model), label
 
     monkeypatch.setattr(pose, "load_pose_model", biased)
-    import tools.detect_yolo as detect_yolo
-
-    load_detector = detect_yolo.load_yolo
-
-    def biased_detector(spec, settings):  # the same for the detector, so there are people to pose
-        model = load_detector(spec, settings)
-        for branch in model.model.model[-1].cv3:
-            branch[-1].bias.data[0] = 6.0
-        model.predictor = None  # a predictor made earlier holds its own (fused) copy of the weights
-        return model
-
-    monkeypatch.setattr(detect_yolo, "load_yolo", biased_detector)
     path, _ = three_objects_clip
     record = caption_video(path, Settings(conditions=["pose"], backend="neural", random_weights=True, device="cpu",
                                           sam2_image_size=256, pose_weights="yolo11n-pose.pt", runs_dir=tmp_path))

@@ -13,24 +13,6 @@ pytest.importorskip("ultralytics", reason="the neural extra is not installed")
 pytest.importorskip("sam2", reason="the neural extra is not installed")
 
 
-@pytest.fixture
-def biased_yolo(monkeypatch):
-    """Random YOLO weights score every box near zero; raising the first class's bias in the
-    classification head makes the random model emit boxes, so they can flow through tracking."""
-    import tools.detect_yolo as detect_yolo
-
-    original = detect_yolo.load_yolo
-
-    def load(spec, settings):
-        model = original(spec, settings)
-        for branch in model.model.model[-1].cv3:
-            branch[-1].bias.data[0] = 6.0
-        model.predictor = None  # a predictor made earlier holds its own (fused) copy of the weights
-        return model
-
-    monkeypatch.setattr(detect_yolo, "load_yolo", load)
-
-
 @pytest.mark.neural
 def test_random_weight_yolo_and_sam2_run_end_to_end(three_objects_clip, tmp_path, biased_yolo):
     path, _ = three_objects_clip

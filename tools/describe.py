@@ -16,7 +16,6 @@ model calls per clip, against InstanceCap's 4 + 4N.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import cv2
 from pydantic import BaseModel, ConfigDict, Field
@@ -87,7 +86,7 @@ class Describe(Tool):
     version = "1"
 
     def run(self, ctx, args: DescribeArgs) -> Observation:
-        from graphs.enhance import ModelReplyError, read_json
+        from agent.toolcalls import ModelReplyError, read_json
 
         from agent.hf import generate_text, load_vlm
 

@@ -488,25 +488,18 @@ class DetectInstances(Tool):
 
 def _try_neural(ctx, limit: int):
     """(instances, masks, None) from YOLO, or (None, {}, why not) when it cannot run here."""
-    from agent.neural import WeightsMissing, resolve_yolo
+    from agent.neural import resolve_yolo, try_neural
 
-    try:
+    def run():
         spec = resolve_yolo(ctx.settings)
         from .detect_yolo import detect_yolo
 
-        result, masks = detect_yolo(ctx, spec, limit)
+        found = detect_yolo(ctx, spec, limit)
         ctx.emit("backend", tool="detect_instances", backend="neural", model=spec.label)
-        return result, masks, None
-    except WeightsMissing as e:
-        reason = str(e)
-    except ImportError as e:
-        reason = f"the neural backend is not installed ({e.name or e}); pip install 'instance-agent[neural]'"
-    except Exception as e:  # corrupt weights, out of memory, a device that is not there
-        ctx.log_exception("detect_instances", e)
-        reason = f"YOLO failed: {type(e).__name__}: {e}"
-    level = "warning" if ctx.settings.backend == "neural" else "info"
-    ctx.emit("backend_fallback", tool="detect_instances", backend="classical", reason=reason, level=level)
-    return None, {}, reason
+        return found
+
+    found, reason = try_neural(ctx, "detect_instances", "YOLO", "classical", run)
+    return (found[0], found[1], None) if found else (None, {}, reason)
 
 
 @hookimpl

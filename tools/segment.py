@@ -96,25 +96,18 @@ def _view_size(image: np.ndarray, mask: np.ndarray, width: int = VIEW_WIDTH):
 
 def _try_sam2(ctx, instances):
     """(masks by instance, model label, None) from SAM2, or (None, None, why not)."""
-    from agent.neural import WeightsMissing, resolve_sam2
+    from agent.neural import resolve_sam2, try_neural
 
-    try:
+    def run():
         spec = resolve_sam2(ctx.settings)
         from .segment_sam2 import segment_sam2
 
         masks = segment_sam2(ctx, spec, instances)
         ctx.emit("backend", tool="segment_and_blur", backend="neural", model=spec.label)
-        return masks, spec.label, None
-    except WeightsMissing as e:
-        reason = str(e)
-    except ImportError as e:
-        reason = f"the neural backend is not installed ({e.name or e}); pip install 'instance-agent[neural]'"
-    except Exception as e:  # a broken checkpoint, out of memory, a device that is not there
-        ctx.log_exception("segment_and_blur", e)
-        reason = f"SAM2 failed: {type(e).__name__}: {e}"
-    level = "warning" if ctx.settings.backend == "neural" else "info"
-    ctx.emit("backend_fallback", tool="segment_and_blur", backend="grabcut", reason=reason, level=level)
-    return None, None, reason
+        return masks, spec.label
+
+    found, reason = try_neural(ctx, "segment_and_blur", "SAM2", "grabcut", run)
+    return (found[0], found[1], None) if found else (None, None, reason)
 
 
 class SegmentAndBlur(Tool):
