@@ -2,14 +2,18 @@
 
 Classical backend (no weights):
 
-1. camera-compensated foreground: for each sampled time, neighbouring frames of the motion stream
-   are warped onto it with the camera estimator's per-pair transforms, their per-pixel median is
-   the background, and what differs from it is foreground;
+1. camera-compensated foreground: for each sampled time, other frames of the motion stream (up to
+   4 s away, both ways where the clip allows, more of them on one side near the clip's ends) are
+   warped onto it with the camera estimator's per-pair transforms; their per-pixel median is the
+   background, and what differs from it is foreground;
 2. connected components of the foreground are the candidate instances;
-3. OpenCV's HOG person detector (on tall candidates and on a few whole frames) and its frontal
-   face cascade recognise people, including people who do not move;
+3. OpenCV's HOG person detector (on tall candidates and on a few whole frames) and its face and
+   upper-body cascades recognise people, including people who do not move;
 4. candidates are linked across the sampled frames by position, predicted motion and colour; the
-   N best tracks by persistence and size over all frames become the instances.
+   N best tracks by persistence and size over all frames become the instances;
+5. each chosen track is repaired: sightings that jump away from its motion (a switch to another
+   object, two objects touching) are cut, and samples where it was not seen are searched for its
+   appearance (masked template matching around the predicted position).
 """
 
 from __future__ import annotations
@@ -27,7 +31,10 @@ from agent.tool import Observation, Tool
 
 from .instance_evidence import fill_evidence
 
-NEIGHBOUR_OFFSETS_S = (-2.0, -1.2, -0.6, 0.6, 1.2, 2.0)
+# Frames compared with each sampled frame, as time offsets taken both ways where the clip has them.
+NEIGHBOUR_OFFSETS_S = (0.6, 1.2, 2.0, 3.0, 4.0)
+EXTRA_OFFSETS_S = (0.9, 1.6, 2.5, 0.3)  # in-between offsets, used when too few of the above fit in the clip
+NEIGHBOURS = 9  # frames in one background median, where the clip has them
 MIN_AREA = 0.002  # of the frame
 
 
@@ -42,12 +49,30 @@ class Candidate:
     mask: np.ndarray | None  # low-res boolean mask of the component (None for detector-only boxes)
     area: float
     colour: np.ndarray  # mean Lab
-    source: str  # 'motion', 'hog', 'face'
+    source: str  # 'motion', 'hog', 'face', 'upper_body', 'appearance'
     person_votes: int = 0
+    _centre: tuple[float, float] | None = field(default=None, init=False, repr=False)
 
     @property
     def centre(self) -> tuple[float, float]:
-        return ((self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2)
+        """The mask's centroid where there is a mask (a person box can reach far past what moved),
+        else the box's centre."""
+        if self._centre is None:
+            if self.mask is not None and self.mask.any():
+                ys, xs = np.nonzero(self.mask)
+                h, w = self.mask.shape
+                self._centre = ((float(xs.mean()) + 0.5) / w, (float(ys.mean()) + 0.5) / h)
+            else:
+                self._centre = ((self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2)
+        return self._centre
+
+    def mask_box(self) -> tuple[float, float, float, float]:
+        """The bounding box of the mask (the box itself when there is no mask)."""
+        if self.mask is None or not self.mask.any():
+            return self.box
+        ys, xs = np.nonzero(self.mask)
+        h, w = self.mask.shape
+        return (xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h)
 
 
 @dataclass
@@ -81,6 +106,34 @@ def _cumulative(pairs, count: int) -> list[np.ndarray]:
     return acc
 
 
+def neighbours(times: np.ndarray, j: int) -> list[int]:
+    """Motion frames to build frame ``j``'s background from.
+
+    The offsets of NEIGHBOUR_OFFSETS_S first, both ways where the clip allows: far enough apart that a
+    slowly moving object has left its own pixels in most of them. Near the clip's ends, and in short
+    clips, fewer of them fit, so in-between offsets are added: with few frames, all on one side, a
+    moving object covers half of them at some pixel, and a median over frames that show the object
+    leaves a ghost of it.
+    """
+    def inside(off: float) -> int | None:
+        t = times[j] + off
+        if t < times[0] - 0.3 or t > times[-1] + 0.3:
+            return None
+        n = int(np.argmin(np.abs(times - t)))
+        return n if n != j else None
+
+    chosen: list[int] = []
+    both_ways = [o * s for o in NEIGHBOUR_OFFSETS_S for s in (-1, 1)]
+    for offsets in (sorted(both_ways, key=abs), [o * s for o in EXTRA_OFFSETS_S for s in (-1, 1)]):
+        for off in offsets:
+            if len(chosen) >= NEIGHBOURS:
+                break
+            n = inside(off)
+            if n is not None and n not in chosen:
+                chosen.append(n)
+    return sorted(chosen)
+
+
 def foreground(frames: list[np.ndarray], times: np.ndarray, acc: list[np.ndarray], j: int) -> np.ndarray:
     """Boolean foreground mask of motion frame ``j`` against its camera-compensated neighbours.
 
@@ -88,11 +141,7 @@ def foreground(frames: list[np.ndarray], times: np.ndarray, acc: list[np.ndarray
     """
     target = frames[j]
     h, w = target.shape[:2]
-    chosen = set()
-    for off in NEIGHBOUR_OFFSETS_S:
-        n = int(np.argmin(np.abs(times - (times[j] + off))))
-        if n != j:
-            chosen.add(n)
+    chosen = neighbours(times, j)
     if not chosen:
         return np.zeros((h, w), bool)
     stack = []
@@ -105,15 +154,19 @@ def foreground(frames: list[np.ndarray], times: np.ndarray, acc: list[np.ndarray
         valid = cv2.erode(valid, np.ones((5, 5), np.uint8)) > 0
         warped[~valid] = target[~valid]  # outside the neighbour's view: no vote for foreground
         stack.append(warped)
-    # the per-pixel median, by a partial sort (np.median sorts fully in float64)
+    # the per-pixel median, by a partial sort (np.median sorts fully in float64). With an even count
+    # the two middle values are both kept and the one nearer the target counts: when half of the
+    # neighbours show a moving object at a pixel, that pixel is not called foreground (no ghosts).
     stacked = np.stack(stack)
     mid = len(stack) // 2
+    sharp = cv2.GaussianBlur(target, (5, 5), 0)
     if len(stack) % 2:
         background = np.partition(stacked, mid, axis=0)[mid]
+        diff = cv2.absdiff(sharp, cv2.GaussianBlur(background, (5, 5), 0)).max(axis=2)
     else:
         part = np.partition(stacked, (mid - 1, mid), axis=0)
-        background = ((part[mid - 1].astype(np.uint16) + part[mid]) // 2).astype(np.uint8)
-    diff = cv2.absdiff(cv2.GaussianBlur(target, (5, 5), 0), cv2.GaussianBlur(background, (5, 5), 0)).max(axis=2)
+        diff = np.minimum(cv2.absdiff(sharp, cv2.GaussianBlur(part[mid - 1], (5, 5), 0)),
+                          cv2.absdiff(sharp, cv2.GaussianBlur(part[mid], (5, 5), 0))).max(axis=2)
     noise = float(np.median(diff))
     fg = (diff > max(24.0, 4.0 * noise + 8.0)).astype(np.uint8)
     fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
@@ -280,6 +333,124 @@ def link(per_frame: list[list[Candidate]], max_gap: int = 2) -> list[Track]:
     return tracks
 
 
+# -- repairing tracks ----------------------------------------------------------------------------
+JUMP = 0.5  # a sighting further than this many object sizes (+ JUMP_SLACK) from the track's motion is cut
+JUMP_SLACK = 0.03
+MATCH_SCORE = 0.75  # least normalised correlation for an appearance match filling a gap
+
+
+def _size(track: Track) -> float:
+    return math.sqrt(float(np.median([c.area for c in track.items.values()])))
+
+
+def _expected(items: dict[int, Candidate], k: int) -> tuple[float, float] | None:
+    """Where the other sightings in ``items`` put the instance at sample ``k``: between its
+    neighbours, or carried on from the two sightings nearest to an end."""
+    keys = sorted(j for j in items if j != k)
+    before, after = [j for j in keys if j < k], [j for j in keys if j > k]
+    if before and after:
+        a, b = before[-1], after[0]
+    elif len(before) >= 2:
+        a, b = before[-2], before[-1]
+    elif len(after) >= 2:
+        a, b = after[0], after[1]
+    else:
+        return None
+    ca, cb = items[a].centre, items[b].centre
+    f = (k - a) / (b - a)
+    return ca[0] + f * (cb[0] - ca[0]), ca[1] + f * (cb[1] - ca[1])
+
+
+def _substantial(track: Track) -> dict[int, Candidate]:
+    """The sightings that are not small fragments of the instance (those judge the others)."""
+    typical = float(np.median([c.area for c in track.items.values()]))
+    big = {k: c for k, c in track.items.items() if c.area >= 0.3 * typical}
+    return big if len(big) >= 2 else dict(track.items)
+
+
+def cut_jumps(track: Track) -> list[int]:
+    """Remove sightings far from both where the track's motion puts them and from the nearest other
+    sighting: the linker's switches to another object, and blobs where two objects touched.
+    Returns the samples cut."""
+    cut: list[int] = []
+    budget = len(track.items) // 4  # a track that jumps more often than this is not one moving thing
+    while len(track.items) >= 4 and len(cut) < budget:
+        size = _size(track)
+        refs = _substantial(track)
+        worst, worst_err = None, 0.0
+        for k, c in track.items.items():
+            exp = _expected(refs, k)
+            others = [j for j in refs if j != k]
+            if exp is None or not others:
+                continue
+            nearest = refs[min(others, key=lambda j: abs(j - k))].centre
+            err = min(math.dist(c.centre, exp), math.dist(c.centre, nearest)) / (JUMP * size + JUMP_SLACK)
+            if err > 1.0 and err > worst_err:
+                worst, worst_err = k, err
+        if worst is None:
+            break
+        del track.items[worst]
+        cut.append(worst)
+    return cut
+
+
+def fill_gaps(track: Track, frames: list[np.ndarray], claimed: dict[int, list[tuple]]) -> list[int]:
+    """Find the instance by its appearance in sampled frames where the track has no sighting.
+
+    The nearest sighting with a mask is the template (its pixels only, the background masked out);
+    it is searched for around the position the track's motion predicts, and accepted only on a strong
+    match that does not land on another instance. Returns the samples filled."""
+    filled: list[int] = []
+    tried: set[int] = set()
+    while True:
+        # nearest gaps first, so that a filled sample can be the template for the next one
+        gaps = sorted((k for k in range(len(frames)) if k not in track.items and k not in tried),
+                      key=lambda k: min(abs(k - j) for j in track.items))
+        if not gaps or len(track.items) < 2:
+            return filled
+        k = gaps[0]
+        tried.add(k)
+        refs = _substantial(track)
+        src_k = min((j for j in refs if refs[j].mask is not None), key=lambda j: abs(j - k), default=None)
+        exp = _expected(refs, k)
+        if src_k is None or exp is None or abs(src_k - k) > 2:
+            continue
+        src = track.items[src_k]
+        h, w = src.mask.shape
+        mb = src.mask_box()
+        x0, y0, x1, y1 = (int(round(mb[0] * w)), int(round(mb[1] * h)), int(round(mb[2] * w)), int(round(mb[3] * h)))
+        tw, th = x1 - x0, y1 - y0
+        if tw < 6 or th < 6 or x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h:
+            continue  # a template cut by the frame's edge would match the edge
+        template = frames[src_k][y0:y1, x0:x1]
+        tmask = src.mask[y0:y1, x0:x1].astype(np.uint8) * 255
+        cx, cy = exp[0] * w, exp[1] * h
+        rx, ry = tw, th  # search a box's size around the prediction
+        sx0, sy0 = int(max(0, cx - tw / 2 - rx)), int(max(0, cy - th / 2 - ry))
+        sx1, sy1 = int(min(w, cx + tw / 2 + rx)), int(min(h, cy + th / 2 + ry))
+        if sx1 - sx0 < tw or sy1 - sy0 < th:
+            continue
+        scores = cv2.matchTemplate(frames[k][sy0:sy1, sx0:sx1], template, cv2.TM_CCORR_NORMED, mask=tmask)
+        scores = np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0)
+        _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+        # TM_CCORR is high on any bright patch; confirm with the correlation of mean-removed pixels
+        patch = frames[k][sy0 + by:sy0 + by + th, sx0 + bx:sx0 + bx + tw].astype(np.float32)
+        m = tmask > 0
+        a, b = patch[m] - patch[m].mean(axis=0), template[m].astype(np.float32) - template[m].mean(axis=0)
+        denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+        score = float((a * b).sum() / denom) if denom > 0 else 0.0
+        if score < MATCH_SCORE:
+            continue
+        nx0, ny0 = sx0 + bx, sy0 + by
+        box = (nx0 / w, ny0 / h, (nx0 + tw) / w, (ny0 + th) / h)
+        if any(iou(box, other) > 0.3 for other in claimed.get(k, [])):
+            continue
+        mask = np.zeros_like(src.mask)
+        mask[ny0:ny0 + th, nx0:nx0 + tw] = src.mask[y0:y1, x0:x1]
+        track.items[k] = Candidate(box, mask, src.area, src.colour, "appearance", person_votes=0)
+        filled.append(k)
+
+
 def shape_word(mask: np.ndarray | None) -> str | None:
     if mask is None or mask.sum() < 30:
         return None
@@ -387,6 +558,17 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
         else:  # the same person: its sightings fill the frames the better track lacks
             for k, item in tr.items.items():
                 owner.items.setdefault(k, item)
+    smalls = [motion.frames[motion.nearest(f.time_s)] for f in sampled] if len(motion.frames) > 1 else []
+    if smalls:
+        for tr in chosen:
+            cut_jumps(tr)
+        for tr in chosen:
+            claimed = {}
+            for other in chosen:
+                if other is not tr:
+                    for k, item in other.items.items():
+                        claimed.setdefault(k, []).append(item.box)
+            fill_gaps(tr, smalls, claimed)
     # reading order: largest first is InstanceCap's habit; we keep score order
     instances, masks = [], {}
     times = [f.time_s for f in sampled]

@@ -57,6 +57,9 @@ def refine_mask(image: np.ndarray, box, seed: np.ndarray | None, iterations: int
     if not (gc == cv2.GC_BGD).any() or not np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
         return seed if seed is not None else np.zeros((h, w), bool)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut seeds its colour models with k-means++ from OpenCV's per-thread random generator; a
+    # fixed seed makes a mask depend on this call alone, not on what the process ran before it
+    cv2.setRNGSeed(0)
     try:
         cv2.grabCut(small, gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
