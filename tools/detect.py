@@ -84,15 +84,8 @@ class Track:
         return k, self.items[k]
 
     def predicted(self, k: int) -> tuple[float, float]:
-        keys = sorted(self.items)
-        (k1, c1) = keys[-1], self.items[keys[-1]]
-        if len(keys) == 1:
-            return c1.centre
-        k0 = keys[-2]
-        c0 = self.items[k0]
-        vx = (c1.centre[0] - c0.centre[0]) / (k1 - k0)
-        vy = (c1.centre[1] - c0.centre[1]) / (k1 - k0)
-        return c1.centre[0] + vx * (k - k1), c1.centre[1] + vy * (k - k1)
+        """Where the track's motion puts it at sample ``k`` (its only position if seen once)."""
+        return _expected(self.items, k) or self.last()[1].centre
 
 
 # -- foreground --------------------------------------------------------------------------------
@@ -159,14 +152,14 @@ def foreground(frames: list[np.ndarray], times: np.ndarray, acc: list[np.ndarray
     # neighbours show a moving object at a pixel, that pixel is not called foreground (no ghosts).
     stacked = np.stack(stack)
     mid = len(stack) // 2
-    sharp = cv2.GaussianBlur(target, (5, 5), 0)
+    smooth = cv2.GaussianBlur(target, (5, 5), 0)
     if len(stack) % 2:
         background = np.partition(stacked, mid, axis=0)[mid]
-        diff = cv2.absdiff(sharp, cv2.GaussianBlur(background, (5, 5), 0)).max(axis=2)
+        diff = cv2.absdiff(smooth, cv2.GaussianBlur(background, (5, 5), 0)).max(axis=2)
     else:
         part = np.partition(stacked, (mid - 1, mid), axis=0)
-        diff = np.minimum(cv2.absdiff(sharp, cv2.GaussianBlur(part[mid - 1], (5, 5), 0)),
-                          cv2.absdiff(sharp, cv2.GaussianBlur(part[mid], (5, 5), 0))).max(axis=2)
+        diff = np.minimum(cv2.absdiff(smooth, cv2.GaussianBlur(part[mid - 1], (5, 5), 0)),
+                          cv2.absdiff(smooth, cv2.GaussianBlur(part[mid], (5, 5), 0))).max(axis=2)
     noise = float(np.median(diff))
     fg = (diff > max(24.0, 4.0 * noise + 8.0)).astype(np.uint8)
     fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
@@ -382,10 +375,9 @@ def cut_jumps(track: Track) -> list[int]:
         worst, worst_err = None, 0.0
         for k, c in track.items.items():
             exp = _expected(refs, k)
-            others = [j for j in refs if j != k]
-            if exp is None or not others:
+            if exp is None:  # fewer than two other sightings to judge it by
                 continue
-            nearest = refs[min(others, key=lambda j: abs(j - k))].centre
+            nearest = refs[min((j for j in refs if j != k), key=lambda j: abs(j - k))].centre
             err = min(math.dist(c.centre, exp), math.dist(c.centre, nearest)) / (JUMP * size + JUMP_SLACK)
             if err > 1.0 and err > worst_err:
                 worst, worst_err = k, err
@@ -434,7 +426,7 @@ def fill_gaps(track: Track, frames: list[np.ndarray], claimed: dict[int, list[tu
             continue
         scores = cv2.matchTemplate(frames[k][sy0:sy1, sx0:sx1], template, cv2.TM_CCORR_NORMED, mask=tmask)
         scores = np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0)
-        _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+        _, _, _, (bx, by) = cv2.minMaxLoc(scores)
         # TM_CCORR is high on any bright patch; confirm with the correlation of mean-removed pixels
         patch = frames[k][sy0 + by:sy0 + by + th, sx0 + bx:sx0 + bx + tw].astype(np.float32)
         m = tmask > 0
@@ -522,11 +514,13 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
     acc = _cumulative(ctx.artifacts.get("camera.pairs", []), len(motion.frames))
     finder = people_finder()
     per_frame: list[list[Candidate]] = []
+    smalls: list[np.ndarray] = []  # the motion frame nearest each sample, where the masks live
     n = len(sampled)
     whole_frame_checks = {0, n // 2, n - 1} if n > 2 else set(range(n))  # HOG on the whole frame
     profile_checks = set(range(0, n, PROFILE_EVERY)) | {n - 1}  # the costliest cascade
     for k, frame in enumerate(sampled):
         j = motion.nearest(frame.time_s)
+        smalls.append(motion.frames[j])
         cands = components(foreground(motion.frames, motion.times, acc, j), motion.frames[j]) \
             if len(motion.frames) > 1 else []
         for c in cands:
@@ -562,8 +556,7 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
         else:  # the same person: its sightings fill the frames the better track lacks
             for k, item in tr.items.items():
                 owner.items.setdefault(k, item)
-    smalls = [motion.frames[motion.nearest(f.time_s)] for f in sampled] if len(motion.frames) > 1 else []
-    if smalls:
+    if len(motion.frames) > 1:
         for tr in chosen:
             cut_jumps(tr)
         for tr in chosen:
