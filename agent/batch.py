@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable
 
 from .config import Settings
 from .errors import AgentError, InputError
+from .jsonl import json_lines
 from .media import content_hash
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".gif"}
@@ -37,13 +38,7 @@ def _manifest(path: Path) -> list[Path]:
     base = path.parent
     out: list[Path] = []
     if path.suffix == ".jsonl":
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{path}:{n}: not a JSON line ({e.msg})")
+        for n, row in json_lines(path):
             value = row.get("path") or row.get("video") if isinstance(row, dict) else row
             if not isinstance(value, str):
                 raise InputError(f"{path}:{n}: needs a \"path\" field")
@@ -276,13 +271,7 @@ def export_captions(records_path: Path, out: Path, include_degraded: bool = True
     if not store_path.is_file():
         raise InputError(f"{store_path}: no such records file")
     latest: dict[tuple[str, str], dict] = {}
-    for n, line in enumerate(store_path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            raise InputError(f"{store_path}:{n}: not a JSON line")
+    for _, rec in json_lines(store_path):
         latest[key(rec)] = rec
     keep = ("ok", "degraded") if include_degraded else ("ok",)
     captions = [r["caption"] for r in latest.values() if r.get("status") in keep and r.get("caption")]

@@ -28,6 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .errors import InputError
+from .jsonl import json_lines
 
 
 def _args(args: Any, limit: int = 80) -> str:
@@ -209,13 +210,7 @@ def read_trace(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise InputError(f"{path}: no such trace file")
     events = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{n}: not a JSON line ({e.msg})")
+    for n, event in json_lines(path):
         if not isinstance(event, dict) or "event" not in event:
             raise InputError(f"{path}:{n}: not a trace event (no 'event' key)")
         events.append(event)

@@ -1,0 +1,23 @@
+"""Reading JSON Lines files that a user hands us (manifests, traces, batch records to export).
+
+Blank lines are skipped; a line that is not JSON is one clear error naming the file and the line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import InputError
+
+
+def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for each non-blank line; :class:`InputError` at the first bad one."""
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}:{n}: not a JSON line ({e.msg})") from None
