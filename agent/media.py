@@ -18,6 +18,7 @@ from typing import Callable
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from .errors import InputError
@@ -46,7 +47,7 @@ class VideoInfo:
 
 @dataclass
 class Frame:
-    index: int  # position in decode order
+    index: int  # position among the decoded frames
     time_s: float  # presentation time from the start of the clip
     image: np.ndarray  # BGR uint8, upright
 
@@ -55,7 +56,7 @@ class Frame:
 class MotionStream:
     times: np.ndarray  # seconds, increasing
     frames: list[np.ndarray]  # BGR uint8 at low resolution
-    indices: list[int]  # decode-order index of each frame
+    indices: list[int]  # index of each frame among the decoded frames
     scale: float  # low-res pixels per full-res pixel
 
     def nearest(self, t: float) -> int:
@@ -65,6 +66,25 @@ class MotionStream:
 def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
     k = (round(rotation / 90.0)) % 4
     return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
+def _shrink(frame, width: int, height: int) -> np.ndarray:
+    """A decoded frame as a small BGR array.
+
+    For 4:2:0 video (nearly all of it) each plane is shrunk by area averaging first and only the
+    small picture is converted to BGR: a fifth of the cost of swscale's scale-and-convert, which
+    is what the motion stream otherwise spends most of its time on.
+    """
+    w, h = frame.width, frame.height
+    if frame.format.name != "yuv420p" or w % 2 or h % 2 or width % 2 or height % 2:
+        return frame.reformat(width=width, height=height, format="bgr24").to_ndarray()
+    planes = frame.to_ndarray()  # (h * 3 / 2, w): Y, then U and V at half size each
+    y = cv2.resize(planes[:h], (width, height), interpolation=cv2.INTER_AREA)
+    uv = planes[h:].reshape(2, h // 2, w // 2)
+    u = cv2.resize(uv[0], (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    v = cv2.resize(uv[1], (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    i420 = np.concatenate([y.ravel(), u.ravel(), v.ravel()]).reshape(height * 3 // 2, width)
+    return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
 
 
 def _check_path(path: Path) -> None:
@@ -155,9 +175,16 @@ def probe(path: str | Path) -> VideoInfo:
         container.close()
 
 
+# Codecs whose non-reference frames (most B-frames) can be left undecoded: the motion stream (10
+# frames a second) and eight samples never need all of a 24-60 fps clip, and decoding the frames
+# they need costs only what the frames they depend on cost. Timing and counts come from packets.
+SKIPPABLE_CODECS = {"h264", "hevc", "mpeg2video", "mpeg4"}
+
+
 @dataclass
 class DecodeStats:
-    frames_decoded: int = 0
+    frames_in_stream: int = 0  # every frame, decoded or skipped
+    frames_decoded: int = 0  # the ones decoded (frames no sample or motion frame needs are skipped)
     first_time_s: float = 0.0
     last_time_s: float = 0.0
     mean_fps: float = 0.0
@@ -212,7 +239,7 @@ class FrameStore:
     @property
     def duration_s(self) -> float:
         self.motion  # noqa: B018 - make sure we decoded
-        if self.stats.frames_decoded <= 1:
+        if self.stats.frames_in_stream <= 1:
             return self.info.duration_s
         step = 1.0 / self.stats.mean_fps if self.stats.mean_fps else 0.0
         return round(self._stats.last_time_s - self._stats.first_time_s + step, 3)
@@ -239,7 +266,7 @@ class FrameStore:
         expected_span = max(info.duration_s - (1.0 / info.fps if info.fps else 0.0), 0.0)
         result = self._decode_pass(expected_span)
         actual_span = self._stats.last_time_s - self._stats.first_time_s
-        if expected_span > 0 and actual_span < 0.8 * expected_span and self._stats.frames_decoded > 1:
+        if expected_span > 0 and actual_span < 0.8 * expected_span and self._stats.frames_in_stream > 1:
             # the container promised more than it holds (truncated or mislabelled): sample again
             result = self._decode_pass(actual_span)
         self._sampled, self._motion = result
@@ -261,49 +288,68 @@ class FrameStore:
         motion_times: list[float] = []
         motion_idx: list[int] = []
         times: list[float] = []
-        targets = None
         next_motion = -math.inf
         motion_step = 1.0 / self.motion_fps
 
         expected = max(1, info.frame_count or int(round(info.duration_s * (info.fps or 25.0))))
         report_every = max(10, expected // 50)
         container = _open(self.path)
+        stamps: list[float] = []  # presentation time of every frame in the stream, from its packet
+        unstamped = 0  # frames whose packet carries no time
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            skipping = stream.codec_context.name in SKIPPABLE_CODECS
+            targets = self._targets(0.0, span)
+            near_s = 1.5 / (info.fps or 25.0)
+            time_base = stream.time_base
             start_time = None
             index = 0
             try:
-                for frame in container.decode(stream):
-                    t_abs = frame.time if frame.time is not None else index / (info.fps or 25.0)
-                    if start_time is None:
-                        start_time = t_abs
-                        targets = self._targets(0.0, span)
-                        best = [(math.inf, None, -1, 0.0) for _ in targets]
-                    t = t_abs - start_time
-                    times.append(t)
-                    for k, target in enumerate(targets):
-                        d = abs(t - target)
-                        if d < best[k][0]:
-                            best[k] = (d, frame, index, t)
-                    if t >= next_motion - 1e-6:
-                        small = frame.reformat(width=small_w, height=small_h, format="bgr24")
-                        motion_frames.append(_rotate(small.to_ndarray(), rotation))
-                        motion_times.append(t)
-                        motion_idx.append(index)
-                        next_motion = (t if next_motion == -math.inf else next_motion) + motion_step
-                        if next_motion <= t:
-                            next_motion = t + motion_step
-                    index += 1
-                    if self.on_progress is not None and index % report_every == 0:
-                        self.on_progress(index, max(expected, index))
+                for packet in container.demux(stream):
+                    if packet.size:
+                        if packet.pts is not None and time_base is not None:
+                            stamps.append(float(packet.pts * time_base))
+                            if skipping:  # a frame near a sample's time is decoded whatever its kind
+                                near = np.abs(stamps[-1] - stamps[0] - targets).min() <= near_s
+                                mode = "DEFAULT" if near else "NONREF"
+                                if mode != stream.codec_context.skip_frame:
+                                    stream.codec_context.skip_frame = mode
+                        else:
+                            unstamped += 1
+                            if skipping and not stamps:  # no times to count skipped frames by: decode all
+                                stream.codec_context.skip_frame = "DEFAULT"
+                                skipping = False
+                        packets = len(stamps) + unstamped
+                        if self.on_progress is not None and packets % report_every == 0:
+                            self.on_progress(packets, max(expected, packets))
+                    for frame in packet.decode():
+                        t_abs = frame.time if frame.time is not None else index / (info.fps or 25.0)
+                        if start_time is None:
+                            start_time = t_abs
+                            best = [(math.inf, None, -1, 0.0) for _ in targets]
+                        t = t_abs - start_time
+                        times.append(t)
+                        for k, target in enumerate(targets):
+                            d = abs(t - target)
+                            if d < best[k][0]:
+                                best[k] = (d, frame, index, t)
+                        if t >= next_motion - 1e-6:
+                            motion_frames.append(_rotate(_shrink(frame, small_w, small_h), rotation))
+                            motion_times.append(t)
+                            motion_idx.append(index)
+                            next_motion = (t if next_motion == -math.inf else next_motion) + motion_step
+                            if next_motion <= t:
+                                next_motion = t + motion_step
+                        index += 1
             except av.error.FFmpegError as e:
                 stats.warning = f"decoding stopped early after {index} frames ({_ffmpeg_reason(e)})"
         finally:
             container.close()
 
-        if self.on_progress is not None and len(times) % report_every:
-            self.on_progress(len(times), len(times))
+        packets = len(stamps) + unstamped
+        if self.on_progress is not None:
+            self.on_progress(packets, packets)
         if not times:
             raise InputError(f"{self.path}: video stream holds no decodable frames")
         sampled: list[Frame] = []
@@ -314,7 +360,13 @@ class FrameStore:
             seen.add(idx)
             sampled.append(Frame(idx, round(t, 3), _rotate(frame.to_ndarray(format="bgr24"), rotation)))
 
-        arr = np.asarray(times)
+        # the stream's timing comes from every frame's packet, decoded or skipped; where packets carry
+        # no times (raw streams, which are then decoded whole), from the decoded frames
+        if skipping and stamps and not unstamped:
+            arr = np.sort(np.asarray(stamps)) - start_time
+        else:
+            arr = np.asarray(times)
+        stats.frames_in_stream = max(len(arr), len(times))
         stats.frames_decoded = len(times)
         stats.first_time_s = float(arr[0])
         stats.last_time_s = float(arr[-1])
@@ -334,4 +386,4 @@ class FrameStore:
     @property
     def frame_count(self) -> int:
         self.motion  # noqa: B018
-        return self.stats.frames_decoded
+        return self.stats.frames_in_stream

@@ -5,6 +5,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.frame import PictureType
 import pytest
 
 from agent.config import Settings
@@ -114,3 +115,23 @@ def test_variable_frame_rate_clip(tmp_path):
     assert fs.sample_times[-1] == pytest.approx(times[-1] / 1000, abs=0.05)
     record = _run(tmp_path / "vfr.mp4", tmp_path)
     assert '"variable_frame_rate":true' in next(s for s in record.steps if s.get("tool") == "read_metadata")["observation"]
+
+
+def test_frames_no_sample_needs_are_skipped_but_counted(three_objects_clip):
+    """A B-frame clip: the store decodes fewer frames than the clip has, yet the samples are exactly
+    the frames a full decode picks, and the frame count and timing cover every frame."""
+    path, _ = three_objects_clip
+    with av.open(str(path)) as c:
+        every = [(f.time, f.to_ndarray(format="bgr24"), PictureType(f.pict_type)) for f in c.decode(video=0)]
+    assert any(kind == PictureType.B for _, _, kind in every)  # the encoder made frames that can be skipped
+    fs = FrameStore(path, samples=8)
+    assert fs.stats.frames_decoded < len(every)
+    assert fs.frame_count == len(every) and not fs.stats.variable_frame_rate
+    assert fs.stats.mean_fps == pytest.approx(25.0, abs=0.01)
+    targets = np.linspace(0.0, every[-1][0] - every[0][0], 8)
+    for frame, target in zip(fs.sampled, targets):
+        t, image, _ = min(every, key=lambda e: abs(e[0] - every[0][0] - target))
+        assert frame.time_s == pytest.approx(t - every[0][0], abs=1e-3)
+        assert np.array_equal(frame.image, image)
+    gaps = np.diff(fs.motion.times)
+    assert gaps.max() <= 0.2 and len(fs.motion.frames) >= 0.8 * 10 * every[-1][0]

@@ -35,6 +35,28 @@ def test_shaky_static_camera(tmp_path):
     assert ctx.tools["estimate_camera_motion"](ctx).evidence.label == "static, shaky"
 
 
+def test_evidence_does_not_depend_on_the_thread_count(three_objects_clip, tmp_path):
+    """Batch workers run with one OpenCV thread each; a single run with all of them. The camera
+    pairs, foreground and GrabCut masks computed in parallel must give the same evidence."""
+    import cv2
+
+    path, _ = three_objects_clip
+    before = cv2.getNumThreads()
+    evidence = []
+    try:
+        for threads in (1, 2):
+            cv2.setNumThreads(threads)
+            ctx = context(path, tmp_path / str(threads))
+            ctx.tools["segment_and_blur"](ctx)
+            evidence.append({k: ctx.evidence[k] for k in ("estimate_camera_motion", "detect_instances",
+                                                          "segment_and_blur")})
+    finally:
+        cv2.setNumThreads(before)
+    for tool in ("estimate_camera_motion", "detect_instances"):
+        assert evidence[0][tool] == evidence[1][tool]
+    assert evidence[0]["segment_and_blur"]["instances"] == evidence[1]["segment_and_blur"]["instances"]
+
+
 def test_instances_match_ground_truth(three_objects_clip, tmp_path):
     path, truth = three_objects_clip
     ctx = context(path, tmp_path)

@@ -8,7 +8,8 @@ import pytest
 
 from agent.media import FrameStore
 from agent.synthetic import random_scene, render_clip
-from tools.detect import Candidate, Track, components, cut_jumps, fill_gaps, foreground, neighbours
+from tools.detect import (Candidate, Track, components, cut_jumps, fill_gaps, foreground, neighbours,
+                          sort_pixelwise)
 
 
 def test_neighbours_spread_both_ways_and_stay_many_at_the_ends():
@@ -88,3 +89,10 @@ def test_a_missed_sample_is_filled_where_the_object_is():
     gone = [f if k != 2 else background.copy() for k, f in enumerate(frames)]
     track = Track({k: blob(x, 0.5) for k, x in enumerate(xs) if k != 2})
     assert fill_gaps(track, gone, {}) == []
+
+
+def test_pixelwise_sort_orders_every_value_like_numpy():
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 5, 8, 9):
+        images = [rng.integers(0, 256, (7, 11, 3), dtype=np.uint8) for _ in range(n)]
+        assert np.array_equal(np.stack(sort_pixelwise(images)), np.sort(np.stack(images), axis=0))

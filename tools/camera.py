@@ -1,8 +1,8 @@
 """``estimate_camera_motion``: pan, tilt, zoom and roll from the background's image motion.
 
-Classical and weight-free: corners tracked with pyramidal Lucas-Kanade (forward-backward
-checked) between consecutive frames of the low-resolution motion stream, a RANSAC similarity
-fit per pair (so moving instances are outliers), decomposed into translation of the image
+Classical and weight-free: corners tracked with pyramidal Lucas-Kanade between consecutive
+frames of the low-resolution motion stream, a RANSAC similarity fit per pair (so moving instances
+and badly tracked corners are outliers), decomposed into translation of the image
 centre, scale and rotation; then net motion and its consistency over the clip decide each
 primitive, and the residual jitter decides "shaky". Labels use CameraBench's words.
 
@@ -22,6 +22,8 @@ from agent.evidence import CameraMotion
 from agent.hookspecs import hookimpl
 from agent.tool import Observation, Tool
 from agent.vocab import STATIC, UNCLEAR, join_camera_label
+
+from .parallel import thread_map
 
 # Thresholds on net rates (per second) above which a primitive is reported.
 PAN_MIN = 0.02  # frame widths (or heights) per second
@@ -50,7 +52,7 @@ def _features_mask(shape, boxes: list[list[float]] | None) -> np.ndarray | None:
     return mask if mask.mean() > 255 * 0.3 else None  # keep enough of the frame to measure
 
 
-def spread_features(gray: np.ndarray, mask=None, grid=(6, 4), per_cell=10) -> np.ndarray | None:
+def spread_features(gray: np.ndarray, mask=None, grid=(6, 4), per_cell=6) -> np.ndarray | None:
     """Corners spread over a grid of cells, each cell judged on its own contrast.
 
     A single global detector lets a few strong corners (often on the moving instances) raise the
@@ -81,9 +83,9 @@ def pair_motion(prev: np.ndarray, cur: np.ndarray, dt: float, mask=None) -> Pair
     lk = dict(winSize=(15, 15), maxLevel=3,
               criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
     nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, None, **lk)
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(cur, prev, nxt, None, **lk)
-    fb = np.linalg.norm((back - pts).reshape(-1, 2), axis=1)
-    good = (st.ravel() == 1) & (st2.ravel() == 1) & (fb < 1.0)
+    # no forward-backward check: tracking back doubles the cost, and RANSAC already drops the corners
+    # it would catch (no camera label changed on the 64 benchmark clips or the real ones without it)
+    good = st.ravel() == 1
     if good.sum() < MIN_INLIERS:
         return PairMotion(None, dt, int(good.sum()), 0.0)
     p0, p1 = pts[good].reshape(-1, 2), nxt[good].reshape(-1, 2)
@@ -121,11 +123,12 @@ def estimate(frames: list[np.ndarray], times: np.ndarray, boxes_per_frame=None) 
                             hint="A single frame shows no motion, so the camera movement is unclear."), []
     gray = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
     h, w = gray[0].shape
-    pairs: list[PairMotion] = []
-    for i in range(n - 1):
+
+    def pair(i: int) -> PairMotion:
         mask = _features_mask(gray[i].shape, boxes_per_frame[i] if boxes_per_frame else None)
-        dt = float(times[i + 1] - times[i]) or 1e-3
-        pairs.append(pair_motion(gray[i], gray[i + 1], dt, mask))
+        return pair_motion(gray[i], gray[i + 1], float(times[i + 1] - times[i]) or 1e-3, mask)
+
+    pairs = thread_map(pair, range(n - 1))
     valid = [p for p in pairs if p.matrix is not None]
     total_dt = float(times[-1] - times[0]) or 1e-3
     if len(valid) < max(1, 0.5 * len(pairs)):

@@ -18,8 +18,9 @@ from agent.tool import Observation, Tool
 
 from .frames import contact_sheet
 from .instance_evidence import fill_evidence
+from .parallel import thread_map
 
-WORK_SIZE = 112  # long side of the GrabCut crop
+WORK_SIZE = 80  # long side of the GrabCut crop (112 gave the same benchmark scores at 1.4x the time)
 VIEW_WIDTH = 320  # width of one tile of an instance's contact sheet
 
 
@@ -137,22 +138,27 @@ class SegmentAndBlur(Tool):
         instances = [InstanceTrack.model_validate(raw) for raw in found["instances"]]
         neural, model, fallback = _try_sam2(ctx, instances) if ctx.settings.backend != "classical" else (None, None, None)
         by_method: dict[str, int] = {}
+        masks_of: dict[tuple[str, int], np.ndarray] = {}
+        grabcut: list[tuple[str, int]] = []  # the (instance, frame) masks SAM2 did not give
         for inst in instances:
-            masks: list[np.ndarray | None] = []
-            for k, frame in enumerate(sampled):
-                box = inst.boxes[k] if k < len(inst.boxes) else None
-                if box is None:
-                    masks.append(None)
+            for k in range(len(sampled)):
+                if k >= len(inst.boxes) or inst.boxes[k] is None:
                     continue
                 from_sam2 = neural[inst.id][k] if neural is not None else None
                 if from_sam2 is not None and from_sam2.any():
-                    masks.append(from_sam2)
+                    masks_of[inst.id, k] = from_sam2
                     method = "sam2"
                 else:
-                    seed = seeds.get(inst.id, [None] * len(sampled))[k]
-                    masks.append(refine_mask(frame.image, box, seed))
+                    grabcut.append((inst.id, k))
                     method = "grabcut" if from_sam2 is None else "grabcut (sam2 mask empty)"
                 by_method[method] = by_method.get(method, 0) + 1
+        boxes = {inst.id: inst.boxes for inst in instances}
+        no_seeds = [None] * len(sampled)
+        cut = thread_map(lambda job: refine_mask(sampled[job[1]].image, boxes[job[0]][job[1]],
+                                                 seeds.get(job[0], no_seeds)[job[1]]), grabcut)
+        masks_of.update(zip(grabcut, cut))
+        for inst in instances:
+            masks = [masks_of.get((inst.id, k)) for k in range(len(sampled))]
             all_masks[inst.id] = masks
             fill_evidence(inst, times, [f.image for f in sampled], masks, person=inst.class_name == "person")
             refined.append(inst)
