@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import EXIT_BACKEND, EXIT_INPUT, EXIT_INVALID, EXIT_OK, AgentError, InputError
+from .errors import EXIT_BACKEND, EXIT_INVALID, EXIT_OK, AgentError, InputError
 
 
 def _parser() -> argparse.ArgumentParser:

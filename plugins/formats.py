@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from agent.caption import STRUCTURAL_KEY
 from agent.evidence import typed

@@ -1,7 +1,6 @@
 """The caption graph with scripted chat models (repair, fallback, nudges) and the plugin system."""
 
 import json
-import sys
 import textwrap
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel

@@ -53,7 +53,7 @@ def test_missing_weights_fall_back_to_classical_and_say_why(three_objects_clip, 
     result = run_cli("run", str(path), "--backend", "neural", "--runs-dir", str(tmp_path / "runs"),
                      env={"INSTANCE_AGENT_WEIGHTS_DIR": str(weights), "INSTANCE_AGENT_CONFIG": ""})
     assert result.returncode == 0, result.stderr
-    assert f"detect_instances: using classical (YOLO weights yolo11n.pt not found in" in result.stderr
+    assert "detect_instances: using classical (YOLO weights yolo11n.pt not found in" in result.stderr
     assert str(weights) in result.stderr and "downloads are off" in result.stderr
     assert "segment_and_blur: using grabcut (SAM2 checkpoint sam2.1_hiera_tiny.pt not found" in result.stderr
     record = json.loads(next((tmp_path / "runs").glob("three-*/record.json")).read_text())
