@@ -107,8 +107,12 @@ def camera_movement(cam: CameraMotion | None) -> str:
     from tools.camera import camera_sentence
 
     if cam is None or cam.label == "unclear":
-        return "The camera movement cannot be measured clearly; the view shows no clear pan, tilt or zoom."
-    return camera_sentence(cam.primitives, cam.speed, cam.shaky)
+        text = "The camera movement cannot be measured clearly; the view shows no clear pan, tilt or zoom."
+    else:
+        text = camera_sentence(cam.primitives, cam.speed, cam.shaky)
+    if cam is not None and cam.shots > 1:
+        text = f"The clip cuts between {cam.shots} shots; within them, {text[0].lower()}{text[1:]}"
+    return text
 
 
 def global_description(insts: list[InstanceTrack], bg: Background | None, cam: CameraMotion | None) -> str:
@@ -117,7 +121,9 @@ def global_description(insts: list[InstanceTrack], bg: Background | None, cam: C
     if cam is not None and cam.label not in ("unclear",):
         from tools.camera import VERBS
 
-        if cam.primitives:
+        if cam.shots > 1:
+            camera = f" in a montage of {cam.shots} shots"
+        elif cam.primitives:
             camera = " as the camera " + " and ".join(VERBS[p] for p in cam.primitives[:2])
         else:
             camera = " in a static shot"

@@ -28,6 +28,8 @@ class VideoMetadata(BaseModel):
     variable_frame_rate: bool = False
     size_bytes: int
     decode_warning: str | None = None
+    shots: int = 1  # camera set-ups the clip cuts between (hard cuts only)
+    cuts_s: list[float] = Field(default_factory=list, description="when each new shot starts")
 
 
 class SampledFrames(BaseModel):
@@ -48,8 +50,9 @@ class CameraMotion(BaseModel):
         description="pan (widths/s, + right), tilt (heights/s, + up), zoom (log scale/s, + in), roll (deg/s, + clockwise)",
     )
     pairs_used: int = 0
-    pairs_total: int = 0
+    pairs_total: int = 0  # frame pairs within a shot
     ambiguity: str | None = None
+    shots: int = 1
 
 
 class InstanceTrack(BaseModel):

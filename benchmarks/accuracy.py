@@ -24,6 +24,7 @@ from agent.evidence import instances_of  # noqa: E402
 from agent.media import FrameStore  # noqa: E402
 from agent.plugins import load_plugins  # noqa: E402
 from agent.synthetic import random_scene, render_clip  # noqa: E402
+from tools.shots import motion_shots  # noqa: E402
 
 PRIMITIVES = ["pan left", "pan right", "tilt up", "tilt down", "zoom in", "zoom out", "roll clockwise",
               "roll counterclockwise"]
@@ -95,6 +96,7 @@ def main() -> int:
             "cells": [(o["start_cell"], o["end_cell"], i.start_cell if i else None, i.end_cell if i else None)
                       for o, i in pairs],
             "colours": [(o["colour"], (i.colours[0] if i and i.colours else None)) for o, i in pairs],
+            "shots": int(motion_shots(ctx).max()) + 1,  # every generated clip is one shot
         })
         print(f"{seed} {truth['camera']:<26} -> {cam:<32} objects {len(truth['objects'])} found {len(found)}",
               file=sys.stderr)
@@ -110,6 +112,7 @@ def main() -> int:
     end_ok = sum(c[1] == c[3] for c in cells)
     colours = [c for r in rows for c in r["colours"]]
     colour_ok = sum(a == b for a, b in colours)
+    false_cuts = sum(r["shots"] > 1 for r in rows)
     per_label = {}
     for r in rows:
         key = r["camera_truth"] if " and " not in r["camera_truth"] else "combinations"
@@ -125,6 +128,7 @@ def main() -> int:
     print(f"| start and end grid cell both right | {cell_ok}/{len(cells)} = {cell_ok / max(1, len(cells)):.1%} | >= 90% |")
     print(f"| start cell / end cell right | {start_ok / max(1, len(cells)):.1%} / {end_ok / max(1, len(cells)):.1%} | |")
     print(f"| colour name | {colour_ok}/{len(colours)} = {colour_ok / max(1, len(colours)):.1%} | >= 85% |")
+    print(f"| clips cut into shots (all are one shot) | {false_cuts}/{n} | 0 |")
     print("\n| camera truth | right |")
     print("|---|---|")
     for key, (ok, tot) in per_label.items():

@@ -24,6 +24,7 @@ from agent.tool import Observation, Tool
 from agent.vocab import STATIC, UNCLEAR, join_camera_label
 
 from .parallel import thread_map
+from .shots import motion_shots
 
 # Thresholds on net rates (per second) above which a primitive is reported.
 PAN_MIN = 0.02  # frame widths (or heights) per second
@@ -115,8 +116,12 @@ def decompose(m: np.ndarray, w: int, h: int) -> tuple[float, float, float, float
     return -(nx - cx) / w, (ny - cy) / h, math.log(max(scale, 1e-6)), -angle
 
 
-def estimate(frames: list[np.ndarray], times: np.ndarray, boxes_per_frame=None) -> tuple[CameraMotion, list]:
-    """Estimate the camera motion of a low-resolution BGR frame sequence."""
+def estimate(frames: list[np.ndarray], times: np.ndarray, boxes_per_frame=None,
+             shots: np.ndarray | None = None) -> tuple[CameraMotion, list]:
+    """Estimate the camera motion of a low-resolution BGR frame sequence.
+
+    ``shots`` numbers each frame's shot (see ``tools/shots.py``): pairs across a cut are not fitted.
+    """
     n = len(frames)
     if n < 2:
         return CameraMotion(label=UNCLEAR, speed="unknown", confidence=0.0,
@@ -124,18 +129,26 @@ def estimate(frames: list[np.ndarray], times: np.ndarray, boxes_per_frame=None) 
     gray = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
     h, w = gray[0].shape
 
+    shots = np.zeros(n, dtype=int) if shots is None else np.asarray(shots)
+    n_shots = int(shots.max()) + 1
+
     def pair(i: int) -> PairMotion:
+        dt = float(times[i + 1] - times[i]) or 1e-3
+        if shots[i] != shots[i + 1]:
+            return PairMotion(None, dt, 0, 0.0)
         mask = _features_mask(gray[i].shape, boxes_per_frame[i] if boxes_per_frame else None)
-        return pair_motion(gray[i], gray[i + 1], float(times[i + 1] - times[i]) or 1e-3, mask)
+        return pair_motion(gray[i], gray[i + 1], dt, mask)
 
     pairs = thread_map(pair, range(n - 1))
-    valid = [p for p in pairs if p.matrix is not None]
-    total_dt = float(times[-1] - times[0]) or 1e-3
-    if len(valid) < max(1, 0.5 * len(pairs)):
+    within = [p for i, p in enumerate(pairs) if shots[i] == shots[i + 1]]
+    valid = [p for p in within if p.matrix is not None]
+    total_dt = float(sum(p.dt for p in within)) or 1e-3
+    if len(valid) < max(1, 0.5 * len(within)):
+        why = "Too little trackable texture to measure the camera motion; it is unclear." if within else \
+            "Every frame pair spans a cut between shots, so the camera movement is unclear."
         return CameraMotion(
-            label=UNCLEAR, speed="unknown", confidence=round(len(valid) / len(pairs), 2),
-            hint="Too little trackable texture to measure the camera motion; it is unclear.",
-            pairs_used=len(valid), pairs_total=len(pairs)), pairs
+            label=UNCLEAR, speed="unknown", confidence=round(len(valid) / max(1, len(within)), 2),
+            hint=why, pairs_used=len(valid), pairs_total=len(within), shots=n_shots), pairs
 
     comps = np.array([decompose(p.matrix, w, h) for p in valid])  # per pair, per step
     net = comps.sum(axis=0)
@@ -180,11 +193,13 @@ def estimate(frames: list[np.ndarray], times: np.ndarray, boxes_per_frame=None) 
     hint = _hint(prims, speed, shaky)
     if ambiguity:
         hint += f" Note: {ambiguity}."
+    if n_shots > 1:
+        hint += f" The clip cuts between {n_shots} shots; this is the motion within them, taken together."
     return CameraMotion(
         label=label, primitives=prims, shaky=shaky, speed=speed, confidence=confidence, hint=hint,
         rates={"pan": round(pan, 4), "tilt": round(tilt, 4), "zoom": round(zoom, 4), "roll": round(roll, 3),
                "jitter": round(jitter, 5)},
-        pairs_used=len(valid), pairs_total=len(pairs), ambiguity=ambiguity,
+        pairs_used=len(valid), pairs_total=len(within), ambiguity=ambiguity, shots=n_shots,
     ), pairs
 
 
@@ -216,12 +231,12 @@ class EstimateCameraMotion(Tool):
         "Measure the camera motion from the background's movement: pan, tilt, zoom, roll, shake and "
         "speed, as CameraBench labels with a one-sentence hint. 'unclear' means the evidence is weak."
     )
-    version = "1"
+    version = "2"
 
     def run(self, ctx, args) -> Observation:
         motion = ctx.frames.motion
         boxes = _instance_boxes_per_motion_frame(ctx, motion)
-        result, pairs = estimate(motion.frames, motion.times, boxes)
+        result, pairs = estimate(motion.frames, motion.times, boxes, motion_shots(ctx))
         ctx.artifacts["camera.pairs"] = pairs
         summary = {"label": result.label, "speed": result.speed, "confidence": result.confidence,
                    "hint": result.hint}

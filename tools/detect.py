@@ -14,6 +14,9 @@ Classical backend (no weights):
 5. each chosen track is repaired: sightings that jump away from its motion (a switch to another
    object, two objects touching) are cut, and samples where it was not seen are searched for its
    appearance (masked template matching around the predicted position).
+
+In a clip that cuts between shots (``tools/shots.py``), backgrounds, tracks, merges and gap filling
+all stay within one shot, and a track needs no more sightings than its shot has samples.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from agent.tool import Observation, Tool
 
 from .instance_evidence import fill_evidence
 from .parallel import thread_map
+from .shots import motion_shots, sample_shots
 
 # Frames compared with each sampled frame, as time offsets taken both ways where the clip has them.
 NEIGHBOUR_OFFSETS_S = (0.6, 1.2, 2.0, 3.0, 4.0)
@@ -100,8 +104,8 @@ def _cumulative(pairs, count: int) -> list[np.ndarray]:
     return acc
 
 
-def neighbours(times: np.ndarray, j: int) -> list[int]:
-    """Motion frames to build frame ``j``'s background from.
+def neighbours(times: np.ndarray, j: int, shots: np.ndarray | None = None) -> list[int]:
+    """Motion frames to build frame ``j``'s background from (from ``j``'s shot only, given ``shots``).
 
     The offsets of NEIGHBOUR_OFFSETS_S first, both ways where the clip allows: far enough apart that a
     slowly moving object has left its own pixels in most of them. Near the clip's ends, and in short
@@ -114,7 +118,7 @@ def neighbours(times: np.ndarray, j: int) -> list[int]:
         if t < times[0] - 0.3 or t > times[-1] + 0.3:
             return None
         n = int(np.argmin(np.abs(times - t)))
-        return n if n != j else None
+        return n if n != j and (shots is None or shots[n] == shots[j]) else None
 
     chosen: list[int] = []
     both_ways = [o * s for o in NEIGHBOUR_OFFSETS_S for s in (-1, 1)]
@@ -141,14 +145,16 @@ def sort_pixelwise(images: list[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
-def foreground(frames: list[np.ndarray], times: np.ndarray, acc: list[np.ndarray], j: int) -> np.ndarray:
+def foreground(frames: list[np.ndarray], times: np.ndarray, acc: list[np.ndarray], j: int,
+               shots: np.ndarray | None = None) -> np.ndarray:
     """Boolean foreground mask of motion frame ``j`` against its camera-compensated neighbours.
 
-    ``acc`` holds the transforms from motion frame 0 to each frame (see ``_cumulative``).
+    ``acc`` holds the transforms from motion frame 0 to each frame (see ``_cumulative``); ``shots``
+    the shot of each frame, so that no neighbour comes from the other side of a cut.
     """
     target = frames[j]
     h, w = target.shape[:2]
-    chosen = neighbours(times, j)
+    chosen = neighbours(times, j, shots)
     if not chosen:
         return np.zeros((h, w), bool)
     stack = []
@@ -204,6 +210,7 @@ CASCADE_SIZE = 360  # long side of the frame the Haar cascades search (480 took 
 HOG_SIZE = 480  # long side of the frame the whole-body HOG searches
 MIN_FACE = 1 / 14  # smallest frontal face searched for, as a share of the frame's height
 MIN_PROFILE_FACE = 1 / 7  # profile faces (the costliest cascade): close views only, on a few frames
+MAX_FACE = 0.7  # larger "faces" are hits on texture at the coarsest scales (bikes.mp4's wheel close-up: 0.81)
 
 
 COLOUR_GATE = 0.6  # most colour change (CIELAB distance / 100) a track accepts; 0.4 measured worse (80.1% cells)
@@ -246,7 +253,8 @@ class PeopleFinder:
         out = []
         for cascade in self.faces_cascades:
             for x, y, fw, fh in cascade.detectMultiScale(gray, CASCADE_STEP, neighbours,
-                                                         minSize=(max(20, int(sh * MIN_FACE)),) * 2):
+                                                         minSize=(max(20, int(sh * MIN_FACE)),) * 2,
+                                                         maxSize=(int(sh * MAX_FACE),) * 2):
                 out.append((x / sw, y / sh, (x + fw) / sw, (y + fh) / sh))
         return out
 
@@ -275,7 +283,8 @@ class PeopleFinder:
             searches.append((self.faces_cascades[1], MIN_PROFILE_FACE))
         for cascade, min_face in searches:
             for x, y, fw, fh in cascade.detectMultiScale(gray, CASCADE_STEP, FACE_NEIGHBOURS,
-                                                         minSize=(max(20, int(sh * min_face)),) * 2):
+                                                         minSize=(max(20, int(sh * min_face)),) * 2,
+                                                         maxSize=(int(sh * MAX_FACE),) * 2):
                 # from a face to the visible person: shoulders on both sides, body down towards the edge
                 box = (max(0.0, (x - 1.1 * fw) / sw), max(0.0, (y - 0.4 * fh) / sh),
                        min(1.0, (x + 2.1 * fw) / sw), min(1.0, (y + 6.0 * fh) / sh))
@@ -322,7 +331,8 @@ def contains(outer, inner, share=0.6) -> bool:
     return area > 0 and ix * iy / area >= share
 
 
-def link(per_frame: list[list[Candidate]], max_gap: int = 2) -> list[Track]:
+def link(per_frame: list[list[Candidate]], max_gap: int = 2, shots: list[int] | None = None) -> list[Track]:
+    """Tracks from per-sample candidates; with ``shots`` (per sample), no track crosses a cut."""
     tracks: list[Track] = []
     for k, cands in enumerate(per_frame):
         pairs = []
@@ -330,6 +340,8 @@ def link(per_frame: list[list[Candidate]], max_gap: int = 2) -> list[Track]:
             last_k, last = tr.last()
             people_only = last.source != "motion"
             if k - last_k > (len(per_frame) if people_only else max_gap):
+                continue
+            if shots is not None and shots[k] != shots[last_k]:
                 continue
             px, py = tr.predicted(k)
             for ci, c in enumerate(cands):
@@ -412,14 +424,19 @@ def cut_jumps(track: Track) -> list[int]:
     return cut
 
 
-def fill_gaps(track: Track, frames: list[np.ndarray], claimed: dict[int, list[tuple]]) -> list[int]:
+def fill_gaps(track: Track, frames: list[np.ndarray], claimed: dict[int, list[tuple]],
+              shots: list[int] | None = None) -> list[int]:
     """Find the instance by its appearance in sampled frames where the track has no sighting.
 
     The nearest sighting with a mask is the template (its pixels only, the background masked out);
     it is searched for around the position the track's motion predicts, and accepted only on a strong
-    match that does not land on another instance. Returns the samples filled."""
+    match that does not land on another instance, and only in the track's own shot (given ``shots``,
+    per sample). Returns the samples filled."""
     filled: list[int] = []
     tried: set[int] = set()
+    if shots is not None and track.items:
+        own = shots[next(iter(track.items))]
+        tried = {k for k in range(len(frames)) if shots[k] != own}
     while True:
         # nearest gaps first, so that a filled sample can be the template for the next one
         gaps = sorted((k for k in range(len(frames)) if k not in track.items and k not in tried),
@@ -543,8 +560,10 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
     # whole-body HOG and the profile-face cascade, the costly searches, run on these frames only
     whole_frame_checks = {0, n // 2, n - 1} if n > 2 else set(range(n))
     nearest = [motion.nearest(frame.time_s) for frame in sampled]
-    moving = thread_map(lambda j: components(foreground(motion.frames, motion.times, acc, j), motion.frames[j])
-                        if len(motion.frames) > 1 else [], nearest)
+    frame_shots = motion_shots(ctx)
+    shots = sample_shots(ctx)
+    moving = thread_map(lambda j: components(foreground(motion.frames, motion.times, acc, j, frame_shots),
+                                             motion.frames[j]) if len(motion.frames) > 1 else [], nearest)
     for k, frame in enumerate(sampled):
         j, cands = nearest[k], moving[k]
         smalls.append(motion.frames[j])
@@ -556,15 +575,16 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
             cands = _attach_person(cands, box, source, motion.frames[j])
         per_frame.append(cands)
 
-    tracks = link(per_frame)
+    tracks = link(per_frame, shots=shots)
     min_seen = 1 if n < 3 else max(2, int(math.ceil(0.3 * n)))
     scored = []
     for tr in tracks:
         seen = len(tr.items)
+        in_shot = shots.count(shots[next(iter(tr.items))])  # a short shot holds few samples to be seen in
         people_only = all(c.person_votes > 0 for c in tr.items.values())  # recognised in every sighting
-        if seen < (min(2, len(whole_frame_checks)) if people_only else min_seen):
+        if seen < min(in_shot, min(2, len(whole_frame_checks)) if people_only else min_seen):
             continue
-        if people_only and seen < min_seen and _box_area_ratio(tr) > 3.0:
+        if people_only and seen < min(in_shot, min_seen) and _box_area_ratio(tr) > 3.0:
             continue  # a few detector hits whose boxes disagree in size: hits on texture, not one person
         mean_area = float(np.mean([c.area for c in tr.items.values()]))
         votes = sum(c.person_votes for c in tr.items.values())
@@ -575,7 +595,7 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
     for _, tr in scored:
         if len(chosen) == max_instances:
             break
-        owner = next((better for better in chosen if _part_of(tr, better)), None)
+        owner = next((better for better in chosen if _part_of(tr, better, shots)), None)
         if owner is None:
             chosen.append(tr)
         else:  # the same person: its sightings fill the frames the better track lacks
@@ -590,7 +610,7 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
                 if other is not tr:
                     for k, item in other.items.items():
                         claimed.setdefault(k, []).append(item.box)
-            fill_gaps(tr, smalls, claimed)
+            fill_gaps(tr, smalls, claimed, shots)
     # reading order: largest first is InstanceCap's habit; we keep score order
     instances, masks = [], {}
     times = [f.time_s for f in sampled]
@@ -611,7 +631,7 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
             recognised_by=sources,
         )
         full_masks = [_upsample(m, sampled[k].image.shape) if m is not None else None for k, m in enumerate(low_masks)]
-        fill_evidence(track, times, [f.image for f in sampled], full_masks, person=is_person)
+        fill_evidence(track, times, [f.image for f in sampled], full_masks, person=is_person, shots=shots)
         instances.append(track)
         masks[track.id] = full_masks
     note = None if instances else "no instances: nothing moved against the background and no person was recognised"
@@ -624,15 +644,15 @@ def _box_area_ratio(track: Track) -> float:
     return max(areas) / max(min(areas), 1e-6)
 
 
-def _part_of(track: Track, other: Track) -> bool:
+def _part_of(track: Track, other: Track, shots: list[int]) -> bool:
     """A recognised person track that mostly lies inside another recognised person's boxes (in the same
-    frames or within two samples) is a part of that person: a face, an upper body, a stretch of the same
-    person that tracking split off."""
+    frames or within two samples of the same shot) is a part of that person: a face, an upper body, a
+    stretch of the same person that tracking split off."""
     if not any(c.person_votes for c in track.items.values()) or not any(c.person_votes for c in other.items.values()):
         return False
     inside = 0
     for k, item in track.items.items():
-        near = [other.items[j].box for j in other.items if abs(j - k) <= 2]
+        near = [other.items[j].box for j in other.items if abs(j - k) <= 2 and shots[j] == shots[k]]
         inside += any(iou(item.box, box) > 0.3 or contains(box, item.box) for box in near)
     return inside >= 0.6 * len(track.items)
 
@@ -666,7 +686,7 @@ class DetectInstances(Tool):
         "Returns each instance's class, colours, size, start and end cell on a 3x3 grid and motion."
     )
     Args = DetectArgs
-    version = "1"
+    version = "2"
 
     def run(self, ctx, args: DetectArgs) -> Observation:
         limit = ctx.settings.max_instances if args.max_instances is None else args.max_instances

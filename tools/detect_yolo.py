@@ -21,6 +21,7 @@ from agent.evidence import Instances, InstanceTrack
 from agent.neural import YoloSpec, pick_device, prepare_ultralytics
 
 from .instance_evidence import fill_evidence
+from .shots import sample_shots
 
 TRACKER = Path(__file__).parent / "data" / "bytetrack_sampled.yaml"
 _MODELS: dict[tuple, object] = {}
@@ -102,6 +103,7 @@ def detect_yolo(ctx, spec: YoloSpec, max_instances: int, loader=None) -> tuple[I
     scored.sort(reverse=True)
 
     times = [f.time_s for f in sampled]
+    shots = sample_shots(ctx)
     instances, masks = [], {}
     for idx, (_, tid) in enumerate(scored[:max_instances]):
         items = seen[tid]
@@ -114,7 +116,8 @@ def detect_yolo(ctx, spec: YoloSpec, max_instances: int, loader=None) -> tuple[I
             recognised_by=["yolo"], track_id=tid,
         )
         frame_masks = [items[k][3] if k in items else None for k in range(n)]
-        fill_evidence(track, times, [f.image for f in sampled], frame_masks, person=class_name == "person")
+        fill_evidence(track, times, [f.image for f in sampled], frame_masks, person=class_name == "person",
+                      shots=shots)
         instances.append(track)
         masks[track.id] = frame_masks
     note = None if instances else "no instances: the detector found nothing it could track over two frames"

@@ -42,11 +42,13 @@ def _touches_border(box) -> bool:
 
 
 def fill_evidence(track: InstanceTrack, times: list[float], frames: list[np.ndarray] | None = None,
-                  masks: list[np.ndarray | None] | None = None, person: bool = False) -> InstanceTrack:
+                  masks: list[np.ndarray | None] | None = None, person: bool = False,
+                  shots: list[int] | None = None) -> InstanceTrack:
     """Fill position, motion, size and colour fields of ``track`` from its boxes and optional masks.
 
     ``masks`` (full-frame boolean arrays, one per sampled frame or None) refine centroids, areas and
-    colours; without them the boxes are used.
+    colours; without them the boxes are used. ``shots`` (per sampled frame): an instance missing
+    from the samples before or after its shot has not entered or left the frame, the shot changed.
     """
     n = len(track.boxes)
     cents: list[list[float] | None] = [None] * n
@@ -71,8 +73,9 @@ def fill_evidence(track: InstanceTrack, times: list[float], frames: list[np.ndar
     first, last = seen[0], seen[-1]
     track.start_cell = grid_cell(*cents[first])
     track.end_cell = grid_cell(*cents[last])
-    track.leaves_frame = last < n - 1 and _touches_border(track.boxes[last])
-    track.enters_frame = first > 0 and _touches_border(track.boxes[first])
+    shot = [k for k in range(n) if shots is None or shots[k] == shots[first]]
+    track.leaves_frame = last < shot[-1] and _touches_border(track.boxes[last])
+    track.enters_frame = first > shot[0] and _touches_border(track.boxes[first])
     dx = cents[last][0] - cents[first][0]
     dy = cents[last][1] - cents[first][1]
     span = (times[last] - times[first]) if times else 0.0

@@ -6,6 +6,8 @@ from agent.evidence import VideoMetadata
 from agent.hookspecs import hookimpl
 from agent.tool import Observation, Tool
 
+from .shots import cut_times
+
 
 def _orientation(w: int, h: int) -> str:
     if abs(w - h) <= 0.02 * max(w, h):
@@ -17,14 +19,16 @@ class ReadMetadata(Tool):
     name = "read_metadata"
     description = (
         "Read the clip's metadata: duration, frame rate, frame count, size, orientation, rotation, "
-        "codec and whether it has audio (captions never describe sound). Takes no arguments."
+        "codec, whether it has audio (captions never describe sound) and where the clip cuts to a "
+        "new shot, if it does. Takes no arguments."
     )
-    version = "1"
+    version = "2"
 
     def run(self, ctx, args) -> Observation:
         fs = ctx.frames
         info = fs.info
         stats = fs.stats
+        cuts = cut_times(ctx)
         evidence = VideoMetadata(
             file_name=info.file_name,
             duration_s=fs.duration_s,
@@ -42,6 +46,8 @@ class ReadMetadata(Tool):
             variable_frame_rate=fs.stats.variable_frame_rate,
             size_bytes=info.size_bytes,
             decode_warning=fs.stats.warning,
+            shots=len(cuts) + 1,
+            cuts_s=cuts,
         )
         summary = {
             "duration_s": evidence.duration_s,
@@ -54,6 +60,9 @@ class ReadMetadata(Tool):
         }
         if evidence.variable_frame_rate:
             summary["variable_frame_rate"] = True
+        if cuts:
+            summary["shots"] = evidence.shots
+            summary["cuts_at_s"] = cuts
         if evidence.decode_warning:
             summary["warning"] = evidence.decode_warning
         return Observation(summary, evidence)

@@ -19,6 +19,7 @@ from agent.tool import Observation, Tool
 from .frames import contact_sheet
 from .instance_evidence import fill_evidence
 from .parallel import thread_map
+from .shots import sample_shots
 
 WORK_SIZE = 80  # long side of the GrabCut crop (112 gave the same benchmark scores at 1.4x the time)
 VIEW_WIDTH = 320  # width of one tile of an instance's contact sheet
@@ -121,7 +122,7 @@ class SegmentAndBlur(Tool):
         "(blurred, or pixelated), shown to you as images; re-measures positions and colours on the masks."
     )
     Args = SegmentArgs
-    version = "1"
+    version = "2"
 
     def run(self, ctx, args: SegmentArgs) -> Observation:
         mode = args.background or ctx.settings.background
@@ -133,6 +134,7 @@ class SegmentAndBlur(Tool):
                                Segmentation(method="none", background=mode))
         sampled = ctx.frames.sampled
         times = [f.time_s for f in sampled]
+        shots = sample_shots(ctx)
         seeds = ctx.artifacts.get("masks", {})
         views, refined, images, all_masks = [], [], [], {}
         instances = [InstanceTrack.model_validate(raw) for raw in found["instances"]]
@@ -160,7 +162,8 @@ class SegmentAndBlur(Tool):
         for inst in instances:
             masks = [masks_of.get((inst.id, k)) for k in range(len(sampled))]
             all_masks[inst.id] = masks
-            fill_evidence(inst, times, [f.image for f in sampled], masks, person=inst.class_name == "person")
+            fill_evidence(inst, times, [f.image for f in sampled], masks, person=inst.class_name == "person",
+                          shots=shots)
             refined.append(inst)
             seen = [k for k, m in enumerate(masks) if m is not None]
             tiles = [hide_background(*_view_size(sampled[k].image, masks[k]), mode) for k in seen]
