@@ -100,3 +100,15 @@ def test_a_shot_change_is_not_an_entrance_or_an_exit():
     cut = fill_evidence(InstanceTrack(id="No.0", class_name="object", confidence=1.0, boxes=boxes), times,
                         shots=[0, 0, 0, 1, 1, 2, 2, 2])
     assert not cut.enters_frame and not cut.leaves_frame
+
+
+def test_the_yolo_backend_splits_its_tracks_at_cuts(montage, tmp_path, biased_yolo):
+    """The tracker links boxes across a cut like any other frames; the instances do not."""
+    settings = Settings(backend="neural", random_weights=True, device="cpu", runs_dir=tmp_path)
+    tools = {t.name: t for t in load_plugins().tools(settings)}
+    ctx = RunContext(FrameStore(montage), settings, tmp_path / "run", tools=tools)
+    found = ctx.tools["detect_instances"](ctx).evidence
+    assert found.backend == "neural" and found.instances
+    times = ctx.frames.sample_times
+    for inst in found.instances:
+        assert len({times[k] >= 2.0 for k, box in enumerate(inst.boxes) if box is not None}) == 1, inst.id

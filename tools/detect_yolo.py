@@ -92,21 +92,26 @@ def detect_yolo(ctx, spec: YoloSpec, max_instances: int, loader=None) -> tuple[I
     finally:
         torch.set_num_threads(threads)
 
+    # the tracker follows boxes across a cut between shots too: a track is split there
+    shots = sample_shots(ctx)
+    per_shot: dict[tuple[int, int], dict[int, tuple]] = defaultdict(dict)
+    for tid, items in seen.items():
+        for k, item in items.items():
+            per_shot[tid, shots[k]][k] = item
     min_seen = 1 if n < 3 else 2
     scored = []
-    for tid, items in seen.items():
-        if len(items) < min_seen:
+    for key, items in per_shot.items():
+        if len(items) < min(min_seen, shots.count(key[1])):
             continue
         area = float(np.mean([(b[2] - b[0]) * (b[3] - b[1]) for b, *_ in items.values()]))
         conf = float(np.mean([c for _, _, c, _ in items.values()]))
-        scored.append((len(items) / n * math.sqrt(area) * conf, tid))
+        scored.append((len(items) / n * math.sqrt(area) * conf, key))
     scored.sort(reverse=True)
 
     times = [f.time_s for f in sampled]
-    shots = sample_shots(ctx)
     instances, masks = [], {}
-    for idx, (_, tid) in enumerate(scored[:max_instances]):
-        items = seen[tid]
+    for idx, (_, key) in enumerate(scored[:max_instances]):
+        items, tid = per_shot[key], key[0]
         cls = Counter(c for _, c, _, _ in items.values()).most_common(1)[0][0]
         class_name = str(names[cls]) if cls in names else f"class {cls}"
         track = InstanceTrack(
