@@ -94,3 +94,17 @@ def test_real_clips_find_a_person(name, tmp_path):
     ctx = context(real_clip(name), tmp_path)
     found = ctx.tools["detect_instances"](ctx).evidence.instances
     assert found and found[0].class_name == "person"
+
+
+def test_a_box_grabcut_cannot_separate_keeps_its_region():
+    """A face or body detector's box comes with no mask; where GrabCut finds nothing in it (here a
+    flat frame), the instance view must still show the box's region, not blur it all away."""
+    import numpy as np
+
+    from tools.segment import refine_mask
+
+    flat = np.full((360, 640, 3), 90, np.uint8)
+    mask = refine_mask(flat, (0.4, 0.3, 0.6, 0.8), None)
+    ys, xs = np.nonzero(mask)
+    assert 0.6 * 0.2 * 0.5 * 360 * 640 < mask.sum() <= 0.2 * 0.5 * 360 * 640
+    assert xs.min() >= 0.4 * 640 - 1 and xs.max() <= 0.6 * 640 and ys.min() >= 0.3 * 360 - 1 and ys.max() <= 0.8 * 360
