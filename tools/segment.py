@@ -43,15 +43,23 @@ def box_ellipse(shape, box) -> np.ndarray:
 
 
 def refine_mask(image: np.ndarray, box, seed: np.ndarray | None, iterations: int = 2) -> np.ndarray:
-    """GrabCut the instance inside ``box`` (normalised); returns a full-frame boolean mask."""
+    """GrabCut the instance inside ``box`` (normalised); returns a full-frame boolean mask.
+
+    Where GrabCut cannot run or loses the instance, the mask is the seed, or for a detector's box
+    alone the ellipse inscribed in it.
+    """
     h, w = image.shape[:2]
+
+    def fallback() -> np.ndarray:
+        return seed if seed is not None else box_ellipse((h, w), box)
+
     x0, y0, x1, y1 = box
     bw, bh = (x1 - x0) * w, (y1 - y0) * h
     mx, my = 0.25 * bw + 4, 0.25 * bh + 4
     cx0, cy0 = int(max(0, x0 * w - mx)), int(max(0, y0 * h - my))
     cx1, cy1 = int(min(w, x1 * w + mx)), int(min(h, y1 * h + my))
     if cx1 - cx0 < 8 or cy1 - cy0 < 8:
-        return seed if seed is not None else box_ellipse((h, w), box)
+        return fallback()
     crop = image[cy0:cy1, cx0:cx1]
     scale = min(1.0, WORK_SIZE / max(crop.shape[:2]))
     small = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else crop
@@ -69,7 +77,7 @@ def refine_mask(image: np.ndarray, box, seed: np.ndarray | None, iterations: int
         # no seed: the box's centre is probably the instance
         gc[by0 + (by1 - by0) // 4:by1 - (by1 - by0) // 4, bx0 + (bx1 - bx0) // 4:bx1 - (bx1 - bx0) // 4] = cv2.GC_PR_FGD
     if not (gc == cv2.GC_BGD).any() or not np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
-        return seed if seed is not None else box_ellipse((h, w), box)
+        return fallback()
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     # GrabCut seeds its colour models with k-means++ from OpenCV's per-thread random generator; a
     # fixed seed makes a mask depend on this call alone, not on what the process ran before it
@@ -77,14 +85,13 @@ def refine_mask(image: np.ndarray, box, seed: np.ndarray | None, iterations: int
     try:
         cv2.grabCut(small, gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
-        return seed if seed is not None else box_ellipse((h, w), box)
+        return fallback()
     fg = np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
     fg = cv2.resize(fg, (cx1 - cx0, cy1 - cy0), interpolation=cv2.INTER_NEAREST)
     out = np.zeros((h, w), bool)
     out[cy0:cy1, cx0:cx1] = fg > 0
     if out.sum() < 0.2 * (seed.sum() if seed is not None else bw * bh * 0.3):
-        # GrabCut lost the instance: keep what we had, or for a detector's box alone its inscribed ellipse
-        return seed if seed is not None else box_ellipse((h, w), box)
+        return fallback()  # GrabCut lost the instance
     return out
 
 
