@@ -164,8 +164,9 @@ def caption_one(clip: str, digest: str, settings_json: str, cache_path: str | No
     except Exception as e:  # a bug: the batch goes on, the record says what broke
         return {**base, "status": "failed", "caption": None, "error": f"{type(e).__name__}: {e}",
                 "timings": {"total_s": round(time.perf_counter() - started, 3)}}
+    meta = rec.evidence.get("read_metadata") or {}  # a montage is worth filtering or splitting at its cuts
     return {**base, "status": rec.status, "caption": rec.caption, "error": rec.llm_error or rec.fallback_reason,
-            "problems": rec.problems, "backend": rec.backend, "backend_fallback_reason": rec.backend_fallback_reason,
+            "shots": meta.get("shots"), "cuts_s": meta.get("cuts_s"), "problems": rec.problems, "backend": rec.backend, "backend_fallback_reason": rec.backend_fallback_reason,
             "timings": rec.timings, "usage": vars(rec.usage), "cache_hits": rec.cache_hits, "run_dir": rec.run_dir}
 
 
