@@ -31,6 +31,7 @@ from agent.evidence import instances_of, typed
 from agent.hookspecs import hookimpl
 from agent.tool import NoArgs, Observation, Tool
 from agent.validation import Problem
+from tools.shots import sample_shots
 
 SECTION = "Film Language"
 SHOT_SIZES = ("extreme close-up", "close-up", "medium close-up", "medium", "medium full", "full", "wide",
@@ -142,7 +143,7 @@ class DescribeFilmLanguage(Tool):
         "shots and camera movement, each with the frames and region it was measured on."
     )
     Args = NoArgs
-    version = "1"
+    version = "2"
     offline_plan = True
 
     def run(self, ctx, args) -> Observation:
@@ -155,6 +156,14 @@ class DescribeFilmLanguage(Tool):
         anchors: list[Anchor] = []
         main = insts[0] if insts else None
         masks = (ctx.artifacts.get("masks") or {}).get(main.id) if main else None
+        # film language belongs to one shot: in a montage, the main subject's (or else the longest)
+        shots = sample_shots(ctx)
+        shot = shots[main.seen()[0]] if main is not None and main.seen() else max(set(shots), key=shots.count)
+        here = [k for k in range(len(sampled)) if shots[k] == shot]
+        if len(set(shots)) > 1:
+            anchors.append(Anchor(aspect="shot", claim=f"shot {shot + 1} of {len(set(shots))}",
+                                  times=[times[k] for k in here], measure="the clip cuts between shots; "
+                                  "size, composition, angle and depth are measured on this one"))
 
         # shot size
         face_heights, face_times, face_boxes = [], [], []
@@ -162,8 +171,8 @@ class DescribeFilmLanguage(Tool):
             from tools.detect import contains, people_finder
 
             finder = people_finder()
-            for k, frame in enumerate(sampled):
-                faces = finder.faces(frame.image, neighbours=4)  # looser: only faces inside the subject count
+            for k in here:
+                faces = finder.faces(sampled[k].image, neighbours=4)  # looser: only faces inside the subject count
                 if main is not None:  # only the main subject's own face sets the shot size
                     box = main.boxes[k]
                     faces = [f for f in faces if box is not None and contains(box, f, 0.7)]
@@ -173,7 +182,7 @@ class DescribeFilmLanguage(Tool):
                     face_times.append(times[k])
                     face_boxes.append(biggest)
         size = None
-        if len(face_heights) >= max(1, len(sampled) / 2):  # a face in most frames, not a passing false one
+        if len(face_heights) >= max(1, len(here) / 2):  # a face in most frames, not a passing false one
             fh = median(face_heights)
             size = shot_size_from_face(fh)
             if size:
@@ -191,7 +200,8 @@ class DescribeFilmLanguage(Tool):
                                   f"height{', cut by the frame edge' if cut else ''}"))
         if size is None:
             size = "wide"
-            anchors.append(Anchor(aspect="shot size", claim=size, times=times, measure="no subject or face: the "
+            anchors.append(Anchor(aspect="shot size", claim=size, times=[times[k] for k in here],
+                                  measure="no subject or face: the "
                                   "whole scene is the subject"))
 
         # composition
@@ -205,12 +215,12 @@ class DescribeFilmLanguage(Tool):
 
         # camera angle
         ys = []
-        for k, frame in enumerate(sampled):
+        for k in here:
             m = masks[k] if masks and k < len(masks) else None
-            y = horizon(frame.image, m)
+            y = horizon(sampled[k].image, m)
             if y is not None:
                 ys.append((times[k], y))
-        angle = angle_from_horizon(median(y for _, y in ys) if len(ys) >= max(2, len(sampled) // 3) else None)
+        angle = angle_from_horizon(median(y for _, y in ys) if len(ys) >= max(2, len(here) // 3) else None)
         anchors.append(Anchor(aspect="camera angle", claim=angle, times=[t for t, _ in ys],
                               measure=(f"horizon line at {median(y for _, y in ys):.2f} of the frame height"
                                        if ys and angle != "unclear" else "no horizon line across the background")))
@@ -219,11 +229,11 @@ class DescribeFilmLanguage(Tool):
         dof = None
         if main is not None and masks:
             ratios, dof_times = [], []
-            for k, frame in enumerate(sampled):
+            for k in here:
                 m = masks[k] if k < len(masks) else None
                 if m is None or m.sum() < 100 or (~m).sum() < 100:
                     continue
-                gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
+                gray = cv2.cvtColor(sampled[k].image, cv2.COLOR_BGR2GRAY)
                 inner = cv2.erode(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
                 outer = cv2.dilate(m.astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
                 s_in, s_out = sharpness(gray, inner), sharpness(gray, outer)

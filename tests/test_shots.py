@@ -112,3 +112,15 @@ def test_the_yolo_backend_splits_its_tracks_at_cuts(montage, tmp_path, biased_yo
     times = ctx.frames.sample_times
     for inst in found.instances:
         assert len({times[k] >= 2.0 for k, box in enumerate(inst.boxes) if box is not None}) == 1, inst.id
+
+
+def test_film_language_is_measured_on_one_shot(montage, tmp_path):
+    settings = Settings(runs_dir=tmp_path, conditions=["film_language"])
+    tools = {t.name: t for t in load_plugins().tools(settings)}
+    ctx = RunContext(FrameStore(montage), settings, tmp_path / "run", tools=tools)
+    anchors = ctx.tools["describe_film_language"](ctx).evidence.anchors
+    shot = next(a for a in anchors if a.aspect == "shot")
+    assert shot.claim in ("shot 1 of 2", "shot 2 of 2")
+    for a in anchors:
+        if a.aspect in ("shot size", "composition", "depth of field"):
+            assert len({t >= 2.0 for t in a.times}) == 1, a
