@@ -149,24 +149,30 @@ def _cache_for(path: str | None):
     return _WORKER_CACHE[path]
 
 
+def failed_record(path: str, digest: str, error: str, started: float | None = None) -> dict[str, Any]:
+    """The record of a clip that got no caption (with its time spent, when it was tried)."""
+    record = {"path": path, "content_hash": digest, "status": "failed", "caption": None, "error": error}
+    if started is not None:
+        record["timings"] = {"total_s": round(time.perf_counter() - started, 3)}
+    return record
+
+
 def caption_one(clip: str, digest: str, settings_json: str, cache_path: str | None) -> dict[str, Any]:
     """Caption one clip into a batch record; never raises."""
     from .runner import caption_video
 
     started = time.perf_counter()
-    base = {"path": clip, "content_hash": digest}
     try:
         settings = Settings.model_validate_json(settings_json)
         rec = caption_video(clip, settings, cache=_cache_for(cache_path))
     except AgentError as e:
-        return {**base, "status": "failed", "caption": None, "error": e.message,
-                "timings": {"total_s": round(time.perf_counter() - started, 3)}}
+        return failed_record(clip, digest, e.message, started)
     except Exception as e:  # a bug: the batch goes on, the record says what broke
-        return {**base, "status": "failed", "caption": None, "error": f"{type(e).__name__}: {e}",
-                "timings": {"total_s": round(time.perf_counter() - started, 3)}}
+        return failed_record(clip, digest, f"{type(e).__name__}: {e}", started)
     meta = rec.evidence.get("read_metadata") or {}  # a montage is worth filtering or splitting at its cuts
-    return {**base, "status": rec.status, "caption": rec.caption, "error": rec.llm_error or rec.fallback_reason,
-            "shots": meta.get("shots"), "cuts_s": meta.get("cuts_s"), "problems": rec.problems, "backend": rec.backend, "backend_fallback_reason": rec.backend_fallback_reason,
+    return {"path": clip, "content_hash": digest, "status": rec.status, "caption": rec.caption,
+            "error": rec.llm_error or rec.fallback_reason, "shots": meta.get("shots"), "cuts_s": meta.get("cuts_s"),
+            "problems": rec.problems, "backend": rec.backend, "backend_fallback_reason": rec.backend_fallback_reason,
             "timings": rec.timings, "usage": vars(rec.usage), "cache_hits": rec.cache_hits, "run_dir": rec.run_dir}
 
 
@@ -214,8 +220,7 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
         try:
             digest = content_hash(clip)
         except OSError as e:
-            record = {"path": str(clip), "content_hash": "", "status": "failed", "caption": None,
-                      "error": f"{clip}: {e.strerror or e}"}
+            record = failed_record(str(clip), "", f"{clip}: {e.strerror or e}")
             if key(record) not in done_keys:
                 unreadable.append(record)
             continue
@@ -256,8 +261,7 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
                     try:
                         record = future.result()
                     except Exception as e:  # the worker process died (out of memory, a crash in a library)
-                        record = {"path": clip, "content_hash": digest, "status": "failed", "caption": None,
-                                  "error": f"worker died: {type(e).__name__}: {e}"}
+                        record = failed_record(clip, digest, f"worker died: {type(e).__name__}: {e}")
                     finish(record)
     finally:
         store.close()

@@ -14,8 +14,13 @@ from .evidence import Background, CameraMotion, InstanceTrack, instances_of, typ
 PERSON = "person"
 
 
-def _article(word: str) -> str:
+def article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def shot_size_sentence(size: str) -> str:
+    """A film-language shot size as a sentence of free text, e.g. 'It is a close-up shot.'"""
+    return f"It is {article(size)} {size} shot."
 
 
 def _join(items: list[str]) -> str:
@@ -37,10 +42,10 @@ def short_name(inst: InstanceTrack) -> str:
     """'a person in a red top', 'a yellow round object'."""
     colour = inst.colours[0] if inst.colours else ""
     if inst.class_name == PERSON:
-        return f"a person in {_article(colour)} {colour} top" if colour else "a person"
+        return f"a person in {article(colour)} {colour} top" if colour else "a person"
     noun = _noun(inst)
     phrase = f"{colour} {noun}".strip()
-    return f"{_article(phrase)} {phrase}"
+    return f"{article(phrase)} {phrase}"
 
 
 def appearance(inst: InstanceTrack) -> str:
@@ -48,7 +53,7 @@ def appearance(inst: InstanceTrack) -> str:
     colours = inst.colours
     if inst.class_name == PERSON:
         if len(colours) >= 2:
-            wear = f"wearing {_article(colours[0])} {colours[0]} top and {colours[1]} clothing on the lower body"
+            wear = f"wearing {article(colours[0])} {colours[0]} top and {colours[1]} clothing on the lower body"
         elif colours:
             wear = f"dressed mainly in {colours[0]}"
         else:
@@ -56,7 +61,7 @@ def appearance(inst: InstanceTrack) -> str:
         return f"A person {wear}, {size} in the frame."
     noun = _noun(inst)
     main = colours[0] if colours else None
-    text = f"{_article(size).capitalize()} {size} {noun}"
+    text = f"{article(size).capitalize()} {size} {noun}"
     if main:
         text += f", mainly {main}"
         if len(colours) > 1:
@@ -116,7 +121,7 @@ def camera_movement(cam: CameraMotion | None) -> str:
 
 
 def global_description(insts: list[InstanceTrack], bg: Background | None, cam: CameraMotion | None) -> str:
-    setting = f"{_article(bg.texture)} {bg.texture} {bg.colours[0]} background" if bg and bg.colours else "the scene"
+    setting = f"{article(bg.texture)} {bg.texture} {bg.colours[0]} background" if bg and bg.colours else "the scene"
     camera = ""
     if cam is not None and cam.label not in ("unclear",):
         from tools.camera import VERBS

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .caption import STRUCTURAL_KEY
+from .composer import shot_size_sentence
 
 DEFAULT_TOKENIZER = "google/t5-v1_1-xxl"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -81,8 +82,7 @@ def units(caption: dict[str, Any]) -> list[Unit]:
     add(1, "Camera Movement", sd.get("Camera Movement", ""))
     film = caption.get("Film Language")
     if isinstance(film, dict) and film.get("Shot Size"):
-        shot = film["Shot Size"]
-        add(5, "Film Language shot size", f"It is {'an' if shot[:1] in 'aeiou' else 'a'} {shot} shot.")
+        add(5, "Film Language shot size", shot_size_sentence(film["Shot Size"]))
     known = {"Video", "Global Description", STRUCTURAL_KEY, "Structural_Description", "Film Language"}
     for name, value in caption.items():
         if name not in known and isinstance(value, str):

@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from .caption import STRUCTURAL_KEY
 from .composer import compose
 
 PLAN = ("read_metadata", "estimate_camera_motion", "detect_instances", "segment_and_blur", "describe_background")
@@ -130,17 +131,16 @@ def _rejected_fields(messages: list[BaseMessage]) -> set[str]:
 
 def _with_answers(draft: dict[str, Any], answers: dict[str, dict], rejected: set[str]) -> dict[str, Any]:
     """The draft with the describer's usable answers in place of the measured text."""
-    sd_key = "Structural Description"
     fixed = json.loads(json.dumps(draft))
-    sd = fixed[sd_key]
+    sd = fixed[STRUCTURAL_KEY]
     for target, answer in answers.items():
         if not answer.get("usable"):
             continue
         for field, text in (answer.get("fields") or {}).items():
             if target.startswith("No.") and target in sd["Main Instance"] and field in sd["Main Instance"][target]:
-                path, holder = f"{sd_key}.Main Instance.{target}.{field}", sd["Main Instance"][target]
+                path, holder = f"{STRUCTURAL_KEY}.Main Instance.{target}.{field}", sd["Main Instance"][target]
             elif field in ("Background Detail", "Camera Movement"):
-                path, holder = f"{sd_key}.{field}", sd
+                path, holder = f"{STRUCTURAL_KEY}.{field}", sd
             else:
                 continue
             if path not in rejected:
@@ -151,7 +151,7 @@ def _with_answers(draft: dict[str, Any], answers: dict[str, dict], rejected: set
 def _fields(draft: dict[str, Any]) -> dict[str, str]:
     """Flatten a caption into {field path: text} for the lexicon check."""
     out = {"Global Description": draft["Global Description"]}
-    sd = draft["Structural Description"]
+    sd = draft[STRUCTURAL_KEY]
     for key, inst in sd["Main Instance"].items():
         for name, text in inst.items():
             out[f"{key}.{name}"] = text
@@ -180,7 +180,7 @@ def _reword(draft: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
     by_field: dict[str, list] = {}
     for v in violations:
         by_field.setdefault(v.field, []).append(v)
-    sd = fixed["Structural Description"]
+    sd = fixed[STRUCTURAL_KEY]
     for field, vs in by_field.items():
         if field in ("Global Description",):
             fixed[field] = apply_suggestions(fixed[field], vs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 
 from agent.caption import STRUCTURAL_KEY
+from agent.composer import shot_size_sentence
 from agent.evidence import typed
 from agent.hookspecs import hookimpl
 
@@ -35,12 +36,8 @@ def dense(caption: dict, evidence: dict) -> str:
     text += [sd["Background Detail"], sd["Camera Movement"]]
     film = caption.get("Film Language")
     if isinstance(film, dict) and film.get("Shot Size"):
-        text.append(f"It is {_article(film['Shot Size'])} {film['Shot Size']} shot.")
+        text.append(shot_size_sentence(film["Shot Size"]))
     return _sentences(*text)
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def _style(evidence: dict) -> str:
