@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,8 +25,6 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from .errors import InputError
 
 DEFAULT_VLM = "Qwen/Qwen2.5-VL-3B-Instruct"
-_LOADED: dict[tuple, tuple[Any, Any, str]] = {}
-_LOCK = threading.Lock()
 
 
 def model_id(spec: str) -> str:
@@ -48,14 +45,12 @@ def _dtype(device: str):
 
 def load_vlm(spec: str, settings) -> tuple[Any, Any, str]:
     """(model, processor, device) for ``hf:MODEL``; one line of InputError when it cannot be loaded."""
-    from .neural import pick_device
+    from .neural import keep_loaded, pick_device
 
     name = model_id(spec)
     device = pick_device(settings.device)
-    key = (name, device)
-    with _LOCK:
-        if key in _LOADED:
-            return _LOADED[key]
+
+    def build() -> tuple[Any, Any, str]:
         try:
             from transformers import AutoModelForImageTextToText, AutoProcessor
         except ImportError as e:
@@ -74,8 +69,9 @@ def load_vlm(spec: str, settings) -> tuple[Any, Any, str]:
             how = "download it once with allow_downloads = true, or give a local folder" if offline else "check the id"
             raise InputError(f"hf:{name}: cannot load the model{' offline' if offline else ''} ({first}); {how}")
         model.to(device).eval()
-        _LOADED[key] = (model, processor, device)
-        return _LOADED[key]
+        return model, processor, device
+
+    return keep_loaded(("hf", name, device), build)
 
 
 def generate_text(model, processor, messages: list[dict], max_new_tokens: int = 256,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -37,6 +38,18 @@ class WeightsMissing(Exception):
 
 
 T = TypeVar("T")
+
+_LOADED: dict[tuple, object] = {}
+_LOADING = threading.RLock()
+
+
+def keep_loaded(key: tuple, build: Callable[[], T]) -> T:
+    """``build()`` once per process and ``key`` (a batch worker loads each model once); the first
+    caller builds it while the others wait. A build that raises stores nothing."""
+    with _LOADING:
+        if key not in _LOADED:
+            _LOADED[key] = build()
+        return _LOADED[key]  # type: ignore[return-value]
 
 
 def try_neural(ctx, tool: str, model: str, fallback: str, run: Callable[[], T]) -> tuple[T | None, str | None]:

@@ -15,7 +15,6 @@ Condition ``depth`` (``--condition depth``). The tool ``estimate_depth`` has two
 from __future__ import annotations
 
 from statistics import median
-from typing import Any
 
 import cv2
 import numpy as np
@@ -29,7 +28,6 @@ from agent.tool import NoArgs, Observation, Tool
 SECTION = "Depth"
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
-_MODELS: dict[tuple, Any] = {}
 
 
 class DepthEvidence(BaseModel):
@@ -84,11 +82,11 @@ def random_depth_model():
 
 
 def load_depth_model(settings):
-    from agent.neural import WeightsMissing, pick_device
+    from agent.neural import WeightsMissing, keep_loaded, pick_device
 
     device = pick_device(settings.device)
-    key = (settings.depth_model, settings.random_weights, device)
-    if key not in _MODELS:
+
+    def build():
         if settings.random_weights:
             model = random_depth_model()
         else:
@@ -101,8 +99,9 @@ def load_depth_model(settings):
                 raise WeightsMissing(f"depth model {settings.depth_model} is not in the Hugging Face cache or a local "
                                      f"folder and downloads are off ({type(e).__name__})") from e
             model.eval()
-        _MODELS[key] = model.to(device)
-    return _MODELS[key], device
+        return model.to(device)
+
+    return keep_loaded(("depth", settings.depth_model, settings.random_weights, device), build), device
 
 
 def predict_depth(model, device: str, image: np.ndarray, size: int = 518) -> np.ndarray:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -126,19 +125,20 @@ def _summarise(words_per_frame: list[list[str] | None]) -> str | None:
 
 
 # -- the tool -----------------------------------------------------------------------------------
-_MODELS: dict[tuple, Any] = {}
 
 
 def load_pose_model(settings):
-    from agent.neural import prepare_ultralytics, resolve_yolo
+    from agent.neural import keep_loaded, prepare_ultralytics, resolve_yolo
 
     spec = resolve_yolo(settings.model_copy(update={"yolo_weights": settings.pose_weights}), flag="pose_weights")
     prepare_ultralytics(settings)
-    if spec.source not in _MODELS:
+
+    def build():
         from ultralytics import YOLO
 
-        _MODELS[spec.source] = YOLO(spec.source)
-    return _MODELS[spec.source], spec.label
+        return YOLO(spec.source)
+
+    return keep_loaded(("pose", spec.source), build), spec.label
 
 
 class EstimatePose(Tool):

@@ -10,7 +10,6 @@ chosen like the classical backend's: by persistence over all frames times size, 
 from __future__ import annotations
 
 import math
-import threading
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -18,30 +17,26 @@ import cv2
 import numpy as np
 
 from agent.evidence import Instances, InstanceTrack
-from agent.neural import YoloSpec, pick_device, prepare_ultralytics
+from agent.neural import YoloSpec, keep_loaded, pick_device, prepare_ultralytics
 
 from .instance_evidence import fill_evidence
 from .shots import sample_shots
 
 TRACKER = Path(__file__).parent / "data" / "bytetrack_sampled.yaml"
-_MODELS: dict[tuple, object] = {}
-_LOCK = threading.Lock()
-
-
 def load_yolo(spec: YoloSpec, settings):
     """The YOLO model for ``spec`` (kept for the process: a batch loads it once)."""
     prepare_ultralytics(settings)
-    key = (spec.source, tuple(settings.class_hints))
-    with _LOCK:
-        if key not in _MODELS:
-            from ultralytics import YOLO
 
-            model = YOLO(spec.source)
-            _name_classes(model)
-            if settings.class_hints and hasattr(model, "set_classes"):
-                model.set_classes(list(settings.class_hints))
-            _MODELS[key] = model
-        return _MODELS[key]
+    def build():
+        from ultralytics import YOLO
+
+        model = YOLO(spec.source)
+        _name_classes(model)
+        if settings.class_hints and hasattr(model, "set_classes"):
+            model.set_classes(list(settings.class_hints))
+        return model
+
+    return keep_loaded(("yolo", spec.source, tuple(settings.class_hints)), build)
 
 
 def _name_classes(model) -> None:

@@ -9,37 +9,31 @@ from __future__ import annotations
 
 import contextlib
 import io
-import threading
 import warnings
 
 import cv2
 import numpy as np
 
-from agent.neural import Sam2Spec, pick_device
-
-_PREDICTORS: dict[tuple, object] = {}
-_LOCK = threading.Lock()
+from agent.neural import Sam2Spec, keep_loaded, pick_device
 
 
 def load_predictor(spec: Sam2Spec, settings):
     device = pick_device(settings.device)
-    key = (spec.config, spec.checkpoint, spec.hub_id, device, settings.sam2_image_size)
-    with _LOCK:
-        if key not in _PREDICTORS:
-            extra = [f"++model.image_size={settings.sam2_image_size}"] if settings.sam2_image_size else []
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                if spec.hub_id:
-                    from sam2.sam2_video_predictor import SAM2VideoPredictor
 
-                    predictor = SAM2VideoPredictor.from_pretrained(spec.hub_id, device=device)
-                else:
-                    from sam2.build_sam import build_sam2_video_predictor
+    def build():
+        extra = [f"++model.image_size={settings.sam2_image_size}"] if settings.sam2_image_size else []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if spec.hub_id:
+                from sam2.sam2_video_predictor import SAM2VideoPredictor
 
-                    predictor = build_sam2_video_predictor(spec.config, ckpt_path=spec.checkpoint, device=device,
-                                                           hydra_overrides_extra=extra)
-            _PREDICTORS[key] = predictor
-        return _PREDICTORS[key]
+                return SAM2VideoPredictor.from_pretrained(spec.hub_id, device=device)
+            from sam2.build_sam import build_sam2_video_predictor
+
+            return build_sam2_video_predictor(spec.config, ckpt_path=spec.checkpoint, device=device,
+                                              hydra_overrides_extra=extra)
+
+    return keep_loaded(("sam2", spec.config, spec.checkpoint, spec.hub_id, device, settings.sam2_image_size), build)
 
 
 def segment_sam2(ctx, spec: Sam2Spec, instances, loader=None) -> dict[str, list[np.ndarray | None]]:
