@@ -55,3 +55,15 @@ def biased_yolo(monkeypatch):
 
     original = detect_yolo.load_yolo
     monkeypatch.setattr(detect_yolo, "load_yolo", lambda spec, settings: favour_first_class(original(spec, settings)))
+
+
+def tool_context(path: Path, tmp_path: Path, **settings):
+    """A run context over ``path`` with every plugin's tools, as the tools see it in a run."""
+    from agent.config import Settings
+    from agent.context import RunContext
+    from agent.media import FrameStore
+    from agent.plugins import load_plugins
+
+    config = Settings(runs_dir=tmp_path, **settings)
+    tools = {t.name: t for t in load_plugins().tools(config)}
+    return RunContext(FrameStore(path), config, tmp_path / "run", tools=tools)

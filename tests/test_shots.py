@@ -5,11 +5,9 @@ import av
 import pytest
 
 from agent.config import Settings
-from agent.context import RunContext
 from agent.media import FrameStore
-from agent.plugins import load_plugins
 from agent.synthetic import random_scene, render_clip
-from conftest import real_clip
+from conftest import real_clip, tool_context as context
 from tools.shots import find_cuts
 
 
@@ -31,12 +29,6 @@ def montage(tmp_path_factory):
             out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
         out.mux(stream.encode())
     return path
-
-
-def context(path, tmp_path) -> RunContext:
-    settings = Settings(runs_dir=tmp_path)
-    tools = {t.name: t for t in load_plugins().tools(settings)}
-    return RunContext(FrameStore(path), settings, tmp_path / "run", tools=tools)
 
 
 def test_the_cut_is_found_where_the_scene_changes(montage):
@@ -104,9 +96,7 @@ def test_a_shot_change_is_not_an_entrance_or_an_exit():
 
 def test_the_yolo_backend_splits_its_tracks_at_cuts(montage, tmp_path, biased_yolo):
     """The tracker links boxes across a cut like any other frames; the instances do not."""
-    settings = Settings(backend="neural", random_weights=True, device="cpu", runs_dir=tmp_path)
-    tools = {t.name: t for t in load_plugins().tools(settings)}
-    ctx = RunContext(FrameStore(montage), settings, tmp_path / "run", tools=tools)
+    ctx = context(montage, tmp_path, backend="neural", random_weights=True, device="cpu")
     found = ctx.tools["detect_instances"](ctx).evidence
     assert found.backend == "neural" and found.instances
     times = ctx.frames.sample_times
@@ -115,9 +105,7 @@ def test_the_yolo_backend_splits_its_tracks_at_cuts(montage, tmp_path, biased_yo
 
 
 def test_film_language_is_measured_on_one_shot(montage, tmp_path):
-    settings = Settings(runs_dir=tmp_path, conditions=["film_language"])
-    tools = {t.name: t for t in load_plugins().tools(settings)}
-    ctx = RunContext(FrameStore(montage), settings, tmp_path / "run", tools=tools)
+    ctx = context(montage, tmp_path, conditions=["film_language"])
     anchors = ctx.tools["describe_film_language"](ctx).evidence.anchors
     shot = next(a for a in anchors if a.aspect == "shot")
     assert shot.claim in ("shot 1 of 2", "shot 2 of 2")

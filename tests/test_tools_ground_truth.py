@@ -4,18 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import Settings
-from agent.context import RunContext
-from agent.media import FrameStore
-from agent.plugins import load_plugins
 from agent.synthetic import random_scene, render_clip
-from conftest import real_clip
-
-
-def context(path, tmp_path) -> RunContext:
-    settings = Settings(runs_dir=tmp_path)
-    tools = load_plugins().tools(settings)
-    return RunContext(FrameStore(path), settings, tmp_path / "run", tools={t.name: t for t in tools})
+from conftest import real_clip, tool_context as context
 
 
 @pytest.mark.parametrize("label", ["static", "pan left", "pan right", "tilt up", "tilt down", "zoom in",
@@ -24,7 +14,8 @@ def context(path, tmp_path) -> RunContext:
 def test_camera_label_matches_ground_truth(label, tmp_path):
     spec = random_scene(11, label, speed="medium", noise=4.0, duration_s=2.0)
     truth = render_clip(spec, tmp_path / "c.mp4")
-    obs = context(tmp_path / "c.mp4", tmp_path).tools["estimate_camera_motion"](context(tmp_path / "c.mp4", tmp_path))
+    ctx = context(tmp_path / "c.mp4", tmp_path)
+    obs = ctx.tools["estimate_camera_motion"](ctx)
     assert obs.evidence.label == truth.camera == label
 
 
