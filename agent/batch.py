@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .config import Settings
-from .errors import AgentError, InputError
+from .errors import STORAGE_ERRNOS, AgentError, InputError, StorageError, storage_error
 from .jsonl import json_lines
 from .media import content_hash
 
@@ -78,9 +78,33 @@ class RecordFile:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.repaired = self._cut_torn_tail()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._lock_fd: int | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock()
+            self.repaired = self._cut_torn_tail()
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as e:
+            self._unlock()
+            raise storage_error(e, "the batch records (--out)") from None
+
+    def _lock(self) -> None:
+        """One batch per records file: a second one is refused instead of recording every clip twice."""
+        import fcntl
+
+        lock = self.path.with_name(self.path.name + ".lock")
+        self._lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._unlock()
+            raise InputError(f"{self.path}: another batch is writing these records (it holds {lock}); "
+                             "wait for it to finish, or give another --out") from None
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the lock
+            self._lock_fd = None
 
     def _cut_torn_tail(self) -> bool:
         if not self.path.exists():
@@ -104,7 +128,7 @@ class RecordFile:
 
     def records(self) -> list[dict[str, Any]]:
         out = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
             if line.strip():
                 try:
                     out.append(json.loads(line))
@@ -117,18 +141,38 @@ class RecordFile:
         records = self.records()
         kept = [r for r in records if r.get("status") != "failed"]
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+        try:
+            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise storage_error(e, "the batch records (--out)") from None
         os.close(self._fd)
         os.replace(tmp, self.path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         return len(records) - len(kept)
 
     def append(self, record: dict[str, Any]) -> None:
-        os.write(self._fd, (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
-        os.fsync(self._fd)
+        """One line, on disk before it counts; a write the disk cannot take is undone, so the file stays valid."""
+        from .secrets import redact
+
+        data = (json.dumps(redact(record), ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        size = os.fstat(self._fd).st_size
+        try:
+            written = os.write(self._fd, data)
+            if written != len(data):
+                raise OSError(28, "No space left on device", str(self.path))
+            os.fsync(self._fd)
+        except OSError as e:
+            try:
+                os.truncate(self.path, size)
+            except OSError:
+                pass  # the torn line is cut off when the file is next opened
+            raise storage_error(e if e.filename else OSError(e.errno, e.strerror, str(self.path)),
+                                "the batch records (--out)") from None
 
     def close(self) -> None:
         os.close(self._fd)
+        self._unlock()
 
 
 def key(record: dict[str, Any]) -> tuple[str, str]:
@@ -149,6 +193,9 @@ def _cache_for(path: str | None):
     return _WORKER_CACHE[path]
 
 
+STORAGE_FAILURE = "storage-failure"  # a worker's answer that stops the batch; never written as a record
+
+
 def failed_record(path: str, digest: str, error: str, started: float | None = None) -> dict[str, Any]:
     """The record of a clip that got no caption (with its time spent, when it was tried)."""
     record = {"path": path, "content_hash": digest, "status": "failed", "caption": None, "error": error}
@@ -165,6 +212,8 @@ def caption_one(clip: str, digest: str, settings_json: str, cache_path: str | No
     try:
         settings = Settings.model_validate_json(settings_json)
         rec = caption_video(clip, settings, cache=_cache_for(cache_path))
+    except StorageError as e:  # not this clip's fault: the batch stops, nothing is recorded for it
+        return {"path": clip, "content_hash": digest, "status": STORAGE_FAILURE, "error": e.message}
     except AgentError as e:
         return failed_record(clip, digest, e.message, started)
     except Exception as e:  # a bug: the batch goes on, the record says what broke
@@ -198,6 +247,7 @@ class BatchSummary:
     seconds: float
     repaired: bool
     dropped_failed: int
+    in_file: dict[str, int]  # statuses of every record in the file, earlier runs' included
 
     @property
     def ran(self) -> int:
@@ -230,6 +280,9 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
     counts: dict[str, int] = {}
 
     def finish(record: dict) -> None:
+        if record.get("status") == STORAGE_FAILURE:
+            raise StorageError(f"{record['error']}; the batch stopped, the records in {out} are valid and a "
+                               "re-run resumes after what they hold")
         store.append(record)  # on disk before the clip counts as done
         counts[record["status"]] = counts.get(record["status"], 0) + 1
         if on_record:
@@ -265,8 +318,12 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
                     finish(record)
     finally:
         store.close()
+    in_file: dict[str, int] = {}
+    for record in store.records():
+        in_file[record.get("status", "?")] = in_file.get(record.get("status", "?"), 0) + 1
     return BatchSummary(total=len(clips), skipped=len(clips) - total, done=counts,
-                        seconds=time.perf_counter() - started, repaired=store.repaired, dropped_failed=dropped)
+                        seconds=time.perf_counter() - started, repaired=store.repaired, dropped_failed=dropped,
+                        in_file=in_file)
 
 
 # -- export ------------------------------------------------------------------------------------------
@@ -280,8 +337,12 @@ def export_captions(records_path: Path, out: Path, include_degraded: bool = True
         latest[key(rec)] = rec
     keep = ("ok", "degraded") if include_degraded else ("ok",)
     captions = [r["caption"] for r in latest.values() if r.get("status") in keep and r.get("caption")]
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(captions, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(captions, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise storage_error(e, "the export (--out)") from None
     return len(captions)

@@ -203,7 +203,9 @@ def load_captions(path: Path) -> list[tuple[str, Any]]:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a .json or .jsonl file")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    from .jsonl import read_text
+
+    text = read_text(path, "caption file")
     items: list[tuple[str, Any]] = []
     if path.suffix == ".jsonl":
         for lineno, line in enumerate(text.splitlines(), 1):

@@ -9,7 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import EXIT_BACKEND, EXIT_INVALID, EXIT_OK, AgentError, InputError
+from .errors import EXIT_BACKEND, EXIT_INVALID, EXIT_OK, EXIT_STORAGE, AgentError, InputError, storage_error
+from .secrets import redact
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,6 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-tokens", type=int, help="most tokens per LLM reply (default 2048)")
     run.add_argument("--timeout", type=float, help="seconds to wait for one LLM reply (default 120)")
     run.add_argument("--retries", type=int, help="retries on HTTP 429/5xx, time-outs and dropped connections (default 2)")
+    run.add_argument("--no-images", dest="send_images", action="store_false", default=None,
+                     help="send the LLM no images (for text-only servers)")
+    run.add_argument("--max-calls-per-turn", type=int, help="most tool calls in one model reply (default 16)")
+    run.add_argument("--max-tool-calls", type=int, help="most tool calls in one run (default 64)")
     run.add_argument("--frames", type=int, help="frames sampled uniformly (default 8)")
     run.add_argument("--max-instances", type=int, help="most main instances (default 3)")
     run.add_argument("--background", choices=["blur", "pixelate"], help="how instance views hide the background")
@@ -131,6 +136,8 @@ def cmd_run(args) -> int:
     disabled = list(args.no_plugin)
     settings = load_settings(llm=args.llm, base_url=args.base_url, temperature=args.temperature,
                              max_tokens=args.max_tokens, timeout_s=args.timeout, retries=args.retries,
+                             send_images=args.send_images, max_calls_per_turn=args.max_calls_per_turn,
+                             max_tool_calls=args.max_tool_calls,
                              frames=args.frames, backend=args.backend, device=args.device,
                              yolo_weights=args.yolo_weights, class_hints=args.class_hints,
                              sam2_model=args.sam2_model, sam2_checkpoint=args.sam2_checkpoint,
@@ -159,12 +166,10 @@ def cmd_run(args) -> int:
               f"python -m agent run {args.video} --resume{again}", file=sys.stderr)
         return EXIT_OK
     if record.caption is None:
-        raise AgentError(f"{args.video}: no caption was produced ({record.fallback_reason or 'unknown reason'})")
+        raise AgentError(f"{args.video}: no caption was produced ({record.fallback_reason or 'unknown reason'}); "
+                         f"the run record is {record.run_dir}/record.json")
     output = record.formatted if record.formatted is not None else record.caption
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        text = output if isinstance(output, str) else json.dumps(output, indent=2, ensure_ascii=False)
-        args.output.write_text(text + "\n")
+    text = output if isinstance(output, str) else json.dumps(output, indent=2, ensure_ascii=False)
     if not args.json:  # with --json the caption is in the 'caption' event
         if isinstance(output, str):
             print(output)
@@ -172,11 +177,24 @@ def cmd_run(args) -> int:
             print_caption(output)
     if not args.quiet and not args.json:
         print(f"run record: {record.run_dir}/record.json", file=sys.stderr)
+    code = EXIT_OK
+    if args.output:  # after the caption is out and recorded: a bad -o loses nothing
+        try:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(text + "\n", encoding="utf-8")
+        except OSError as e:
+            print(f"error: {storage_error(e, 'the caption (-o)').message}; the caption is above and in "
+                  f"{record.run_dir}/record.json", file=sys.stderr)
+            code = EXIT_STORAGE
+    if record.status == "failed":
+        print(f"error: the run failed inside ({redact(record.fallback_reason)}); the caption above was composed "
+              "from the tools' evidence", file=sys.stderr)
+        return EXIT_BACKEND
     if record.llm_error:
         # the caption composed from the evidence is written above; the exit status says the model failed
         print(f"error: {record.llm_error}", file=sys.stderr)
         return EXIT_BACKEND
-    return EXIT_OK
+    return code
 
 
 def _listeners(args) -> list:
@@ -205,6 +223,11 @@ def cmd_batch(args) -> int:
 
     if args.workers < 1:
         raise InputError("--workers must be at least 1")
+    cpus = os.cpu_count() or 1
+    if args.workers > cpus:
+        print(f"warning: --workers {args.workers} is more than this machine's {cpus} CPU(s); using {cpus}",
+              file=sys.stderr)
+        args.workers = cpus
     settings = load_settings(llm=args.llm, base_url=args.base_url, backend=args.backend, frames=args.frames,
                              runs_dir=args.runs_dir)
     clips = expand_inputs(args.input)
@@ -247,7 +270,13 @@ def cmd_batch(args) -> int:
     if summary.dropped_failed:
         notes.append(f"{summary.dropped_failed} failed record(s) retried")
     print(f"{parts} in {summary.seconds:.1f}s" + (f" ({'; '.join(notes)})" if notes else ""), file=sys.stderr)
-    return EXIT_BACKEND if summary.done.get("failed") else EXIT_OK
+    failed = summary.in_file.get("failed", 0)
+    if summary.in_file != summary.done:  # earlier runs' records count too: say what the file holds
+        held = ", ".join(f"{n} {status}" for status, n in sorted(summary.in_file.items()))
+        print(f"{args.out} holds {held}", file=sys.stderr)
+    if failed:
+        print(f"{failed} clip(s) failed; run again with --retry-failed to retry them", file=sys.stderr)
+    return EXIT_BACKEND if failed else EXIT_OK
 
 
 def cmd_export(args) -> int:
@@ -398,8 +427,13 @@ def main(argv: list[str] | None = None) -> int:
     except AgentError as e:
         if args.debug:
             raise
-        print(f"error: {e.message}", file=sys.stderr)
+        print(f"error: {redact(e.message)}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # a file we had to write or read that the checks above did not foresee
+        if args.debug:
+            raise
+        print(f"error: {redact(storage_error(e, 'a file').message)}", file=sys.stderr)
+        return EXIT_STORAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -120,7 +120,9 @@ def camera_movement(cam: CameraMotion | None) -> str:
     return text
 
 
-def global_description(insts: list[InstanceTrack], bg: Background | None, cam: CameraMotion | None) -> str:
+def global_description(insts: list[InstanceTrack], bg: Background | None, cam: CameraMotion | None,
+                       detected: bool = True) -> str:
+    """``detected``: whether detection measured the clip (if not, nothing is claimed about its subjects)."""
     setting = f"{article(bg.texture)} {bg.texture} {bg.colours[0]} background" if bg and bg.colours else "the scene"
     camera = ""
     if cam is not None and cam.label not in ("unclear",):
@@ -132,6 +134,8 @@ def global_description(insts: list[InstanceTrack], bg: Background | None, cam: C
             camera = " as the camera " + " and ".join(VERBS[p] for p in cam.primitives[:2])
         else:
             camera = " in a static shot"
+    if not insts and not detected:
+        return f"A view of {setting}{camera}; what it shows could not be measured."
     if not insts:
         return f"A view of {setting}{camera} with no distinct moving subject."
     subjects = _join([short_name(i) for i in insts[:3]])
@@ -151,7 +155,7 @@ def compose(evidence: dict[str, Any], video: str, sections: dict[str, Any] | Non
     cam = typed(evidence, "estimate_camera_motion")
     data = {
         "Video": video,
-        "Global Description": global_description(insts, bg, cam),
+        "Global Description": global_description(insts, bg, cam, detected="detect_instances" in evidence),
         STRUCTURAL_KEY: {
             "Main Instance": {
                 f"No.{k}": {

@@ -25,10 +25,18 @@ class Settings(BaseModel):
     llm: str = Field("offline", description="'offline', 'openai:MODEL', 'hf:MODEL', 'replay:RUN', or a model name "
                                             "served at base_url")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint for the llm")
-    temperature: float = 0.0
-    max_tokens: int = 2048
-    timeout_s: float = 120.0
-    retries: int = 2
+    temperature: float = Field(0.0, ge=0.0, le=2.0, allow_inf_nan=False, description="LLM sampling temperature")
+    max_tokens: int = Field(2048, ge=1, le=1_000_000, description="most tokens per LLM reply")
+    timeout_s: float = Field(120.0, gt=0, le=86_400, allow_inf_nan=False,
+                             description="seconds to wait for one LLM reply")
+    retries: int = Field(2, ge=0, le=20, description="retries on HTTP 429/5xx, time-outs and dropped connections")
+    send_images: bool = Field(True, description="send frames and instance views to the LLM (off for text-only servers)")
+    max_calls_per_turn: int = Field(16, ge=1, le=1000, description="most tool calls in one model reply before "
+                                                                   "the run falls back")
+    max_tool_calls: int = Field(64, ge=1, le=10_000, description="most tool calls in one run before it falls back")
+    max_reply_chars: int = Field(20_000, ge=1000, le=10_000_000,
+                                 description="most characters of a model reply's text kept in the conversation "
+                                             "and in llm.jsonl")
 
     frames: int = Field(8, ge=1, le=64, description="frames sampled uniformly for the prompt and tools")
     motion_fps: float = Field(10.0, gt=0, le=60, description="rate of the low-resolution motion stream")
@@ -78,8 +86,10 @@ def _config_file() -> Path | None:
     return None
 
 
-def _from_env() -> dict[str, Any]:
+def _from_env() -> tuple[dict[str, Any], dict[str, str]]:
+    """The settings given in the environment, and the variable each came from."""
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     for name, field in Settings.model_fields.items():
         raw = os.environ.get(ENV_PREFIX + name.upper())
         if raw is None:
@@ -88,7 +98,16 @@ def _from_env() -> dict[str, Any]:
             values[name] = [p.strip() for p in raw.split(",") if p.strip()]
         else:
             values[name] = raw
-    return values
+        sources[name] = ENV_PREFIX + name.upper()
+    return values, sources
+
+
+FLAGS = {"timeout_s": "--timeout", "output_format": "--format", "conditions": "--condition",
+         "class_hints": "--class-hint", "disabled_plugins": "--no-plugin"}
+
+
+def flag_of(field: str) -> str:
+    return FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -97,15 +116,27 @@ def load_settings(**overrides: Any) -> Settings:
     path = _config_file()
     if path is not None:
         try:
-            values.update(tomllib.loads(path.read_text()))
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
         except tomllib.TOMLDecodeError as e:
             raise InputError(f"{path}: not valid TOML ({e})")
-    values.update(_from_env())
-    values.update({k: v for k, v in overrides.items() if v is not None})
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: config file is not UTF-8 text")
+        except OSError as e:
+            raise InputError(f"{path}: config file cannot be read ({e.strerror or e})")
+    env, sources = _from_env()
+    values.update(env)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
     try:
         return Settings(**values)
     except ValidationError as e:
         err = e.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
-        source = f" (from {path})" if path else ""
+        top = str(err["loc"][0]) if err["loc"] else ""
+        if top in given:
+            raise InputError(f"{flag_of(top)}: {err['msg']}")
+        elif top in sources:
+            source = f" (from the environment variable {sources[top]})"
+        else:
+            source = f" (from {path})" if path else ""
         raise InputError(f"setting {field!r}: {err['msg']}{source}")

@@ -46,8 +46,10 @@ class RunContext:
     _seq: int = 0
 
     def emit(self, kind: str, **data: Any) -> None:
+        from .secrets import redact
+
         self._seq += 1
-        event = {"event": kind, "seq": self._seq, "time": round(time.time(), 3), **data}
+        event = {"event": kind, "seq": self._seq, "time": round(time.time(), 3), **redact(data)}
         for listener in self.listeners:
             listener(event)
 

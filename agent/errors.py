@@ -8,6 +8,7 @@ from __future__ import annotations
 
 EXIT_OK = 0
 EXIT_INVALID = 1  # a caption failed validation
+EXIT_STORAGE = 1  # a file or folder could not be written (disk full, read-only, not a folder)
 EXIT_INPUT = 2  # bad input or usage
 EXIT_BACKEND = 3  # a model, endpoint or plugin failed
 
@@ -37,3 +38,18 @@ class BackendError(AgentError):
     """A model, an endpoint or a plugin failed."""
 
     exit_code = EXIT_BACKEND
+
+
+class StorageError(AgentError):
+    """What we had to write could not be written: a full disk, a read-only folder, a file in the way."""
+
+    exit_code = EXIT_STORAGE
+
+
+STORAGE_ERRNOS = {28, 30, 122, 13, 1, 20, 21, 17}  # ENOSPC EROFS EDQUOT EACCES EPERM ENOTDIR EISDIR EEXIST
+
+
+def storage_error(exc: OSError, what: str) -> StorageError:
+    """One line for an OSError met while writing ``what``."""
+    where = exc.filename or what
+    return StorageError(f"{where}: cannot write {what} ({exc.strerror or type(exc).__name__})")

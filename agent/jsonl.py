@@ -12,9 +12,19 @@ from typing import Any, Iterator
 from .errors import InputError
 
 
+def read_text(path: Path, what: str = "file") -> str:
+    """A user's UTF-8 text file; one :class:`InputError` line when it is unreadable or not UTF-8."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: {what} is not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise InputError(f"{path}: {what} cannot be read ({e.strerror or e})") from None
+
+
 def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, value) for each non-blank line; :class:`InputError` at the first bad one."""
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -26,6 +26,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from .config import Settings
 from .errors import InputError
+from .jsonl import read_text
+from .secrets import redact
 from .planner import OfflinePlanner
 
 RECORDING = "llm.jsonl"
@@ -47,8 +49,6 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
 
         load_vlm(spec, settings)  # fail now, in one line, if it cannot be loaded
         return HFChatModel(spec=spec, settings=settings, max_new_tokens=settings.max_tokens)
-    from langchain_openai import ChatOpenAI
-
     model = spec.split(":", 1)[1] if spec.startswith("openai:") else spec
     if not model:
         raise InputError(f"--llm {spec}: name a model, e.g. openai:gpt-4o-mini")
@@ -56,9 +56,79 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
     key = os.environ.get("OPENAI_API_KEY")
     if not key and not url:
         raise InputError(f"--llm {spec}: set OPENAI_API_KEY, or give --base-url for a local OpenAI-compatible server")
-    return ChatOpenAI(model=model, base_url=url, api_key=key or "not-needed",
+    return CheckedChatOpenAI(model=model, base_url=url, api_key=key or "not-needed",
                       temperature=settings.temperature, max_tokens=settings.max_tokens,
                       timeout=settings.timeout_s, max_retries=settings.retries)
+
+
+class MalformedReply(Exception):
+    """The server answered 200 with something that is not a chat completion."""
+
+
+def _preview(value: Any, limit: int = 120) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def checked_completion(response: Any) -> dict:
+    """The completion as a dict, or :class:`MalformedReply` saying what came back instead.
+
+    Tool-call arguments that are valid JSON but not an object (``42``, ``[1, 2]``) are kept as
+    unparsed arguments, so the model is told that call's error instead of the whole reply failing."""
+    import openai
+
+    from .toolcalls import UNPARSED
+
+    if isinstance(response, (bytes, str)):
+        text = response.decode("utf-8", "replace") if isinstance(response, bytes) else response
+        if text.lstrip().startswith(("data:", "event:")):
+            raise MalformedReply("an event stream (streaming was not asked for)")
+        if "<html" in text[:500].lower() or "<!doctype" in text[:500].lower():
+            raise MalformedReply(f"an HTML page: {_preview(text)}")
+        raise MalformedReply(f"a body that is not JSON: {_preview(text) or '(empty)'}")
+    if isinstance(response, openai.BaseModel):
+        response = response.model_dump(exclude={"choices": {"__all__": {"message": {"parsed"}}}}, warnings=False)
+    if not isinstance(response, dict):
+        raise MalformedReply(f"a {type(response).__name__} instead of a JSON object")
+    if response.get("error"):
+        raise MalformedReply(f"an error object: {_preview(response['error'])}")
+    choices = response.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise MalformedReply("a completion whose choices are empty" if choices == [] else
+                             f"a completion with no choices: {_preview(json.dumps(response, default=str))}")
+    message = choices[0].get("message") if isinstance(choices[0], dict) else None
+    if not isinstance(message, dict):
+        raise MalformedReply(f"a choice with no message: {_preview(json.dumps(choices[0], default=str))}")
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            continue
+        args = function.get("arguments")
+        if not isinstance(args, str) or not args.strip():
+            continue
+        try:
+            parsed = json.loads(args)
+        except json.JSONDecodeError:
+            continue  # LangChain keeps these as invalid tool calls, answered like unparsed ones
+        if not isinstance(parsed, dict):
+            function["arguments"] = json.dumps({UNPARSED: args})
+    return response
+
+
+def _chat_openai():
+    from langchain_openai import ChatOpenAI
+
+    class CheckedChatOpenAI(ChatOpenAI):
+        """ChatOpenAI that turns a 200 reply which is not a chat completion into :class:`MalformedReply`."""
+
+        def _create_chat_result(self, response, generation_info=None):
+            return super()._create_chat_result(checked_completion(response), generation_info)
+
+    return CheckedChatOpenAI
+
+
+def CheckedChatOpenAI(**kwargs: Any) -> BaseChatModel:  # noqa: N802 - a class built on first use
+    return _chat_openai()(**kwargs)
 
 
 def is_offline(model: BaseChatModel) -> bool:
@@ -73,7 +143,21 @@ def describe_llm_error(exc: Exception, settings: Settings) -> str | None:
     except ImportError:  # pragma: no cover - langchain-openai depends on it
         return None
     url = base_url(settings) or OPENAI_URL
-    tries = f"after {settings.retries} retr{'y' if settings.retries == 1 else 'ies'}"
+    line = _describe(exc, settings, url, openai)
+    return None if line is None else redact(line)
+
+
+RETRIED_STATUS = {408, 409, 429}  # and every 5xx: what the OpenAI client retries
+
+
+def _describe(exc: Exception, settings: Settings, url: str, openai) -> str | None:
+    tries = f"after {settings.retries} retr{'y' if settings.retries == 1 else 'ies'}" if settings.retries else \
+        "with retries off"
+    if isinstance(exc, MalformedReply):
+        return f"the model server at {url} answered with {exc}, not a chat completion"
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
+        return (f"the model server at {url} answered with a body that is not JSON (empty, or not UTF-8 text: "
+                f"{_preview(exc)}), not a chat completion")
     if isinstance(exc, openai.APITimeoutError):
         return (f"the model server at {url} did not answer within {settings.timeout_s:g}s ({tries}); "
                 "raise the timeout (--timeout) or check the server's load")
@@ -94,7 +178,13 @@ def describe_llm_error(exc: Exception, settings: Settings) -> str | None:
     if isinstance(exc, openai.RateLimitError):
         return f"the model server at {url} kept answering 429 (rate limited) {tries}"
     if isinstance(exc, openai.APIStatusError):
-        return f"the model server at {url} answered HTTP {exc.status_code} {tries}: {_first_line(exc.message)}"
+        retried = exc.status_code in RETRIED_STATUS or exc.status_code >= 500
+        line = f"the model server at {url} answered HTTP {exc.status_code}" + (f" {tries}" if retried else "")
+        line += f": {_first_line(exc.message)}"
+        if exc.status_code in (400, 415, 422) and settings.send_images and \
+                any(w in str(exc.message).lower() for w in ("image", "vision", "multimodal", "multi-modal")):
+            line += "; if this model takes no images, run with --no-images"
+        return line
     if isinstance(exc, ReplayExhausted):
         return str(exc)
     return None
@@ -109,7 +199,7 @@ def _first_line(text: str, limit: int = 200) -> str:
 def record_reply(path: Path, reply: AIMessage) -> None:
     """Append one raw model reply to a run's recording."""
     with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(message_to_dict(reply), ensure_ascii=False) + "\n")
+        f.write(json.dumps(redact(message_to_dict(reply)), ensure_ascii=False) + "\n")
 
 
 class ReplayExhausted(RuntimeError):
@@ -133,7 +223,7 @@ class ReplayModel(BaseChatModel):
         if not file.is_file():
             raise InputError(f"replay: {file} does not exist (a run folder holds {RECORDING} after a run with an LLM)")
         try:
-            rows = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+            rows = [json.loads(line) for line in read_text(file, "recording").splitlines() if line.strip()]
             replies = [m for m in messages_from_dict(rows) if isinstance(m, AIMessage)]
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
             raise InputError(f"replay: {file} is not a recording of model replies ({e})")

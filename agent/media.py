@@ -104,6 +104,11 @@ def _open(path: Path):
     if not container.streams.video:
         container.close()
         raise InputError(f"{path}: has no video stream")
+    fmt = container.format.name
+    if (fmt.endswith("_pipe") and fmt != "gif_pipe") or fmt == "image2":  # a still image FFmpeg also opens
+        kind = container.streams.video[0].codec_context.name.upper()
+        container.close()
+        raise InputError(f"{path}: is a still image ({kind}), not a video; caption a video clip")
     return container
 
 

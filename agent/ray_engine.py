@@ -11,6 +11,9 @@
 The stages hand over through the tool cache (SQLite), so on a multi-node cluster it must live on
 storage every node sees, or each node's stages must share a node-local cache. Local by default
 (``ray.init()`` with this machine's CPUs); ``address`` attaches to a running cluster.
+
+Each stage's actors ask for a share of the CPUs Ray has, so that all of them fit at once: actors that
+ask for more than the cluster holds would wait forever.
 """
 
 from __future__ import annotations
@@ -73,6 +76,12 @@ class CaptionStage:
         return {"record": json.dumps(record, ensure_ascii=False, default=str)}
 
 
+def stage_cpus(cluster_cpus: float, measure: int, vision: int, caption: int) -> float:
+    """CPUs each measuring actor asks for (caption actors ask half), so every stage's actors fit at once."""
+    wanted = measure + vision + caption / 2
+    return max(0.01, min(1.0, round(cluster_cpus / wanted - 0.005, 2)))
+
+
 def run_on_ray(jobs: list[tuple[str, str]], settings: Settings, cache_path: str | None, *, workers: int = 1,
                address: str | None = None, llm_concurrency: int | None = None, gpus: int | None = None
                ) -> Iterator[dict[str, Any]]:
@@ -89,8 +98,10 @@ def run_on_ray(jobs: list[tuple[str, str]], settings: Settings, cache_path: str 
         return
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, num_cpus=None if address else max(1, workers), include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
+        import os
+
+        ray.init(address=address, num_cpus=None if address else max(1, os.cpu_count() or 1),
+                 include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
@@ -99,14 +110,18 @@ def run_on_ray(jobs: list[tuple[str, str]], settings: Settings, cache_path: str 
         ds = ray.data.from_items(rows)
         neural = settings.backend != "classical"
         cpu_tools = CPU_TOOLS if neural else CPU_TOOLS + VISION_TOOLS
+        n_gpus = gpus if gpus is not None else int(ray.cluster_resources().get("GPU", 0))
+        measure = max(1, workers)
+        vision = max(1, n_gpus or 1) if neural else 0
+        caption = llm_concurrency or max(1, workers)
+        cpu_share = stage_cpus(float(ray.cluster_resources().get("CPU", 1)), measure, vision, caption)
         ds = ds.map(MeasureStage, fn_constructor_args=(settings_json, cache_path, cpu_tools),
-                    concurrency=max(1, workers), num_cpus=1)
+                    concurrency=measure, num_cpus=cpu_share)
         if neural:
-            n_gpus = gpus if gpus is not None else int(ray.cluster_resources().get("GPU", 0))
             ds = ds.map(MeasureStage, fn_constructor_args=(settings_json, cache_path, VISION_TOOLS),
-                        concurrency=max(1, n_gpus or 1), num_gpus=1 if n_gpus else 0, num_cpus=1)
+                        concurrency=vision, num_gpus=1 if n_gpus else 0, num_cpus=cpu_share)
         ds = ds.map(CaptionStage, fn_constructor_args=(settings_json, cache_path),
-                    concurrency=llm_concurrency or max(1, workers), num_cpus=0.5)
+                    concurrency=caption, num_cpus=cpu_share / 2)
         for row in ds.iter_rows():
             yield json.loads(row["record"])
     finally:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,10 +14,11 @@ from langchain_core.messages import AIMessage, ToolMessage
 
 from .config import Settings
 from .context import RunContext
-from .errors import AgentError, InputError
+from .errors import STORAGE_ERRNOS, AgentError, InputError, storage_error
 from .llm import RECORDING, ReplayModel, describe_llm_error, is_offline, make_chat_model, record_reply
 from .media import FrameStore, content_hash
 from .plugins import load_plugins
+from .secrets import redact
 from .trace import JsonlSink
 
 
@@ -99,8 +102,11 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     frames = FrameStore(path, samples=settings.frames, motion_fps=settings.motion_fps,
                         motion_width=settings.motion_width)
     digest = content_hash(path)
-    run_dir = settings.runs_dir / f"{path.stem}-{digest[:8]}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = settings.runs_dir / f"{folder_name(path.stem)}-{digest[:8]}"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise storage_error(e, "the run folder (--runs-dir)") from None
 
     plugins = load_plugins(settings.disabled_plugins)
     formats = plugins.output_formats()
@@ -108,7 +114,10 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
         raise InputError(f"--format {settings.output_format}: not a known format (known: {', '.join(sorted(formats))})")
     tools = plugins.tools(settings)
     checks = plugins.validation_checks(settings)
-    trace_file = JsonlSink(run_dir / "trace.jsonl")
+    try:
+        trace_file = JsonlSink(run_dir / "trace.jsonl")
+    except OSError as e:
+        raise storage_error(e, "the run's trace") from None
     ctx = RunContext(frames=frames, settings=settings, run_dir=run_dir, tools={t.name: t for t in tools},
                      listeners=[trace_file, *listeners], debug=debug, cache=cache, clip_hash=digest)
     frames.on_progress = lambda done, total: ctx.emit("progress", task="decoding", done=done, total=total)
@@ -158,7 +167,7 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     if offline:
         llm.section_writer = sections
     checkpoints = _checkpointer(run_dir, fresh=not resume) if (step or resume) else None
-    graph = build_caption_graph(ctx, llm, tools, checks, send_images=not offline, on_usage=on_usage,
+    graph = build_caption_graph(ctx, llm, tools, checks, send_images=not offline and settings.send_images, on_usage=on_usage,
                                 describe_error=lambda e: describe_llm_error(e, settings),
                                 checkpointer=checkpoints, pause_before_tools=step is not None,
                                 sections=sections)
@@ -205,6 +214,41 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
                 steps.append({"node": node, "reason": delta.get("fallback_reason")})
             tool_started = time.perf_counter()
 
+    def finish() -> RunRecord:
+        """Write the run record (what was measured and what broke) and end the trace."""
+        if stopped:
+            state.update(status="stopped", caption=None, fallback_reason=stopped)
+        failed = failed_core_tools(ctx)
+        if failed and state.get("status") == "ok":  # a caption without what those tools measure is not fine
+            state.update(status="degraded", fallback_reason=f"a tool failed and its evidence is missing: {failed}")
+        usage.model_s = round(usage.model_s, 3)
+        formatted = None
+        if state.get("caption") and settings.output_format != "instancecap":
+            formatted = formats[settings.output_format](state["caption"], ctx.evidence)
+        record = RunRecord(
+            video=frames.info.file_name, path=str(path), content_hash=digest,
+            status=state.get("status") or "failed", caption=state.get("caption"),
+            problems=state.get("problems", []), fallback_reason=redact(state.get("fallback_reason")),
+            llm_error=redact(state.get("llm_error")),
+            backend=_backend(ctx.evidence), backend_fallback_reason=_backend_fallback(ctx.evidence),
+            evidence=dict(ctx.evidence), cache_hits=ctx.cache_hits, output_format=settings.output_format,
+            formatted=formatted,
+            usage=usage, steps=redact(steps),
+            timings={"decode_s": round(frames.stats.decode_s, 3), "total_s": round(time.perf_counter() - started, 3),
+                     **{f"tool.{r.name}_s": round(r.duration_s, 3) for r in ctx.records}},
+            errors=[e for e in [frames.stats.warning] if e], run_dir=str(run_dir),
+        )
+        try:
+            write_atomic(run_dir / "record.json", json.dumps(redact(record.to_dict()), indent=2, ensure_ascii=False))
+        except OSError as e:
+            trace_file.close()
+            raise storage_error(e, "the run record") from None
+        ctx.emit("caption", status=record.status, caption=record.caption)
+        ctx.emit("done", status=record.status, total_s=record.timings["total_s"], calls=usage.calls,
+                 prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+        trace_file.close()
+        return record
+
     try:
         while True:
             for update in graph.stream(feed, stream_mode="updates", config=config):
@@ -221,41 +265,65 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
         if checkpoints is not None:
             state = dict(graph.get_state(config).values)
     except AgentError:
+        trace_file.close()
         raise
-    except Exception as e:  # keep what was measured; the record says what broke
+    except KeyboardInterrupt:  # the record says so, then the interrupt goes on
+        state.update(status="failed", caption=None, fallback_reason="interrupted")
+        finish()
+        raise
+    except Exception as e:  # a bug or out of memory: the record says what broke, never that the clip is empty
         if debug:
             raise
+        if isinstance(e, OSError) and e.errno in STORAGE_ERRNOS:
+            trace_file.close()
+            raise storage_error(e, "the run's files") from None
         ctx.emit("error", error=f"{type(e).__name__}: {e}")
-        from .composer import compose
+        state.update(_failed_run(ctx, plugins, settings, e))
+    return finish()
 
-        caption = compose(ctx.evidence, frames.info.file_name, _safe_sections(plugins, ctx.evidence, settings)).to_dict()
-        state.update(status="degraded", caption=caption, fallback_reason=f"run failed: {type(e).__name__}: {e}")
-    if stopped:
-        state.update(status="stopped", caption=None, fallback_reason=stopped)
 
-    usage.model_s = round(usage.model_s, 3)
-    formatted = None
-    if state.get("caption") and settings.output_format != "instancecap":
-        formatted = formats[settings.output_format](state["caption"], ctx.evidence)
-    record = RunRecord(
-        video=frames.info.file_name, path=str(path), content_hash=digest,
-        status=state.get("status") or "failed", caption=state.get("caption"),
-        problems=state.get("problems", []), fallback_reason=state.get("fallback_reason"),
-        llm_error=state.get("llm_error"),
-        backend=_backend(ctx.evidence), backend_fallback_reason=_backend_fallback(ctx.evidence),
-        evidence=dict(ctx.evidence), cache_hits=ctx.cache_hits, output_format=settings.output_format,
-        formatted=formatted,
-        usage=usage, steps=steps,
-        timings={"decode_s": round(frames.stats.decode_s, 3), "total_s": round(time.perf_counter() - started, 3),
-                 **{f"tool.{r.name}_s": round(r.duration_s, 3) for r in ctx.records}},
-        errors=[e for e in [frames.stats.warning] if e], run_dir=str(run_dir),
-    )
-    (run_dir / "record.json").write_text(json.dumps(record.to_dict(), indent=2, ensure_ascii=False))
-    ctx.emit("caption", status=record.status, caption=record.caption)
-    ctx.emit("done", status=record.status, total_s=record.timings["total_s"], calls=usage.calls,
-             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
-    trace_file.close()
-    return record
+def failed_core_tools(ctx) -> str | None:
+    """The planned tools that failed and never measured their part, with their errors, or None."""
+    from graphs.caption import offline_tools
+
+    core = set(offline_tools(ctx.tools.values()))
+    failed = {r.name: r.summary for r in ctx.records if not r.ok and r.name in core and r.name not in ctx.evidence}
+    return "; ".join(f"{name} ({_short(summary, 120)})" for name, summary in failed.items()) or None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write aside, then rename: a reader never sees half a file, a full disk never leaves one."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def folder_name(stem: str) -> str:
+    """A clip's name as a folder name: no control characters, separators or leading dots."""
+    clean = re.sub(r"[\x00-\x1f\x7f/\\]+", "_", stem).strip(". ") or "clip"
+    return clean[:80]
+
+
+def _failed_run(ctx, plugins, settings, error: Exception) -> dict:
+    """State of a run that broke inside: the caption composed from the evidence when every planned tool
+    measured its part, else none; either way the status is failed."""
+    from graphs.caption import offline_tools
+
+    from .composer import compose
+
+    reason = f"run failed: {type(error).__name__}: {error}"
+    try:
+        measured = all(ctx.require(name) is not None for name in offline_tools(ctx.tools.values()) if name in ctx.tools)
+        caption = compose(ctx.evidence, ctx.frames.info.file_name,
+                          _safe_sections(plugins, ctx.evidence, settings)).to_dict() if measured else None
+    except Exception as again:  # the tools fail too: no caption at all
+        ctx.log_exception("compose", again)
+        caption = None
+    return {"status": "failed", "caption": caption, "fallback_reason": reason}
 
 
 def _decide(graph, config, paused, step, ctx, steps) -> str | None:
@@ -306,7 +374,7 @@ def _merge_state(state: dict, delta: dict) -> None:
             state.setdefault("messages", []).extend(value)
         elif key == "evidence":
             state.setdefault("evidence", {}).update(value)
-        elif key in ("steps", "repairs", "nudges"):
+        elif key in ("steps", "repairs", "nudges", "tool_calls"):
             state[key] = state.get(key, 0) + value
         else:
             state[key] = value

@@ -99,6 +99,21 @@ def normalise_reply(reply: AIMessage) -> AIMessage:
                      usage_metadata=reply.usage_metadata)
 
 
+def cap_reply(reply: AIMessage, limit: int) -> AIMessage:
+    """The reply with its text cut to ``limit`` characters (a runaway reply is not kept whole, nor sent
+    back with every later request); tool calls whose arguments are longer than that become unparsed."""
+    text = reply.content if isinstance(reply.content, str) else None
+    long_text = text is not None and len(text) > limit
+    long_calls = [c for c in reply.tool_calls if len(json.dumps(c.get("args"), default=str)) > limit]
+    if not long_text and not long_calls:
+        return reply
+    content = text[:limit] + f" [... {len(text) - limit} characters cut]" if long_text else reply.content
+    calls = [{**c, "args": {UNPARSED: json.dumps(c["args"], default=str)[:limit]}} if c in long_calls else c
+             for c in reply.tool_calls]
+    return AIMessage(content=content, tool_calls=calls, id=reply.id, response_metadata=reply.response_metadata,
+                     usage_metadata=reply.usage_metadata)
+
+
 def unparsed_error(call: dict) -> str | None:
     """The error to send back for a call whose arguments were not valid JSON, or None."""
     raw = call["args"].get(UNPARSED) if isinstance(call.get("args"), dict) else None

@@ -31,7 +31,7 @@ from agent.caption import json_schema
 from agent.composer import compose
 from agent.planner import PLAN
 from agent.prompts import SYSTEM_PROMPT, first_message_text
-from agent.toolcalls import normalise_reply, unparsed_error
+from agent.toolcalls import cap_reply, normalise_reply, unparsed_error
 from agent.validation import validate
 
 SUBMIT = "submit_caption"
@@ -52,6 +52,7 @@ class CaptionState(TypedDict, total=False):
     steps: Annotated[int, add]  # model turns taken
     repairs: Annotated[int, add]  # failed submissions
     nudges: Annotated[int, add]
+    tool_calls: Annotated[int, add]  # tool calls the model asked for, submissions included
     status: str  # ok | degraded
     caption: dict | None
     problems: list[str]
@@ -144,9 +145,20 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
             if line is None:
                 raise
             return {"llm_error": line, "fallback_reason": f"the model failed: {line}"}
+        raw = cap_reply(raw, settings.max_reply_chars)
         if on_usage:
             on_usage(raw, time.perf_counter() - started, state["messages"])
-        return {"messages": [normalise_reply(raw)], "steps": 1}
+        reply = normalise_reply(raw)
+        calls = len(reply.tool_calls)
+        update: dict[str, Any] = {"messages": [reply], "steps": 1, "tool_calls": calls}
+        total = state.get("tool_calls", 0) + calls
+        if calls > settings.max_calls_per_turn:
+            update["fallback_reason"] = (f"the model asked for {calls} tool calls in one reply "
+                                         f"(at most {settings.max_calls_per_turn}: --max-calls-per-turn)")
+        elif total > settings.max_tool_calls:
+            update["fallback_reason"] = (f"the model asked for more than {settings.max_tool_calls} tool calls "
+                                         "in the run (--max-tool-calls)")
+        return update
 
     def record(state: CaptionState) -> dict:
         fresh: list[ToolMessage] = []
@@ -194,7 +206,7 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
 
     def fallback(state: CaptionState) -> dict:
         reason = state.get("fallback_reason") or _fallback_reason(state, settings)
-        for name in [*PLAN, *(t.name for t in tools if t.offline_plan)]:  # measure what the model left unmeasured
+        for name in offline_tools(tools):  # measure what the model left unmeasured
             ctx.require(name)
         caption = compose(ctx.evidence, state["video"], sections(ctx.evidence))
         _, problems = validate(caption.to_dict(), ctx.evidence, checks)
@@ -203,7 +215,7 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
 
     # -- routing ---------------------------------------------------------------------------
     def after_model(state: CaptionState) -> str:
-        if state.get("llm_error"):
+        if state.get("llm_error") or state.get("fallback_reason"):
             return "fallback"
         last = state["messages"][-1]
         calls = getattr(last, "tool_calls", None) or []
@@ -241,6 +253,11 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
     return graph.compile(checkpointer=checkpointer, interrupt_before=["tools"] if pause_before_tools else None)
 
 
+def offline_tools(tools) -> list[str]:
+    """The tools a caption composed from evidence needs: the core plan, then plugins' planned tools."""
+    return [*PLAN, *(t.name for t in tools if t.offline_plan and t.name not in PLAN)]
+
+
 def _fallback_reason(state: CaptionState, settings) -> str:
     if state.get("repairs", 0) > settings.max_repairs:
         return f"caption still invalid after {settings.max_repairs} repair(s)"
@@ -250,8 +267,8 @@ def _fallback_reason(state: CaptionState, settings) -> str:
 
 
 def initial_state(video: str) -> CaptionState:
-    return {"messages": [], "evidence": {}, "video": video, "steps": 0, "repairs": 0, "nudges": 0,
+    return {"messages": [], "evidence": {}, "video": video, "steps": 0, "repairs": 0, "nudges": 0, "tool_calls": 0,
             "status": "running", "caption": None, "problems": [], "fallback_reason": None, "llm_error": None}
 
 
-__all__ = ["build_caption_graph", "initial_state", "CaptionState", "SUBMIT"]
+__all__ = ["build_caption_graph", "initial_state", "offline_tools", "CaptionState", "SUBMIT"]

@@ -7,6 +7,7 @@ takes the next entry of the script:
 * ``reply(content=..., calls=[(name, args), ...])``: an assistant message; ``args`` is a dict, or
   a string sent as is (to send arguments that are not valid JSON);
 * ``status(code)``: an HTTP error (429 with ``retry-after-ms``, 500, ...);
+* ``raw(body, content_type)``: bytes sent as they are, for replies that are not a chat completion;
 * ``stall(seconds)``: answer nothing for that long (the client times out), then drop the request.
 
 Every request body is kept in ``requests`` for the test to inspect. ``usage`` in each answer
@@ -33,6 +34,12 @@ def status(code: int, message: str = "scripted error") -> dict:
 
 def stall(seconds: float) -> dict:
     return {"kind": "stall", "seconds": seconds}
+
+
+def raw(body: bytes | str, content_type: str = "application/json", code: int = 200) -> dict:
+    """Send ``body`` as it is: HTML, invalid UTF-8, an empty body, an SSE stream, a JSON of the wrong shape."""
+    return {"kind": "raw", "body": body.encode() if isinstance(body, str) else body, "content_type": content_type,
+            "code": code}
 
 
 def text_tokens(body: dict) -> tuple[int, int]:
@@ -115,6 +122,13 @@ class ScriptedOpenAI:
                 if item["kind"] == "stall":
                     time.sleep(item["seconds"])
                     self.close_connection = True
+                    return
+                if item["kind"] == "raw":
+                    self.send_response(item["code"])
+                    self.send_header("Content-Type", item["content_type"])
+                    self.send_header("Content-Length", str(len(item["body"])))
+                    self.end_headers()
+                    self.wfile.write(item["body"])
                     return
                 if item["kind"] == "status":
                     self._send(item["code"], {"error": {"message": item["message"], "type": "scripted"}},

@@ -23,6 +23,7 @@ class ReadMetadata(Tool):
         "new shot, if it does. Takes no arguments."
     )
     version = "2"
+    cacheable = False  # the file name and size are the current clip's, even when its bytes were seen before
 
     def run(self, ctx, args) -> Observation:
         fs = ctx.frames
