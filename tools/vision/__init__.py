@@ -2,7 +2,8 @@
 
 * :func:`detect_objects` (:mod:`.detector`): COCO-80 boxes with NanoDet -> ``list[Detection]``;
 * :func:`estimate_poses` (:mod:`.pose`): up to 6 people with 17 keypoints, MoveNet MultiPose -> ``list[Pose]``;
-* :func:`classify` (:mod:`.classifier`): ImageNet-1k labels of a crop, EfficientNet-Lite0 -> ``list[(label, score)]``.
+* :func:`classify` (:mod:`.classifier`): ImageNet-1k labels of a crop, EfficientNet-Lite0 -> ``list[(label, score)]``;
+* :func:`detect_faces` (:mod:`.face`): faces in close-ups with 6 keypoints, BlazeFace short range -> ``list[Face]``.
 
 The model files are installed by ``python scripts/fetch_models.py`` (``scripts/setup.sh`` runs it) into
 ``INSTANCE_AGENT_MODELS_DIR`` or ``~/.cache/instance-agent/models``; :func:`.models.model_path` finds and
@@ -15,6 +16,7 @@ _EXPORTS = {
     "Detection": "detector", "detect_objects": "detector", "COCO_LABELS": "detector",
     "Pose": "pose", "Keypoint": "pose", "estimate_poses": "pose", "KEYPOINTS": "pose",
     "classify": "classifier", "IMAGENET_LABELS": "classifier",
+    "Face": "face", "detect_faces": "face",
     "model_path": "models", "models_dir": "models",
 }
 __all__ = list(_EXPORTS)
