@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max-instances", type=int, help="most main instances (default 3)")
     run.add_argument("--background", choices=["blur", "pixelate"], help="how instance views hide the background")
     run.add_argument("--runs-dir", type=Path, help="where run folders go (default ./runs)")
-    run.add_argument("--backend", choices=["auto", "neural", "classical"],
+    run.add_argument("--backend", choices=["auto", "neural", "packaged", "classical"],
                      help="detection and segmentation: neural (YOLO + SAM2) where weights exist, or classical")
     run.add_argument("--device", help="auto (default: cuda, mps, cpu) or a torch device such as cuda:1")
     run.add_argument("--yolo-weights", help="YOLO weights path or name (default yolo11n.pt)")
@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--cache", type=Path, help="tool cache file (default: next to --out)")
     batch.add_argument("--llm", help="as for run")
     batch.add_argument("--base-url", help="as for run")
-    batch.add_argument("--backend", choices=["auto", "neural", "classical"])
+    batch.add_argument("--backend", choices=["auto", "neural", "packaged", "classical"])
     batch.add_argument("--frames", type=int)
     batch.add_argument("--runs-dir", type=Path)
 

@@ -30,6 +30,27 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
+PLURALS = {"person": "people", "bus": "buses", "sheep": "sheep", "fish": "fish", "mouse": "mice", "knife": "knives",
+           "bench": "benches", "box": "boxes", "couch": "couches", "glass": "glasses", "giraffe": "giraffes"}
+
+
+def plural(noun: str) -> str:
+    if noun in PLURALS:
+        return PLURALS[noun]
+    head, _, last = noun.rpartition(" ")
+    word = PLURALS.get(last) or (last[:-1] + "ies" if last.endswith("y") and last[-2:-1] not in "aeiou"
+                                 else last + "es" if last.endswith(("s", "x", "ch", "sh")) else last + "s")
+    return f"{head} {word}".strip()
+
+
+def counted(noun: str, n: int) -> str:
+    """'a car', 'two people', '12 cars'."""
+    if n == 1:
+        return f"{article(noun)} {noun}"
+    return f"{NUMBERS.get(n, str(n))} {plural(noun)}"
+
+
 def _noun(inst: InstanceTrack) -> str:
     if inst.class_name == PERSON:
         return "person"
@@ -38,13 +59,19 @@ def _noun(inst: InstanceTrack) -> str:
     return f"{inst.shape} object" if inst.shape else "object"
 
 
+def _upper(inst: InstanceTrack) -> str:
+    return (inst.upper_colours or inst.colours or [""])[0]
+
+
 def short_name(inst: InstanceTrack) -> str:
-    """'a person in a red top', 'a yellow round object'."""
-    colour = inst.colours[0] if inst.colours else ""
+    """'a person in a red top', 'a yellow round object', 'a white car'."""
     if inst.class_name == PERSON:
+        if inst.wearing:
+            return f"a person wearing {inst.wearing[0]}"
+        colour = _upper(inst)
         return f"a person in {article(colour)} {colour} top" if colour else "a person"
-    noun = _noun(inst)
-    phrase = f"{colour} {noun}".strip()
+    colour = inst.colours[0] if inst.colours else ""
+    phrase = f"{colour} {_noun(inst)}".strip()
     return f"{article(phrase)} {phrase}"
 
 
@@ -52,7 +79,16 @@ def appearance(inst: InstanceTrack) -> str:
     size = inst.relative_size or "visible"
     colours = inst.colours
     if inst.class_name == PERSON:
-        if len(colours) >= 2:
+        if inst.wearing:
+            wear = f"wearing {_join(inst.wearing)}"
+            colour, lower = _upper(inst), (inst.lower_colours or [None])[0]
+            if colour:
+                wear += f", mainly {colour} on the upper body" + (f" and {lower} below" if lower else "")
+        elif inst.upper_colours:  # measured on the body parts the pose model found
+            upper, lower = inst.upper_colours[0], (inst.lower_colours or [None])[0]
+            wear = f"wearing {article(upper)} {upper} top" + (f" and {lower} clothing on the lower body" if lower
+                                                                else "")
+        elif len(colours) >= 2:
             wear = f"wearing {article(colours[0])} {colours[0]} top and {colours[1]} clothing on the lower body"
         elif colours:
             wear = f"dressed mainly in {colours[0]}"
@@ -69,14 +105,34 @@ def appearance(inst: InstanceTrack) -> str:
     return text + "."
 
 
+TRAVELLING = ("walks", "runs", "rides")  # actions that carry the person along a direction
+
+
 def actions(inst: InstanceTrack) -> str:
     who = "The person" if inst.class_name == PERSON else f"The {_noun(inst)}"
-    if not inst.direction or inst.motion_speed in (None, "still"):
-        text = f"{who} stays almost in place"
+    moving = bool(inst.direction) and inst.motion_speed not in (None, "still")
+    shifted = inst.start_cell is not None and inst.end_cell is not None and inst.start_cell != inst.end_cell
+    if inst.action and inst.action.startswith(TRAVELLING):
+        text = f"{who} {inst.action}"
+        if inst.direction and (moving or shifted):
+            text += f" {_direction_phrase(inst.direction)}"
+    elif inst.action:
+        text = f"{who} {inst.action}"
+        if "," in inst.action:  # the action already says how the body moves
+            pass
+        elif moving:
+            text += f", moving {inst.motion_speed} {_direction_phrase(inst.direction)}"
+        elif shifted and inst.direction:
+            text += f", shifting slightly {_direction_phrase(inst.direction)}"
+        else:
+            text += " in place"
+    elif moving:
+        text = f"{who} moves {inst.motion_speed} {_direction_phrase(inst.direction)} across the frame"
+    elif shifted and inst.direction:  # the grid cell changed: Actions must not say it stayed
+        text = f"{who} shifts slightly {_direction_phrase(inst.direction)}"
     else:
-        verb = "moves"
-        speed = {"slowly": "slowly", "steadily": "steadily", "quickly": "quickly"}.get(inst.motion_speed or "", "")
-        text = f"{who} {verb} {speed} {_direction_phrase(inst.direction)} across the frame".replace("  ", " ")
+        text = f"{who} stays almost in place"
+    text = text.replace("  ", " ")
     if inst.enters_frame:
         text += ", entering from the edge of the frame"
     if inst.leaves_frame:
@@ -120,10 +176,26 @@ def camera_movement(cam: CameraMotion | None) -> str:
     return text
 
 
+ROAD_VEHICLES = {"car", "bus", "truck", "motorcycle", "bicycle", "taxi", "van", "scooter"}
+
+
+def street(evidence: dict[str, Any]) -> bool:
+    """Road vehicles, two or more in all (main instances and what else is in view), make a street scene."""
+    found = typed(evidence, "detect_instances")
+    if found is None:
+        return False
+    seen = sum(1 for i in found.instances if i.class_name in ROAD_VEHICLES and i.class_confidence)
+    seen += sum(n for noun, n in found.also_seen.items() if noun in ROAD_VEHICLES)
+    return seen >= 2
+
+
 def global_description(insts: list[InstanceTrack], bg: Background | None, cam: CameraMotion | None,
-                       detected: bool = True) -> str:
-    """``detected``: whether detection measured the clip (if not, nothing is claimed about its subjects)."""
+                       detected: bool = True, on_street: bool = False) -> str:
+    """``detected``: whether detection measured the clip (if not, nothing is claimed about its subjects);
+    ``on_street``: the detector saw traffic (see :func:`street`)."""
     setting = f"{article(bg.texture)} {bg.texture} {bg.colours[0]} background" if bg and bg.colours else "the scene"
+    if on_street:
+        setting = "a street with traffic"
     camera = ""
     if cam is not None and cam.label not in ("unclear",):
         from tools.camera import VERBS
@@ -138,34 +210,75 @@ def global_description(insts: list[InstanceTrack], bg: Background | None, cam: C
         return f"A view of {setting}{camera}; what it shows could not be measured."
     if not insts:
         return f"A view of {setting}{camera} with no distinct moving subject."
-    subjects = _join([short_name(i) for i in insts[:3]])
-    moving = any(i.direction for i in insts)
-    plural = len(insts) > 1
-    verb = ("move across" if plural else "moves across") if moving else ("stay in front of" if plural else "stays in front of")
+    subjects = _subjects(insts)
+    moving = any(i.direction for i in insts) or any((i.action or "").startswith(TRAVELLING) for i in insts)
+    plural_ = len(insts) > 1
+    verb = ("move across" if plural_ else "moves across") if moving else ("stay in front of" if plural_ else "stays in front of")
+    one = insts[0]
+    if len(insts) == 1 and one.action and not one.action.startswith(TRAVELLING) \
+            and one.motion_speed in (None, "still", "slowly"):
+        verb = f"{one.action.split(',')[0]} in front of"  # what the person does, not how the mask drifts
     text = f"{subjects} {verb} {setting}{camera}."
     if len(text.split()) > 28:  # keep it one short sentence
         text = f"{subjects} {verb} {setting}."
     return text[0].upper() + text[1:]
 
 
+def _subjects(insts: list[InstanceTrack]) -> str:
+    """'a person in a red top, a car and a bicycle', 'two people and a car' (same class: counted)."""
+    by_noun: dict[str, list[InstanceTrack]] = {}
+    for inst in insts[:3]:
+        by_noun.setdefault(_noun(inst), []).append(inst)
+    parts = [short_name(group[0]) if len(group) == 1 else counted(noun, len(group)) for noun, group in by_noun.items()]
+    return _join(parts)
+
+
+def _also_in_view(evidence: dict[str, Any]) -> str | None:
+    """'Two cars and a bus are also in view.': what the detector saw besides the main instances."""
+    found = typed(evidence, "detect_instances")
+    extra = getattr(found, "also_seen", None) or {}
+    if not extra:
+        return None
+    parts = [counted(noun, n) for noun, n in sorted(extra.items(), key=lambda kv: -kv[1])[:3]]
+    text = _join(parts)
+    verb = "are" if len(parts) > 1 or next(iter(extra.values())) > 1 else "is"
+    where = " along the street" if street(evidence) else ""
+    return f"{text[0].upper()}{text[1:]} {verb} also in view{where}."
+
+
+def _distinct(texts: list[str], insts: list[InstanceTrack]) -> list[str]:
+    """The same sentence for two instances tells a reader nothing: say where each one is."""
+    from .vocab import cell_phrase
+
+    out = []
+    for text, inst in zip(texts, insts):
+        if texts.count(text) > 1 and inst.start_cell:
+            text = f"{text[:-1]}, at {cell_phrase(inst.start_cell)} of the frame."
+        out.append(text)
+    return out
+
+
 def compose(evidence: dict[str, Any], video: str, sections: dict[str, Any] | None = None) -> Caption:
     """The caption the evidence supports; ``sections``: plugin sections written from the same evidence."""
     insts = instances_of(evidence)
+    looks = _distinct([appearance(i) for i in insts], insts)
+    acts = _distinct([actions(i) for i in insts], insts)
     bg = typed(evidence, "describe_background")
     cam = typed(evidence, "estimate_camera_motion")
     data = {
         "Video": video,
-        "Global Description": global_description(insts, bg, cam, detected="detect_instances" in evidence),
+        "Global Description": global_description(insts, bg, cam, detected="detect_instances" in evidence,
+                                                 on_street=street(evidence)),
         STRUCTURAL_KEY: {
             "Main Instance": {
                 f"No.{k}": {
                     "Class": inst.class_name,
-                    "Appearance": appearance(inst),
-                    "Actions and Motion": actions(inst),
+                    "Appearance": looks[k],
+                    "Actions and Motion": acts[k],
                     "Position": position(inst),
                 } for k, inst in enumerate(insts)
             },
-            "Background Detail": background_detail(bg),
+            "Background Detail": " ".join(t for t in (background_detail(bg), _also_in_view(evidence)) if t),
             "Camera Movement": camera_movement(cam),
         },
         **(sections or {}),

@@ -43,9 +43,10 @@ class Settings(BaseModel):
     motion_width: int = Field(320, ge=64, le=1280, description="long side of the motion stream in pixels")
     max_instances: int = Field(3, ge=0, le=20, description="most main instances kept (InstanceCap keeps 3)")
     background: Literal["blur", "pixelate"] = Field("blur", description="how instance views hide the background")
-    backend: Literal["auto", "neural", "classical"] = Field(
-        "auto", description="auto: neural where its weights are found, else classical; neural: the same, but "
-                            "a fallback is a warning; classical: no torch at all")
+    backend: Literal["auto", "neural", "packaged", "classical"] = Field(
+        "auto", description="auto: neural (YOLO, SAM2) where its weights are found, else the packaged pretrained "
+                            "models (scripts/fetch_models.py), else classical; neural: the same, but a fallback "
+                            "is a warning; packaged: the packaged models or classical; classical: no model at all")
     device: str = Field("auto", description="auto (cuda, then mps, then cpu), or a torch device like cuda:1")
     yolo_weights: str = Field("yolo11n.pt", description="YOLO weights: a path or a name (YOLO-World/YOLOE too)")
     yolo_conf: float = Field(0.25, ge=0.0, le=1.0, description="YOLO confidence threshold")

@@ -28,8 +28,13 @@ class VideoMetadata(BaseModel):
     variable_frame_rate: bool = False
     size_bytes: int
     decode_warning: str | None = None
-    shots: int = 1  # camera set-ups the clip cuts between (hard cuts only)
+    shots: int = 1  # camera set-ups the clip changes between (at cuts, dissolves or fades)
     cuts_s: list[float] = Field(default_factory=list, description="when each new shot starts")
+    shot_spans: list[dict[str, Any]] = Field(
+        default_factory=list, description="each shot: index, start_s, end_s, start_frame, end_frame (exclusive)")
+    transitions: list[dict[str, Any]] = Field(
+        default_factory=list, description="each shot change: kind (cut, dissolve, fade in, fade out, fade), "
+                                          "start_s and end_s (the first frame of the next shot), frames")
 
 
 class SampledFrames(BaseModel):
@@ -53,6 +58,23 @@ class CameraMotion(BaseModel):
     pairs_total: int = 0  # frame pairs within a shot
     ambiguity: str | None = None
     shots: int = 1
+    per_shot: list["ShotCamera"] = Field(default_factory=list, description="a montage: each shot measured on its own")
+
+
+class ShotCamera(BaseModel):
+    """The camera motion of one shot of a montage."""
+
+    index: int  # 0-based
+    start_s: float
+    end_s: float
+    label: str
+    primitives: list[str] = Field(default_factory=list)
+    shaky: bool = False
+    speed: str = "unknown"
+    confidence: float = 0.0
+    rates: dict[str, float] = Field(default_factory=dict)
+    pairs_used: int = 0
+    pairs_total: int = 0
 
 
 class InstanceTrack(BaseModel):
@@ -76,6 +98,19 @@ class InstanceTrack(BaseModel):
     displacement: float = 0.0  # centroid travel from first to last sighting, in frame widths
     recognised_by: list[str] = Field(default_factory=list)
     track_id: int | None = None  # the tracker's id (neural backend)
+    class_confidence: float | None = Field(None, description="how sure the class is (0..1); None: not measured")
+    class_binding: bool = Field(True, description="the caption must use this class; when false it is advice "
+                                                  "a vision-language model may correct")
+    class_candidates: dict[str, float] = Field(default_factory=dict,
+                                               description="the recognisers' guesses with their confidences")
+    action: str | None = Field(None, description="a person's action from pose keypoints: walks, runs, "
+                                                 "rides a bicycle, talks, sits, stands, ...")
+    posture: str | None = Field(None, description="the usual posture in the sightings with a pose")
+    upper_colours: list[str] = Field(default_factory=list, description="a person's upper-body clothing colours")
+    wearing: list[str] = Field(default_factory=list, description="what a person wears, from an image classifier: "
+                                                                 "'a suit', 'a bow tie', 'a helmet'")
+    lower_colours: list[str] = Field(default_factory=list,
+                                     description="lower-body clothing colours (empty when the legs are not seen)")
 
     def seen(self) -> list[int]:
         return [i for i, b in enumerate(self.boxes) if b is not None]
@@ -89,6 +124,9 @@ class Instances(BaseModel):
     candidates: int = 0
     note: str | None = None
     fallback_reason: str | None = None
+    also_seen: dict[str, int] = Field(default_factory=dict,
+                                      description="things the detector saw surely besides the main instances: "
+                                                  "caption word -> most seen at once")
 
 
 class InstanceView(BaseModel):

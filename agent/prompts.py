@@ -18,6 +18,9 @@ measure the background. Then call submit_caption with a caption in this exact st
 
 Rules for the text:
 - One entry in "Main Instance" per detected instance, in the detector's order and numbering; {} if none.
+  A detected class marked "class_is_advice" comes with the recognisers' guesses and their confidence:
+  use the frames to keep it, correct it (an "object" or "animal" you can see is a rabbit), or leave that
+  instance out when it is a fragment of another one. Every other class and instance is binding.
 - Describe colour, shape, material and clothing in concrete words; describe people in detail
   (clothing, apparent age range, hair, accessories) when you can see it.
 - Describe actions and how they change over the clip. Position uses the 3x3 grid words the tools

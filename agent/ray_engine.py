@@ -108,7 +108,7 @@ def run_on_ray(jobs: list[tuple[str, str]], settings: Settings, cache_path: str 
         settings_json = settings.model_dump_json()
         rows = [{"path": clip, "content_hash": digest, "error": ""} for clip, digest in jobs]
         ds = ray.data.from_items(rows)
-        neural = settings.backend != "classical"
+        neural = settings.backend in ("auto", "neural")
         cpu_tools = CPU_TOOLS if neural else CPU_TOOLS + VISION_TOOLS
         n_gpus = gpus if gpus is not None else int(ray.cluster_resources().get("GPU", 0))
         measure = max(1, workers)

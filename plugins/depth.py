@@ -131,7 +131,7 @@ class EstimateDepth(Tool):
         sampled = ctx.frames.sampled
         masks = ctx.artifacts.get("masks") or {}
         evidence, reason = None, None
-        if ctx.settings.backend != "classical":
+        if ctx.settings.backend in ("auto", "neural"):
             evidence, reason = try_neural(ctx, self.name, "depth model", "ground contact",
                                           lambda: self._neural(ctx, insts, sampled, masks))
         if evidence is None:

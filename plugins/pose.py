@@ -154,7 +154,7 @@ class EstimatePose(Tool):
         sampled = ctx.frames.sampled
         times = [f.time_s for f in sampled]
         evidence, reason = None, None
-        if people and ctx.settings.backend != "classical":
+        if people and ctx.settings.backend in ("auto", "neural"):
             evidence, reason = try_neural(ctx, self.name, "pose model", "box shape",
                                           lambda: self._neural(ctx, people, sampled, times))
         if evidence is None:

@@ -67,3 +67,11 @@ def tool_context(path: Path, tmp_path: Path, **settings):
     config = Settings(runs_dir=tmp_path, **settings)
     tools = {t.name: t for t in load_plugins().tools(config)}
     return RunContext(FrameStore(path), config, tmp_path / "run", tools=tools)
+
+
+def default_backend() -> str:
+    """The detection backend a default run uses here: the packaged models when set-up fetched them."""
+    from tools.vision.models import available
+
+    return "packaged" if all(available(n) for n in ("nanodet", "movenet-multipose", "efficientnet-lite0")) \
+        else "classical"

@@ -65,8 +65,9 @@ def test_usable_answers_replace_the_measured_text_and_contradictions_go_back(thr
     assert record.status == "ok", record.problems
     sd = record.caption["Structural Description"]
     first = sd["Main Instance"]["No.0"]
-    assert first["Appearance"] == "A tidy person with a clear outline."
-    assert first["Actions and Motion"] == "The person drifts across a muted patch of the view."  # lexicon's word
+    kind = measured["Structural Description"]["Main Instance"]["No.0"]["Class"]  # the describer was asked about it
+    assert first["Appearance"] == f"A tidy {kind} with a clear outline."
+    assert first["Actions and Motion"] == f"The {kind} drifts across a muted patch of the view."  # lexicon's word
     assert first["Position"] == measured["Structural Description"]["Main Instance"]["No.0"]["Position"]
     assert sd["Background Detail"] == "A plain gray wall fills the back of the scene."
     # the zoom contradicted the measured pan: validation named the field, the measured sentence came back

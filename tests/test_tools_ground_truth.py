@@ -59,8 +59,9 @@ def test_instances_match_ground_truth(three_objects_clip, tmp_path):
         k = GRID_CELLS.index(cell)
         return divmod(k, 3)
 
-    by_colour = {i.colours[0]: i for i in found}
-    assert set(by_colour) == {o.colour for o in truth.objects}
+    # each object is named by its colour, first or (the white square on light gray) second
+    by_colour = {o.colour: next((i for i in found if o.colour in i.colours[:2]), None) for o in truth.objects}
+    assert all(by_colour.values()) and len({id(i) for i in by_colour.values()}) == len(found)
     exact = 0
     for obj in truth.objects:
         inst = by_colour[obj.colour]
@@ -84,7 +85,7 @@ def test_pixelated_views(three_objects_clip, tmp_path):
 def test_real_clips_find_a_person(name, tmp_path):
     ctx = context(real_clip(name), tmp_path)
     found = ctx.tools["detect_instances"](ctx).evidence.instances
-    assert found and found[0].class_name == "person"
+    assert any(i.class_name == "person" for i in found)
 
 
 def test_a_box_grabcut_cannot_separate_keeps_its_region():

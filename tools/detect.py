@@ -54,8 +54,9 @@ class Candidate:
     mask: np.ndarray | None  # low-res boolean mask of the component (None for detector-only boxes)
     area: float
     colour: np.ndarray  # mean Lab
-    source: str  # 'motion', 'hog', 'face', 'upper_body', 'appearance'
+    source: str  # 'motion', 'hog', 'face', 'upper_body', 'appearance', or the recogniser's model name
     person_votes: int = 0
+    labels: dict[str, float] = field(default_factory=dict)  # a recogniser's class -> best score in this sighting
     _centre: tuple[float, float] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -338,19 +339,28 @@ def link(per_frame: list[list[Candidate]], max_gap: int = 2, shots: list[int] | 
         pairs = []
         for ti, tr in enumerate(tracks):
             last_k, last = tr.last()
-            people_only = last.source != "motion"
+            people_only = last.source != "motion" or bool(last.labels)  # recognised: followed over longer gaps
             if k - last_k > (len(per_frame) if people_only else max_gap):
                 continue
             if shots is not None and shots[k] != shots[last_k]:
                 continue
             px, py = tr.predicted(k)
+            track_label = _label(tr)
             for ci, c in enumerate(cands):
+                if track_label and c.labels and family(track_label) not in {family(x) for x in c.labels}:
+                    continue  # a recognised car does not become a recognised person
                 dist = math.hypot(c.centre[0] - px, c.centre[1] - py)
                 size = math.sqrt(max(last.area, c.area))
                 colour = float(np.linalg.norm(c.colour - last.colour)) / 100.0
-                if dist > 0.12 + 1.5 * size or colour > COLOUR_GATE:
+                same_thing = bool(track_label) and family(track_label) in {family(x) for x in c.labels} \
+                    and iou(c.box, last.box) > 0.3
+                if (dist > 0.12 + 1.5 * size or colour > COLOUR_GATE) and not same_thing:
                     continue
-                pairs.append((dist + 0.3 * colour - 0.2 * iou(c.box, last.box), ti, ci))
+                cost = dist + 0.3 * colour - 0.2 * iou(c.box, last.box)
+                if c.labels:  # a recognised sighting goes to the track of its class before any other
+                    cost += -0.3 if same_thing or (track_label and family(track_label) in
+                                                   {family(x) for x in c.labels}) else 0.3
+                pairs.append((cost, ti, ci))
         used_t, used_c = set(), set()
         for _, ti, ci in sorted(pairs):
             if ti in used_t or ci in used_c:
@@ -368,6 +378,55 @@ def link(per_frame: list[list[Candidate]], max_gap: int = 2, shots: list[int] | 
 JUMP = 0.5  # a sighting further than this many object sizes (+ JUMP_SLACK) from the track's motion is cut
 JUMP_SLACK = 0.03
 MATCH_SCORE = 0.75  # least normalised correlation for an appearance match filling a gap
+
+
+def family(label: str) -> str:
+    """Classes a recogniser confuses with each other are one thing to a tracker (a rabbit that NanoDet
+    calls a sheep, then a bird)."""
+    from .recognise import ANIMALS
+
+    return "animal" if label in ANIMALS else label
+
+
+def join_recognised(tracks: list[Track], shots: list[int]) -> list[Track]:
+    """Join tracks of the same recognised class that follow one another in a shot where they meet (the
+    linker lost the thing for a sample): one person is one instance, not two halves."""
+    tracks = sorted(tracks, key=lambda t: min(t.items))
+    out: list[Track] = []
+    for tr in tracks:
+        label = _label(tr)
+        host = None
+        if label is not None:
+            first = min(tr.items)
+            for other in out:
+                other_label = _label(other)
+                last = max(other.items)
+                if other_label is None or family(other_label) != family(label) or shots[last] != shots[first]:
+                    continue
+                if len(set(other.items) & set(tr.items)) > 1 or first < min(other.items):
+                    continue
+                after = [k for k in tr.items if k > last]
+                a = other.items[last].box  # where the earlier track was last seen, and the later one's next sighting
+                b = tr.items[min(after)].box if after else tr.items[first].box
+                if iou(a, b) > 0.3 or contains(a, b, 0.7) or contains(b, a, 0.7):
+                    host = other
+                    break
+        if host is None:
+            out.append(tr)
+            continue
+        for k, c in tr.items.items():
+            if k not in host.items or c.area > host.items[k].area:
+                host.items[k] = c
+    return out
+
+
+def _label(track: Track) -> str | None:
+    """The recognised class of a track so far (summed over its sightings), or None."""
+    votes: dict[str, float] = {}
+    for c in track.items.values():
+        for label, score in c.labels.items():
+            votes[label] = votes.get(label, 0.0) + score
+    return max(votes, key=votes.get) if votes else None
 
 
 def _size(track: Track) -> float:
@@ -482,7 +541,8 @@ def fill_gaps(track: Track, frames: list[np.ndarray], claimed: dict[int, list[tu
             continue
         mask = np.zeros_like(src.mask)
         mask[ny0:ny0 + th, nx0:nx0 + tw] = src.mask[y0:y1, x0:x1]
-        track.items[k] = Candidate(box, mask, src.area, src.colour, "appearance", person_votes=0)
+        track.items[k] = Candidate(box, mask, src.area, src.colour, "appearance", person_votes=0,
+                                   labels=dict(src.labels))
         filled.append(k)
 
 
@@ -546,14 +606,47 @@ def _attach_person(cands: list[Candidate], box, source: str, small: np.ndarray) 
                               region.mean(axis=0), source, person_votes=1)]
 
 
+def _attach_recognised(cands: list[Candidate], box, label: str, score: float, source: str,
+                       small: np.ndarray, still_score: float = 0.0) -> list[Candidate]:
+    """A recogniser's box (with its class) absorbs the motion fragments inside it, or adds a still
+    instance of that class where nothing moved."""
+    same = [c for c in cands if c.labels and iou(c.box, box) > 0.5]  # one thing, maybe under two names
+    if same:
+        same[0].labels[label] = max(same[0].labels.get(label, 0.0), score)
+        return cands
+    members = [c for c in cands if c.source == "motion" and not c.labels
+               and (iou(c.box, box) > 0.3 or contains(box, c.box, 0.6) or contains(c.box, box, 0.6))]
+    person = int(label == PERSON)
+    sh, sw = small.shape[:2]
+    if not members and score < still_score:
+        return cands  # where nothing moved, only a sure detection is an instance
+    if members:
+        rest = [c for c in cands if c not in members]
+        mask = np.zeros_like(members[0].mask)
+        for c in members:
+            mask |= c.mask
+        lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB)
+        return rest + [Candidate(tuple(float(np.clip(v, 0, 1)) for v in box), mask, float(mask.mean()),
+                                 lab[mask].mean(axis=0), "motion", person_votes=person, labels={label: score})]
+    x0, y0, x1, y1 = (int(box[0] * sw), int(box[1] * sh), int(box[2] * sw), int(box[3] * sh))
+    region = cv2.cvtColor(small, cv2.COLOR_BGR2LAB)[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)].reshape(-1, 3)
+    return cands + [Candidate(tuple(float(v) for v in box), None, (box[2] - box[0]) * (box[3] - box[1]),
+                              region.mean(axis=0), source, person_votes=person, labels={label: score})]
+
+
 # -- the tool ----------------------------------------------------------------------------------
-def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list]]:
+PERSON = "person"
+
+
+def detect_classical(ctx, max_instances: int, recogniser=None) -> tuple[Instances, dict[str, list]]:
+    """Instances from motion and recognition. ``recogniser`` (the packaged tier, :mod:`tools.recognise`)
+    names what it finds in every sampled frame, moving or not, in place of the people cascades."""
     fs = ctx.frames
     sampled = fs.sampled
     motion = fs.motion
     ctx.require("estimate_camera_motion")
     acc = _cumulative(ctx.artifacts.get("camera.pairs", []), len(motion.frames))
-    finder = people_finder()
+    finder = people_finder() if recogniser is None else None
     per_frame: list[list[Candidate]] = []
     smalls: list[np.ndarray] = []  # the motion frame nearest each sample, where the masks live
     n = len(sampled)
@@ -564,9 +657,16 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
     shots = sample_shots(ctx)
     moving = thread_map(lambda j: components(foreground(motion.frames, motion.times, acc, j, frame_shots),
                                              motion.frames[j]) if len(motion.frames) > 1 else [], nearest)
+    found = recogniser.frames([f.image for f in sampled]) if recogniser is not None else None
     for k, frame in enumerate(sampled):
         j, cands = nearest[k], moving[k]
         smalls.append(motion.frames[j])
+        if found is not None:
+            for box, label, score in found[k]:
+                cands = _attach_recognised(cands, box, label, score, recogniser.name, motion.frames[j],
+                                           recogniser.still_score)
+            per_frame.append(cands)
+            continue
         for c in cands:
             if finder.verify(frame.image, c.box):
                 c.person_votes += 1
@@ -576,19 +676,27 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
         per_frame.append(cands)
 
     tracks = link(per_frame, shots=shots)
+    if recogniser is not None:
+        tracks = join_recognised(tracks, shots)
     min_seen = 1 if n < 3 else max(2, int(math.ceil(0.3 * n)))
     scored = []
     for tr in tracks:
         seen = len(tr.items)
         in_shot = shots.count(shots[next(iter(tr.items))])  # a short shot holds few samples to be seen in
-        people_only = all(c.person_votes > 0 for c in tr.items.values())  # recognised in every sighting
+        # recognised in every sighting (a person, or anything the recogniser named)
+        people_only = all(c.person_votes > 0 or c.labels for c in tr.items.values())
         if seen < min(in_shot, min(2, len(whole_frame_checks)) if people_only else min_seen):
             continue
         if people_only and seen < min(in_shot, min_seen) and _box_area_ratio(tr) > 3.0:
             continue  # a few detector hits whose boxes disagree in size: hits on texture, not one person
+        if recogniser is not None and not any(c.source in ("motion", "appearance") for c in tr.items.values()) \
+                and not recogniser.names_still([c.labels for c in tr.items.values()]):
+            continue  # where nothing moved, only what the detector itself names surely is an instance
         mean_area = float(np.mean([c.area for c in tr.items.values()]))
         votes = sum(c.person_votes for c in tr.items.values())
-        boost = 2.0 if votes >= 2 else 1.0  # a recognised person is a main instance before any blob
+        if recogniser is not None:  # what the recogniser named, by how sure it was
+            votes = sum(max(c.labels.values(), default=0.0) for c in tr.items.values()) * 2
+        boost = 2.0 if votes >= 2 else 1.0  # a recognised instance is a main instance before any blob
         scored.append((boost * seen / n * math.sqrt(mean_area), tr))
     scored.sort(key=lambda s: -s[0])
     chosen: list[Track] = []
@@ -611,6 +719,21 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
                     for k, item in other.items.items():
                         claimed.setdefault(k, []).append(item.box)
             fill_gaps(tr, smalls, claimed, shots)
+    namings = {}
+    if recogniser is not None:
+        for tr in chosen:
+            biggest_first = sorted(tr.items, key=lambda k: -tr.items[k].area)[:3]
+            namings[id(tr)] = recogniser.name_track([c.labels for c in tr.items.values()],
+                                                    [_crop(sampled[k].image, tr.items[k].box) for k in biggest_first])
+        # a box the detector found where nothing moved, that no model could name, is a hit on texture
+        chosen = [tr for tr in chosen if namings[id(tr)].name != "object"
+                  or any(c.source in ("motion", "appearance") for c in tr.items.values())]
+        # a moving thing no model could name keeps its size from frame to frame; scenery moving through a car's
+        # window or behind a person swells and shrinks: say less rather than something wrong
+        chosen = [tr for tr in chosen if namings[id(tr)].name != "object" or _steady_size(tr) <= STEADY_SIZE]
+        # an unnamed track that lies inside a named one is a part of it (a rabbit's ears, a man's moving arm)
+        named = [tr for tr in chosen if namings[id(tr)].name != "object"]
+        chosen = [tr for tr in chosen if tr in named or not any(_inside(tr, other, shots) for other in named)]
     # reading order: largest first is InstanceCap's habit; we keep score order
     instances, masks = [], {}
     times = [f.time_s for f in sampled]
@@ -622,21 +745,65 @@ def detect_classical(ctx, max_instances: int) -> tuple[Instances, dict[str, list
         low_masks = [tr.items[k].mask if k in tr.items else None for k in range(n)]
         biggest = max(tr.items.values(), key=lambda c: c.area)
         sources = sorted({c.source for c in tr.items.values()})
+        naming = namings.get(id(tr))
         track = InstanceTrack(
             id=f"No.{idx}",
-            class_name="person" if is_person else "object",
-            shape=None if is_person else shape_word(biggest.mask),
+            class_name=naming.name if naming else ("person" if is_person else "object"),
+            shape=None if is_person or (naming and naming.name != "object") else shape_word(biggest.mask),
             confidence=round(min(1.0, len(tr.items) / n * (0.6 + 0.4 * min(1.0, votes))), 2),
             boxes=boxes,
             recognised_by=sources,
         )
+        if naming is not None:
+            is_person = naming.name == PERSON
+            votes = naming.confidence
+            if naming.by != "none":
+                track.recognised_by = sorted({*sources, naming.by})
+            track.class_confidence = naming.confidence
+            track.class_binding = naming.binding
+            track.class_candidates = naming.candidates
         full_masks = [_upsample(m, sampled[k].image.shape) if m is not None else None for k, m in enumerate(low_masks)]
         fill_evidence(track, times, [f.image for f in sampled], full_masks, person=is_person, shots=shots)
+        if recogniser is not None and is_person:
+            recogniser.describe_person(track, [f.image for f in sampled], times, found)
         instances.append(track)
         masks[track.id] = full_masks
     note = None if instances else "no instances: nothing moved against the background and no person was recognised"
-    return Instances(backend="classical", instances=instances, frames_used=n,
-                     candidates=sum(len(c) for c in per_frame), note=note), masks
+    if recogniser is not None and recogniser.missing:
+        note = "; ".join([*([note] if note else []), *dict.fromkeys(recogniser.missing)])
+    extra = {}
+    if recogniser is not None:
+        from .recognise import also_seen
+
+        extra = also_seen(found, [i.boxes for i in instances])
+    return Instances(backend="packaged" if recogniser is not None else "classical",
+                     model=recogniser.name if recogniser is not None else None, instances=instances, frames_used=n,
+                     candidates=sum(len(c) for c in per_frame), note=note, also_seen=extra), masks
+
+
+STEADY_SIZE = 0.8  # most variation (std / mean) of an unnamed instance's area over its sightings (packaged tier)
+
+
+def _steady_size(track: Track) -> float:
+    """How much the track's area varies over its moving sightings away from the frame's edges (coefficient of
+    variation; a thing leaving the frame shrinks, and that is no sign of scenery)."""
+    areas = [c.area for c in track.items.values() if c.mask is not None and not _at_edge(c.mask_box())]
+    if len(areas) < 2:
+        return 0.0
+    return float(np.std(areas) / max(np.mean(areas), 1e-9))
+
+
+def _at_edge(box, margin: float = 0.02) -> bool:
+    return box[0] <= margin or box[1] <= margin or box[2] >= 1 - margin or box[3] >= 1 - margin
+
+
+def _crop(image: np.ndarray, box, pad: float = 0.1) -> np.ndarray:
+    """The part of ``image`` under a normalised box, with a margin."""
+    h, w = image.shape[:2]
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    x0, y0 = int(max(0, (box[0] - pad * bw) * w)), int(max(0, (box[1] - pad * bh) * h))
+    x1, y1 = int(min(w, (box[2] + pad * bw) * w)), int(min(h, (box[3] + pad * bh) * h))
+    return image[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
 
 
 def _box_area_ratio(track: Track) -> float:
@@ -657,6 +824,15 @@ def _part_of(track: Track, other: Track, shots: list[int]) -> bool:
     return inside >= 0.6 * len(track.items)
 
 
+def _inside(track: Track, other: Track, shots: list[int]) -> bool:
+    """Most of ``track``'s sightings lie within ``other``'s box in the same frame (or two samples away in its shot)."""
+    inside = 0
+    for k, item in track.items.items():
+        near = [other.items[j].box for j in other.items if abs(j - k) <= 2 and shots[j] == shots[k]]
+        inside += any(contains(box, item.mask_box(), 0.7) for box in near)
+    return inside >= 0.6 * len(track.items)
+
+
 def _upsample(mask: np.ndarray, shape) -> np.ndarray:
     h, w = shape[:2]
     return cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
@@ -664,6 +840,14 @@ def _upsample(mask: np.ndarray, shape) -> np.ndarray:
 
 def instance_summary(inst: InstanceTrack) -> dict:
     out = {"id": inst.id, "class": inst.class_name}
+    if inst.class_confidence is not None:
+        out["class_confidence"] = inst.class_confidence
+        if not inst.class_binding:  # the model may correct it from the images; sure classes bind the caption
+            out["class_is_advice"] = True
+            if inst.class_candidates:
+                out["guesses"] = inst.class_candidates
+    if inst.action:
+        out["action"] = inst.action
     if inst.shape:
         out["shape"] = inst.shape
     out.update({
@@ -686,19 +870,26 @@ class DetectInstances(Tool):
         "Returns each instance's class, colours, size, start and end cell on a 3x3 grid and motion."
     )
     Args = DetectArgs
-    version = "2"
+    version = "3"
 
     def run(self, ctx, args: DetectArgs) -> Observation:
         limit = ctx.settings.max_instances if args.max_instances is None else args.max_instances
+        backend = ctx.settings.backend
         result, masks, source = None, {}, "foreground"
-        fallback = None
-        if ctx.settings.backend != "classical":
-            result, masks, fallback = _try_neural(ctx, limit)
+        reasons = []
+        if backend in ("auto", "neural"):
+            result, masks, why = _try_neural(ctx, limit, "packaged" if backend == "auto" else "classical")
             source = "yolo-seg" if any(m is not None for ms in masks.values() for m in ms) else "boxes"
+            reasons += [why] if why else []
+        if result is None and backend in ("auto", "packaged"):
+            result, masks, why = _try_packaged(ctx, limit)
+            source = "foreground"
+            reasons += [why] if why else []
         if result is None:
             result, masks = detect_classical(ctx, limit)
             source = "foreground"
-            result.fallback_reason = fallback
+        if result.backend != "neural":
+            result.fallback_reason = "; ".join(reasons) or None
         ctx.artifacts["masks"] = masks
         ctx.artifacts["masks.source"] = source
         summary = {"backend": result.backend, "count": len(result.instances),
@@ -710,7 +901,7 @@ class DetectInstances(Tool):
         return Observation(summary, result)
 
 
-def _try_neural(ctx, limit: int):
+def _try_neural(ctx, limit: int, fallback: str):
     """(instances, masks, None) from YOLO, or (None, {}, why not) when it cannot run here."""
     from agent.neural import resolve_yolo, try_neural
 
@@ -722,7 +913,22 @@ def _try_neural(ctx, limit: int):
         ctx.emit("backend", tool="detect_instances", backend="neural", model=spec.label)
         return found
 
-    found, reason = try_neural(ctx, "detect_instances", "YOLO", "classical", run)
+    found, reason = try_neural(ctx, "detect_instances", "YOLO", fallback, run)
+    return (found[0], found[1], None) if found else (None, {}, reason)
+
+
+def _try_packaged(ctx, limit: int):
+    """(instances, masks, None) from the packaged models, or (None, {}, why not) when their files are not here."""
+    from agent.neural import try_neural
+
+    def run():
+        from .recognise import packaged_recogniser
+
+        found = detect_classical(ctx, limit, recogniser=packaged_recogniser(ctx.settings))
+        ctx.emit("backend", tool="detect_instances", backend="packaged", model=found[0].model)
+        return found
+
+    found, reason = try_neural(ctx, "detect_instances", "the packaged models", "classical", run)
     return (found[0], found[1], None) if found else (None, {}, reason)
 
 

@@ -158,7 +158,7 @@ class SegmentAndBlur(Tool):
         seeds = ctx.artifacts.get("masks", {})
         views, refined, images, all_masks = [], [], [], {}
         instances = [InstanceTrack.model_validate(raw) for raw in found["instances"]]
-        neural, model, fallback = _try_sam2(ctx, instances) if ctx.settings.backend != "classical" else (None, None, None)
+        neural, model, fallback = _try_sam2(ctx, instances) if ctx.settings.backend in ("auto", "neural") else (None, None, None)
         by_method: dict[str, int] = {}
         masks_of: dict[tuple[str, int], np.ndarray] = {}
         grabcut: list[tuple[str, int]] = []  # the (instance, frame) masks SAM2 did not give

@@ -1,0 +1,218 @@
+"""What people do, from MoveNet keypoints: posture per frame, an action over the clip, clothing by body part.
+
+Used by the packaged tier of detection for every person instance. Speeds are judged against the
+person's own size (body heights per second), so a pedestrian far away who crosses a tenth of the
+frame in a second walks, where frame widths per second would call them still.
+
+Rules (keypoints with a score under :data:`VISIBLE` are not used):
+
+* **sitting**: the thighs (hip to knee) lie closer to horizontal than vertical, or the knees are
+  bent under 120 degrees with the hips no higher than a thigh's length above the knees; a person
+  whose legs are out of the frame and who sits next to a vehicle seat cannot be told apart, and is
+  not called sitting;
+* **arms raised**: a wrist clearly above its shoulder;
+* **walking** / **running**: the body moves at least :data:`WALK` (:data:`RUN`) body heights per
+  second between sightings, upright;
+* **riding**: a bicycle or motorcycle box overlaps the lower half of the person in most sightings;
+* **talking**: a face (nose and both eyes) turned to the camera in a close view, whose head moves or
+  turns from frame to frame (a head held still in a close view is not called talking).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+VISIBLE = 0.3  # least keypoint score used
+WALK = 0.25  # body heights per second
+RUN = 1.5
+RIDE_SHARE = 0.5  # of sightings with a ridden vehicle under the person
+HEAD_MOTION = 0.25  # std of the head's position or turn over the sightings, in eye gaps, that reads as a moving head
+CLOSE_VIEW = 0.12  # a face this share of the frame's height is a close view
+
+
+@dataclass
+class PersonEvidence:
+    action: str | None  # 'walks', 'runs', 'rides a bicycle', 'sits', 'stands', 'talks', or None
+    posture: str | None  # 'standing', 'sitting', 'arms raised', ...
+    upper_colours: list[str]
+    lower_colours: list[str]
+    frames_with_pose: int
+
+
+def _kp(pose, name):
+    k = pose.keypoint(name)
+    return (k.x, k.y) if k.score >= VISIBLE else None
+
+
+def _angle(a, b, c) -> float:
+    """The angle at b, in degrees."""
+    v1, v2 = np.subtract(a, b), np.subtract(c, b)
+    cos = float(np.dot(v1, v2) / max(np.linalg.norm(v1) * np.linalg.norm(v2), 1e-6))
+    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+
+
+def posture(pose) -> str | None:
+    """'sitting', 'standing', 'arms raised' (or 'arms raised, sitting'), or None where too little is visible."""
+    words = []
+    for side in ("left", "right"):
+        wrist, shoulder = _kp(pose, f"{side}_wrist"), _kp(pose, f"{side}_shoulder")
+        if wrist and shoulder and wrist[1] < shoulder[1] - 0.1 * _torso(pose, default=50.0):
+            words.append("arms raised")
+            break
+    legs = []
+    for side in ("left", "right"):
+        hip, knee, ankle = _kp(pose, f"{side}_hip"), _kp(pose, f"{side}_knee"), _kp(pose, f"{side}_ankle")
+        if hip and knee:
+            dx, dy = knee[0] - hip[0], knee[1] - hip[1]
+            thigh = math.hypot(dx, dy)
+            if thigh < 1:
+                continue
+            flat = abs(dy) < abs(dx)
+            bent = ankle is not None and _angle(hip, knee, ankle) < 120 and dy < 0.6 * thigh
+            legs.append("sitting" if flat or bent else "standing")
+    if legs:
+        words.append(max(set(legs), key=legs.count))
+    return ", ".join(words) or None
+
+
+def _torso(pose, default: float | None = None) -> float | None:
+    s = [p for p in (_kp(pose, "left_shoulder"), _kp(pose, "right_shoulder")) if p]
+    h = [p for p in (_kp(pose, "left_hip"), _kp(pose, "right_hip")) if p]
+    if s and h:
+        return float(abs(np.mean([p[1] for p in h]) - np.mean([p[1] for p in s])))
+    return default
+
+
+def match(poses, box_px) -> object | None:
+    """The pose whose keypoints fall most inside a person's box (pixels)."""
+    best, best_share = None, 0.3
+    x0, y0, x1, y1 = box_px
+    for pose in poses:
+        pts = [(k.x, k.y) for k in pose.keypoints if k.score >= VISIBLE]
+        if not pts:
+            continue
+        share = sum(x0 <= x <= x1 and y0 <= y <= y1 for x, y in pts) / len(pts)
+        if share > best_share:
+            best, best_share = pose, share
+    return best
+
+
+def _body_height(box, pose, frame_h: int) -> float:
+    """The person's height in pixels: the box's, or from the keypoints when the box is cut by the frame."""
+    height = (box[3] - box[1]) * frame_h
+    if pose is not None:
+        torso = _torso(pose)
+        if torso:
+            height = max(height, 3.0 * torso)  # a torso is about a third of a standing body
+    return max(height, 1.0)
+
+
+def region_colours(image, pose, part: str) -> list[str]:
+    """Dominant colours of the upper body (shoulders to hips) or lower body (hips to ankles or knees)."""
+    import cv2
+
+    from .colors import dominant_colours
+
+    if part == "upper":
+        corners = [_kp(pose, n) for n in ("left_shoulder", "right_shoulder", "right_hip", "left_hip")]
+    else:
+        ends = [_kp(pose, f"{s}_ankle") or _kp(pose, f"{s}_knee") for s in ("right", "left")]
+        corners = [_kp(pose, "left_hip"), _kp(pose, "right_hip"), *ends]
+    if any(c is None for c in corners):
+        return []  # that part is not visible: say nothing about it
+    polygon = np.array(corners, np.float32)
+    centre = polygon.mean(axis=0)
+    polygon = centre + 0.8 * (polygon - centre)  # stay inside the body, off the background
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+    pixels = image[mask.astype(bool)]
+    if len(pixels) < 30:
+        return []
+    return [name for name, _ in dominant_colours(pixels)]
+
+
+def describe_person(boxes: list, images: list[np.ndarray], times: list[float], poses_at,
+                    vehicles: list[list[tuple]] | None = None) -> PersonEvidence:
+    """``boxes``: the person's normalised box per sampled frame (or None); ``poses_at(k)``: the poses found
+    in sampled frame k; ``vehicles``: per frame, normalised boxes of bicycles and motorcycles there."""
+    seen = [k for k, b in enumerate(boxes) if b is not None]
+    postures, uppers, lowers = [], [], []
+    centres, heights, head = [], [], []
+    ridden: list[str] = []
+    face_close = 0
+    with_pose = 0
+    for k in seen:
+        h, w = images[k].shape[:2]
+        b = boxes[k]
+        box_px = (b[0] * w, b[1] * h, b[2] * w, b[3] * h)
+        pose = match(poses_at(k), box_px)
+        height = _body_height(b, pose, h)
+        centres.append(((b[0] + b[2]) / 2 * w, (b[1] + b[3]) / 2 * h, times[k]))
+        heights.append(height)
+        under = [label for v, label in (vehicles[k] if vehicles is not None else []) if _under(v, b)]
+        if under:
+            ridden.append(under[0])
+        if pose is None:
+            continue
+        with_pose += 1
+        p = posture(pose)
+        if p:
+            postures.append(p)
+        uppers += region_colours(images[k], pose, "upper")[:1]
+        lowers += region_colours(images[k], pose, "lower")[:1]
+        nose, le, re_ = _kp(pose, "nose"), _kp(pose, "left_eye"), _kp(pose, "right_eye")
+        if nose and le and re_:
+            eye_gap = max(math.dist(le, re_), 1.0)
+            if eye_gap * 4 / h >= CLOSE_VIEW:  # a face about four eye gaps tall
+                face_close += 1
+            mid = ((le[0] + re_[0]) / 2, (le[1] + re_[1]) / 2)
+            # where the head is, and how it is turned (the nose against the eyes), in eye gaps
+            head.append((mid[0] / eye_gap, mid[1] / eye_gap, (nose[0] - mid[0]) / eye_gap))
+    speed = _body_speed(centres, heights)
+    usual = max(set(postures), key=postures.count) if postures else None
+    action = None
+    if seen and len(ridden) >= RIDE_SHARE * len(seen):
+        action = f"rides a {max(set(ridden), key=ridden.count)}"
+    elif speed is not None and speed >= RUN and usual != "sitting":
+        action = "runs"
+    elif speed is not None and speed >= WALK and usual != "sitting":
+        action = "walks"
+    elif len(head) >= 3 and face_close >= 0.5 * len(seen) and float(np.std(np.array(head), axis=0).max()) >= HEAD_MOTION:
+        action = "talks, moving the head"
+    elif usual and "sitting" in usual:
+        action = "sits"
+    elif usual and "standing" in usual:
+        action = "stands"
+    if usual and "arms raised" in usual and action in (None, "stands", "sits"):
+        action = ("sits" if action == "sits" else "stands") + " with the arms raised"
+    return PersonEvidence(action, usual, _common(uppers), _common(lowers), with_pose)
+
+
+def _common(names: list[str]) -> list[str]:
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    return sorted(counts, key=lambda n: -counts[n])[:2]
+
+
+def _under(vehicle, person) -> bool:
+    """A vehicle box overlapping the lower half of a person's box (both normalised)."""
+    x0, y0, x1, y1 = person
+    lower = (x0, (y0 + y1) / 2, x1, y1)
+    ix = max(0.0, min(lower[2], vehicle[2]) - max(lower[0], vehicle[0]))
+    iy = max(0.0, min(lower[3], vehicle[3]) - max(lower[1], vehicle[1]))
+    area = (lower[2] - lower[0]) * (lower[3] - lower[1])
+    return area > 0 and ix * iy / area > 0.3
+
+
+def _body_speed(centres, heights) -> float | None:
+    """Body heights per second between the first and last sighting (None when seen once)."""
+    if len(centres) < 2:
+        return None
+    (xa, ya, ta), (xb, yb, tb) = centres[0], centres[-1]
+    if tb - ta <= 0:
+        return None
+    return math.hypot(xb - xa, yb - ya) / float(np.median(heights)) / (tb - ta)
