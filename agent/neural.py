@@ -3,10 +3,13 @@
 Weights are looked up, in order: the path given (``--yolo-weights``, ``--sam2-checkpoint``, the
 config file or ``INSTANCE_AGENT_*``), the current folder, our weights folder
 (``~/.cache/instance-agent/weights``, setting ``weights_dir``) and, for YOLO, the ultralytics
-weights folder. Nothing is downloaded unless ``allow_downloads`` is on; then the libraries fetch
-what they need (ultralytics assets, the Hugging Face hub for SAM2). ``random_weights`` builds the
-models from their configs with random weights: it exercises the whole neural path where no weights
-exist (tests, CI); its detections mean nothing.
+weights folder and, for ``nanodet-ultralytics.onnx`` (NanoDet's real COCO-80 weights as an
+ultralytics detector, built by ``scripts/fetch_models.py``), the vision models folder of
+:mod:`tools.vision.models`, where the file is checked against its pinned sha256. Nothing is
+downloaded unless ``allow_downloads`` is on; then the libraries fetch what they need (ultralytics
+assets, the Hugging Face hub for SAM2). ``random_weights`` builds the models from their configs
+with random weights: it exercises the whole neural path where no weights exist (tests, CI); its
+detections mean nothing.
 
 When weights are missing, :class:`WeightsMissing` says which file and where it was looked for;
 the tools catch it and fall back to the classical backend, recording why.
@@ -148,13 +151,35 @@ def resolve_yolo(settings: Settings, flag: str = "--yolo-weights") -> YoloSpec:
     if path.parent != Path("."):
         raise WeightsMissing(f"YOLO weights {path} do not exist")
     prepare_ultralytics(settings)
-    found, places = _searched(name, settings, [_ultralytics_weights_dir()])
+    vision = _vision_model(name)
+    extra = [_ultralytics_weights_dir()]
+    if vision:
+        from tools.vision import models
+
+        extra.append(models.models_dir())
+    found, places = _searched(name, settings, extra)
+    if found and vision and found.parent == extra[-1]:
+        why = models.problem(vision, found)
+        if why:
+            raise WeightsMissing(f"YOLO weights {found} {why}; build it again with `{models.FETCH}`")
     if found:
         return YoloSpec(str(found), str(found))
+    if vision:  # ours: built at set-up, never downloaded
+        raise WeightsMissing(f"YOLO weights {name} not found in {', '.join(places)} (build it with "
+                             f"`{models.FETCH}`, or give {flag} PATH)")
     if settings.allow_downloads:
         return YoloSpec(name, f"{name} (downloaded by ultralytics)")
     raise WeightsMissing(f"YOLO weights {name} not found in {', '.join(places)} and downloads are off "
                          f"(give {flag} PATH, or set allow_downloads = true)")
+
+
+def _vision_model(file_name: str) -> str | None:
+    """The vision model (tools/vision/manifest.json) whose file is ``file_name``, for an ``.onnx`` name."""
+    if not file_name.endswith(".onnx"):
+        return None
+    from tools.vision import models
+
+    return next((n for n, m in models.manifest()["models"].items() if m["file"] == file_name), None)
 
 
 @dataclass

@@ -88,6 +88,8 @@ def main() -> int:
     rows = [f"| model | package@version | file | size | licence | what it does | {head} |",
             "|---|---|---|---|---|---|" + "---|" * len(threads)]
     for name, m in models.manifest()["models"].items():
+        if name not in timings:  # nanodet-ultralytics: timed through ultralytics by benchmarks/ultralytics_onnx.py
+            continue
         src = sources[m["source"]]
         ms = " | ".join(" / ".join(f"{v:.0f}" for v in timings[name][t]) for t in threads)
         rows.append(f"| {name} | {src['package']}@{src['version']} | {m['file']} | {m['size'] / 1e6:.1f} MB | "

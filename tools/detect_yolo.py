@@ -5,6 +5,13 @@ segmentation model (``-seg``) also gives each instance a mask per frame. The tra
 the sampled frames in order, which are far apart in time, so our ByteTrack settings
 (``data/bytetrack_sampled.yaml``) match boxes more leniently than the video default. Instances are
 chosen like the classical backend's: by persistence over all frames times size, at most N.
+
+An ONNX export works too (``--yolo-weights x.onnx``; its task, class names and input size come from
+the metadata ultralytics writes), notably ``nanodet-ultralytics.onnx``, the real COCO-80 NanoDet
+weights that ``scripts/fetch_models.py`` wraps for ultralytics: it runs on onnxruntime, so it has
+boxes and ByteTrack tracks but no masks (the segmentation backend makes those), and it runs on the
+CPU unless onnxruntime has the execution provider of the device asked for (ultralytics would
+otherwise try to pip-install onnxruntime-gpu when downloads are on).
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from .instance_evidence import fill_evidence
 from .shots import sample_shots
 
 TRACKER = Path(__file__).parent / "data" / "bytetrack_sampled.yaml"
+ONNX_PROVIDERS = {"cuda": "CUDAExecutionProvider", "mps": "CoreMLExecutionProvider"}
+
+
 def load_yolo(spec: YoloSpec, settings):
     """The YOLO model for ``spec`` (kept for the process: a batch loads it once)."""
     prepare_ultralytics(settings)
@@ -40,12 +50,26 @@ def load_yolo(spec: YoloSpec, settings):
 
 
 def _name_classes(model) -> None:
-    """A model built from a config has numbers for class names; an 80-class one is COCO's layout."""
+    """A model built from a config has numbers for class names; an 80-class one is COCO's layout.
+    An export (ONNX) has its names in its metadata: asking before a predictor exists would load it
+    an extra time, so it is left alone."""
+    if isinstance(model.model, (str, Path)):
+        return
     names = model.names
     if len(names) == 80 and all(str(v).isdigit() for v in names.values()):
         from ultralytics.utils import ROOT, YAML
 
         model.model.names = YAML.load(ROOT / "cfg" / "datasets" / "coco.yaml")["names"]
+
+
+def onnx_device(source: str, device: str) -> str:
+    """``device`` for a torch model; for an ONNX file, ``cpu`` unless onnxruntime can run it on ``device``."""
+    if not str(source).lower().endswith(".onnx") or device == "cpu":
+        return device
+    import onnxruntime
+
+    provider = ONNX_PROVIDERS.get(device.split(":")[0])
+    return device if provider in onnxruntime.get_available_providers() else "cpu"
 
 
 def _mask_from_polygons(polygons, shape) -> np.ndarray | None:
@@ -74,10 +98,9 @@ def _track(model, sampled, settings, device, seen) -> None:
 def detect_yolo(ctx, spec: YoloSpec, max_instances: int, loader=None) -> tuple[Instances, dict[str, list]]:
     settings = ctx.settings
     model = (loader or load_yolo)(spec, settings)
-    device = pick_device(settings.device)
+    device = onnx_device(spec.source, pick_device(settings.device))
     sampled = ctx.frames.sampled
     n = len(sampled)
-    names = model.names
     seen: dict[int, dict[int, tuple]] = defaultdict(dict)  # track id -> frame -> (box, class, conf, mask)
     import torch
 
@@ -86,6 +109,7 @@ def detect_yolo(ctx, spec: YoloSpec, max_instances: int, loader=None) -> tuple[I
         _track(model, sampled, settings, device, seen)
     finally:
         torch.set_num_threads(threads)
+    names = model.names  # after tracking: an export's names come from the predictor's backend
 
     # the tracker follows boxes across a cut between shots too: a track is split there
     shots = sample_shots(ctx)
