@@ -221,6 +221,10 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
         failed = failed_core_tools(ctx)
         if failed and state.get("status") == "ok":  # a caption without what those tools measure is not fine
             state.update(status="degraded", fallback_reason=f"a tool failed and its evidence is missing: {failed}")
+        answers = ctx.artifacts.get("describe.answers")
+        if answers and not answers["usable"] and state.get("status") == "ok":  # the caption is all measured text
+            state.update(status="degraded", fallback_reason=f"the describer ({settings.describer}) gave no usable "
+                                                            f"answer to {answers['asked']} question(s)")
         usage.model_s = round(usage.model_s, 3)
         formatted = None
         if state.get("caption") and settings.output_format != "instancecap":

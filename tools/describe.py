@@ -104,6 +104,9 @@ class Describe(Tool):
         except ModelReplyError as e:
             answer.problem = f"not usable: {e}"
         answer.usable = answer.problem is None
+        tally = ctx.artifacts.setdefault("describe.answers", {"asked": 0, "usable": 0})  # the run's status reads it
+        tally["asked"] += 1
+        tally["usable"] += int(answer.usable)
         summary = {"target": args.target, "usable": answer.usable, **(answer.fields or {"problem": answer.problem})}
         return Observation(summary, answer, ok=True)
 

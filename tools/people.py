@@ -134,8 +134,19 @@ def region_colours(image, pose, part: str) -> list[str]:
     return [name for name, _ in dominant_colours(pixels)]
 
 
+def _face_points(faces, box_px):
+    """(nose, left eye, right eye) of the face whose centre lies in a person's box (pixels), or Nones."""
+    x0, y0, x1, y1 = box_px
+    for face in faces:
+        cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+        if x0 <= cx <= x1 and y0 <= cy <= y1:
+            k = face.keypoints
+            return k.get("nose_tip"), k.get("left_eye"), k.get("right_eye")
+    return None, None, None
+
+
 def describe_person(boxes: list, images: list[np.ndarray], times: list[float], poses_at,
-                    vehicles: list[list[tuple]] | None = None) -> PersonEvidence:
+                    vehicles: list[list[tuple]] | None = None, faces_at=None) -> PersonEvidence:
     """``boxes``: the person's normalised box per sampled frame (or None); ``poses_at(k)``: the poses found
     in sampled frame k; ``vehicles``: per frame, normalised boxes of bicycles and motorcycles there."""
     seen = [k for k, b in enumerate(boxes) if b is not None]
@@ -155,15 +166,17 @@ def describe_person(boxes: list, images: list[np.ndarray], times: list[float], p
         under = [label for v, label in (vehicles[k] if vehicles is not None else []) if _under(v, b)]
         if under:
             ridden.append(under[0])
-        if pose is None:
-            continue
-        with_pose += 1
-        p = posture(pose)
-        if p:
-            postures.append(p)
-        uppers += region_colours(images[k], pose, "upper")[:1]
-        lowers += region_colours(images[k], pose, "lower")[:1]
-        nose, le, re_ = _kp(pose, "nose"), _kp(pose, "left_eye"), _kp(pose, "right_eye")
+        nose = le = re_ = None
+        if pose is not None:
+            with_pose += 1
+            p = posture(pose)
+            if p:
+                postures.append(p)
+            uppers += region_colours(images[k], pose, "upper")[:1]
+            lowers += region_colours(images[k], pose, "lower")[:1]
+            nose, le, re_ = _kp(pose, "nose"), _kp(pose, "left_eye"), _kp(pose, "right_eye")
+        if not (nose and le and re_) and faces_at is not None:  # a face detector finds faces MoveNet misses
+            nose, le, re_ = _face_points(faces_at(k), box_px)
         if nose and le and re_:
             eye_gap = max(math.dist(le, re_), 1.0)
             if eye_gap * 4 / h >= CLOSE_VIEW:  # a face about four eye gaps tall

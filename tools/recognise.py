@@ -25,6 +25,7 @@ import numpy as np
 DETECTOR = "nanodet"
 CLASSIFIER = "efficientnet-lite0"
 POSE = "movenet-multipose"
+FACE = "face-detection-short-range"
 RIDDEN = {"bicycle", "motorcycle"}
 
 ANIMALS = {"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"}
@@ -136,6 +137,7 @@ class PackagedRecogniser:
         model_path(DETECTOR)  # WeightsMissing now, with the file and the fetch command, if it is not here
         self.threads = threads
         self._poses: dict[int, list] = {}  # sampled frame -> MoveNet's people there (run once per frame)
+        self._faces: dict[int, list] = {}  # sampled frame -> BlazeFace's faces there
         self.missing: list[str] = []  # optional models that were not found
 
     def frames(self, images: list[np.ndarray]) -> list[list[tuple[tuple[float, float, float, float], str, float]]]:
@@ -256,9 +258,20 @@ class PackagedRecogniser:
                 self._poses[k] = estimate_poses(images[k], threads=self.threads)
             return self._poses[k]
 
+        def faces_at(k: int):
+            if k not in self._faces:
+                from tools.vision.face import detect_faces
+
+                try:
+                    self._faces[k] = detect_faces(images[k], threads=self.threads)
+                except WeightsMissing as e:  # optional: the pose's face keypoints serve without it
+                    self.missing.append(str(e))
+                    self._faces[k] = []
+            return self._faces[k]
+
         vehicles = [[(box, label) for box, label, score in frame if label in RIDDEN] for frame in found]
         try:
-            person = describe_person(track.boxes, images, times, poses_at, vehicles)
+            person = describe_person(track.boxes, images, times, poses_at, vehicles, faces_at)
         except WeightsMissing as e:  # the pose model is not here: the person keeps the box's evidence
             self.missing.append(str(e))
             return
