@@ -1,6 +1,6 @@
-"""Accuracy of the embedded (classical) tools on generated clips with known ground truth.
+"""Accuracy of the embedded tools on generated clips with known ground truth.
 
-    python benchmarks/accuracy.py [--clips-dir DIR] [--quick]
+    python benchmarks/accuracy.py [--clips-dir DIR] [--quick] [--backend auto|packaged|classical]
 
 Covers every camera primitive at three speeds, static clips and combinations, each with 1-3
 moving objects, texture and pixel noise. Prints a table; clips are cached in --clips-dir.
@@ -71,9 +71,11 @@ def main() -> int:
     ap.add_argument("--clips-dir", type=Path, default=Path(tempfile.gettempdir()) / "instance-agent-bench")
     ap.add_argument("--quick", action="store_true", help="a quarter of the clips")
     ap.add_argument("--json", type=Path, help="also write the per-clip results here")
+    ap.add_argument("--backend", default="auto", choices=["auto", "packaged", "classical"],
+                    help="auto: the default run (the packaged models where set-up fetched them)")
     args = ap.parse_args()
     args.clips_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(runs_dir=args.clips_dir / "runs")
+    settings = Settings(runs_dir=args.clips_dir / "runs", backend=args.backend)
     tools = {t.name: t for t in load_plugins().tools(settings)}
 
     rows = []

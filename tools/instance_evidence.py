@@ -122,10 +122,10 @@ def _colours(track, seen, frames, masks, person: bool) -> list[str]:
 
 
 def position_sentence(track: InstanceTrack) -> str:
-    """'person moves from the bottom-left to the center.' / 'object stays at the top-right.'"""
+    """'The person moves from the bottom-left to the center.' / 'The object stays at the top-right.'"""
     from agent.vocab import cell_phrase
 
-    who = track.class_name
+    who = f"The {track.class_name}"
     if track.start_cell is None:
         return f"{who} position could not be measured."
     if track.start_cell == track.end_cell:
