@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .config import Settings
-from .errors import STORAGE_ERRNOS, AgentError, InputError, StorageError, storage_error
+from .errors import AgentError, InputError, StorageError, storage_error
 from .jsonl import json_lines
 from .media import content_hash
 

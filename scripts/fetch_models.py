@@ -103,11 +103,7 @@ def _built(name: str, m: dict, target: Path) -> None:
             out = efficientnet_onnx.export(member, target.with_name(f".{target.name}.{os.getpid()}"))
         except ImportError as e:
             raise Failed(f"building the ONNX file needs torch and onnx ({e.name or e} is not installed)") from None
-        try:
-            _install(out, name, target)
-        except Failed as e:
-            out.unlink(missing_ok=True)
-            raise Failed(f"{e} (another onnx or numpy version?)") from None
+        _install_made(out, name, target, "another onnx or numpy version?")
 
 
 def _derived(name: str, m: dict, target: Path) -> None:
@@ -133,11 +129,16 @@ def _derived(name: str, m: dict, target: Path) -> None:
         tmp.unlink(missing_ok=True)
         first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
         raise Failed(f"{m['build']} failed: {type(e).__name__}: {first}") from None
+    _install_made(tmp, name, target, "another onnx or protobuf version?")
+
+
+def _install_made(made: Path, name: str, target: Path, hint: str) -> None:
+    """Install a file built here; one that fails its check is removed, and the error says what may differ."""
     try:
-        _install(tmp, name, target)
+        _install(made, name, target)
     except Failed as e:
-        tmp.unlink(missing_ok=True)
-        raise Failed(f"{e} (another onnx or protobuf version?)") from None
+        made.unlink(missing_ok=True)
+        raise Failed(f"{e} ({hint})") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,8 +5,6 @@ import errno
 import json
 import os
 import shutil
-import sqlite3
-import sys
 
 import pytest
 
