@@ -1,0 +1,143 @@
+"""Conditions the user supplies (Any2Caption): camera paths and pose sequences, generated with known truth."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from agent.errors import InputError
+from conditions_gen import MOTIONS, path, write_json, write_realestate
+from plugins.camera_path import decompose, read_camera_path
+
+PRIMITIVES = [m for m in MOTIONS if m != "static"] + ["orbit left", "orbit right"]
+COMPOSITIONS = [
+    ([(["dolly in"], 2), (["pan left"], 2)], "dolly in then pan left"),
+    ([(["pan right"], 2), (["tilt up"], 2)], "pan right then tilt up"),
+    ([(["static"], 1.5), (["dolly in"], 2)], "static then dolly in"),
+    ([(["truck left"], 2), (["truck right"], 2)], "truck left then truck right"),
+    ([(["dolly out", "zoom in"], 3)], "dolly out, zoom in"),  # the dolly zoom
+    ([(["pan right", "tilt down"], 3)], "pan right, tilt down"),
+    ([(["truck right", "pedestal up"], 3)], "truck right, pedestal up"),
+    ([(["dolly in", "roll clockwise"], 3)], "roll clockwise, dolly in"),
+    ([(["orbit left"], 2), (["static"], 1.5)], "orbit left then static"),
+    ([(["zoom out"], 2), (["pan left"], 2), (["tilt down"], 2)], "zoom out then pan left then tilt down"),
+]
+
+
+def _project(c2w, point, f=1.0):
+    """Pixel-plane (x right, y down) of a world point seen by an OpenCV camera."""
+    p = np.linalg.inv(c2w) @ np.append(point, 1.0)
+    return f * p[:2] / p[2]
+
+
+@pytest.mark.parametrize("name,axis,sign", [
+    ("pan right", 0, -1), ("pan left", 0, 1), ("tilt up", 1, 1), ("tilt down", 1, -1),
+    ("truck right", 0, -1), ("truck left", 0, 1), ("pedestal up", 1, 1), ("pedestal down", 1, -1),
+])
+def test_generated_paths_move_the_picture_the_known_way(name, axis, sign):
+    """The generator's conventions, checked by projection: panning right moves the scene left on screen,
+    tilting up moves it down, and so on; independent of the reader's maths."""
+    _, c2w, _ = path([([name], 1)])
+    ahead = c2w[0][:3, :3] @ np.array([0, 0, 4.0]) + c2w[0][:3, 3]
+    moved = _project(c2w[-1], ahead) - _project(c2w[0], ahead)
+    assert np.sign(moved[axis]) == sign and abs(moved[axis]) > 0.05
+
+
+def test_roll_clockwise_turns_the_picture_counterclockwise():
+    _, c2w, _ = path([(["roll clockwise"], 1)])
+    right = c2w[0][:3, :3] @ np.array([1.0, 0, 4.0]) + c2w[0][:3, 3]
+    x, y = _project(c2w[-1], right)
+    assert y < -0.01  # a point right of centre rises on screen (y down): counterclockwise on screen
+
+
+@pytest.mark.parametrize("name", PRIMITIVES + ["static"])
+@pytest.mark.parametrize("fmt", ["realestate", "json"])
+def test_every_primitive_in_both_formats(tmp_path, name, fmt):
+    t, m, f = path([([] if name == "static" else [name], 3)])
+    file = tmp_path / ("p.txt" if fmt == "realestate" else "p.json")
+    (write_realestate if fmt == "realestate" else write_json)(file, t, m, f)
+    ev = read_camera_path(file)
+    assert ev.label == name
+    assert ev.frames == len(m) and abs(ev.duration_s - 3) < 0.05
+    if name != "static":
+        verb = {"pan": "pans", "tilt": "tilts", "truck": "trucks", "pedestal": "pedestals", "dolly": "dollies",
+                "zoom": "zooms", "roll": "rolls", "orbit": "orbits"}[name.split()[0]]
+        assert f"{verb} {name.split(' ', 1)[1]}" in ev.sentence
+
+
+def test_plain_json_list_without_focal(tmp_path):
+    t, m, f = path([(["pan left"], 2)])
+    file = tmp_path / "list.json"
+    write_json(file, t, m, f, wrapped=False)
+    ev = read_camera_path(file)
+    assert ev.label == "pan left" and ev.format == "json camera-to-world"
+
+
+def test_two_phases_are_named_in_order():
+    ev = decompose(*path([(["dolly in"], 2), (["pan left"], 2)]))
+    assert [p.primitives for p in ev.phases] == [["dolly in"], ["pan left"]]
+    assert "dollies in, then" in ev.sentence and ev.sentence.endswith("pans left.")
+    assert abs(ev.phases[0].end_s - 2) < 0.2
+
+
+def test_speed_words_follow_the_rate():
+    slow = decompose(*path([(["pan left"], 3)], fps=30))
+    assert slow.phases[0].speeds["pan left"] == "steadily"  # 20 degrees a second
+    from conditions_gen import D, ry
+    import conditions_gen as g
+
+    old = g.MOTIONS["pan left"]
+    try:
+        g.MOTIONS["pan left"] = (lambda dt: ry(-D(4) * dt), (0, 0, 0), 0.0)
+        assert decompose(*path([(["pan left"], 3)])).phases[0].speeds["pan left"] == "slowly"
+        g.MOTIONS["pan left"] = (lambda dt: ry(-D(60) * dt), (0, 0, 0), 0.0)
+        assert decompose(*path([(["pan left"], 3)])).phases[0].speeds["pan left"] == "quickly"
+    finally:
+        g.MOTIONS["pan left"] = old
+
+
+def camera_accuracy(noise: float = 0.0) -> tuple[int, int, list]:
+    cases = [([([] if p == "static" else [p], 3)], p) for p in PRIMITIVES + ["static"]] + COMPOSITIONS
+    wrong = []
+    for k, (segments, truth) in enumerate(cases):
+        got = decompose(*path(segments, noise=noise, seed=k)).label
+        if got != truth:
+            wrong.append((truth, got))
+    return len(cases) - len(wrong), len(cases), wrong
+
+
+@pytest.mark.parametrize("noise", [0.0, 1.0])
+def test_camera_word_accuracy_on_primitives_and_compositions(noise):
+    right, total, wrong = camera_accuracy(noise)
+    assert right / total >= 0.95, wrong
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("url\n0 0.5 0.9 0.5 0.5 0 0 1 0 0 0\n", "line 2 has 11 values"),
+    ("url\n0 0.5 0.9 0.5 0.5 0 0 1 0 0 0 0 1 0 0 0 0 1 0\n33366 0.5 0.9 0.5 0.5 0 0 x 0 0 0 0 1 0 0 0 0 1 0\n",
+     "line 3 has a value that is not a number"),
+    ("url\n0 0.5 0.9 0.5 0.5 0 0 2 0 0 0 0 1 0 0 0 0 1 0\n33366 0.5 0.9 0.5 0.5 0 0 1 0 0 0 0 1 0 0 0 0 1 0\n",
+     "line 2: the rotation is not orthonormal"),
+    ("[[[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]]", "at least two poses"),
+    ("[[1,2,3], [4]]", "pose 0 is not a 4x4"),
+    ('{"poses": [', "not valid JSON"),
+])
+def test_bad_camera_paths_say_one_line(tmp_path, content, needle):
+    file = tmp_path / "bad.txt"
+    file.write_text(content)
+    with pytest.raises(InputError) as e:
+        read_camera_path(file)
+    assert needle in e.value.message and "\n" not in e.value.message
+
+
+def test_missing_camera_path(tmp_path):
+    with pytest.raises(InputError, match="cannot read"):
+        read_camera_path(tmp_path / "nope.txt")
+
+
+def test_camera_path_reader_is_registered_as_a_plugin():
+    from agent.plugins import load_plugins
+
+    assert load_plugins().condition_readers()["camera_path"] is read_camera_path
