@@ -39,6 +39,7 @@ BUILTIN_PLUGINS = (
     "plugins.depth",
     "plugins.pose",
     "plugins.camera_path",
+    "plugins.pose_sequence",
 )
 
 

@@ -140,6 +140,10 @@ def pose_sequence(kind: str, seconds: float = 3.0, fps: float = 10.0, width: int
             x, arms, stride = 1000 - 150 * t, False, 0.05 * math.sin(2 * math.pi * t)
         elif kind == "arms_up":
             x, arms, stride = 640, True, 0.0
+        elif kind == "raise_arms":  # arms down, then up from the middle on
+            x, arms, stride = 640, t >= seconds / 2, 0.0
+        elif kind == "run_right":
+            x, arms, stride = 100 + 700 * t, False, 0.1 * math.sin(4 * math.pi * t)
         else:  # stand
             x, arms, stride = 640, False, 0.0
         frames.append({"people": [{"id": 1, "keypoints": skeleton(x, 100, 400, arms, stride)}]})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+
 
 import numpy as np
 import pytest
@@ -141,3 +141,103 @@ def test_camera_path_reader_is_registered_as_a_plugin():
     from agent.plugins import load_plugins
 
     assert load_plugins().condition_readers()["camera_path"] is read_camera_path
+
+
+# -- pose sequences ---------------------------------------------------------------------------------
+import json  # noqa: E402
+
+from conditions_gen import COCO_FROM_BODY25, pose_sequence, to_openpose_body25  # noqa: E402
+from plugins.pose_sequence import read_pose_sequence  # noqa: E402
+
+POSE_TRUTH = {"walk_right": "walks to the right", "walk_left": "walks to the left", "stand": "stands",
+              "arms_up": "stands with both arms raised", "raise_arms": "raises both arms",
+              "run_right": "runs to the right"}
+
+
+def _write(tmp_path, name, data):
+    f = tmp_path / name
+    f.write_text(json.dumps(data))
+    return f
+
+
+@pytest.mark.parametrize("kind", list(POSE_TRUTH))
+def test_pose_sequence_actions(tmp_path, kind):
+    ev = read_pose_sequence(_write(tmp_path, "p.json", pose_sequence(kind, seconds=2 if kind == "run_right" else 3)))
+    assert [p.action for p in ev.people] == [POSE_TRUTH[kind]]
+    assert ev.format == "coco17 json" and ev.frames > 0
+
+
+def test_static_person_with_raised_arms_has_that_posture(tmp_path):
+    ev = read_pose_sequence(_write(tmp_path, "p.json", pose_sequence("arms_up")))
+    person = ev.people[0]
+    assert person.posture == "arms raised, standing" and person.arms == "both arms raised"
+    assert person.speed_body_heights_per_s == 0.0
+
+
+def test_raising_the_arms_shows_as_two_posture_phases(tmp_path):
+    ev = read_pose_sequence(_write(tmp_path, "p.json", pose_sequence("raise_arms")))
+    assert [p.posture for p in ev.people[0].postures] == ["standing", "arms raised, standing"]
+
+
+def test_openpose_folder_body25(tmp_path):
+    folder = tmp_path / "op"
+    folder.mkdir()
+    for k, doc in enumerate(to_openpose_body25(pose_sequence("walk_left"))):
+        (folder / f"clip_{k:012d}_keypoints.json").write_text(json.dumps(doc))
+    ev = read_pose_sequence(folder)
+    assert ev.format == "openpose folder" and [p.action for p in ev.people] == ["walks to the left"]
+
+
+def test_openpose_list_coco18_two_people_keep_their_ids(tmp_path):
+    # COCO-18: OpenPose's older model; BODY_25's first 15 indices but without MidHip at 8
+    body25_to_18 = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 9: 8, 10: 9, 11: 10, 12: 11, 13: 12, 14: 13,
+                    15: 14, 16: 15, 17: 16, 18: 17}
+    walk, stand = to_openpose_body25(pose_sequence("walk_right")), to_openpose_body25(pose_sequence("arms_up"))
+    docs = []
+    for a, b in zip(walk, stand):
+        people = []
+        for doc in (b, a) if len(docs) % 2 else (a, b):  # the order within a frame changes
+            flat = doc["people"][0]["pose_keypoints_2d"]
+            out = [0.0] * 54
+            for i25, i18 in body25_to_18.items():
+                out[3 * i18: 3 * i18 + 3] = flat[3 * i25: 3 * i25 + 3]
+            people.append({"pose_keypoints_2d": out})
+        docs.append({"people": people})
+    ev = read_pose_sequence(_write(tmp_path, "op.json", {"fps": 10, "frames": docs}))
+    assert sorted(p.action for p in ev.people) == ["stands with both arms raised", "walks to the right"]
+    assert ev.format == "openpose list" and all(p.frames_seen == 30 for p in ev.people)
+    assert len(COCO_FROM_BODY25) == 17
+
+
+def test_pose_action_accuracy():
+    import tempfile
+    from pathlib import Path
+
+    right = 0
+    with tempfile.TemporaryDirectory() as d:
+        for k, (kind, truth) in enumerate(POSE_TRUTH.items()):
+            f = Path(d) / f"{k}.json"
+            f.write_text(json.dumps(pose_sequence(kind, seconds=2 if kind == "run_right" else 3)))
+            right += read_pose_sequence(f).people[0].action == truth
+    assert right / len(POSE_TRUTH) >= 0.9
+
+
+@pytest.mark.parametrize("data,needle", [
+    ({"fps": 10, "frames": [{"people": []}, {"people": []}]}, "no people in any frame"),
+    ({"fps": 10, "frames": [{"people": [{"id": 1, "keypoints": [[0, 0, 0]] * 17}]}]}, "keypoints missing"),
+    ({"fps": 10, "frames": [{"people": [{"id": 1, "keypoints": [[0, 0, 1]] * 12}]}]}, "12 keypoints"),
+    ({"fps": 10, "frames": [{"nobody": 1}]}, "frame 0 has no 'people' list"),
+    ({"fps": -1, "frames": [{"people": []}]}, "fps must be a positive"),
+    ([], "expected a list of frames"),
+])
+def test_bad_pose_files_say_one_line(tmp_path, data, needle):
+    with pytest.raises(InputError) as e:
+        read_pose_sequence(_write(tmp_path, "bad.json", data))
+    assert needle in e.value.message and "\n" not in e.value.message
+
+
+def test_pose_file_not_json(tmp_path):
+    f = tmp_path / "bad.json"
+    f.write_text("{nope")
+    with pytest.raises(InputError, match="not valid JSON"):
+        read_pose_sequence(f)
