@@ -40,6 +40,7 @@ BUILTIN_PLUGINS = (
     "plugins.pose",
     "plugins.camera_path",
     "plugins.pose_sequence",
+    "plugins.conditions",
 )
 
 

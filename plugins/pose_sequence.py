@@ -22,7 +22,6 @@ same wrist-above-shoulder rule as ``posture()``; ``with both arms raised`` when 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np

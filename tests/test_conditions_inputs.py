@@ -241,3 +241,52 @@ def test_pose_file_not_json(tmp_path):
     f.write_text("{nope")
     with pytest.raises(InputError, match="not valid JSON"):
         read_pose_sequence(f)
+
+
+# -- the command ------------------------------------------------------------------------------------
+def test_conditions_command_prints_what_they_determine(tmp_path, capsys):
+    from agent.cli import main
+
+    cam = tmp_path / "cam.txt"
+    write_realestate(cam, *path([(["dolly in"], 2), (["pan left"], 2)]))
+    pose = _write(tmp_path, "pose.json", pose_sequence("walk_left"))
+    assert main(["conditions", "--camera-path", str(cam), "--pose", str(pose)]) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["conditions"]["camera_path"]["label"] == "dolly in then pan left"
+    assert report["determined"]["Structural Description.Camera Movement"] == \
+        "The camera quickly dollies in, then steadily pans left."
+    assert report["determined"]["Structural Description.Main Instance.1.Actions and Motion"] == \
+        "The person walks to the left."
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("needs a model: Global Description")
+    assert "Main Instance.1.Appearance" in lines[0] and "Camera Movement" not in lines[0]
+
+
+def test_conditions_command_camera_only_still_needs_the_instances(tmp_path, capsys):
+    from agent.cli import main
+
+    cam = tmp_path / "cam.json"
+    write_json(cam, *path([(["orbit right"], 2)]))
+    assert main(["conditions", "--camera-path", str(cam)]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["conditions"]["camera_path"]["primitives"] == ["orbit right"]
+    assert "Main Instance (which instances" in err
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--camera-path", "BAD"], "line 2 has 3 values"),
+    (["--pose", "BADPOSE"], "no people in any frame"),
+    (["--camera-path", "MISSING"], "cannot read"),
+    ([], "give at least one of --camera-path, --pose"),
+])
+def test_conditions_command_bad_files_exit_2_with_one_line(tmp_path, capsys, args, needle):
+    from agent.cli import main
+
+    (tmp_path / "bad.txt").write_text("url\n1 2 3\n")
+    _write(tmp_path, "badpose.json", {"frames": [{"people": []}]})
+    names = {"BAD": tmp_path / "bad.txt", "BADPOSE": tmp_path / "badpose.json", "MISSING": tmp_path / "none.txt"}
+    argv = ["conditions"] + [str(names.get(a, a)) for a in args]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and needle in err
