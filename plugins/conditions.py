@@ -9,6 +9,7 @@ read is one line on stderr and exit status 2.
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 from agent.caption import STRUCTURAL_KEY
@@ -86,3 +87,110 @@ def register_commands(subparsers):
     cmd.add_argument("--pose", dest="pose", metavar="F",
                      help="COCO-17 pose JSON, OpenPose JSON list, or a folder of OpenPose frames")
     cmd.set_defaults(handler=_command)
+
+
+# -- holding an enhanced caption to the conditions ----------------------------------------------------
+# stricter than agent.checks.CAMERA_FORMS: a path tells a pan from a truck and a dolly from a zoom
+_DIR = {"left": r"\bleft(ward)?s?\b", "right": r"\bright(ward)?s?\b", "up": r"\b(up(ward)?s?|rais\w*|ris\w*)\b",
+        "down": r"\b(down(ward)?s?|lower\w*|descend\w*)\b", "in": r"\b(in|forward|closer|towards?)\b",
+        "out": r"\b(out|back(ward)?s?|away)\b", "clockwise": r"(?<!counter)(?<!counter-)(?<!anti)\bclockwise\b",
+        "counterclockwise": r"\b(counter-?clockwise|anti-?clockwise)\b"}
+_KIND = {"pan": r"\bpan(s|ning|ned)?\b", "tilt": r"\btilt(s|ing|ed)?\b", "truck": r"\btruck(s|ing|ed)?\b",
+         "pedestal": r"\b(pedestal(s|ing|ed)?|crane(s|d)?|boom(s|ing|ed)?)\b",
+         "dolly": r"\b(doll(y|ies|ying|ied)|push(es|ing|ed)?|pull(s|ing|ed)?|track(s|ing|ed)?)\b",
+         "zoom": r"\bzoom(s|ing|ed)?\b", "roll": r"\b(roll(s|ing|ed)?|rotat\w*)\b",
+         "orbit": r"\b(orbit(s|ing|ed)?|arc(s|ing|ed)?|circl(es|ing|ed))\b"}
+_CONFUSED = {"pan": "truck", "truck": "pan", "tilt": "pedestal", "pedestal": "tilt", "dolly": "zoom", "zoom": "dolly",
+             "orbit": "pan"}
+_OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up", "in": "out", "out": "in",
+             "clockwise": "counterclockwise", "counterclockwise": "clockwise"}
+
+
+def _says(text: str, prim: str) -> bool:
+    kind, way = prim.split(" ", 1)
+    return any(re.search(_KIND[kind], clause) and re.search(_DIR[way], clause)
+               for clause in re.split(r"[.;]|,\s*(?:then|and then|before|after)\b|\bthen\b", text))
+
+
+def camera_path_matches(caption, evidence: dict) -> list:
+    """The Camera Movement names every primitive of the camera path, and no primitive that the path
+    contradicts (the opposite direction, or the motion image motion confuses it with), and says static
+    for a static path."""
+    from agent.checks import STATIC_FORMS
+    from agent.validation import Problem
+
+    ev = evidence.get("camera_path")
+    if ev is None:
+        return []
+    text = caption.structural.camera_movement.lower()
+    field, basis = CAMERA, f"camera path: {ev.label}"
+    problems = []
+    for prim in ev.primitives:
+        if not _says(text, prim):
+            problems.append(Problem(field, f"does not describe the path's '{prim}'", basis))
+    kinds = {p.split()[0]: p.split(" ", 1)[1] for p in ev.primitives}
+    for kind in _KIND:
+        for way in ("left", "right", "up", "down", "in", "out", "clockwise", "counterclockwise"):
+            prim = f"{kind} {way}"
+            if prim in ev.primitives or not _says(text, prim):
+                continue
+            opposite = kinds.get(kind) == _OPPOSITE.get(way)
+            confused = _CONFUSED.get(kind) in kinds and kind not in kinds
+            if opposite or confused or not ev.primitives:
+                problems.append(Problem(field, f"describes '{prim}', which the camera path does not have", basis))
+    if not ev.primitives and not re.search(STATIC_FORMS, text):
+        problems.append(Problem(field, "does not say the camera is static", basis))
+    if ev.primitives and re.search(r"\b(static|stationary|locked|does not move)\b", text):
+        problems.append(Problem(field, "says the camera is static, but it moves", basis))
+    return problems
+
+
+def pose_actions_match(caption, evidence: dict) -> list:
+    """A person the poses show walking or running (to the left or right) is written so: some person
+    instance's Actions and Motion names the gait and the direction."""
+    from agent.checks import PERSON_WORDS
+    from agent.validation import Problem
+
+    ev = evidence.get("pose")
+    if ev is None:
+        return []
+    people = [(key, inst) for key, inst in caption.structural.main_instance.items()
+              if set(re.findall(r"[a-z]+", inst.class_.lower())) & PERSON_WORDS]
+    problems = []
+    if not people:
+        return [Problem(INSTANCE, f"has no person, but the pose sequence shows {len(ev.people)}", ev.sentence)]
+    for person in ev.people:
+        act = person.action or ""
+        need = []
+        if act.startswith(("walks", "runs")):
+            need.append(r"\bwalk" if act.startswith("walks") else r"\b(run|runn|jog|sprint)")
+            for way in ("left", "right"):
+                if act.endswith(way):
+                    need.append(_DIR[way])
+        elif "arms" in act:
+            need.append(r"\barms?\b")
+        if need and not any(all(re.search(n, inst.actions_and_motion.lower()) for n in need) for _, inst in people):
+            problems.append(Problem(f"{INSTANCE}.*.Actions and Motion", f"no person {act}", f"pose sequence: person {person.id} {act}"))
+    return problems
+
+
+def conditions_text(evidence: dict) -> str:
+    """The conditions as facts for the model's prompts."""
+    lines = []
+    cam = evidence.get("camera_path")
+    if cam is not None:
+        lines.append(f"- Camera, from the camera path the user gave: {cam.sentence} Write the camera movement with "
+                     "exactly these motions (a pan is not a truck, a tilt is not a pedestal, a dolly is not a zoom).")
+    pose = evidence.get("pose")
+    if pose is not None:
+        for p in pose.people:
+            lines.append(f"- A person (pose {p.id}), from the pose sequence: {p.action or 'seen'}"
+                         f"{'; posture ' + p.posture if p.posture else ''}.")
+    if not lines:
+        return ""
+    return "\n\nConditions the user supplied (measured; the caption must agree with them):\n" + "\n".join(lines)
+
+
+@hookimpl
+def register_validation_checks():
+    return [camera_path_matches, pose_actions_match]

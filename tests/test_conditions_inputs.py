@@ -290,3 +290,85 @@ def test_conditions_command_bad_files_exit_2_with_one_line(tmp_path, capsys, arg
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1 and needle in err
+
+
+# -- enhance with conditions --------------------------------------------------------------------------
+def _caption(camera: str, action: str = "The man walks to the left along the pavement.", cls: str = "man") -> dict:
+    return {"Video": "prompt: x", "Global Description": "A man walks down a street.",
+            "Structural Description": {
+                "Main Instance": {"No.0": {"Class": cls, "Appearance": "A man in a grey coat.",
+                                           "Actions and Motion": action, "Position": "The man is at the center."}},
+                "Background Detail": "A street of brick houses.", "Camera Movement": camera}}
+
+
+@pytest.mark.parametrize("segments,camera,ok", [
+    ([(["dolly in"], 2), (["pan left"], 2)], "The camera dollies in, then pans left.", True),
+    ([(["dolly in"], 2), (["pan left"], 2)], "The camera zooms in, then pans left.", False),  # zoom for dolly
+    ([(["pan left"], 3)], "The camera trucks left.", False),  # truck for pan
+    ([(["pan left"], 3)], "The camera pans right slowly.", False),
+    ([(["truck right"], 3)], "The camera trucks right past the houses.", True),
+    ([(["zoom out"], 3)], "The camera slowly zooms out.", True),
+    ([(["zoom out"], 3)], "The camera pulls back from the man.", False),  # a dolly out for a zoom out
+    ([(["static"], 3)], "The camera is static.", True),
+    ([(["static"], 3)], "The camera pans left.", False),
+    ([(["orbit right"], 3)], "The camera orbits right around the man.", True),
+    ([(["roll clockwise"], 3)], "The camera rolls counterclockwise.", False),
+    ([(["tilt up"], 3)], "The camera tilts up.", True),
+])
+def test_camera_sentence_is_held_to_the_path(segments, camera, ok):
+    from agent.validation import validate
+    from plugins.conditions import camera_path_matches
+
+    ev = {"camera_path": decompose(*path(segments))}
+    caption, problems = validate(_caption(camera), ev, [camera_path_matches])
+    assert caption is not None and (problems == []) == ok, problems
+
+
+def test_actions_are_held_to_the_poses(tmp_path):
+    from agent.validation import validate
+    from plugins.conditions import pose_actions_match
+
+    ev = {"pose": read_pose_sequence(_write(tmp_path, "p.json", pose_sequence("walk_left")))}
+    assert validate(_caption("The camera is static."), ev, [pose_actions_match])[1] == []
+    _, problems = validate(_caption("The camera is static.", "The man walks to the right."), ev, [pose_actions_match])
+    assert problems and "walks to the left" in str(problems[0])
+    _, problems = validate(_caption("The camera is static.", "The dog sits.", cls="dog"), ev, [pose_actions_match])
+    assert problems and "has no person" in str(problems[0])
+
+
+def test_enhance_with_conditions_through_the_scripted_server(tmp_path):
+    from agent.config import Settings
+    from agent.enhance import enhance_prompt
+    from openai_server import ScriptedOpenAI, reply
+
+    cam = tmp_path / "cam.txt"
+    write_realestate(cam, *path([(["dolly in"], 2), (["pan left"], 2)]))
+    pose = _write(tmp_path, "pose.json", pose_sequence("walk_left"))
+    from plugins.conditions import read_conditions
+
+    conditions = read_conditions({"camera_path": str(cam), "pose": str(pose)})
+    details = {"No.0": {"Appearance": "A man in a grey coat.", "Actions and Motion": "The man walks to the left.",
+                        "Position": "The man is at the center."}}
+    wrong = json.dumps({"Background Detail": "A street of brick houses.", "Camera Movement": "The camera zooms in."})
+    fixed = json.dumps(_caption("The camera quickly dollies in, then steadily pans left."))
+    script = [reply("A man walks left down a brick street as the camera moves in and turns."),
+              reply('{"instances": [{"name": "man", "class": "man"}]}'), reply(json.dumps(details)),
+              reply(wrong), reply(fixed)]
+    with ScriptedOpenAI(script) as server:
+        result = enhance_prompt("a man walks down a street", Settings(llm="scripted", base_url=server.base_url,
+                                                                      runs_dir=tmp_path), conditions)
+    assert server.left == 0 and result.calls == 5 and result.repairs == 1 and result.problems == []
+    prompts = [r["messages"][-1]["content"] for r in server.requests]
+    assert "dollies in, then steadily pans left" in prompts[0] and "walks to the left" in prompts[2]
+    repair = prompts[-1]
+    assert "does not describe the path's 'dolly in'" in repair and "'zoom in', which the camera path does not have" in repair
+    assert result.caption["Structural Description"]["Camera Movement"].startswith("The camera quickly dollies in")
+
+
+def test_enhance_with_a_bad_camera_path_exits_2_before_any_model(tmp_path, capsys):
+    from agent.cli import main
+
+    (tmp_path / "bad.txt").write_text("url\n0 0.5 0.9 0.5 0.5 0 0 2 0 0 0 0 1 0 0 0 0 1 0\n")
+    assert main(["enhance", "a man walks", "--llm", "offline", "--camera-path", str(tmp_path / "bad.txt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "line 2: the rotation is not orthonormal" in err[0]
