@@ -28,7 +28,8 @@ translation as the share of the path's extent (the largest distance of any posit
 covered per second, since a path's units are arbitrary (under 0.15 slowly, under 0.4 steadily, else
 quickly); zoom as the focal length's relative change per second (under 0.05, under 0.15).
 A phase is a run of frames with the same primitives that lasts at least :data:`MIN_PHASE_S` seconds
-and a fifth of the path's shorter phases are merged into their neighbours.
+(shorter runs are merged into their longer neighbour); a pan, tilt or roll must turn at least
+:data:`MIN_ANGLE` degrees over its phase, so a path's jitter is not read as a short pan.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ TRANS_SHARE = 0.35  # of the translation's length, for one axis to count
 TRANS_FLOOR = 1e-3  # a path whose extent is smaller than this (in its own units) does not translate
 ZOOM_MIN = 0.01  # relative focal change per second
 MIN_PHASE_S = 0.4
+MIN_ANGLE = 3.0  # degrees a phase must turn about an axis for a pan, tilt or roll
 COHERENT = 0.6  # a component's mean over its mean size, for it to count as motion
-WINDOW = 4  # steps each side of a step that its label is measured on
+WINDOW_S = 0.15  # seconds each side of a step that its label is measured on (at least two steps)
 ORTHO_TOL = 1e-2
 PRIMITIVES = ("pan left", "pan right", "tilt up", "tilt down", "truck left", "truck right", "pedestal up",
               "pedestal down", "dolly in", "dolly out", "zoom in", "zoom out", "roll clockwise",
@@ -268,10 +270,26 @@ def decompose(times, c2w, focal=None, source: str = "", fmt: str = "") -> Camera
     n = len(rot)
     # label each step on a short window around it, so noise in one step does not split a phase
     labels = []
+    window = max(2, round(WINDOW_S / float(np.median(np.diff(times)))))
     for k in range(n):
-        a, b = max(0, k - WINDOW), min(n, k + WINDOW + 1)
+        a, b = max(0, k - window), min(n, k + window + 1)
         labels.append(tuple(primitives_of(rot[a:b], trans[a:b], zoom[a:b], extent)))
     dts = np.diff(times)
+    runs = _runs(labels)
+    # a run that only blends its two neighbours (A, then A and B, then B) is the window straddling a change
+    # of motion: it is split where the steps' own labels (no window) agree best with the two neighbours
+    for k in range(1, len(runs) - 1):
+        a, b = runs[k]
+        before, after = set(labels[runs[k - 1][0]]), set(labels[runs[k + 1][0]])
+        if set(labels[a]) == before | after and dts[a:b].sum() <= 2 * WINDOW_S + 2 * MIN_PHASE_S:
+            own = [set(primitives_of(rot[i:i + 1], trans[i:i + 1], zoom[i:i + 1], extent)) for i in range(a, b)]
+            early, late = before - after, after - before  # the primitives only one neighbour has
+            score = np.array([sum(bool(o & early) - bool(o & late) for o in own[:m - a]) +
+                              sum(bool(o & late) - bool(o & early) for o in own[m - a:]) for m in range(a, b + 1)])
+            best = np.flatnonzero(score == score.max())
+            mid = a + int(best[len(best) // 2])
+            labels[a:mid] = [labels[runs[k - 1][0]]] * (mid - a)
+            labels[mid:b] = [labels[runs[k + 1][0]]] * (b - mid)
     runs = _runs(labels)
     # merge runs shorter than MIN_PHASE_S into the longer neighbour
     while len(runs) > 1:
@@ -289,6 +307,10 @@ def decompose(times, c2w, focal=None, source: str = "", fmt: str = "") -> Camera
     for a, b in runs:
         r, t, z = rot[a:b].mean(0), trans[a:b].mean(0), float(zoom[a:b].mean())
         prims = primitives_of(rot[a:b], trans[a:b], zoom[a:b], extent)
+        seconds = float(dts[a:b].sum())
+        axis = {"pan": 1, "tilt": 0, "roll": 2}
+        # a phase's rotation must add up to MIN_ANGLE: a short wobble in a path's noise is not a pan
+        prims = [q for q in prims if q.split()[0] not in axis or abs(r[axis[q.split()[0]]]) * seconds >= MIN_ANGLE]
         rel = t / extent if extent > TRANS_FLOOR else np.zeros(3)
         speeds = {p: _speed(p, r, rel, z) for p in prims}
         phases.append(CameraPhase(start_s=round(float(times[a]), 3), end_s=round(float(times[b]), 3),
