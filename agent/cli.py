@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     enhance.add_argument("--llm", help="'openai:MODEL', or a model name with --base-url")
     enhance.add_argument("--base-url")
     enhance.add_argument("--max-instances", type=int, help="most instances (default 3)")
+    enhance.add_argument("--camera-path", dest="camera_path", metavar="F",
+                         help="a camera path (RealEstate10K .txt or JSON poses) the caption must follow")
+    enhance.add_argument("--pose", metavar="F", help="a pose sequence (COCO-17 or OpenPose JSON) the caption must follow")
 
     flat = sub.add_parser("flatten", help="one paragraph from a caption, within a text encoder's token budget")
     flat.add_argument("caption", type=Path)
@@ -293,7 +296,13 @@ def cmd_enhance(args) -> int:
     from .trace import print_caption
 
     settings = load_settings(llm=args.llm, base_url=args.base_url, max_instances=args.max_instances)
-    result = enhance_prompt(args.prompt, settings)
+    files = {name: getattr(args, name) for name in ("camera_path", "pose") if getattr(args, name, None)}
+    conditions = None
+    if files:
+        from plugins.conditions import read_conditions
+
+        conditions = read_conditions(files)
+    result = enhance_prompt(args.prompt, settings, conditions)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(result.caption, indent=2, ensure_ascii=False) + "\n")

@@ -22,7 +22,9 @@ def _name(prompt: str) -> str:
     return "prompt: " + (" ".join(words) or "untitled")
 
 
-def enhance_prompt(prompt: str, settings: Settings) -> Enhanced:
+def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = None) -> Enhanced:
+    """``conditions``: ``{condition name: evidence}`` from the condition readers (plugins/conditions.py);
+    the model is told them and the caption is held to them."""
     from graphs.enhance import build_enhance_graph
 
     from .toolcalls import ModelReplyError
@@ -39,8 +41,14 @@ def enhance_prompt(prompt: str, settings: Settings) -> Enhanced:
     from agent.checks import wording
 
     load_plugins(settings.disabled_plugins)  # plugin sections are part of the schema
-    graph = build_enhance_graph(llm, [wording], max_instances=settings.max_instances, max_repairs=settings.max_repairs,
-                                video_name=_name(prompt))
+    checks, text = [wording], ""
+    if conditions:
+        from plugins.conditions import camera_path_matches, conditions_text, pose_actions_match
+
+        checks += [camera_path_matches, pose_actions_match]
+        text = conditions_text(conditions)
+    graph = build_enhance_graph(llm, checks, max_instances=settings.max_instances, max_repairs=settings.max_repairs,
+                                video_name=_name(prompt), conditions=text, evidence=conditions or {})
     try:
         state = graph.invoke({"prompt": prompt, "repairs": 0, "calls": 0})
     except ModelReplyError as e:

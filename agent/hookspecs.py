@@ -44,3 +44,10 @@ def register_output_formats():
 def register_commands(subparsers):
     """Add CLI commands: call ``subparsers.add_parser(...)`` and ``set_defaults(handler=fn)``,
     where ``fn(args) -> int`` returns the exit code."""
+
+
+@hookspec
+def register_condition_readers():
+    """Return ``{condition name: reader}``; ``reader(path) -> pydantic model`` reads a condition the user
+    supplies (a camera path, a pose sequence) into typed evidence, raising ``agent.errors.InputError``
+    (one line) on a file it cannot read."""

@@ -38,6 +38,9 @@ BUILTIN_PLUGINS = (
     "plugins.film_language",
     "plugins.depth",
     "plugins.pose",
+    "plugins.camera_path",
+    "plugins.pose_sequence",
+    "plugins.conditions",
 )
 
 
@@ -91,6 +94,14 @@ class Plugins:
         out: dict[str, Any] = {}
         for formats in self.manager.hook.register_output_formats():
             out.update(formats or {})
+        return out
+
+    def condition_readers(self) -> dict[str, Any]:
+        """``{condition name: reader(path) -> evidence}`` from every plugin; the first name wins."""
+        out: dict[str, Any] = {}
+        for readers in reversed(self.manager.hook.register_condition_readers()):  # registration order
+            for name, reader in (readers or {}).items():
+                out.setdefault(name, reader)
         return out
 
     def add_commands(self, subparsers) -> None:

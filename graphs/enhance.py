@@ -53,12 +53,15 @@ def _text(reply) -> str:
     return str(content)
 
 
-def build_enhance_graph(llm, checks: list, *, max_instances: int = 3, max_repairs: int = 2, video_name: str = "prompt"):
+def build_enhance_graph(llm, checks: list, *, max_instances: int = 3, max_repairs: int = 2, video_name: str = "prompt",
+                        conditions: str = "", evidence: dict | None = None):
+    """``conditions``: the user's conditions as facts, added to the expand, describe and scene prompts;
+    ``evidence``: what the condition readers measured, given to the checks."""
     def ask(instruction: str) -> str:
         return _text(llm.invoke([SystemMessage(ENHANCE_SYSTEM), HumanMessage(instruction)]))
 
     def expand(state: EnhanceState) -> dict:
-        return {"scene": ask(ENHANCE_EXPAND.format(prompt=state["prompt"])).strip(), "calls": 1}
+        return {"scene": ask(ENHANCE_EXPAND.format(prompt=state["prompt"]) + conditions).strip(), "calls": 1}
 
     def list_instances(state: EnhanceState) -> dict:
         raw = read_json(ask(ENHANCE_LIST.format(scene=state["scene"], n=max_instances)))
@@ -78,7 +81,7 @@ def build_enhance_graph(llm, checks: list, *, max_instances: int = 3, max_repair
         if not state["instances"]:
             return {"details": {}}
         listing = "\n".join(f"No.{k}: {i['name']} ({i['class']})" for k, i in enumerate(state["instances"]))
-        raw = read_json(ask(ENHANCE_DESCRIBE_INSTANCES.format(scene=state["scene"], instances=listing)))
+        raw = read_json(ask(ENHANCE_DESCRIBE_INSTANCES.format(scene=state["scene"], instances=listing) + conditions))
         if not isinstance(raw, dict):
             raise ModelReplyError("expected an object keyed by instance number")
         details = {}
@@ -89,7 +92,7 @@ def build_enhance_graph(llm, checks: list, *, max_instances: int = 3, max_repair
         return {"details": details, "calls": 1}
 
     def describe_scene(state: EnhanceState) -> dict:
-        raw = read_json(ask(ENHANCE_DESCRIBE_SCENE.format(scene=state["scene"])))
+        raw = read_json(ask(ENHANCE_DESCRIBE_SCENE.format(scene=state["scene"]) + conditions))
         if not isinstance(raw, dict):
             raise ModelReplyError("expected an object with Background Detail and Camera Movement")
         return {"background": str(raw.get("Background Detail", "")).strip(),
@@ -114,7 +117,7 @@ def build_enhance_graph(llm, checks: list, *, max_instances: int = 3, max_repair
     def check(state: EnhanceState) -> dict:
         from agent.validation import validate
 
-        caption, problems = validate(state["caption"], {}, checks)
+        caption, problems = validate(state["caption"], evidence or {}, checks)
         if caption is not None and not problems:
             return {"caption": caption.to_dict(), "problems": []}
         return {"problems": [str(p) for p in problems]}
