@@ -1,10 +1,21 @@
 """Reading video: probing metadata and decoding each needed frame exactly once per run.
 
 ``probe`` answers "is this a video we can read, and what is it?" with one clear error when not.
-``FrameStore`` decodes the clip in a single pass and keeps two things for the whole run:
+``FrameStore`` decodes the clip in a single pass that streams: memory does not grow with the
+clip's length. During the pass
 
-* the uniformly sampled frames at full resolution (InstanceCap samples 8), and
-* a low-resolution stream at a fixed rate for motion analysis.
+* every frame, downscaled, goes to the shot finder (``tools/shots.py``: cuts, dissolves and fades,
+  exact to the frame);
+* a low-resolution stream at a fixed rate (10 fps) goes to the camera's pair fitter
+  (``tools/camera.py``), which keeps a few numbers per frame pair;
+
+and the store keeps, for the whole run:
+
+* the uniformly sampled frames at full resolution (InstanceCap samples 8),
+* the motion stream's frames within ``KEEP_AROUND_S`` of each sample (detection builds each
+  sample's background from them) and ``OVERVIEW_FRAMES`` spread over the clip; in a clip up to
+  about a minute long that is every motion frame,
+* the times of every motion frame, the shots and the camera's frame-pair fits.
 
 Frames are returned upright (the container's display rotation is applied) as BGR ``uint8`` arrays.
 """
@@ -52,15 +63,65 @@ class Frame:
     image: np.ndarray  # BGR uint8, upright
 
 
+class MotionFrames:
+    """The motion stream's frames by position; a long clip holds only some of them.
+
+    ``len`` counts every motion frame; indexing a frame that was not kept raises ``LookupError``
+    (see :meth:`has`). Short clips keep them all.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[int, np.ndarray] = {}
+        self._count = 0
+
+    def append(self, image: np.ndarray | None) -> None:
+        if image is not None:
+            self._kept[self._count] = image
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def has(self, i: int) -> bool:
+        return (i + self._count if i < 0 else i) in self._kept
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self._count))]
+        j = i + self._count if isinstance(i, (int, np.integer)) and i < 0 else i
+        try:
+            return self._kept[int(j)]
+        except (KeyError, TypeError, ValueError):
+            if not isinstance(i, (int, np.integer)):
+                raise TypeError("motion frames are indexed by position") from None
+            raise LookupError(f"motion frame {i} of {self._count} was not kept (a long clip keeps the frames "
+                              f"within {KEEP_AROUND_S:g} s of each sample)") from None
+
+    def __iter__(self):
+        for i in range(self._count):
+            yield self[i]
+
+    def kept(self) -> list[int]:
+        return sorted(self._kept)
+
+
 @dataclass
 class MotionStream:
-    times: np.ndarray  # seconds, increasing
-    frames: list[np.ndarray]  # BGR uint8 at low resolution
+    times: np.ndarray  # seconds, increasing: every motion frame
+    frames: MotionFrames  # BGR uint8 at low resolution (some of them in a long clip)
     indices: list[int]  # index of each frame among the decoded frames
     scale: float  # low-res pixels per full-res pixel
+    width: int = 0  # size of a motion frame
+    height: int = 0
+    _kept_idx: np.ndarray | None = field(default=None, repr=False)
 
     def nearest(self, t: float) -> int:
-        return int(np.argmin(np.abs(self.times - t))) if len(self.times) else -1
+        """The kept motion frame nearest time ``t`` (-1 when there is none)."""
+        if self._kept_idx is None:
+            self._kept_idx = np.asarray(self.frames.kept(), dtype=int)
+        if not len(self._kept_idx):
+            return -1
+        return int(self._kept_idx[int(np.argmin(np.abs(self.times[self._kept_idx] - t)))])
 
 
 def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -180,16 +241,16 @@ def probe(path: str | Path) -> VideoInfo:
         container.close()
 
 
-# Codecs whose non-reference frames (most B-frames) can be left undecoded: the motion stream (10
-# frames a second) and eight samples never need all of a 24-60 fps clip, and decoding the frames
-# they need costs only what the frames they depend on cost. Timing and counts come from packets.
-SKIPPABLE_CODECS = {"h264", "hevc", "mpeg2video", "mpeg4"}
+# Motion frames kept: those within this many seconds of a sample (detection's backgrounds reach
+# 4 s away from it), and this many more spread over the clip (closer looks at any time range).
+KEEP_AROUND_S = 4.2
+OVERVIEW_FRAMES = 64
 
 
 @dataclass
 class DecodeStats:
-    frames_in_stream: int = 0  # every frame, decoded or skipped
-    frames_decoded: int = 0  # the ones decoded (frames no sample or motion frame needs are skipped)
+    frames_in_stream: int = 0  # every frame
+    frames_decoded: int = 0  # the ones decoded: all of them (the shot finder sees every frame)
     first_time_s: float = 0.0
     last_time_s: float = 0.0
     mean_fps: float = 0.0
@@ -209,8 +270,10 @@ class FrameStore:
     on_progress: "Callable[[int, int], None] | None" = None  # (frames decoded, frames expected)
     info: VideoInfo = field(init=False)
     _stats: DecodeStats = field(init=False, default_factory=DecodeStats)
-    _sampled: list[Frame] | None = field(init=False, default=None)
-    _motion: MotionStream | None = field(init=False, default=None)
+    _sampled: list[Frame] | None = field(init=False, default=None, repr=False)
+    _motion: MotionStream | None = field(init=False, default=None, repr=False)
+    _shots: "object | None" = field(init=False, default=None, repr=False)
+    _pairs: list | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -229,6 +292,20 @@ class FrameStore:
         if self._motion is None:
             self._decode()
         return self._motion  # type: ignore[return-value]
+
+    @property
+    def shots(self):
+        """The clip's shots and transitions (:class:`tools.shots.Shots`), found during the decode pass."""
+        if self._motion is None:
+            self._decode()
+        return self._shots
+
+    @property
+    def motion_pairs(self) -> list:
+        """The camera's fit between each motion frame and the next (:class:`tools.camera.PairMotion`)."""
+        if self._motion is None:
+            self._decode()
+        return self._pairs
 
     @property
     def stats(self) -> DecodeStats:
@@ -274,10 +351,41 @@ class FrameStore:
         if expected_span > 0 and actual_span < 0.8 * expected_span and self._stats.frames_in_stream > 1:
             # the container promised more than it holds (truncated or mislabelled): sample again
             result = self._decode_pass(actual_span)
-        self._sampled, self._motion = result
+        self._sampled, self._motion, self._shots, self._pairs = result
         self._stats.decode_s = time.perf_counter() - t0
 
-    def _decode_pass(self, span: float) -> tuple[list[Frame], MotionStream]:
+    def _keep_motion(self, targets: np.ndarray, span: float):
+        """Which motion frames to hold: a test on a frame's time, in the order frames arrive."""
+        near = np.sort(targets)
+        overview = iter(np.linspace(0.0, max(span, 0.0), OVERVIEW_FRAMES)) if span > 0 else iter(())
+        state = {"next": next(overview, math.inf)}
+
+        def keep(t: float) -> bool:
+            wanted = False
+            while t >= state["next"] - 1e-6:
+                wanted = True
+                state["next"] = next(overview, math.inf)
+            k = int(np.searchsorted(near, t))
+            close = any(abs(t - near[j]) <= KEEP_AROUND_S for j in (k - 1, k) if 0 <= j < len(near))
+            return wanted or close
+
+        return keep
+
+    def _motion_schedule(self, targets: np.ndarray, half_frame: float):
+        """When to take motion frames: (time, how early a frame may be) every 1/motion_fps s; the grid
+        point nearest each sample moves onto the sample, so every sampled frame is a motion frame too
+        (detection's masks are measured on the very frame they describe) at the same rate."""
+        step = 1.0 / self.motion_fps
+        ordered = np.sort(targets)
+        k = 0
+        while True:
+            g = k * step
+            j = int(np.searchsorted(ordered, g))
+            near = [ordered[i] for i in (j - 1, j) if 0 <= i < len(ordered) and abs(ordered[i] - g) < step / 2]
+            yield (float(near[0]), half_frame) if near else (g, 1e-6)
+            k += 1
+
+    def _decode_pass(self, span: float):
         info = self.info
         rotation = info.rotation
         swapped = (round(rotation / 90.0)) % 2 == 1
@@ -289,43 +397,37 @@ class FrameStore:
 
         stats = DecodeStats()
         best: list[tuple[float, object, int, float]] = []  # (distance, frame, index, time)
-        motion_frames: list[np.ndarray] = []
+        motion_frames = MotionFrames()
         motion_times: list[float] = []
         motion_idx: list[int] = []
         times: list[float] = []
-        next_motion = -math.inf
-        motion_step = 1.0 / self.motion_fps
+        from tools.camera import PairTracker
+        from tools.shots import DETECT_WIDTH, ShotFinder
+
+        detect_scale = min(1.0, DETECT_WIDTH / long_side) if long_side else 1.0
+        detect_w = max(2, int(round(coded_w * detect_scale / 2)) * 2)
+        detect_h = max(2, int(round(coded_h * detect_scale / 2)) * 2)
+
+        finder = ShotFinder(info.fps or 25.0)
+        tracker = PairTracker()
+        targets = self._targets(0.0, span)
+        keep = self._keep_motion(targets, span)
+        schedule = self._motion_schedule(targets, 0.5 / (info.fps or 25.0) + 1e-6)
+        pick = next(schedule)
 
         expected = max(1, info.frame_count or int(round(info.duration_s * (info.fps or 25.0))))
         report_every = max(10, expected // 50)
         container = _open(self.path)
-        stamps: list[float] = []  # presentation time of every frame in the stream, from its packet
-        unstamped = 0  # frames whose packet carries no time
+        packets = 0
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            skipping = stream.codec_context.name in SKIPPABLE_CODECS
-            targets = self._targets(0.0, span)
-            near_s = 1.5 / (info.fps or 25.0)
-            time_base = stream.time_base
             start_time = None
             index = 0
             try:
                 for packet in container.demux(stream):
                     if packet.size:
-                        if packet.pts is not None and time_base is not None:
-                            stamps.append(float(packet.pts * time_base))
-                            if skipping:  # a frame near a sample's time is decoded whatever its kind
-                                near = np.abs(stamps[-1] - stamps[0] - targets).min() <= near_s
-                                mode = "DEFAULT" if near else "NONREF"
-                                if mode != stream.codec_context.skip_frame:
-                                    stream.codec_context.skip_frame = mode
-                        else:
-                            unstamped += 1
-                            if skipping and not stamps:  # no times to count skipped frames by: decode all
-                                stream.codec_context.skip_frame = "DEFAULT"
-                                skipping = False
-                        packets = len(stamps) + unstamped
+                        packets += 1
                         if self.on_progress is not None and packets % report_every == 0:
                             self.on_progress(packets, max(expected, packets))
                     for frame in packet.decode():
@@ -339,20 +441,22 @@ class FrameStore:
                             d = abs(t - target)
                             if d < best[k][0]:
                                 best[k] = (d, frame, index, t)
-                        if t >= next_motion - 1e-6:
-                            motion_frames.append(_rotate(_shrink(frame, small_w, small_h), rotation))
+                        finder.push(_shrink(frame, detect_w, detect_h))
+                        if t >= pick[0] - pick[1]:
+                            small = _rotate(_shrink(frame, small_w, small_h), rotation)
+                            tracker.push(small, t)
+                            motion_frames.append(small if keep(t) else None)
                             motion_times.append(t)
                             motion_idx.append(index)
-                            next_motion = (t if next_motion == -math.inf else next_motion) + motion_step
-                            if next_motion <= t:
-                                next_motion = t + motion_step
+                            while t >= pick[0] - pick[1]:  # (a gap in a variable-rate clip passes several)
+                                pick = next(schedule)
                         index += 1
             except av.error.FFmpegError as e:
                 stats.warning = f"decoding stopped early after {index} frames ({_ffmpeg_reason(e)})"
         finally:
             container.close()
+            pairs = tracker.finish()
 
-        packets = len(stamps) + unstamped
         if self.on_progress is not None:
             self.on_progress(packets, packets)
         if not times:
@@ -364,15 +468,11 @@ class FrameStore:
                 continue
             seen.add(idx)
             sampled.append(Frame(idx, round(t, 3), _rotate(frame.to_ndarray(format="bgr24"), rotation)))
+        best.clear()
 
-        # the stream's timing comes from every frame's packet, decoded or skipped; where packets carry
-        # no times (raw streams, which are then decoded whole), from the decoded frames
-        if skipping and stamps and not unstamped:
-            arr = np.sort(np.asarray(stamps)) - start_time
-        else:
-            arr = np.asarray(times)
-        stats.frames_in_stream = max(len(arr), len(times))
-        stats.frames_decoded = len(times)
+        arr = np.asarray(times)
+        stats.frames_in_stream = len(arr)
+        stats.frames_decoded = len(arr)
         stats.first_time_s = float(arr[0])
         stats.last_time_s = float(arr[-1])
         if len(arr) > 1:
@@ -384,11 +484,15 @@ class FrameStore:
         else:
             stats.mean_fps = info.fps
         self._stats = stats
+        out_w, out_h = (small_h, small_w) if swapped else (small_w, small_h)
         motion = MotionStream(np.asarray(motion_times), motion_frames, motion_idx,
-                              scale=(small_h if swapped else small_w) / float(info.width or 1))
-        return sampled, motion
+                              scale=(small_h if swapped else small_w) / float(info.width or 1), width=out_w, height=out_h)
+        step = 1.0 / stats.mean_fps if stats.mean_fps else 0.0
+        shots = finder.finish(arr, round(stats.last_time_s - stats.first_time_s + step, 3))
+        return sampled, motion, shots, pairs
 
     @property
     def frame_count(self) -> int:
         self.motion  # noqa: B018
         return self.stats.frames_in_stream
+

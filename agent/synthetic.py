@@ -88,6 +88,8 @@ class SceneSpec:
     duration_s: float = 3.0
     noise: float = 0.0  # std of Gaussian pixel noise (0-255 scale)
     rotation: int = 0  # display rotation written into the container (degrees counterclockwise)
+    view_offset: tuple[float, float] = (0.0, 0.0)  # where the view starts in the world, frame widths/heights from its centre
+    gain: float = 1.0  # brightness of the whole picture (0.4: a dimly lit scene)
 
 
 @dataclass
@@ -151,8 +153,8 @@ def _view_matrix(spec: SceneSpec, t: float, world_size: tuple[int, int], jitter:
     """2x3 matrix mapping screen pixels to world pixels at time t."""
     cam = spec.camera
     ww, wh = world_size
-    cx = ww / 2 + cam.pan * spec.width * t + jitter[0]
-    cy = wh / 2 - cam.tilt * spec.height * t + jitter[1]
+    cx = ww / 2 + cam.pan * spec.width * t + spec.view_offset[0] * spec.width + jitter[0]
+    cy = wh / 2 - cam.tilt * spec.height * t + spec.view_offset[1] * spec.height + jitter[1]
     z = math.exp(cam.zoom * t)
     th = math.radians(cam.roll * t)
     c, s = math.cos(th) / z, math.sin(th) / z
@@ -236,6 +238,8 @@ def render_frames(spec: SceneSpec):
         for k in range(len(masks) - 1):
             for later in masks[k + 1:]:
                 masks[k][later > 0] = 0
+        if spec.gain != 1.0:
+            frame = cv2.convertScaleAbs(frame, alpha=spec.gain)
         if noise_bank:
             noise = noise_bank[int(rng.integers(len(noise_bank)))]
             frame = cv2.add(frame.astype(np.float32), noise).clip(0, 255).astype(np.uint8)
@@ -360,3 +364,155 @@ def random_scene(seed: int, camera: str = "static", speed: str = "medium", n_obj
         width=width, height=height, duration_s=duration_s,
         noise=float(rng.choice([0.0, 3.0, 6.0])) if noise is None else noise,
     )
+
+
+# -- montages ----------------------------------------------------------------------------------
+@dataclass
+class TransitionSpec:
+    """How one shot gives way to the next.
+
+    ``cut``: the next frame is the next shot's. ``dissolve``: ``length_s`` of frames that mix the
+    two shots (both keep moving). ``fade``: the picture fades to black over ``length_s``, stays
+    black for ``hold_s`` and the next shot fades in over ``length_s``.
+    """
+
+    kind: str = "cut"  # cut | dissolve | fade
+    length_s: float = 0.0
+    hold_s: float = 0.0
+
+
+@dataclass
+class MontageTruth:
+    """Frame-exact ground truth of a montage. A transition runs from its first frame that is not
+    purely the shot before to the first frame that is purely the shot after (for a cut, both are
+    the first frame of the new shot); a shot is the frames between transitions."""
+
+    video: str
+    width: int
+    height: int
+    fps: float
+    frames: int
+    shots: list[dict]  # start_frame, end_frame (exclusive), start_s, end_s, camera
+    transitions: list[dict]  # kind, start_frame, end_frame, start_s, end_s
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def montage_frames(shots: list[SceneSpec], transitions: list[TransitionSpec], fade_in_s: float = 0.0,
+                   fade_out_s: float = 0.0):
+    """Yield the montage's frames; ``shots[k].duration_s`` is how long shot k is seen on its own.
+
+    Returns (through ``StopIteration.value``) the truth's shot and transition lists.
+    """
+    if len(transitions) != len(shots) - 1:
+        raise ValueError("a montage needs one transition between each two shots")
+    from dataclasses import replace
+
+    fps = shots[0].fps
+    frames_of = lambda s: max(0, int(round(s * fps)))  # noqa: E731
+    own = [max(1, frames_of(s.duration_s)) for s in shots]
+    # frames each shot is rendered for: its own, plus what it shows during the mixes on either side
+    lead = [0] * len(shots)  # frames of shot k shown before its own frames (a dissolve or fade in)
+    tail = [0] * len(shots)  # ... and after them
+    lead[0] = frames_of(fade_in_s)
+    tail[-1] = frames_of(fade_out_s)
+    for k, tr in enumerate(transitions):
+        if tr.kind in ("dissolve", "fade"):  # both shots are seen during a dissolve; a fade darkens each
+            tail[k] = lead[k + 1] = frames_of(tr.length_s)
+        elif tr.kind != "cut":
+            raise ValueError(f"unknown transition {tr.kind!r}")
+    black = np.zeros((shots[0].height, shots[0].width, 3), np.uint8)
+    gens = [(f for f, _ in render_frames(replace(s, duration_s=(lead[k] + own[k] + tail[k]) / fps)))
+            for k, s in enumerate(shots)]
+    shot_rows, trans_rows = [], []
+    index = 0
+
+    def mark(kind: str, start: int, end: int) -> None:
+        trans_rows.append({"kind": kind, "start_frame": start, "end_frame": end,
+                           "start_s": round(start / fps, 4), "end_s": round(end / fps, 4)})
+
+    def ramp(n: int, rising: bool):
+        return [((j + 1) / (n + 1)) if rising else (1 - (j + 1) / (n + 1)) for j in range(n)]
+
+    if lead[0]:
+        for a in ramp(lead[0], True):
+            yield cv2.convertScaleAbs(next(gens[0]), alpha=a)
+        mark("fade in", 0, lead[0])
+        index = lead[0]
+    for k, spec in enumerate(shots):
+        start = index
+        for _ in range(own[k]):
+            yield next(gens[k])
+            index += 1
+        shot_rows.append({"start_frame": start, "end_frame": index, "start_s": round(start / fps, 4),
+                          "end_s": round(index / fps, 4), "camera": spec.camera.label()})
+        if k == len(shots) - 1:
+            break
+        tr, begin = transitions[k], index
+        if tr.kind == "dissolve":
+            for a in ramp(lead[k + 1], True):
+                mix = cv2.addWeighted(next(gens[k]), 1 - a, next(gens[k + 1]), a, 0.0)
+                yield mix
+                index += 1
+        elif tr.kind == "fade":
+            for a in ramp(tail[k], False):
+                yield cv2.convertScaleAbs(next(gens[k]), alpha=a)
+                index += 1
+            for _ in range(frames_of(tr.hold_s)):
+                yield black
+                index += 1
+            for a in ramp(lead[k + 1], True):
+                yield cv2.convertScaleAbs(next(gens[k + 1]), alpha=a)
+                index += 1
+        mark(tr.kind, begin, index)
+        gens[k].close()  # shot k is done: let its world go (a long montage holds only the shots on screen)
+        gens[k] = None
+    if tail[-1]:
+        begin = index
+        for a in ramp(tail[-1], False):
+            yield cv2.convertScaleAbs(next(gens[-1]), alpha=a)
+            index += 1
+        mark("fade out", begin, index)
+    return shot_rows, trans_rows
+
+
+def write_frames(frames, path: str | Path, fps: float, crf: int = 20) -> int:
+    """Encode BGR frames as H.264 mp4 (yuv420p); returns how many were written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with av.open(str(path), mode="w") as container:
+        stream = None
+        for frame in frames:
+            if stream is None:
+                stream = container.add_stream("libx264", rate=int(round(fps)))
+                stream.height, stream.width = frame.shape[:2]
+                stream.pix_fmt = "yuv420p"
+                stream.options = {"crf": str(crf), "preset": "veryfast"}
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+                container.mux(packet)
+            n += 1
+        if stream is not None:
+            for packet in stream.encode():
+                container.mux(packet)
+    return n
+
+
+def render_montage(shots: list[SceneSpec], transitions: list[TransitionSpec], path: str | Path,
+                   fade_in_s: float = 0.0, fade_out_s: float = 0.0, crf: int = 20) -> MontageTruth:
+    """Write a montage of generated shots joined by cuts, dissolves and fades; returns its truth."""
+    gen = montage_frames(shots, transitions, fade_in_s, fade_out_s)
+    result: dict = {}
+
+    def frames():
+        try:
+            while True:
+                yield next(gen)
+        except StopIteration as stop:
+            result["rows"] = stop.value
+
+    n = write_frames(frames(), path, shots[0].fps, crf)
+    shot_rows, trans_rows = result["rows"]
+    return MontageTruth(video=Path(path).name, width=shots[0].width, height=shots[0].height, fps=shots[0].fps,
+                        frames=n, shots=shot_rows, transitions=trans_rows)

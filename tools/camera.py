@@ -18,13 +18,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from agent.evidence import CameraMotion
+from agent.evidence import CameraMotion, ShotCamera
 from agent.hookspecs import hookimpl
 from agent.tool import Observation, Tool
 from agent.vocab import STATIC, UNCLEAR, join_camera_label
 
 from .parallel import thread_map
-from .shots import motion_shots
+from .shots import motion_in_transition, motion_shots
 
 # Thresholds on net rates (per second) above which a primitive is reported.
 PAN_MIN = 0.02  # frame widths (or heights) per second
@@ -33,6 +33,7 @@ ROLL_MIN = 2.0  # degrees per second
 CONSISTENCY_MIN = 0.5  # |net| / total path: jitter around zero scores near 0
 SHAKE_MIN = 0.002  # residual translation velocity, frame widths per 0.1 s
 MIN_INLIERS = 12
+MIN_SHOT_PAIRS = 4  # a montage's shot with fewer frame pairs (0.4 s of the motion stream) is not measured
 
 
 @dataclass
@@ -116,39 +117,136 @@ def decompose(m: np.ndarray, w: int, h: int) -> tuple[float, float, float, float
     return -(nx - cx) / w, (ny - cy) / h, math.log(max(scale, 1e-6)), -angle
 
 
-def estimate(frames: list[np.ndarray], times: np.ndarray, boxes_per_frame=None,
-             shots: np.ndarray | None = None) -> tuple[CameraMotion, list]:
-    """Estimate the camera motion of a low-resolution BGR frame sequence.
+class PairTracker:
+    """The camera's motion between consecutive motion frames, fitted while the clip is decoded.
 
-    ``shots`` numbers each frame's shot (see ``tools/shots.py``): pairs across a cut are not fitted.
+    Each pair is fitted as soon as its second frame arrives (on OpenCV's number of threads, with a
+    bounded queue), so no frame has to be held for the camera: the memory does not grow with the
+    clip's length, and the estimator later only sums the pairs of each shot.
     """
-    n = len(frames)
-    if n < 2:
-        return CameraMotion(label=UNCLEAR, speed="unknown", confidence=0.0,
-                            hint="A single frame shows no motion, so the camera movement is unclear."), []
-    gray = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
-    h, w = gray[0].shape
 
-    shots = np.zeros(n, dtype=int) if shots is None else np.asarray(shots)
-    n_shots = int(shots.max()) + 1
+    def __init__(self, threads: int | None = None):
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.threads = max(1, cv2.getNumThreads() if threads is None else threads)
+        self._pool = ThreadPoolExecutor(max_workers=self.threads) if self.threads > 1 else None
+        self._pending: deque = deque()
+        self.pairs: list[PairMotion] = []
+        self._prev: tuple[np.ndarray, float] | None = None
+
+    def push(self, frame: np.ndarray, t: float) -> None:
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        if self._prev is not None:
+            prev, t0 = self._prev
+            dt = float(t - t0) or 1e-3
+            if self._pool is None:
+                self.pairs.append(pair_motion(prev, gray, dt))
+            else:
+                self._pending.append(self._pool.submit(pair_motion, prev, gray, dt))
+                while len(self._pending) > 2 * self.threads:
+                    self.pairs.append(self._pending.popleft().result())
+        self._prev = (gray, t)
+
+    def finish(self) -> list[PairMotion]:
+        while self._pending:
+            self.pairs.append(self._pending.popleft().result())
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        self._prev = None
+        return self.pairs
+
+
+def frame_pairs(frames: list[np.ndarray], times: np.ndarray, boxes_per_frame=None) -> list[PairMotion]:
+    """Every consecutive pair's motion, with the instances' boxes masked out where given."""
+    gray = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
 
     def pair(i: int) -> PairMotion:
         dt = float(times[i + 1] - times[i]) or 1e-3
-        if shots[i] != shots[i + 1]:
-            return PairMotion(None, dt, 0, 0.0)
         mask = _features_mask(gray[i].shape, boxes_per_frame[i] if boxes_per_frame else None)
         return pair_motion(gray[i], gray[i + 1], dt, mask)
 
-    pairs = thread_map(pair, range(n - 1))
-    within = [p for i, p in enumerate(pairs) if shots[i] == shots[i + 1]]
+    return thread_map(pair, range(len(frames) - 1))
+
+
+def estimate(frames: list[np.ndarray], times: np.ndarray, boxes_per_frame=None,
+             shots: np.ndarray | None = None, excluded: np.ndarray | None = None) -> tuple[CameraMotion, list]:
+    """Estimate the camera motion of a low-resolution BGR frame sequence.
+
+    ``shots`` numbers each frame's shot (see ``tools/shots.py``) and ``excluded`` marks frames in a
+    transition: pairs across a cut or touching a transition are not fitted, and each shot is
+    measured on its own.
+    """
+    if len(frames) < 2:
+        return from_pairs([], times, (0, 0), shots, excluded)
+    h, w = frames[0].shape[:2]
+    return from_pairs(frame_pairs(frames, times, boxes_per_frame), times, (w, h), shots, excluded)
+
+
+def usable_pairs(n_frames: int, shots: np.ndarray | None, excluded: np.ndarray | None) -> np.ndarray:
+    """Whether each pair (i, i + 1) lies within one shot, outside every transition."""
+    if n_frames < 2:
+        return np.zeros(0, bool)
+    ok = np.ones(n_frames - 1, bool)
+    if shots is not None:
+        shots = np.asarray(shots)
+        ok &= shots[:-1] == shots[1:]
+    if excluded is not None:
+        excluded = np.asarray(excluded, bool)
+        ok &= ~excluded[:-1] & ~excluded[1:]
+    return ok
+
+
+def from_pairs(pairs: list[PairMotion], times: np.ndarray, size: tuple[int, int], shots: np.ndarray | None = None,
+               excluded: np.ndarray | None = None, spans_s: list[tuple[float, float]] | None = None,
+               n_shots: int | None = None) -> tuple[CameraMotion, list[PairMotion]]:
+    """The clip's camera motion from its pairs: each shot on its own, then the clip.
+
+    Returns the evidence and the pairs with those across cuts and transitions emptied (what
+    detection chains its backgrounds with).
+    """
+    n = len(pairs) + 1 if pairs else len(times)
+    if n < 2:
+        return CameraMotion(label=UNCLEAR, speed="unknown", confidence=0.0,
+                            hint="A single frame shows no motion, so the camera movement is unclear."), []
+    shots = np.zeros(n, dtype=int) if shots is None else np.asarray(shots)
+    n_shots = max(n_shots or 0, int(shots.max()) + 1)
+    ok = usable_pairs(n, shots, excluded)
+    kept = [p if ok[i] else PairMotion(None, p.dt, 0, 0.0) for i, p in enumerate(pairs)]
+    w, h = size
+    per_shot: list[CameraMotion] = []
+    for k in range(n_shots):
+        mine = [p for i, p in enumerate(pairs) if ok[i] and shots[i] == k]
+        if n_shots > 1 and len(mine) < MIN_SHOT_PAIRS:  # a flash of a shot: a few pairs are no measurement
+            per_shot.append(CameraMotion(label=UNCLEAR, speed="unknown", pairs_used=0, pairs_total=len(mine),
+                                         hint="The shot is too short to measure the camera movement."))
+            continue
+        per_shot.append(summarise(mine, w, h))
+    if n_shots == 1:
+        return per_shot[0], kept
+    return combine(per_shot, spans_s or _spans_from(times, shots, n_shots)), kept
+
+
+def _spans_from(times: np.ndarray, shots: np.ndarray, n_shots: int) -> list[tuple[float, float]]:
+    out = []
+    for k in range(n_shots):
+        idx = np.nonzero(shots == k)[0]
+        out.append((round(float(times[idx[0]]), 2), round(float(times[idx[-1]]), 2)) if len(idx) else (0.0, 0.0))
+    return out
+
+
+def summarise(valid_and_failed: list[PairMotion], w: int, h: int) -> CameraMotion:
+    """One shot's camera motion from its frame pairs (failed fits included, as None matrices)."""
+    within = valid_and_failed
     valid = [p for p in within if p.matrix is not None]
     total_dt = float(sum(p.dt for p in within)) or 1e-3
     if len(valid) < max(1, 0.5 * len(within)):
         why = "Too little trackable texture to measure the camera motion; it is unclear." if within else \
-            "Every frame pair spans a cut between shots, so the camera movement is unclear."
+            "The shot is too short to show motion, so the camera movement is unclear."
         return CameraMotion(
             label=UNCLEAR, speed="unknown", confidence=round(len(valid) / max(1, len(within)), 2),
-            hint=why, pairs_used=len(valid), pairs_total=len(within), shots=n_shots), pairs
+            hint=why, pairs_used=len(valid), pairs_total=len(within))
 
     comps = np.array([decompose(p.matrix, w, h) for p in valid])  # per pair, per step
     net = comps.sum(axis=0)
@@ -193,14 +291,61 @@ def estimate(frames: list[np.ndarray], times: np.ndarray, boxes_per_frame=None,
     hint = _hint(prims, speed, shaky)
     if ambiguity:
         hint += f" Note: {ambiguity}."
-    if n_shots > 1:
-        hint += f" The clip cuts between {n_shots} shots; this is the motion within them, taken together."
     return CameraMotion(
         label=label, primitives=prims, shaky=shaky, speed=speed, confidence=confidence, hint=hint,
         rates={"pan": round(pan, 4), "tilt": round(tilt, 4), "zoom": round(zoom, 4), "roll": round(roll, 3),
                "jitter": round(jitter, 5)},
-        pairs_used=len(valid), pairs_total=len(within), ambiguity=ambiguity, shots=n_shots,
-    ), pairs
+        pairs_used=len(valid), pairs_total=len(within), ambiguity=ambiguity,
+    )
+
+
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+
+
+def shot_name(k: int) -> str:
+    """'the first shot', ..., 'shot 12' (0-based k)."""
+    return f"the {ORDINALS[k]} shot" if k < len(ORDINALS) else f"shot {k + 1}"
+
+
+def combine(per_shot: list[CameraMotion], spans_s: list[tuple[float, float]]) -> CameraMotion:
+    """A montage's camera evidence: every shot's own measurement, never one fit across them.
+
+    ``label`` is the shots' common label when the measured shots agree, else each shot's label in
+    order ("shot 1: static; shot 2: pan left"); ``primitives`` lists every motion measured in some
+    shot (so a caption must describe each and may contradict none).
+    """
+    n = len(per_shot)
+    shots = [ShotCamera(index=k, start_s=spans_s[k][0], end_s=spans_s[k][1], label=c.label, primitives=c.primitives,
+                        shaky=c.shaky, speed=c.speed, confidence=c.confidence, rates=c.rates,
+                        pairs_used=c.pairs_used, pairs_total=c.pairs_total)
+             for k, c in enumerate(per_shot)]
+    measured = [s for s in shots if s.label != UNCLEAR]
+    prims: list[str] = []
+    for s in measured:
+        prims += [p for p in s.primitives if p not in prims]
+    labels = {s.label for s in measured}
+    if not measured:
+        label, speed = UNCLEAR, "unknown"
+    elif len(labels) == 1:
+        label, speed = measured[0].label, measured[0].speed
+    else:
+        label = "; ".join(f"shot {s.index + 1}: {s.label}" for s in shots)
+        main = max(measured, key=lambda s: s.end_s - s.start_s)
+        speed = main.speed
+    parts = []
+    for s in shots:
+        what = "too short or too plain to measure" if s.label == UNCLEAR else \
+            camera_sentence(s.primitives, s.speed, s.shaky)[len("The camera "):].rstrip(".")
+        parts.append(f"{shot_name(s.index)}: {what}")
+    hint = (f"The clip cuts between {n} shots, each measured on its own: " + "; ".join(parts) + "."
+            " Describe each shot's camera, never one motion for the whole clip.")
+    used = sum(s.pairs_used for s in shots)
+    total = sum(s.pairs_total for s in shots)
+    conf = round(float(np.mean([s.confidence for s in measured])) if measured else 0.0, 2)
+    ambiguity = next((c.ambiguity for c in per_shot if c.ambiguity), None)
+    return CameraMotion(label=label, primitives=prims, shaky=bool(measured) and all(s.shaky for s in measured),
+                        speed=speed, confidence=conf, hint=hint, pairs_used=used, pairs_total=total,
+                        ambiguity=ambiguity, shots=n, per_shot=shots)
 
 
 VERBS = {
@@ -221,6 +366,68 @@ def camera_sentence(prims: list[str], speed: str, shaky: bool) -> str:
     return sentence + (", with a handheld shake." if shaky else ".")
 
 
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+MAX_WORDS = 58  # the Camera Movement field's limit is 60
+
+
+def _phrase(s, short: bool = False) -> str:
+    """What the camera does in one shot, after 'the camera': 'pans left slowly', 'remains static
+    throughout'; ``short``: the briefer words a montage of many shots needs ('is static', 'pans
+    left slowly and shakes')."""
+    if s.label == UNCLEAR:
+        return "cannot be measured clearly"
+    if short:
+        if not s.primitives:
+            return "is handheld and shaky" if s.shaky else "is static"
+        verbs = [VERBS[p] for p in s.primitives]
+        joined = verbs[0] if len(verbs) == 1 else ", ".join(verbs[:-1]) + " and " + verbs[-1]
+        speed = f" {s.speed}" if s.speed in ("slowly", "steadily", "quickly") else ""
+        return joined + speed + (" and shakes" if s.shaky else "")
+    return camera_sentence(s.primitives, s.speed, s.shaky)[len("The camera "):].rstrip(".")
+
+
+def _names(ks: list[int]) -> str:
+    names = [shot_name(k) for k in ks]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def montage_sentences(cam: CameraMotion) -> str:
+    """The camera movement of a montage, shot by shot, in words the validator and readers follow.
+
+    Shots that move alike share a sentence; each sentence opens with the shots it is about ("In the
+    second shot, it pans left slowly."), so no motion word is read across shots. With too many
+    shots to name within the field's word limit, the sentences count them instead. Every motion
+    measured in some shot is described, and nothing is said of a shot that it does not do.
+    """
+    n = cam.shots
+    head = f"The clip cuts between {n} shots."
+    if len({_phrase(s) for s in cam.per_shot}) == 1:
+        return f"{head} In each of them, the camera {_phrase(cam.per_shot[0])}."
+    groups: dict[str, list[int]] = {}
+    for s in cam.per_shot:
+        if s.label != UNCLEAR:
+            groups.setdefault(_phrase(s, short=True), []).append(s.index)
+    unclear = [s.index for s in cam.per_shot if s.label == UNCLEAR]
+    named = [f"In {_names(ks)}, {'the camera' if i == 0 else 'it'} {phrase}."
+             for i, (phrase, ks) in enumerate(groups.items())]
+    if unclear:
+        named.append(f"{_names(unclear)[0].upper()}{_names(unclear)[1:]} "
+                     f"{'is' if len(unclear) == 1 else 'are'} too short to measure.")
+    text = " ".join([head, *named])
+    if len(text.split()) <= MAX_WORDS:
+        return text
+    def count(k: int) -> str:
+        return NUMBER_WORDS[k] if k < len(NUMBER_WORDS) else str(k)
+
+    counted = []
+    for i, (phrase, ks) in enumerate(sorted(groups.items(), key=lambda g: -len(g[1]))):
+        counted.append(f"In {count(len(ks))} of them, the camera {phrase}." if i == 0 else
+                       f"In {count(len(ks))}, it {phrase}.")
+    if unclear:
+        counted.append(f"{count(len(unclear)).capitalize()} {'is' if len(unclear) == 1 else 'are'} too short to measure.")
+    return " ".join([head, *counted])
+
+
 def _hint(prims, speed, shaky) -> str:
     return camera_sentence(prims, speed, shaky)
 
@@ -231,17 +438,36 @@ class EstimateCameraMotion(Tool):
         "Measure the camera motion from the background's movement: pan, tilt, zoom, roll, shake and "
         "speed, as CameraBench labels with a one-sentence hint. 'unclear' means the evidence is weak."
     )
-    version = "2"
+    version = "3"
 
     def run(self, ctx, args) -> Observation:
-        motion = ctx.frames.motion
+        fs = ctx.frames
+        motion = fs.motion
+        pairs = list(fs.motion_pairs)  # fitted during the decode pass
         boxes = _instance_boxes_per_motion_frame(ctx, motion)
-        result, pairs = estimate(motion.frames, motion.times, boxes, motion_shots(ctx))
-        ctx.artifacts["camera.pairs"] = pairs
+        if boxes:  # detection ran first: fit again with its instances masked out, where the frames are held
+            frames = motion.frames
+            redo = [i for i in range(len(pairs)) if frames.has(i) and frames.has(i + 1) and (boxes[i] or boxes[i + 1])]
+
+            def refit(i: int) -> PairMotion:
+                g0 = cv2.cvtColor(frames[i], cv2.COLOR_BGR2GRAY)
+                g1 = cv2.cvtColor(frames[i + 1], cv2.COLOR_BGR2GRAY)
+                return pair_motion(g0, g1, pairs[i].dt, _features_mask(g0.shape, boxes[i]))
+
+            for i, p in zip(redo, thread_map(refit, redo)):
+                pairs[i] = p
+        shots = fs.shots
+        result, kept = from_pairs(pairs, motion.times, (motion.width, motion.height), motion_shots(ctx),
+                                  motion_in_transition(ctx), [shots.span_s(k) for k in range(shots.count)],
+                                  n_shots=shots.count)
+        ctx.artifacts["camera.pairs"] = kept
         summary = {"label": result.label, "speed": result.speed, "confidence": result.confidence,
                    "hint": result.hint}
-        if result.label not in (STATIC, UNCLEAR):
+        if result.label not in (STATIC, UNCLEAR) and not result.per_shot:
             summary["rates_per_s"] = result.rates
+        if result.per_shot:
+            summary["per_shot"] = [{"shot": s.index + 1, "start_s": s.start_s, "end_s": s.end_s, "label": s.label,
+                                    "speed": s.speed} for s in result.per_shot]
         return Observation(summary, result)
 
 

@@ -6,7 +6,7 @@ from agent.evidence import VideoMetadata
 from agent.hookspecs import hookimpl
 from agent.tool import Observation, Tool
 
-from .shots import cut_times
+from .shots import clip_shots
 
 
 def _orientation(w: int, h: int) -> str:
@@ -19,17 +19,21 @@ class ReadMetadata(Tool):
     name = "read_metadata"
     description = (
         "Read the clip's metadata: duration, frame rate, frame count, size, orientation, rotation, "
-        "codec, whether it has audio (captions never describe sound) and where the clip cuts to a "
-        "new shot, if it does. Takes no arguments."
+        "codec, whether it has audio (captions never describe sound), and the clip's shots with the "
+        "transitions between them (cuts, dissolves, fades), if it has more than one. Takes no arguments."
     )
-    version = "2"
+    version = "3"
     cacheable = False  # the file name and size are the current clip's, even when its bytes were seen before
 
     def run(self, ctx, args) -> Observation:
         fs = ctx.frames
         info = fs.info
         stats = fs.stats
-        cuts = cut_times(ctx)
+        shots = clip_shots(ctx)
+        cuts = shots.starts_s()[1:]
+        spans = [{"index": k, "start_s": shots.time_of(s), "end_s": shots.time_of(e), "start_frame": s, "end_frame": e}
+                 for k, (s, e) in enumerate(shots.spans)]
+        transitions = [t.as_dict() for t in shots.transitions]
         evidence = VideoMetadata(
             file_name=info.file_name,
             duration_s=fs.duration_s,
@@ -47,8 +51,10 @@ class ReadMetadata(Tool):
             variable_frame_rate=fs.stats.variable_frame_rate,
             size_bytes=info.size_bytes,
             decode_warning=fs.stats.warning,
-            shots=len(cuts) + 1,
+            shots=shots.count,
             cuts_s=cuts,
+            shot_spans=spans,
+            transitions=transitions,
         )
         summary = {
             "duration_s": evidence.duration_s,
@@ -61,9 +67,13 @@ class ReadMetadata(Tool):
         }
         if evidence.variable_frame_rate:
             summary["variable_frame_rate"] = True
-        if cuts:
+        if shots.count > 1:
             summary["shots"] = evidence.shots
-            summary["cuts_at_s"] = cuts
+            summary["cuts_at_s"] = cuts  # when each new shot starts
+            summary["shot_spans_s"] = [[s["start_s"], s["end_s"]] for s in spans]
+        if transitions and (shots.count > 1 or any(t["kind"] != "cut" for t in transitions)):
+            summary["transitions"] = [f"{t['kind']} {t['start_s']:.2f}-{t['end_s']:.2f} s" if t["end_s"] > t["start_s"]
+                                      else f"{t['kind']} at {t['start_s']:.2f} s" for t in transitions]
         if evidence.decode_warning:
             summary["warning"] = evidence.decode_warning
         return Observation(summary, evidence)

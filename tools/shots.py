@@ -1,83 +1,592 @@
-"""Shots: where a clip cuts from one camera set-up to another.
+"""Shots: where a clip changes from one camera set-up to another, and how.
 
-Training clips are usually cut at scene changes before captioning, but a montage still arrives
-now and then (``bikes.mp4`` is one). Across a cut nothing lines up: a camera fit between the two
-sides is noise, a background built from both sides is wrong, and an object on one side is not the
-one on the other. So the tools measure within shots, and the metadata says where the cuts are.
+Training clips are usually cut at scene changes before captioning, but montages still arrive (
+``bikes.mp4`` is one) and long videos are nothing else. Across a shot change nothing lines up: a
+camera fit between the two sides is noise, a background built from both sides is wrong, and an
+object on one side is not the one on the other. So the tools measure within shots, the metadata
+says where the shots are, and a batch can caption each shot as its own sample.
 
-A hard cut is a jump of the colour distribution between consecutive frames of the motion stream:
-the Bhattacharyya distance of their HSV histograms (on small thumbnails, which is enough for a
-distribution) is both large and several times the typical distance around it, so fast camera
-motion or an object crossing close to the lens does not count. Gradual transitions (dissolves,
-fades) are not looked for.
+Every decoded frame passes through :class:`ShotFinder` during the one decode pass (downscaled to
+``DETECT_WIDTH``), so boundaries are exact to the frame at the clip's own frame rate:
+
+* **hard cuts**: PySceneDetect's ``AdaptiveDetector`` (HSV pixel differences between consecutive
+  frames against their neighbours', with its defaults and our minimum shot length). It finds
+  cuts between dim shots of similar colour that a fixed threshold misses and none in fast camera
+  motion. A reported cut whose two sides are one picture (an encoder's key frame refreshing a slow
+  scene) is dropped.
+* **gradual transitions** (dissolves, fades from and to black): for a window of frames ``a < j < b``
+  whose ends are two different pictures (or one is black), every middle frame must be a mix of
+  the ends, ``g_j = (1 - w_j) g_a + w_j g_b`` on 16-pixel thumbnails with ``w`` rising, with a
+  small residual and the lower contrast of a mix (two pictures' details partly cancel; a moving
+  camera's frames keep their full contrast, see :func:`mix_fit`). The first and last mixed frames
+  are then placed where each frame's step along the change rises to the mix's rate and falls back
+  (:func:`_extent`). Black frames (dark and flat) belong to the transition around them, so a fade
+  out, black frames and a fade in are one transition. PySceneDetect has no dissolve detector, and
+  its ``ThresholdDetector`` marks a fade through black at one frame in its middle, without its
+  start or end.
+
+A transition at the very start (fade in) or end (fade out) of the clip is not a shot; a shot
+shorter than ``MIN_SHOT_S`` beside a cut joins its neighbour (PySceneDetect's minimum scene length).
+Memory is bounded: the finder keeps a few seconds of thumbnails and a few numbers per frame.
+``benchmarks/shots.py`` measures precision and recall (both ends within one frame) on generated
+montages and ``bikes.mp4``.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
-CUT_DISTANCE = 0.35  # least histogram distance of a cut (bikes.mp4's cuts: 0.44-0.78; a car passing the lens: 0.24)
-CUT_CONTRAST = 3.0  # and this many times the median distance within a second around it
-THUMB_WIDTH = 80
+DETECT_WIDTH = 160  # long side of the frames the cut detector sees (at 256 the benchmark found the same transitions, in 1.8x the time)
+THUMB = 16  # long side of the thumbnails gradual transitions are measured on
+MIN_SHOT_S = 0.25  # a shorter shot is merged into its neighbour (bikes.mp4's last shot is 0.32 s)
+MAX_TRANSITION_S = 2.5  # longest dissolve or fade ramp looked for
+CUT_RATIO = 3.0  # AdaptiveDetector's defaults: a cut's score is this many times its neighbours'
+CUT_MIN_CONTENT = 15.0  # and at least this
+CUT_SAME_PICTURE, CUT_MIN_CHANGE = 0.9, 3.0  # a "cut" between two thumbnails this alike is the encoder refreshing a frame
+BLEND_CHANGE = 10.0  # least mean absolute change (0-255) between the two ends of a transition
+BLEND_RESIDUAL = 0.45  # most residual of a mixed frame, as a share of that change (both shots may move)
+BLEND_MEAN_RESIDUAL = 0.3
+WHOLE_WINDOW_TRIES = 4  # windows fully checked per frame, earliest first
+MIX_CONTRAST = 0.3  # most contrast score of mixed frames (0: mixes, 1: whole pictures; see mix_fit)
+SAME_PICTURE = 0.6  # ends this correlated are one picture that changed (light, motion, an object), not two shots
+DARK_MEAN, DARK_STD = 20.0, 8.0  # a black frame (a fade's middle)
 
 
-def _histogram(frame: np.ndarray) -> np.ndarray:
-    h, w = frame.shape[:2]
-    thumb = cv2.resize(frame, (THUMB_WIDTH, max(1, round(h * THUMB_WIDTH / w))), interpolation=cv2.INTER_AREA)
-    hsv = cv2.cvtColor(thumb, cv2.COLOR_BGR2HSV)
-    hist = cv2.calcHist([hsv], [0, 1, 2], None, [16, 4, 4], [0, 180, 0, 256, 0, 256])
-    return cv2.normalize(hist, None).flatten()
+@dataclass
+class Transition:
+    kind: str  # cut | dissolve | fade in | fade out | fade (out and in, through black)
+    start: int  # first frame that is not purely the shot before (a cut: the new shot's first frame)
+    end: int  # first frame that is purely the shot after (== start for a cut)
+    start_s: float = 0.0
+    end_s: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "start_s": self.start_s, "end_s": self.end_s,
+                "start_frame": self.start, "end_frame": self.end}
 
 
-def change_scores(frames: list[np.ndarray]) -> np.ndarray:
-    """Histogram distance between each frame and the next (0 = same colours, 1 = disjoint)."""
-    hists = [_histogram(f) for f in frames]
-    return np.array([cv2.compareHist(hists[i], hists[i + 1], cv2.HISTCMP_BHATTACHARYYA)
-                     for i in range(len(hists) - 1)], dtype=np.float64)
+@dataclass
+class Shots:
+    """Shots and transitions of a clip, in decoded-frame numbers and seconds."""
+
+    frames: int
+    spans: list[tuple[int, int]]  # each shot's [first frame, end frame)
+    transitions: list[Transition]
+    frame_times: np.ndarray  # time of each decoded frame
+    duration_s: float
+
+    def time_of(self, frame: int) -> float:
+        if frame >= self.frames:
+            return round(self.duration_s, 3)
+        return round(float(self.frame_times[frame]), 3)
+
+    @property
+    def count(self) -> int:
+        return len(self.spans)
+
+    def starts_s(self) -> list[float]:
+        return [self.time_of(s) for s, _ in self.spans]
+
+    def span_s(self, k: int) -> tuple[float, float]:
+        s, e = self.spans[k]
+        return self.time_of(s), self.time_of(e)
+
+    def shot_of(self, frame: int) -> int:
+        """The shot a frame belongs to; a frame in a transition belongs to the nearer shot."""
+        import bisect
+
+        k = bisect.bisect_right(self._starts(), frame) - 1  # the last shot starting at or before it
+        if k < 0:
+            return 0
+        s, e = self.spans[k]
+        if frame < e or k + 1 >= len(self.spans):
+            return k
+        return k if frame - (e - 1) <= self.spans[k + 1][0] - frame else k + 1
+
+    def in_transition(self, frame: int) -> bool:
+        import bisect
+
+        k = bisect.bisect_right(self._starts(), frame) - 1
+        return k < 0 or frame >= self.spans[k][1]
+
+    def _starts(self) -> list[int]:
+        if getattr(self, "_starts_cache", None) is None or len(self._starts_cache) != len(self.spans):
+            self._starts_cache = [s for s, _ in self.spans]
+        return self._starts_cache
+
+    @staticmethod
+    def single(frames: int, frame_times: np.ndarray, duration_s: float) -> "Shots":
+        return Shots(frames, [(0, max(1, frames))], [], frame_times, duration_s)
 
 
-def find_cuts(frames: list[np.ndarray], times: np.ndarray) -> list[int]:
-    """Indices of the frames that start a new shot (never 0)."""
-    scores = change_scores(frames)
-    cuts = []
-    for i, score in enumerate(scores):
-        if score < CUT_DISTANCE:
-            continue
-        around = [s for k, s in enumerate(scores) if k != i and abs(times[k + 1] - times[i + 1]) <= 1.0]
-        typical = float(np.median(around)) if around else 0.0
-        if score >= CUT_CONTRAST * max(typical, 0.02):
-            cuts.append(i + 1)
-    return cuts
+class _BlendFinder:
+    """Gradual transitions in a stream of thumbnails, with a bounded look-back.
+
+    Each new frame ``b`` is the far end of windows ``(a, b)`` reaching back up to
+    ``MAX_TRANSITION_S``; a window passes when its ends are two pictures (or one is black) and its
+    middle frames are mixes of them. Passing windows of one kind (a fade in, a fade out, a dissolve)
+    make one candidate; a short quiet spell closes it, and its exact first and last mixed frames
+    are then measured on the frames around it.
+    """
+
+    def __init__(self, fps: float):
+        self.fps = fps
+        self.max_len = max(4, int(round(MAX_TRANSITION_S * fps)))
+        self.margin = max(3, int(round(0.2 * fps)))
+        # windows keep passing from one shot's last max_len frames to the next's first: a
+        # candidate can span twice the longest window, plus the frames beside it
+        self.size = 2 * self.max_len + 4 * self.margin + 4
+        self.buf: np.ndarray | None = None
+        self.dark: np.ndarray | None = None
+        self.count = 0
+        self.pending: list | None = None  # [earliest a, latest b, kind] of the windows that passed
+        self.quiet = 0
+        self.events: list[tuple[int, int, str]] = []
+        self.floor = 0  # the first frame after the last transition found: a new one starts no earlier
+
+    def _rows(self, frames: np.ndarray) -> np.ndarray:
+        return frames % self.size
+
+    def thumb(self, i: int) -> np.ndarray | None:
+        """Frame i's thumbnail, while it is held."""
+        return self.buf[i % self.size] if self.buf is not None and max(0, self.count - self.size) <= i < self.count else None
+
+    def push(self, thumb: np.ndarray, dark: bool) -> None:
+        if self.buf is None:
+            self.buf = np.zeros((self.size, thumb.size), np.float32)
+            self.dark = np.zeros(self.size, bool)
+            self.mean, self.var, self.sq = (np.zeros(self.size, np.float64) for _ in range(3))
+        b = self.count
+        r = b % self.size
+        self.buf[r] = thumb
+        self.dark[r] = dark
+        self.mean[r] = float(thumb.mean())
+        self.sq[r] = float(thumb @ thumb)
+        self.var[r] = self.sq[r] / thumb.size - self.mean[r] ** 2
+        self.count += 1
+        hit = self._test(b)
+        if hit is not None and hit[0] < self.floor:
+            hit = (self.floor, hit[1]) if b - self.floor >= 2 else None
+        if hit is not None:
+            a, kind = hit
+            if self.pending is not None and (self.pending[2] != kind or b - self.pending[0] >= self.size - 2 * self.margin - 2):
+                self._close(b - 1)
+            if self.pending is None:
+                self.pending = [a, b, kind]
+            else:
+                self.pending = [min(self.pending[0], a), b, kind]
+            self.quiet = 0
+        elif self.pending is not None:
+            self.quiet += 1
+            if self.quiet > self.margin or b - self.pending[0] >= self.size - 2 * self.margin - 2:
+                self._close(b)
+
+    def finish(self) -> list[tuple[int, int, str]]:
+        if self.pending is not None:
+            self._close(self.count - 1)
+        return self.events
+
+    def _test(self, b: int) -> tuple[int, str] | None:
+        """The earliest frame a whose window (a, b) is a mix of its ends, and the mix's kind.
+
+        Per frame this is the costly step, so it works from each frame's mean, variance and
+        squared norm (kept as frames arrive) and dot products: a mix's weight, contrast and the
+        ends' correlation need no pass over the pixels; the residual is measured only on the
+        windows that pass those tests.
+        """
+        lo = max(0, b - self.max_len)
+        if b - lo < 2:
+            return None
+        size, n_px = self.size, self.buf.shape[1]
+        a = np.arange(lo, b - 1)
+        rows = a % size
+        rb = b % size
+        dark_b = bool(self.dark[rb])
+        gb = self.buf[rb]
+        ga = self.buf[rows]
+        change = np.abs(ga - gb).mean(axis=1)
+        keep = (change >= BLEND_CHANGE) & ~(self.dark[rows] & dark_b)
+        if not keep.any():
+            return None
+        a, rows, ga, change = a[keep], rows[keep], ga[keep], change[keep]
+        dark_a = self.dark[rows]
+        mrows = ((a + b) // 2) % size
+        gm = self.buf[mrows]
+        mu_a, mu_b = self.mean[rows], self.mean[rb]
+        var_a, var_b, var_m = self.var[rows], self.var[rb], self.var[mrows]
+        ab = ga @ gb
+        mb = gm @ gb
+        ma = np.einsum("ij,ij->i", gm, ga)
+        vv = self.sq[rows] + self.sq[rb] - 2 * ab + 1e-6
+        w = (mb - ma - ab + self.sq[rows]) / vv  # the middle frame's weight on the line from a to b
+        cov = ab / n_px - mu_a * mu_b
+        fit_var = np.maximum((1 - w) ** 2 * var_a + w ** 2 * var_b + 2 * w * (1 - w) * cov, 1.0)
+        wc = np.clip(w, 0.0, 1.0)
+        whole = ((1 - wc) * var_a + wc * var_b) / fit_var
+        contrast = (var_m / fit_var - 1) / np.maximum(whole - 1, 0.05)
+        corr = cov / np.sqrt(np.maximum(var_a * var_b, 1e-6))
+        fade = dark_a | dark_b  # a fade's frames are one picture, darkened: no contrast to lose
+        ok = (w >= 0.15) & (w <= 0.85) & (((contrast <= MIX_CONTRAST + 0.2) & (corr <= SAME_PICTURE)) | fade)
+        if not ok.any():
+            return None
+        idx = np.nonzero(ok)[0]
+        fit = ga[idx] + w[idx, None] * (gb[None, :] - ga[idx])
+        resid = np.abs(gm[idx] - fit).mean(axis=1) / change[idx]
+        tried = 0
+        for k in idx[resid <= BLEND_RESIDUAL]:  # earliest first; a few per frame (the next frames try again)
+            if self._whole_window(int(a[k]), b, bool(fade[k])):
+                return int(a[k]), ("fade out" if dark_b else "fade in" if dark_a[k] else "dissolve")
+            tried += 1
+            if tried >= WHOLE_WINDOW_TRIES:
+                break
+        return None
+
+    def _whole_window(self, a: int, b: int, fade: bool) -> bool:
+        """Every middle frame of (a, b) a mix of its ends, the weights rising, the contrast a mix's."""
+        js = np.arange(a + 1, b)
+        rows = js % self.size
+        if not fade and self.dark[rows].any():
+            return False  # a dissolve does not pass through black: that is a fade out and a fade in
+        ra, rb = a % self.size, b % self.size
+        ga, gb = self.buf[ra], self.buf[rb]
+        g = self.buf[rows]
+        v = gb - ga
+        vv = float(v @ v) + 1e-6
+        w = (g @ v - float(ga @ v)) / vv
+        steps = np.diff(np.concatenate([[0.0], w, [1.0]]))
+        if steps.min() <= -0.1 or steps.max() >= 0.5:
+            return False
+        change = float(np.abs(v).mean()) + 1e-6
+        resid = np.abs(g - ga[None, :] - w[:, None] * v[None, :]).mean(axis=1) / change
+        if resid.max() > BLEND_RESIDUAL:
+            return False
+        if fade:
+            return True
+        var_a, var_b = self.var[ra], self.var[rb]
+        cov = float(ga @ gb) / ga.size - self.mean[ra] * self.mean[rb]
+        fit_var = np.maximum((1 - w) ** 2 * var_a + w ** 2 * var_b + 2 * w * (1 - w) * cov, 1.0)
+        wc = np.clip(w, 0.0, 1.0)
+        whole = ((1 - wc) * var_a + wc * var_b) / fit_var
+        contrast = float((self.var[rows] / fit_var - 1).mean() / max(float((whole - 1).mean()), 0.05))
+        return contrast <= MIX_CONTRAST
+
+    def _close(self, now: int) -> None:
+        a, b, kind = self.pending
+        self.pending, self.quiet = None, 0
+        oldest = max(0, self.count - self.size, self.floor)
+        a = max(a, oldest)
+        lo, hi = max(oldest, a - self.margin), min(now, b + self.margin)
+        if b - a < 2 or hi - lo < 3:
+            return
+        g = self.buf[self._rows(np.arange(lo, hi + 1))]
+        core = (a - lo, b - lo)
+        fade = kind != "dissolve"
+        span = _extent(g.mean(axis=1, keepdims=True) if fade else g, core)  # a fade: its brightness ramp
+        if span is None:
+            return
+        s, e = span  # g[s - 1] is the last frame before the mix, g[e] the first after it
+        first, last = g[s - 1], g[e]
+        if float(np.abs(last - first).mean()) < BLEND_CHANGE:
+            return
+        resid, contrast, _ = mix_fit(first, last, g[s:e])
+        dark_first, dark_last = _dark(first), _dark(last)
+        if resid.mean() > BLEND_MEAN_RESIDUAL or resid.max() > BLEND_RESIDUAL * 1.25:
+            return
+        if not (fade or dark_first or dark_last) and contrast > MIX_CONTRAST:
+            return
+        if dark_first and dark_last:
+            return
+        if not dark_first and not dark_last and _correlation(first, last) > SAME_PICTURE:
+            return  # one picture that changed: not two shots
+        kind = "fade in" if dark_first else "fade out" if dark_last else "dissolve"
+        self.events.append((lo + s, lo + e, kind))
+        self.floor = lo + e
 
 
-def shot_ids(count: int, cuts: list[int]) -> np.ndarray:
-    """The shot number (0, 1, ...) of each of ``count`` frames."""
-    ids = np.zeros(count, dtype=int)
+def _steps(g: np.ndarray, i: int, j: int) -> np.ndarray:
+    """Each frame's step along the change from frame i to frame j (in units of that change)."""
+    v = g[j] - g[i]
+    vv = float(v @ v)
+    return (np.diff(g, axis=0) @ v) / vv if vv > 1e-6 else np.zeros(len(g) - 1)
+
+
+def _extent(g: np.ndarray, core: tuple[int, int]) -> tuple[int, int] | None:
+    """The mixed frames [s, e) of the one transition in a window of thumbnails, or None.
+
+    ``core``: the window's part that passed the mix test. Each frame's step along the change from
+    the transition's first frame to its last is about 1/(L+1) at each of the L+1 steps of a linear
+    mix, and about 0 before and after it (objects moving or the camera drifting add little per
+    frame, although over a window they add up). The steps are first the run around the largest
+    ones that step at least half the mix's typical rate; each end is then placed where the steps
+    change from the level beside the run to the level in it (over a few frames each side, not
+    on one noisy frame), and this is repeated with the change measured between the new ends. A
+    run of one step is a hard cut.
+    """
+    i, j = core
+    span = None
+    for _ in range(3):
+        steps = _steps(g, i, j)
+        top = float(steps.max())
+        if top <= 0:
+            return None
+        rate = float(np.median(steps[steps >= 0.3 * top]))
+        peak = int(np.argmax(steps))
+        r0 = r1 = peak
+        while r0 > 0 and steps[r0 - 1] >= 0.5 * rate:
+            r0 -= 1
+        while r1 < len(steps) - 1 and steps[r1 + 1] >= 0.5 * rate:
+            r1 += 1
+        if r1 == r0 or top > 0.6 * float(steps[r0:r1 + 1].sum()):
+            return None  # one step (or one step carries most of the change): a cut
+        rate = float(np.median(steps[r0:r1 + 1]))
+        k = max(2, min(5, (r1 - r0 + 1) // 2))
+        r0, r1 = _edge(steps, r0, rate, k, left=True), _edge(steps, r1, rate, k, left=False)
+        new = (r0 + 1, r1 + 1)  # first mixed frame, first frame after the mix
+        if new == span or r1 <= r0:
+            break
+        span = new
+        i, j = max(0, r0), min(len(g) - 1, r1 + 1)
+    if span is None or span[1] - span[0] < 1 or span[0] < 1 or span[1] > len(g) - 1:
+        return None
+    return span
+
+
+def _edge(steps: np.ndarray, at: int, rate: float, k: int, left: bool) -> int:
+    """Where a run of steps at ``rate`` begins (``left``) or ends, near ``at``: the change point
+    between the level outside (the median step beside it) and ``rate``, over ``k`` steps each side."""
+    n = len(steps)
+    if left:
+        side = steps[max(0, at - k - 4):max(0, at - 1)]
+    else:
+        side = steps[min(n, at + 2):min(n, at + k + 5)]
+    outside = float(np.median(side)) if len(side) else 0.0
+    best, best_cost = at, math.inf
+    for c in range(max(0, at - 3), min(n - 1, at + 3) + 1):
+        if left:
+            before, after = steps[max(0, c - k):c], steps[c:c + k]
+            cost = float(((before - outside) ** 2).sum() + ((after - rate) ** 2).sum())
+        else:
+            before, after = steps[max(0, c - k + 1):c + 1], steps[c + 1:c + 1 + k]
+            cost = float(((before - rate) ** 2).sum() + ((after - outside) ** 2).sum())
+        if cost < best_cost:
+            best, best_cost = c, cost
+    return best
+
+
+def mix_fit(first: np.ndarray, last: np.ndarray, mixed: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """How well the frames ``mixed`` are mixes ``(1 - w) first + w last``: (each frame's residual
+    as a share of the change, the contrast score, each w).
+
+    Mixing two different pictures lowers the contrast: their details partly cancel, so the
+    variance of a mix is that of the fitted mix of the ends, while a frame of a moving camera
+    keeps the variance of a whole picture (about the ends' own, interpolated), well above it. The
+    contrast score places the frames between the two: 0 for mixes, 1 for whole pictures (on the
+    benchmark: -0.6 to 0.2 on its dissolves, 0.3 to 0.7 on the camera motion that passes the other
+    tests).
+    """
+    d = last - first
+    change = float(np.abs(d).mean()) + 1e-6
+    w = (mixed - first) @ d / (float(d @ d) + 1e-6)
+    fit = first[None, :] + w[:, None] * d[None, :]
+    resid = np.abs(mixed - fit).mean(axis=1) / change
+    fit_var = np.maximum(fit.var(axis=1), 1.0)
+    wc = np.clip(w, 0.0, 1.0)
+    whole = ((1 - wc) * float(first.var()) + wc * float(last.var())) / fit_var  # a whole picture's contrast
+    seen = mixed.var(axis=1) / fit_var
+    score = float((seen - 1).mean() / max(float((whole - 1).mean()), 0.05))
+    return resid, score, w
+
+
+def _dark(thumb: np.ndarray) -> bool:
+    return float(thumb.mean()) < DARK_MEAN and float(thumb.std()) < DARK_STD
+
+
+def _correlation(x: np.ndarray, y: np.ndarray) -> float:
+    x, y = x - x.mean(), y - y.mean()
+    den = float(np.sqrt((x @ x) * (y @ y)))
+    return float(x @ y) / den if den > 1e-6 else 1.0
+
+
+class ShotFinder:
+    """Fed every decoded frame in order (downscaled), finds the clip's shots and transitions."""
+
+    def __init__(self, fps: float, min_shot_s: float = MIN_SHOT_S):
+        try:
+            from scenedetect.detectors import AdaptiveDetector
+        except ImportError:
+            from agent.errors import AgentError
+
+            raise AgentError("PySceneDetect is not installed, and shots are found with it: "
+                             "pip install 'scenedetect>=0.7.2,<0.8' (scripts/setup.sh installs it)") from None
+
+        self.fps = fps if fps and fps > 0 else 25.0
+        self.min_shot = max(1, int(round(min_shot_s * self.fps)))
+        self._detector = AdaptiveDetector(adaptive_threshold=CUT_RATIO, min_content_val=CUT_MIN_CONTENT,
+                                          min_scene_len=self.min_shot)
+        self._blend = _BlendFinder(self.fps)
+        self._cuts: list[int] = []
+        self._dark = bytearray()  # one flag per frame
+        self._count = 0
+
+    def push(self, image: np.ndarray) -> None:
+        """The next decoded frame, BGR, about ``DETECT_WIDTH`` pixels on its long side."""
+        from scenedetect.common import FrameTimecode
+
+        index = self._count
+        self._count += 1
+        h, w = image.shape[:2]
+        tw, th = (THUMB, max(1, round(THUMB * h / w))) if w >= h else (max(1, round(THUMB * w / h)), THUMB)
+        thumb = cv2.resize(image, (tw, th), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+        dark = _dark(thumb)
+        self._dark.append(dark)
+        self._blend.push(thumb, dark)
+        for tc in self._detector.process_frame(FrameTimecode(index, fps=self.fps), image):
+            self._cut(int(tc.frame_num))
+
+    def _cut(self, c: int) -> None:
+        """A cut the detector reported, unless the frames on its two sides are one picture (an
+        encoder's key frame refreshing a slow scene scores like a cut between dim shots)."""
+        before, after = self._blend.thumb(c - 1), self._blend.thumb(c)
+        if before is not None and after is not None and float(np.abs(after - before).mean()) < CUT_MIN_CHANGE \
+                and _correlation(before, after) > CUT_SAME_PICTURE:
+            return
+        self._cuts.append(c)
+
+    def finish(self, frame_times: np.ndarray, duration_s: float) -> Shots:
+        from scenedetect.common import FrameTimecode
+
+        n = self._count
+        if n:
+            for tc in self._detector.post_process(FrameTimecode(n - 1, fps=self.fps)):
+                self._cut(int(tc.frame_num))
+        times = np.asarray(frame_times, dtype=np.float64)
+        if n <= 1:
+            return Shots.single(n, times, duration_s)
+        dark = np.frombuffer(bytes(self._dark), dtype=np.uint8).astype(bool)
+        shots = assemble(n, sorted(set(self._cuts)), self._blend.finish(), dark, self.min_shot)
+        for t in shots.transitions:
+            t.start_s, t.end_s = _time(times, t.start, duration_s), _time(times, t.end, duration_s)
+        shots.frame_times, shots.duration_s = times, duration_s
+        return shots
+
+
+def _time(times: np.ndarray, frame: int, duration_s: float) -> float:
+    return round(float(times[frame]) if frame < len(times) else duration_s, 3)
+
+
+def assemble(n: int, cuts: list[int], blends: list[tuple[int, int, str]], dark: np.ndarray,
+             min_shot: int) -> Shots:
+    """Shots and transitions from hard cuts, gradual transitions and black frames."""
+    # frames that belong to a transition: mixed frames and black ones
+    inside = np.zeros(n, bool)
+    kinds: dict[int, str] = {}
+    for s, e, kind in blends:
+        inside[s:e] = True
+        for j in range(s, e):
+            kinds[j] = kind
+    inside |= dark[:n]
+    runs: list[list] = []  # [start, end, set of kinds]
+    j = 0
+    while j < n:
+        if inside[j]:
+            k = j
+            found = set()
+            while k < n and inside[k]:
+                found.add(kinds.get(k, "black"))
+                k += 1
+            if runs and j - runs[-1][1] <= 1:  # one clean frame between two parts is still one transition
+                runs[-1][1] = k
+                runs[-1][2] |= found
+            else:
+                runs.append([j, k, found])
+            j = k
+        else:
+            j += 1
+    if len(runs) == 1 and runs[0][0] == 0 and runs[0][1] == n:
+        return Shots(n, [(0, n)], [], np.zeros(0), 0.0)  # nothing but black (or one long mix): one shot
+    transitions: list[Transition] = []
+    for s, e, found in runs:
+        if "black" in found or ("fade out" in found and "fade in" in found):
+            kind = "fade in" if s == 0 else "fade out" if e == n else "fade"
+        elif len(found) == 1:
+            kind = next(iter(found))
+        else:
+            kind = "dissolve"
+        transitions.append(Transition(kind, s, e))
     for c in cuts:
-        ids[c:] += 1
-    return ids
+        if 0 < c < n and not any(t.start - 1 <= c <= t.end + 1 for t in transitions):
+            transitions.append(Transition("cut", c, c))
+    transitions.sort(key=lambda t: t.start)
+
+    def spans_of(trs: list[Transition]) -> list[tuple[int, int]]:
+        out, pos = [], 0
+        for t in trs:
+            if t.start > pos:
+                out.append((pos, t.start))
+            pos = max(pos, t.end)
+        if pos < n:
+            out.append((pos, n))
+        return out
+
+    # shots shorter than the minimum: a cut beside one is dropped (the frames join the neighbour);
+    # between two gradual transitions, the three become one
+    changed = True
+    while changed and transitions:
+        changed = False
+        spans = spans_of(transitions)
+        for s, e in spans:
+            if e - s >= min_shot or len(spans) == 1:
+                continue
+            before = next((t for t in reversed(transitions) if t.end <= s), None)
+            after = next((t for t in transitions if t.start >= e), None)
+            if after is not None and after.kind == "cut":
+                transitions.remove(after)
+            elif before is not None and before.kind == "cut":
+                transitions.remove(before)
+            elif before is not None and after is not None:
+                merged = Transition("fade" if "fade" in before.kind + after.kind else "dissolve", before.start, after.end)
+                transitions = [t for t in transitions if t is not before and t is not after] + [merged]
+                transitions.sort(key=lambda t: t.start)
+            else:
+                continue  # a short shot next to a fade at the clip's start or end: keep it
+            changed = True
+            break
+    spans = spans_of(transitions)
+    if not spans:
+        return Shots(n, [(0, n)], [], np.zeros(0), 0.0)
+    return Shots(n, spans, transitions, np.zeros(0), 0.0)
+
+
+# -- what the tools read ---------------------------------------------------------------------------
+def clip_shots(ctx) -> Shots:
+    """The run's shots (found during the decode pass)."""
+    return ctx.frames.shots
 
 
 def motion_shots(ctx) -> np.ndarray:
-    """Shot number of each frame of the run's motion stream, computed once per run."""
+    """Shot number of each frame of the run's motion stream (a frame in a transition: the nearer shot)."""
     if "shots" not in ctx.artifacts:
-        motion = ctx.frames.motion
-        cuts = find_cuts(motion.frames, motion.times) if len(motion.frames) > 1 else []
-        ctx.artifacts["shots"] = shot_ids(len(motion.frames), cuts)
+        shots, motion = ctx.frames.shots, ctx.frames.motion
+        ctx.artifacts["shots"] = np.array([shots.shot_of(i) for i in motion.indices], dtype=int)
     return ctx.artifacts["shots"]
+
+
+def motion_in_transition(ctx) -> np.ndarray:
+    """Whether each motion frame lies in a transition (a camera fit must not use it)."""
+    shots, motion = ctx.frames.shots, ctx.frames.motion
+    return np.array([shots.in_transition(i) for i in motion.indices], dtype=bool)
 
 
 def sample_shots(ctx) -> list[int]:
     """Shot number of each sampled frame."""
-    ids, motion = motion_shots(ctx), ctx.frames.motion
-    if not len(ids):
-        return [0] * len(ctx.frames.sampled)
-    return [int(ids[motion.nearest(f.time_s)]) for f in ctx.frames.sampled]
+    shots = ctx.frames.shots
+    return [shots.shot_of(f.index) for f in ctx.frames.sampled]
 
 
 def cut_times(ctx) -> list[float]:
-    """When each new shot starts, in seconds."""
-    ids = motion_shots(ctx)
-    times = ctx.frames.motion.times
-    return [round(float(times[i]), 2) for i in range(1, len(ids)) if ids[i] != ids[i - 1]]
+    """When each shot after the first starts, in seconds."""
+    return ctx.frames.shots.starts_s()[1:]
