@@ -167,6 +167,10 @@ def background_detail(bg: Background | None) -> str:
 def camera_movement(cam: CameraMotion | None) -> str:
     from tools.camera import camera_sentence
 
+    if cam is not None and cam.shots > 1 and cam.per_shot:
+        from tools.camera import montage_sentences
+
+        return montage_sentences(cam)
     if cam is None or cam.label == "unclear":
         text = "The camera movement cannot be measured clearly; the view shows no clear pan, tilt or zoom."
     else:

@@ -117,15 +117,16 @@ def test_variable_frame_rate_clip(tmp_path):
     assert '"variable_frame_rate":true' in next(s for s in record.steps if s.get("tool") == "read_metadata")["observation"]
 
 
-def test_frames_no_sample_needs_are_skipped_but_counted(three_objects_clip):
-    """A B-frame clip: the store decodes fewer frames than the clip has, yet the samples are exactly
-    the frames a full decode picks, and the frame count and timing cover every frame."""
+def test_samples_are_the_frames_a_full_decode_picks(three_objects_clip):
+    """A B-frame clip: the store decodes every frame once (the shot finder sees each one, so cuts are
+    exact to the frame), the samples are exactly the frames a full decode picks, and the frame count
+    and timing cover every frame."""
     path, _ = three_objects_clip
     with av.open(str(path)) as c:
         every = [(f.time, f.to_ndarray(format="bgr24"), PictureType(f.pict_type)) for f in c.decode(video=0)]
-    assert any(kind == PictureType.B for _, _, kind in every)  # the encoder made frames that can be skipped
+    assert any(kind == PictureType.B for _, _, kind in every)  # the encoder made non-reference frames
     fs = FrameStore(path, samples=8)
-    assert fs.stats.frames_decoded < len(every)
+    assert fs.stats.frames_decoded == len(every)
     assert fs.frame_count == len(every) and not fs.stats.variable_frame_rate
     assert fs.stats.mean_fps == pytest.approx(25.0, abs=0.01)
     targets = np.linspace(0.0, every[-1][0] - every[0][0], 8)

@@ -71,7 +71,7 @@ def test_instances_match_ground_truth(three_objects_clip, tmp_path):
         exact += (inst.start_cell, inst.end_cell) == (obj.start_cell, obj.end_cell)
     assert exact >= 2  # the white square on light gray is the hard one here
     views = ctx.evidence["segment_and_blur"]["views"]
-    assert len(views) == 3 and all(Path(v["image"]).is_file() and v["mask_area"] > 0.002 for v in views)
+    assert len(views) == 3 and all(Path(v["image"]).is_file() and v["mask_area"] > 0.001 for v in views)  # non-empty
 
 
 def test_pixelated_views(three_objects_clip, tmp_path):

@@ -734,6 +734,9 @@ def detect_classical(ctx, max_instances: int, recogniser=None) -> tuple[Instance
         # an unnamed track that lies inside a named one is a part of it (a rabbit's ears, a man's moving arm)
         named = [tr for tr in chosen if namings[id(tr)].name != "object"]
         chosen = [tr for tr in chosen if tr in named or not any(_inside(tr, other, shots) for other in named)]
+        if named:  # beside named things, an unnamed one must hold through most of its shot to be a thing
+            chosen = [tr for tr in chosen if tr in named
+                      or len(tr.items) >= UNNAMED_SEEN * shots.count(shots[next(iter(tr.items))])]
     # reading order: largest first is InstanceCap's habit; we keep score order
     instances, masks = [], {}
     times = [f.time_s for f in sampled]
@@ -781,6 +784,7 @@ def detect_classical(ctx, max_instances: int, recogniser=None) -> tuple[Instance
                      candidates=sum(len(c) for c in per_frame), note=note, also_seen=extra), masks
 
 
+UNNAMED_SEEN = 0.6  # share of its shot's samples an unnamed track needs beside named ones (packaged tier)
 STEADY_SIZE = 0.8  # most variation (std / mean) of an unnamed instance's area over its sightings (packaged tier)
 
 

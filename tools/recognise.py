@@ -303,7 +303,8 @@ def also_seen(found, main_boxes: list[list]) -> dict[str, int]:
     most: dict[str, int] = {}
     for k, frame in enumerate(found):
         counts: dict[str, int] = {}
-        taken = [boxes[k] for boxes in main_boxes if k < len(boxes) and boxes[k] is not None]
+        taken = [boxes[j] for boxes in main_boxes for j in (k - 1, k, k + 1)  # a sample the track missed too
+                 if 0 <= j < len(boxes) and boxes[j] is not None]
         for box, label, score in frame:
             if score < max(STILL_SCORE, CLASS_SCORE.get(label, DEFAULT_CLASS_SCORE)):
                 continue
