@@ -11,6 +11,12 @@
   drops the failed records first and runs those clips again.
 * Engines: ``local`` runs clips in N worker processes (1: in this process); ``ray`` runs the same
   work as Ray Data stages (:mod:`agent.ray_engine`).
+* Shots (``split_shots``): each shot of a clip is captioned as its own sample, one record per shot
+  (parent clip and its hash, shot number, part, start and end), the shot written as its own clip
+  (kept under ``write_dir``, else in a scratch folder for the run): packets copied as they are
+  where the shot starts on a keyframe, else re-encoded (``cut``). Shots shorter than ``min_shot_s``
+  are left out; longer than ``max_shot_s``, split into equal parts. Resume, retry, the tool cache
+  (keyed by the shot file's content) and export all work per shot.
 """
 
 from __future__ import annotations
@@ -175,8 +181,9 @@ class RecordFile:
         self._unlock()
 
 
-def key(record: dict[str, Any]) -> tuple[str, str]:
-    return record.get("path", ""), record.get("content_hash") or ""
+def key(record: dict[str, Any]) -> tuple:
+    """What a record is of: the clip (path and content), and the shot and part when it is of one."""
+    return record.get("path", ""), record.get("content_hash") or "", record.get("shot"), record.get("part")
 
 
 # -- one clip --------------------------------------------------------------------------------------
@@ -218,11 +225,165 @@ def caption_one(clip: str, digest: str, settings_json: str, cache_path: str | No
         return failed_record(clip, digest, e.message, started)
     except Exception as e:  # a bug: the batch goes on, the record says what broke
         return failed_record(clip, digest, f"{type(e).__name__}: {e}", started)
+    return run_record(clip, digest, rec)
+
+
+def run_record(clip: str, digest: str, rec) -> dict[str, Any]:
+    """The batch record of a finished run."""
     meta = rec.evidence.get("read_metadata") or {}  # a montage is worth filtering or splitting at its cuts
     return {"path": clip, "content_hash": digest, "status": rec.status, "caption": rec.caption,
             "error": rec.llm_error or rec.fallback_reason, "shots": meta.get("shots"), "cuts_s": meta.get("cuts_s"),
             "problems": rec.problems, "backend": rec.backend, "backend_fallback_reason": rec.backend_fallback_reason,
             "timings": rec.timings, "usage": vars(rec.usage), "cache_hits": rec.cache_hits, "run_dir": rec.run_dir}
+
+
+# -- one clip, shot by shot -----------------------------------------------------------------------
+@dataclass
+class ShotOptions:
+    """How ``--split-shots`` cuts a clip into samples."""
+
+    min_shot_s: float = 0.0
+    max_shot_s: float | None = None
+    write_dir: Path | None = None  # keep each shot's clip here (else a scratch folder, removed after)
+    cut: str = "auto"  # auto | copy | encode (see agent.media.write_shots)
+
+    def check(self) -> "ShotOptions":
+        from .media import CUT_MODES
+
+        if self.min_shot_s < 0:
+            raise InputError("--min-shot must be 0 or more seconds")
+        if self.max_shot_s is not None and self.max_shot_s <= 0:
+            raise InputError("--max-shot must be more than 0 seconds")
+        if self.max_shot_s is not None and self.max_shot_s < self.min_shot_s:
+            raise InputError(f"--max-shot ({self.max_shot_s:g} s) is shorter than --min-shot ({self.min_shot_s:g} s)")
+        if self.cut not in CUT_MODES:
+            raise InputError(f"--cut {self.cut}: use one of {', '.join(CUT_MODES)}")
+        if self.write_dir is not None:
+            try:
+                self.write_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise storage_error(e, "the shot clips (--write-shots)") from None
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps({"min_shot_s": self.min_shot_s, "max_shot_s": self.max_shot_s,
+                           "write_dir": str(self.write_dir) if self.write_dir else None, "cut": self.cut})
+
+    @staticmethod
+    def from_json(text: str) -> "ShotOptions":
+        d = json.loads(text)
+        return ShotOptions(d["min_shot_s"], d["max_shot_s"], Path(d["write_dir"]) if d["write_dir"] else None, d["cut"])
+
+
+@dataclass
+class Piece:
+    """One sample cut from a clip: a shot, or a part of a shot longer than ``max_shot_s``."""
+
+    shot: int  # 1-based, as the parent's shots are numbered
+    part: int | None  # 1-based when the shot was split, else None
+    start_frame: int
+    end_frame: int  # exclusive
+    start_s: float
+    end_s: float
+
+    def name(self, stem: str) -> str:
+        return f"{stem}-shot{self.shot:03d}" + (f"-part{self.part}" if self.part else "") + ".mp4"
+
+
+def plan_pieces(shots, opts: ShotOptions) -> list[Piece]:
+    """The samples of a clip: its shots no shorter than ``min_shot_s``, each longer than
+    ``max_shot_s`` split into equal parts (at frames) no longer than it."""
+    out: list[Piece] = []
+    for k, (s, e) in enumerate(shots.spans):
+        t0, t1 = shots.time_of(s), shots.time_of(e)
+        length = t1 - t0
+        if length + 1e-6 < opts.min_shot_s:
+            continue
+        parts = 1 if not opts.max_shot_s or length <= opts.max_shot_s + 1e-6 else int(-(-length // opts.max_shot_s))
+        bounds = [s + round(i * (e - s) / parts) for i in range(parts + 1)]
+        for i in range(parts):
+            a, b = bounds[i], bounds[i + 1]
+            out.append(Piece(k + 1, i + 1 if parts > 1 else None, a, b, shots.time_of(a), shots.time_of(b)))
+    return out
+
+
+def caption_shots(clip: str, digest: str, settings_json: str, cache_path: str | None, opts_json: str,
+                  done: Iterable[tuple] = (), on_note: Callable[[str], None] | None = None):
+    """Caption each shot of one clip as its own sample: yields one record per shot not in ``done``
+    (``(shot, part)`` pairs), as each is finished; never raises. A clip none of whose shots is long
+    enough yields nothing and says so through ``on_note``."""
+    import shutil
+    import tempfile
+
+    from .media import find_shots, write_shots
+
+    started = time.perf_counter()
+    done = set(done)
+    try:
+        opts = ShotOptions.from_json(opts_json)
+        _, shots = find_shots(clip)
+    except AgentError as e:
+        yield failed_record(clip, digest, e.message, started)
+        return
+    except Exception as e:  # a bug: the batch goes on, the record says what broke
+        yield failed_record(clip, digest, f"{type(e).__name__}: {e}", started)
+        return
+    pieces = plan_pieces(shots, opts)
+    if not pieces:
+        if on_note:
+            n = shots.count
+            on_note(f"{clip}: {'its shot is' if n == 1 else f'all {n} shots are'} shorter than --min-shot "
+                    f"({opts.min_shot_s:g} s); no records")
+        return
+    todo = [p for p in pieces if (p.shot, p.part) not in done]
+    if not todo:
+        return
+    stem = Path(clip).stem
+    scratch = None
+    if opts.write_dir is not None:
+        folder = opts.write_dir / f"{stem}-{digest[:8]}"
+    else:
+        scratch = tempfile.mkdtemp(prefix="instance-agent-shots-")
+        folder = Path(scratch)
+    try:
+        try:
+            cuts = write_shots(clip, [(p.start_frame, p.end_frame) for p in todo],
+                               [folder / p.name(stem) for p in todo], opts.cut, frames=shots.frames)
+        except OSError as e:
+            yield {"path": clip, "content_hash": digest, "status": STORAGE_FAILURE,
+                   "error": storage_error(e, "the shot clips").message}
+            return
+        except AgentError as e:
+            yield failed_record(clip, digest, e.message, started)
+            return
+        for piece, cut in zip(todo, cuts):
+            info = {"shot": piece.shot, "part": piece.part, "start_s": piece.start_s, "end_s": piece.end_s,
+                    "start_frame": piece.start_frame, "end_frame": piece.end_frame, "parent_shots": shots.count,
+                    "pieces": len(pieces), "cut": cut.mode}
+            if cut.note:
+                info["cut_note"] = cut.note
+            if cut.error:
+                yield {**failed_record(clip, digest, cut.error), **info, "shot_path": None}
+                continue
+            shot_path = str(cut.path)
+            rec = caption_one(shot_path, content_hash(cut.path), settings_json, cache_path)
+            if rec.get("status") == STORAGE_FAILURE:
+                yield rec
+                return
+            rec["shot_hash"] = rec.pop("content_hash")
+            rec.pop("path")
+            yield {"path": clip, "content_hash": digest, **info,
+                   "shot_path": shot_path if scratch is None else None, **rec}
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _shots_in_worker(clip: str, digest: str, settings_json: str, cache_path: str | None, opts_json: str,
+                     done: list) -> tuple[list[dict], list[str]]:
+    notes: list[str] = []
+    records = list(caption_shots(clip, digest, settings_json, cache_path, opts_json, done, notes.append))
+    return records, notes
 
 
 def _init_worker(threads: int) -> None:
@@ -256,13 +417,23 @@ class BatchSummary:
 
 def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers: int = 1,
               retry_failed: bool = False, cache_path: Path | None = None, engine: str = "local",
-              ray_address: str | None = None, on_record: Callable[[dict, int, int], None] | None = None
-              ) -> BatchSummary:
-    """Caption every clip not yet recorded in ``out``; ``on_record(record, done, total)`` follows along."""
+              ray_address: str | None = None, on_record: Callable[[dict, int, int], None] | None = None,
+              shots: ShotOptions | None = None, on_note: Callable[[str], None] | None = None) -> BatchSummary:
+    """Caption every clip not yet recorded in ``out``; ``on_record(record, done, total)`` follows along.
+
+    ``shots``: caption each shot of each clip as its own sample (see :class:`ShotOptions`); then
+    ``total`` counts clips, and ``on_note`` hears of clips that give no records.
+    """
     started = time.perf_counter()
     store = RecordFile(out)
     dropped = store.drop_failed() if retry_failed else 0
-    done_keys = {key(r) for r in store.records()}
+    if shots is not None:
+        try:
+            return _run_shot_batch(list(inputs), store, settings, shots, workers, cache_path, engine, ray_address,
+                                   on_record, on_note, dropped, started)
+        finally:
+            store.close()
+    done_keys = {key(r)[:2] for r in store.records() if r.get("shot") is None}
     clips = list(inputs)
     jobs: list[tuple[str, str]] = []
     unreadable: list[dict] = []
@@ -271,7 +442,7 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
             digest = content_hash(clip)
         except OSError as e:
             record = failed_record(str(clip), "", f"{clip}: {e.strerror or e}")
-            if key(record) not in done_keys:
+            if key(record)[:2] not in done_keys:
                 unreadable.append(record)
             continue
         if (str(clip), digest) not in done_keys:
@@ -324,6 +495,98 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
     return BatchSummary(total=len(clips), skipped=len(clips) - total, done=counts,
                         seconds=time.perf_counter() - started, repaired=store.repaired, dropped_failed=dropped,
                         in_file=in_file)
+
+
+def _run_shot_batch(clips: list[Path], store: RecordFile, settings: Settings, opts: ShotOptions, workers: int,
+                    cache_path: Path | None, engine: str, ray_address: str | None,
+                    on_record: Callable[[dict, int, int], None] | None, on_note: Callable[[str], None] | None,
+                    dropped: int, started: float) -> BatchSummary:
+    """The batch with one record per shot: a clip is done when all its pieces are recorded."""
+    opts.check()
+    done_parts: dict[tuple[str, str], set] = {}
+    pieces_of: dict[tuple[str, str], int] = {}
+    whole: set[tuple[str, str]] = set()
+    for r in store.records():
+        k = (r.get("path", ""), r.get("content_hash") or "")
+        if r.get("shot") is None:
+            if r.get("status") == "failed":  # the clip itself could not be read: it counts as done
+                whole.add(k)
+            continue
+        done_parts.setdefault(k, set()).add((r.get("shot"), r.get("part")))
+        if isinstance(r.get("pieces"), int):
+            pieces_of[k] = r["pieces"]
+    jobs: list[tuple[str, str, list]] = []
+    counts: dict[str, int] = {}
+    skipped = 0
+    out = store.path
+
+    def finish(record: dict, total: int) -> None:
+        if record.get("status") == STORAGE_FAILURE:
+            raise StorageError(f"{record['error']}; the batch stopped, the records in {out} are valid and a "
+                               "re-run resumes after what they hold")
+        store.append(record)
+        counts[record["status"]] = counts.get(record["status"], 0) + 1
+        if on_record:
+            on_record(record, sum(counts.values()), total)
+
+    unreadable = []
+    for clip in clips:
+        try:
+            digest = content_hash(clip)
+        except OSError as e:
+            k = (str(clip), "")
+            if k not in whole:
+                unreadable.append(failed_record(str(clip), "", f"{clip}: {e.strerror or e}"))
+            else:
+                skipped += 1
+            continue
+        k = (str(clip), digest)
+        parts = done_parts.get(k, set())
+        if k in whole or (k in pieces_of and len(parts) >= pieces_of[k]):
+            skipped += 1
+            continue
+        jobs.append((str(clip), digest, sorted(parts, key=lambda p: (p[0], p[1] or 0))))
+    total = len(jobs) + len(unreadable)
+    settings_json = settings.model_dump_json()
+    cache = str(cache_path) if cache_path else None
+    opts_json = opts.to_json()
+    for record in unreadable:
+        finish(record, total)
+    if engine == "ray":
+        from .ray_engine import run_shots_on_ray
+
+        for records, notes in run_shots_on_ray(jobs, settings, cache, opts_json, workers=workers, address=ray_address):
+            for note in notes:
+                on_note and on_note(note)
+            for record in records:
+                finish(record, total)
+    elif workers <= 1:
+        for clip, digest, parts in jobs:
+            for record in caption_shots(clip, digest, settings_json, cache, opts_json, parts, on_note):
+                finish(record, total)  # each shot on disk as soon as it is captioned
+    else:
+        import multiprocessing
+
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_init_worker, initargs=(threads,)) as pool:
+            futures = {pool.submit(_shots_in_worker, clip, digest, settings_json, cache, opts_json, parts): (clip, digest)
+                       for clip, digest, parts in jobs}
+            for future in as_completed(futures):
+                clip, digest = futures[future]
+                try:
+                    records, notes = future.result()
+                except Exception as e:  # the worker process died
+                    records, notes = [failed_record(clip, digest, f"worker died: {type(e).__name__}: {e}")], []
+                for note in notes:
+                    on_note and on_note(note)
+                for record in records:
+                    finish(record, total)
+    in_file: dict[str, int] = {}
+    for record in store.records():
+        in_file[record.get("status", "?")] = in_file.get(record.get("status", "?"), 0) + 1
+    return BatchSummary(total=len(clips), skipped=skipped, done=counts, seconds=time.perf_counter() - started,
+                        repaired=store.repaired, dropped_failed=dropped, in_file=in_file)
 
 
 # -- export ------------------------------------------------------------------------------------------

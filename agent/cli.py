@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import EXIT_BACKEND, EXIT_INVALID, EXIT_OK, EXIT_STORAGE, AgentError, InputError, storage_error
+from .errors import EXIT_BACKEND, EXIT_INPUT, EXIT_INVALID, EXIT_OK, EXIT_STORAGE, AgentError, InputError, storage_error
 from .secrets import redact
 
 
@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="continue a run stopped in --step mode")
     run.add_argument("--json", action="store_true", help="print the run's events as JSON lines on stdout")
     run.add_argument("--trace", type=Path, metavar="FILE", help="also save the run's events as JSON lines here")
+    _shot_options(run)
 
     val = sub.add_parser("validate", help="validate captions (.json, a .json list, or .jsonl)")
     val.add_argument("file", type=Path)
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--backend", choices=["auto", "neural", "packaged", "classical"])
     batch.add_argument("--frames", type=int)
     batch.add_argument("--runs-dir", type=Path)
+    _shot_options(batch)
 
     export = sub.add_parser("export", help="InstanceVid-style JSON (a list of captions) from batch records")
     export.add_argument("records", type=Path)
@@ -120,6 +122,32 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _shot_options(p) -> None:
+    g = p.add_argument_group("shots as samples")
+    g.add_argument("--split-shots", action="store_true",
+                   help="caption each shot as its own sample (one record per shot: clip, shot, start and end)")
+    g.add_argument("--min-shot", type=float, default=0.0, metavar="SECONDS", help="leave out shots shorter than this")
+    g.add_argument("--max-shot", type=float, default=None, metavar="SECONDS",
+                   help="split longer shots into equal parts no longer than this")
+    g.add_argument("--write-shots", type=Path, metavar="DIR",
+                   help="keep each shot as its own clip here (video only; else they are removed after captioning)")
+    g.add_argument("--cut", choices=["auto", "copy", "encode"], default="auto",
+                   help="auto (default): copy the packets of a shot that starts on a keyframe, re-encode the others "
+                        "(libx264, crf 18); copy: refuse shots that cannot be cut without re-encoding; encode: always")
+
+
+def _shot_opts(args):
+    from .batch import ShotOptions
+
+    used = [f for f, v in (("--min-shot", args.min_shot != 0.0), ("--max-shot", args.max_shot is not None),
+                           ("--write-shots", args.write_shots is not None), ("--cut", args.cut != "auto")) if v]
+    if not args.split_shots:
+        if used:
+            raise InputError(f"{', '.join(used)}: only with --split-shots")
+        return None
+    return ShotOptions(args.min_shot, args.max_shot, args.write_shots, args.cut).check()
+
+
 def _plugin_commands(sub) -> None:
     """Commands that plugins add through ``register_commands``; a plugin that fails is named by
     ``python -m agent plugins`` and the built-in commands still work."""
@@ -151,6 +179,9 @@ def cmd_run(args) -> int:
                              runs_dir=args.runs_dir)
     if disabled:
         settings.disabled_plugins = [*settings.disabled_plugins, *disabled]
+    shots = _shot_opts(args)
+    if shots is not None:
+        return _run_shots(args, settings, shots)
     listeners = _listeners(args)
     try:
         step = None
@@ -200,6 +231,50 @@ def cmd_run(args) -> int:
     return code
 
 
+def _run_shots(args, settings, opts) -> int:
+    """``run --split-shots``: each shot of one clip captioned as its own sample."""
+    from .batch import caption_shots
+    from .media import content_hash, probe
+    from .trace import print_caption
+
+    if args.step or args.resume:
+        raise InputError("--split-shots cannot be combined with --step or --resume")
+    probe(args.video)  # a clip we cannot read is one line before anything runs
+    notes: list[str] = []
+    records = []
+    for record in caption_shots(str(args.video), content_hash(Path(args.video)), settings.model_dump_json(), None,
+                                opts.to_json(), on_note=notes.append):
+        if record.get("status") == "storage-failure":
+            raise AgentError(record["error"], exit_code=EXIT_STORAGE)
+        if record.get("shot") is None:  # the clip itself failed
+            raise AgentError(record.get("error") or "the clip could not be cut into shots")
+        records.append(record)
+        span = f"shot {record['shot']}" + (f" part {record['part']}" if record.get("part") else "")
+        where = f"{record['start_s']:.2f}-{record['end_s']:.2f} s"
+        if not args.quiet:
+            print(f"{span} ({where}, {record['cut']}): {record['status']}"
+                  + (f" ({record.get('error')})" if record["status"] == "failed" else ""), file=sys.stderr)
+        if record.get("caption") and not args.json:
+            print_caption(record["caption"])
+        elif record.get("caption"):
+            print(json.dumps({"shot": record["shot"], "part": record.get("part"), "start_s": record["start_s"],
+                              "end_s": record["end_s"], "caption": record["caption"]}, ensure_ascii=False))
+    for note in notes:
+        print(note, file=sys.stderr)
+    if not records:
+        return EXIT_INPUT
+    if args.output:
+        out = [{k: r.get(k) for k in ("shot", "part", "start_s", "end_s", "start_frame", "end_frame", "status",
+                                      "shot_path", "cut", "caption", "error")} for r in records]
+        try:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        except OSError as e:
+            print(f"error: {storage_error(e, 'the captions (-o)').message}", file=sys.stderr)
+            return EXIT_STORAGE
+    return EXIT_BACKEND if any(r["status"] == "failed" for r in records) else EXIT_OK
+
+
 def _listeners(args) -> list:
     """JSON lines on stdout with --json; otherwise a live view on a terminal, lines when piped."""
     from rich.console import Console
@@ -233,6 +308,7 @@ def cmd_batch(args) -> int:
         args.workers = cpus
     settings = load_settings(llm=args.llm, base_url=args.base_url, backend=args.backend, frames=args.frames,
                              runs_dir=args.runs_dir)
+    shots = _shot_opts(args)
     clips = expand_inputs(args.input)
     cache = None if args.no_cache else (args.cache or args.out.with_name(args.out.stem + ".tool-cache.sqlite"))
     console = Console(stderr=True, highlight=False)
@@ -248,11 +324,15 @@ def cmd_batch(args) -> int:
         progress.start()
 
     def on_record(record: dict, done: int, total: int) -> None:
-        line = f"[{done}/{total}] {record['status']:<8} {record['path']}"
+        line = f"[{done}] {record['status']:<8} {record['path']}" if shots is not None else \
+            f"[{done}/{total}] {record['status']:<8} {record['path']}"
+        if record.get("shot") is not None:
+            line += f" shot {record['shot']}" + (f" part {record['part']}" if record.get("part") else "") + \
+                f" ({record['start_s']:.2f}-{record['end_s']:.2f} s)"
         if record["status"] == "failed":
             line += f"  ({record.get('error')})"
         if progress is not None:
-            progress.update(task, completed=done, total=total)
+            progress.update(task, completed=done, total=None if shots is not None else total)
             if record["status"] != "ok":
                 progress.console.print(line, style="yellow" if record["status"] == "degraded" else "red")
         else:
@@ -260,7 +340,8 @@ def cmd_batch(args) -> int:
 
     try:
         summary = run_batch(clips, args.out, settings, workers=args.workers, retry_failed=args.retry_failed,
-                            cache_path=cache, engine=args.engine, ray_address=args.ray_address, on_record=on_record)
+                            cache_path=cache, engine=args.engine, ray_address=args.ray_address, on_record=on_record,
+                            shots=shots, on_note=lambda note: print(note, file=sys.stderr, flush=True))
     finally:
         if progress is not None:
             progress.stop()
@@ -278,7 +359,8 @@ def cmd_batch(args) -> int:
         held = ", ".join(f"{n} {status}" for status, n in sorted(summary.in_file.items()))
         print(f"{args.out} holds {held}", file=sys.stderr)
     if failed:
-        print(f"{failed} clip(s) failed; run again with --retry-failed to retry them", file=sys.stderr)
+        what = "record(s)" if shots is not None else "clip(s)"
+        print(f"{failed} {what} failed; run again with --retry-failed to retry them", file=sys.stderr)
     return EXIT_BACKEND if failed else EXIT_OK
 
 

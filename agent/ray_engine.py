@@ -127,3 +127,53 @@ def run_on_ray(jobs: list[tuple[str, str]], settings: Settings, cache_path: str 
     finally:
         if started_here:
             ray.shutdown()
+
+
+class ShotStage:
+    """``--split-shots`` on Ray: one clip per row, its shots cut and captioned one after another."""
+
+    def __init__(self, settings_json: str, cache_path: str | None, opts_json: str):
+        self.settings_json, self.cache_path, self.opts_json = settings_json, cache_path, opts_json
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        import json
+
+        from .batch import _shots_in_worker
+
+        records, notes = _shots_in_worker(row["path"], row["content_hash"], self.settings_json, self.cache_path,
+                                          self.opts_json, json.loads(row["done"]))
+        return {"records": json.dumps(records, ensure_ascii=False, default=str), "notes": json.dumps(notes)}
+
+
+def run_shots_on_ray(jobs: list[tuple[str, str, list]], settings: Settings, cache_path: str | None, opts_json: str,
+                     *, workers: int = 1, address: str | None = None) -> Iterator[tuple[list[dict], list[str]]]:
+    """Yield (records, notes) per clip; ``jobs`` holds (clip, content hash, shots already recorded)."""
+    import json
+
+    try:
+        import ray
+    except ImportError:
+        from .errors import InputError
+
+        raise InputError("--engine ray needs Ray: pip install 'instance-agent[ray]'")
+    if not jobs:
+        return
+    started_here = not ray.is_initialized()
+    if started_here:
+        import os
+
+        ray.init(address=address, num_cpus=None if address else max(1, os.cpu_count() or 1),
+                 include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        rows = [{"path": clip, "content_hash": digest, "done": json.dumps(done)} for clip, digest, done in jobs]
+        cpu_share = stage_cpus(float(ray.cluster_resources().get("CPU", 1)), max(1, workers), 0, 0)
+        ds = ray.data.from_items(rows).map(ShotStage, fn_constructor_args=(settings.model_dump_json(), cache_path,
+                                                                            opts_json),
+                                           concurrency=max(1, workers), num_cpus=cpu_share)
+        for row in ds.iter_rows():
+            yield json.loads(row["records"]), json.loads(row["notes"])
+    finally:
+        if started_here:
+            ray.shutdown()

@@ -200,3 +200,69 @@ def test_film_language_is_measured_on_one_shot(montage, tmp_path):
         if a.aspect in ("shot size", "composition", "depth of field"):
             assert len({t >= 2.0 for t in a.times}) == 1, a
 
+
+# -- each shot as its own sample ----------------------------------------------------------------------
+def _records(path):
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_split_shots_gives_bikes_six_captioned_shots(tmp_path):
+    """One record per shot with the shot's bounds, each a valid caption of that shot's own clip
+    (cut without re-encoding: each of bikes.mp4's shots starts on a keyframe); a re-run resumes
+    past them and the export holds all six."""
+    from agent.batch import ShotOptions, export_captions, run_batch
+
+    bikes = real_clip("bikes.mp4")
+    out = tmp_path / "records.jsonl"
+    settings = Settings(runs_dir=tmp_path / "runs")
+    opts = ShotOptions(write_dir=tmp_path / "shots")
+    summary = run_batch([bikes], out, settings, shots=opts, cache_path=tmp_path / "cache.sqlite")
+    records = _records(out)
+    assert summary.done == {"ok": 6} and len(records) == 6
+    assert [(r["shot"], r["start_s"], r["end_s"]) for r in records] == [
+        (1, 0.0, 1.2), (2, 1.2, 3.04), (3, 3.04, 5.48), (4, 5.48, 7.48), (5, 7.48, 9.68), (6, 9.68, 10.0)]
+    for r in records:
+        assert r["path"] == str(bikes) and r["parent_shots"] == 6 and r["cut"] == "copy" and r["status"] == "ok"
+        assert r["caption"]["Video"] == f"bikes-shot{r['shot']:03d}.mp4" and r["shots"] == 1
+        assert FrameStore(r["shot_path"]).frame_count == r["end_frame"] - r["start_frame"]
+    again = run_batch([bikes], out, settings, shots=opts, cache_path=tmp_path / "cache.sqlite")
+    assert again.done == {} and again.skipped == 1 and len(_records(out)) == 6
+    assert export_captions(out, tmp_path / "export.json") == 6
+
+
+def test_split_shot_options(montage, tmp_path):
+    """--max-shot splits a shot into parts, --cut copy refuses the parts that start between
+    keyframes, re-encoding cuts anywhere and the tool cache serves a shot measured before,
+    --min-shot above every shot gives no records and one line."""
+    from agent.batch import ShotOptions, run_batch
+
+    settings = Settings(runs_dir=tmp_path / "runs")
+    copy = run_batch([montage], tmp_path / "copy.jsonl", settings, shots=ShotOptions(max_shot_s=1.0, cut="copy"))
+    parts = _records(tmp_path / "copy.jsonl")
+    assert [(r["shot"], r["part"]) for r in parts] == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    assert [r["start_s"] for r in parts] == [0.0, 1.0, 2.0, 3.0]
+    refused = [r for r in parts if r["status"] == "failed"]
+    assert copy.done.get("failed") == len(refused) >= 1
+    assert all("cannot be cut without re-encoding" in r["error"] for r in refused)
+    cache = tmp_path / "cache.sqlite"
+    first = run_batch([montage], tmp_path / "a.jsonl", settings, shots=ShotOptions(cut="encode"), cache_path=cache)
+    second = run_batch([montage], tmp_path / "b.jsonl", settings, shots=ShotOptions(cut="encode"), cache_path=cache)
+    assert first.done == second.done == {"ok": 2}
+    assert all(r["cache_hits"] > 0 and r["cut"] == "encode" for r in _records(tmp_path / "b.jsonl"))
+    notes = []
+    none = run_batch([montage], tmp_path / "none.jsonl", settings, shots=ShotOptions(min_shot_s=2.5), on_note=notes.append)
+    assert none.done == {} and _records(tmp_path / "none.jsonl") == []
+    assert notes == [f"{montage}: all 2 shots are shorter than --min-shot (2.5 s); no records"]
+
+
+def test_split_shot_arguments_are_checked(montage, tmp_path):
+    from conftest import run_cli
+
+    for args, line in ((["--min-shot", "2"], "--min-shot: only with --split-shots"),
+                       (["--split-shots", "--min-shot", "3", "--max-shot", "2"], "is shorter than --min-shot"),
+                       (["--split-shots", "--min-shot", "-1"], "--min-shot must be 0 or more seconds"),
+                       (["--split-shots", "--min-shot", "9"], "all 2 shots are shorter than --min-shot (9 s)")):
+        proc = run_cli("run", str(montage), "-q", "--runs-dir", str(tmp_path), *args)
+        assert proc.returncode == 2 and line in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
