@@ -82,29 +82,39 @@ def stage_cpus(cluster_cpus: float, measure: int, vision: int, caption: int) -> 
     return max(0.01, min(1.0, round(cluster_cpus / wanted - 0.005, 2)))
 
 
-def run_on_ray(jobs: list[tuple[str, str]], settings: Settings, cache_path: str | None, *, workers: int = 1,
-               address: str | None = None, llm_concurrency: int | None = None, gpus: int | None = None
-               ) -> Iterator[dict[str, Any]]:
-    """Yield one batch record per job as the caption stage finishes it."""
-    import json
-
+def _ray():
     try:
         import ray
     except ImportError:
         from .errors import InputError
 
         raise InputError("--engine ray needs Ray: pip install 'instance-agent[ray]'")
-    if not jobs:
-        return
+    return ray
+
+
+def _start(ray, address: str | None) -> bool:
+    """Start Ray on this machine's CPUs (or attach to ``address``) unless it runs; True when started here."""
     started_here = not ray.is_initialized()
     if started_here:
         import os
 
         ray.init(address=address, num_cpus=None if address else max(1, os.cpu_count() or 1),
                  include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    return started_here
+
+
+def run_on_ray(jobs: list[tuple[str, str]], settings: Settings, cache_path: str | None, *, workers: int = 1,
+               address: str | None = None, llm_concurrency: int | None = None, gpus: int | None = None
+               ) -> Iterator[dict[str, Any]]:
+    """Yield one batch record per job as the caption stage finishes it."""
+    import json
+
+    ray = _ray()
+    if not jobs:
+        return
+    started_here = _start(ray, address)
     try:
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False
         settings_json = settings.model_dump_json()
         rows = [{"path": clip, "content_hash": digest, "error": ""} for clip, digest in jobs]
         ds = ray.data.from_items(rows)
@@ -150,23 +160,11 @@ def run_shots_on_ray(jobs: list[tuple[str, str, list]], settings: Settings, cach
     """Yield (records, notes) per clip; ``jobs`` holds (clip, content hash, shots already recorded)."""
     import json
 
-    try:
-        import ray
-    except ImportError:
-        from .errors import InputError
-
-        raise InputError("--engine ray needs Ray: pip install 'instance-agent[ray]'")
+    ray = _ray()
     if not jobs:
         return
-    started_here = not ray.is_initialized()
-    if started_here:
-        import os
-
-        ray.init(address=address, num_cpus=None if address else max(1, os.cpu_count() or 1),
-                 include_dashboard=False, log_to_driver=False, configure_logging=False)
+    started_here = _start(ray, address)
     try:
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False
         rows = [{"path": clip, "content_hash": digest, "done": json.dumps(done)} for clip, digest, done in jobs]
         cpu_share = stage_cpus(float(ray.cluster_resources().get("CPU", 1)), max(1, workers), 0, 0)
         ds = ray.data.from_items(rows).map(ShotStage, fn_constructor_args=(settings.model_dump_json(), cache_path,
