@@ -221,7 +221,7 @@ def cmd_run(args) -> int:
                   f"{record.run_dir}/record.json", file=sys.stderr)
             code = EXIT_STORAGE
     if record.status == "failed":
-        print(f"error: the run failed inside ({redact(record.fallback_reason)}); the caption above was composed "
+        print(f"error: the run failed inside ({record.fallback_reason}); the caption above was composed "
               "from the tools' evidence", file=sys.stderr)
         return EXIT_BACKEND
     if record.llm_error:

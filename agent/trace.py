@@ -29,7 +29,6 @@ from rich.text import Text
 
 from .errors import InputError
 from .jsonl import json_lines
-from .secrets import redact
 
 
 def _args(args: Any, limit: int = 80) -> str:
@@ -199,7 +198,7 @@ class JsonlSink:
         self.stream = target.open("w", encoding="utf-8") if isinstance(target, Path) else target
 
     def __call__(self, event: dict[str, Any]) -> None:
-        self.stream.write(json.dumps(redact(event), ensure_ascii=False, default=str) + "\n")
+        self.stream.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")  # emit() masked the keys
         self.stream.flush()
 
     def close(self) -> None:

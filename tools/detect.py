@@ -34,6 +34,7 @@ from agent.tool import Observation, Tool
 
 from .instance_evidence import fill_evidence
 from .parallel import thread_map
+from .recognise import ANIMALS
 from .shots import motion_shots, sample_shots
 
 # Frames compared with each sampled frame, as time offsets taken both ways where the clip has them.
@@ -347,19 +348,19 @@ def link(per_frame: list[list[Candidate]], max_gap: int = 2, shots: list[int] | 
             px, py = tr.predicted(k)
             track_label = _label(tr)
             for ci, c in enumerate(cands):
-                if track_label and c.labels and family(track_label) not in {family(x) for x in c.labels}:
+                families = {family(x) for x in c.labels}
+                if track_label and c.labels and family(track_label) not in families:
                     continue  # a recognised car does not become a recognised person
                 dist = math.hypot(c.centre[0] - px, c.centre[1] - py)
                 size = math.sqrt(max(last.area, c.area))
                 colour = float(np.linalg.norm(c.colour - last.colour)) / 100.0
-                same_thing = bool(track_label) and family(track_label) in {family(x) for x in c.labels} \
-                    and iou(c.box, last.box) > 0.3
+                same_class = bool(track_label) and family(track_label) in families
+                same_thing = same_class and iou(c.box, last.box) > 0.3
                 if (dist > 0.12 + 1.5 * size or colour > COLOUR_GATE) and not same_thing:
                     continue
                 cost = dist + 0.3 * colour - 0.2 * iou(c.box, last.box)
                 if c.labels:  # a recognised sighting goes to the track of its class before any other
-                    cost += -0.3 if same_thing or (track_label and family(track_label) in
-                                                   {family(x) for x in c.labels}) else 0.3
+                    cost += -0.3 if same_class else 0.3
                 pairs.append((cost, ti, ci))
         used_t, used_c = set(), set()
         for _, ti, ci in sorted(pairs):
@@ -383,8 +384,6 @@ MATCH_SCORE = 0.75  # least normalised correlation for an appearance match filli
 def family(label: str) -> str:
     """Classes a recogniser confuses with each other are one thing to a tracker (a rabbit that NanoDet
     calls a sheep, then a bird)."""
-    from .recognise import ANIMALS
-
     return "animal" if label in ANIMALS else label
 
 
@@ -759,7 +758,6 @@ def detect_classical(ctx, max_instances: int, recogniser=None) -> tuple[Instance
         )
         if naming is not None:
             is_person = naming.name == PERSON
-            votes = naming.confidence
             if naming.by != "none":
                 track.recognised_by = sorted({*sources, naming.by})
             track.class_confidence = naming.confidence
@@ -821,19 +819,21 @@ def _part_of(track: Track, other: Track, shots: list[int]) -> bool:
     stretch of the same person that tracking split off."""
     if not any(c.person_votes for c in track.items.values()) or not any(c.person_votes for c in other.items.values()):
         return False
-    inside = 0
-    for k, item in track.items.items():
-        near = [other.items[j].box for j in other.items if abs(j - k) <= 2 and shots[j] == shots[k]]
-        inside += any(iou(item.box, box) > 0.3 or contains(box, item.box) for box in near)
-    return inside >= 0.6 * len(track.items)
+    return _mostly_within(track, other, shots, lambda item, box: iou(item.box, box) > 0.3 or contains(box, item.box))
 
 
 def _inside(track: Track, other: Track, shots: list[int]) -> bool:
     """Most of ``track``'s sightings lie within ``other``'s box in the same frame (or two samples away in its shot)."""
+    return _mostly_within(track, other, shots, lambda item, box: contains(box, item.mask_box(), 0.7))
+
+
+def _mostly_within(track: Track, other: Track, shots: list[int], within) -> bool:
+    """``within(sighting, box)`` holds for 60% of ``track``'s sightings against one of ``other``'s boxes from
+    the same sample or up to two samples away in the same shot."""
     inside = 0
     for k, item in track.items.items():
         near = [other.items[j].box for j in other.items if abs(j - k) <= 2 and shots[j] == shots[k]]
-        inside += any(contains(box, item.mask_box(), 0.7) for box in near)
+        inside += any(within(item, box) for box in near)
     return inside >= 0.6 * len(track.items)
 
 
@@ -907,7 +907,7 @@ class DetectInstances(Tool):
 
 def _try_neural(ctx, limit: int, fallback: str):
     """(instances, masks, None) from YOLO, or (None, {}, why not) when it cannot run here."""
-    from agent.neural import resolve_yolo, try_neural
+    from agent.neural import resolve_yolo
 
     def run():
         spec = resolve_yolo(ctx.settings)
@@ -917,13 +917,11 @@ def _try_neural(ctx, limit: int, fallback: str):
         ctx.emit("backend", tool="detect_instances", backend="neural", model=spec.label)
         return found
 
-    found, reason = try_neural(ctx, "detect_instances", "YOLO", fallback, run)
-    return (found[0], found[1], None) if found else (None, {}, reason)
+    return _tier(ctx, "YOLO", fallback, run)
 
 
 def _try_packaged(ctx, limit: int):
     """(instances, masks, None) from the packaged models, or (None, {}, why not) when their files are not here."""
-    from agent.neural import try_neural
 
     def run():
         from .recognise import packaged_recogniser
@@ -932,7 +930,14 @@ def _try_packaged(ctx, limit: int):
         ctx.emit("backend", tool="detect_instances", backend="packaged", model=found[0].model)
         return found
 
-    found, reason = try_neural(ctx, "detect_instances", "the packaged models", "classical", run)
+    return _tier(ctx, "the packaged models", "classical", run)
+
+
+def _tier(ctx, model: str, fallback: str, run):
+    """(instances, masks, None) from ``run``, or (None, {}, why not) when that tier cannot run here."""
+    from agent.neural import try_neural
+
+    found, reason = try_neural(ctx, "detect_instances", model, fallback, run)
     return (found[0], found[1], None) if found else (None, {}, reason)
 
 

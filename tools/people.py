@@ -21,6 +21,7 @@ Rules (keypoints with a score under :data:`VISIBLE` are not used):
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,7 +75,7 @@ def posture(pose) -> str | None:
             bent = ankle is not None and _angle(hip, knee, ankle) < 120 and dy < 0.6 * thigh
             legs.append("sitting" if flat or bent else "standing")
     if legs:
-        words.append(max(set(legs), key=legs.count))
+        words.append(_most_common(legs))
     return ", ".join(words) or None
 
 
@@ -185,10 +186,10 @@ def describe_person(boxes: list, images: list[np.ndarray], times: list[float], p
             # where the head is, and how it is turned (the nose against the eyes), in eye gaps
             head.append((mid[0] / eye_gap, mid[1] / eye_gap, (nose[0] - mid[0]) / eye_gap))
     speed = _body_speed(centres, heights)
-    usual = max(set(postures), key=postures.count) if postures else None
+    usual = _most_common(postures) if postures else None
     action = None
     if seen and len(ridden) >= RIDE_SHARE * len(seen):
-        action = f"rides a {max(set(ridden), key=ridden.count)}"
+        action = f"rides a {_most_common(ridden)}"
     elif speed is not None and speed >= RUN and usual != "sitting":
         action = "runs"
     elif speed is not None and speed >= WALK and usual != "sitting":
@@ -205,10 +206,13 @@ def describe_person(boxes: list, images: list[np.ndarray], times: list[float], p
 
 
 def _common(names: list[str]) -> list[str]:
-    counts: dict[str, int] = {}
-    for n in names:
-        counts[n] = counts.get(n, 0) + 1
-    return sorted(counts, key=lambda n: -counts[n])[:2]
+    """The two names seen most, most first (ties: the first seen)."""
+    return [n for n, _ in Counter(names).most_common(2)]
+
+
+def _most_common(items: list[str]) -> str:
+    """The item seen most; a tie goes to the first seen, the same on every run (a set's order is not)."""
+    return Counter(items).most_common(1)[0][0]
 
 
 def _under(vehicle, person) -> bool:

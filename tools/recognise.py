@@ -199,21 +199,26 @@ class PackagedRecogniser:
             return Naming(noun, round(p, 3), CLASSIFIER, candidates)
         return Naming("object", 0.0, "none", candidates)
 
-    def garments(self, images: list[np.ndarray], boxes: list) -> list[str]:
-        """What the classifier sees a person wear on their three largest sightings (mean probability)."""
+    def _probabilities(self, crops: list[np.ndarray]) -> np.ndarray | None:
+        """The classifier's scores for the crops, or None when its file is not here (it is optional: what it
+        would name stays "object", and the note says which file is missing)."""
         from agent.neural import WeightsMissing
         from tools.vision.classifier import probabilities
 
+        try:
+            return probabilities(crops, self.threads)
+        except WeightsMissing as e:
+            self.missing.append(str(e))
+            return None
+
+    def garments(self, images: list[np.ndarray], boxes: list) -> list[str]:
+        """What the classifier sees a person wear on their three largest sightings (mean probability)."""
         from .detect import _crop
 
         seen = sorted((k for k, b in enumerate(boxes) if b is not None),
                       key=lambda k: -(boxes[k][2] - boxes[k][0]) * (boxes[k][3] - boxes[k][1]))[:3]
-        if not seen:
-            return []
-        try:
-            scores = probabilities([_crop(images[k], boxes[k], 0.0) for k in seen], self.threads)
-        except WeightsMissing as e:
-            self.missing.append(str(e))
+        scores = self._probabilities([_crop(images[k], boxes[k], 0.0) for k in seen]) if seen else None
+        if scores is None:
             return []
         total: dict[str, float] = {}
         for p in scores:
@@ -225,13 +230,10 @@ class PackagedRecogniser:
     def classify(self, crops: list[np.ndarray]) -> tuple[str | None, float]:
         """The plain noun the classifier gives the crops most probability for (summed over the labels that
         map to it, averaged over the crops)."""
-        from agent.neural import WeightsMissing
-        from tools.vision.classifier import IMAGENET_LABELS, probabilities
+        from tools.vision.classifier import IMAGENET_LABELS
 
-        try:
-            scores = probabilities(crops, self.threads)
-        except WeightsMissing as e:  # the classifier is optional: tracks it would name stay "object"
-            self.missing.append(str(e))
+        scores = self._probabilities(crops)
+        if scores is None:
             return None, 0.0
         nouns: dict[str, float] = {}
         for p in scores:
