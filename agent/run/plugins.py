@@ -16,9 +16,9 @@ from typing import Any, Iterable
 
 import pluggy
 
-from . import hookspecs
-from .caption import register_section
-from .errors import BackendError
+from agent.core import hookspecs
+from agent.core.caption import register_section
+from agent.core.errors import BackendError, InputError
 
 ENTRY_POINT_GROUP = "instance_agent"
 DISABLE_ENV = "INSTANCE_AGENT_DISABLED_PLUGINS"
@@ -33,7 +33,7 @@ BUILTIN_PLUGINS = (
     "tools.background",
     "tools.lexicon",
     "tools.describe",
-    "agent.checks",
+    "agent.core.checks",
     "plugins.formats",
     "plugins.film_language",
     "plugins.depth",
@@ -102,6 +102,16 @@ class Plugins:
         for readers in reversed(self.manager.hook.register_condition_readers()):  # registration order
             for name, reader in (readers or {}).items():
                 out.setdefault(name, reader)
+        return out
+
+    def read_conditions(self, files: dict[str, str]) -> dict:
+        """``{condition name: path}`` -> ``{condition name: evidence model}``, through the readers."""
+        readers = self.condition_readers()
+        out = {}
+        for name, path in files.items():
+            if name not in readers:
+                raise InputError(f"no condition reader named {name!r} is registered (is its plugin disabled?)")
+            out[name] = readers[name](path)
         return out
 
     def add_commands(self, subparsers) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .caption import STRUCTURAL_KEY, Caption
-from .evidence import instances_of, typed
-from .hookspecs import hookimpl
-from .validation import Problem
+from agent.core.caption import STRUCTURAL_KEY, Caption
+from agent.core.evidence import instances_of, typed
+from agent.core.hookspecs import hookimpl
+from agent.core.validation import Problem
 
 PERSON_WORDS = {
     "person", "man", "woman", "boy", "girl", "child", "kid", "people", "adult", "pedestrian", "cyclist",
@@ -116,7 +116,7 @@ def camera_matches(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
 
 
 def wording(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
-    from tools.lexicon import scan
+    from agent.core.lexicon import scan
 
     problems = []
     for field, text in caption.text_fields():
