@@ -72,8 +72,13 @@ def test_a_bad_clip_never_stops_the_batch_and_resume_skips_what_is_done(clips, t
 
     exported = tmp_path / "instancevid.json"
     assert run_cli("export", str(out), "--out", str(exported)).returncode == 0
-    captions = json.loads(exported.read_text())
-    assert sorted(c["Video"] for c in captions) == ["broken.mp4", "clip0.mp4", "clip1.mp4"]
+    entries = json.loads(exported.read_text())
+    assert sorted(e["caption"]["Video"] for e in entries) == ["broken.mp4", "clip0.mp4", "clip1.mp4"]
+    assert sorted(e["path"] for e in entries) == sorted(str(data / n) for n in ("broken.mp4", "clip0.mp4", "clip1.mp4"))
+    assert all(e["content_hash"] and e["format"] == "instancecap" and e["output"] == e["caption"] for e in entries)
+    bare = tmp_path / "bare.json"
+    assert run_cli("export", str(out), "-o", str(bare), "--to", "instancevid").returncode == 0
+    assert sorted(c["Video"] for c in json.loads(bare.read_text())) == ["broken.mp4", "clip0.mp4", "clip1.mp4"]
 
 
 def test_kill_9_then_resume_leaves_exactly_one_record_per_clip(clips, tmp_path):

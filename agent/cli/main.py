@@ -13,111 +13,128 @@ from agent.core.errors import EXIT_BACKEND, EXIT_INPUT, EXIT_INVALID, EXIT_OK, E
 from agent.core.secrets import redact
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m agent", description="Instance-aware structured video captions.")
-    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+def prog_name(argv0: str | None = None) -> str:
+    """The program name as the user typed it: ``python -m agent`` or the script's name."""
+    name = os.path.basename(argv0 if argv0 is not None else (sys.argv[0] if sys.argv else ""))
+    return "python -m agent" if name in ("", "__main__.py", "-c") else name
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError, version as installed
+
+    try:
+        return installed("instance-agent")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _output_flag(p, what: str, required: bool = False) -> None:
+    p.add_argument("-o", "--output", "--out", dest="output", type=Path, required=required, metavar="PATH", help=what)
+
+
+def _parser(prog: str | None = None) -> argparse.ArgumentParser:
+    from agent.cli.flags import add_settings_flags
+
+    p = argparse.ArgumentParser(prog=prog or prog_name(), description="Instance-aware structured video captions.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs (anywhere on the line)")
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}", help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="caption one video")
-    run.add_argument("video", type=Path)
-    run.add_argument("-o", "--output", type=Path, help="also write the caption to this JSON file")
-    run.add_argument("--llm", help="'offline' (default), 'openai:MODEL', or a model name with --base-url")
-    run.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
-    run.add_argument("--temperature", type=float, help="sampling temperature of the LLM (default 0)")
-    run.add_argument("--max-tokens", type=int, help="most tokens per LLM reply (default 2048)")
-    run.add_argument("--timeout", type=float, help="seconds to wait for one LLM reply (default 120)")
-    run.add_argument("--retries", type=int, help="retries on HTTP 429/5xx, time-outs and dropped connections (default 2)")
-    run.add_argument("--no-images", dest="send_images", action="store_false", default=None,
-                     help="send the LLM no images (for text-only servers)")
-    run.add_argument("--max-calls-per-turn", type=int, help="most tool calls in one model reply (default 16)")
-    run.add_argument("--max-tool-calls", type=int, help="most tool calls in one run (default 64)")
-    run.add_argument("--frames", type=int, help="frames sampled uniformly (default 8)")
-    run.add_argument("--max-instances", type=int, help="most main instances (default 3)")
-    run.add_argument("--background", choices=["blur", "pixelate"], help="how instance views hide the background")
-    run.add_argument("--runs-dir", type=Path, help="where run folders go (default ./runs)")
-    run.add_argument("--backend", choices=["auto", "neural", "packaged", "classical"],
-                     help="detection and segmentation: neural (YOLO + SAM2) where weights exist, or classical")
-    run.add_argument("--device", help="auto (default: cuda, mps, cpu) or a torch device such as cuda:1")
-    run.add_argument("--yolo-weights", help="YOLO weights path or name (default yolo11n.pt)")
-    run.add_argument("--class-hint", action="append", dest="class_hints", metavar="CLASS",
-                     help="a class for open-vocabulary YOLO (YOLO-World, YOLOE); repeatable")
-    run.add_argument("--sam2-model", choices=["tiny", "small", "base_plus", "large"], help="SAM2.1 size (default tiny)")
-    run.add_argument("--sam2-checkpoint", help="SAM2 checkpoint path (or a hub id with --allow-downloads)")
-    run.add_argument("--describer", metavar="hf:MODEL",
-                     help="a local vision-language model (transformers) writes the caption's free text")
-    run.add_argument("--condition", action="append", dest="conditions", choices=["depth", "pose", "film_language"],
-                     help="add an optional condition: its tools run and its section joins the caption (repeatable)")
-    run.add_argument("--format", dest="output_format", metavar="FORMAT",
-                     help="output format: instancecap (default), any2caption, cinecap, dense, or a plugin's")
-    run.add_argument("--allow-downloads", action="store_true", default=None,
-                     help="let ultralytics and the Hugging Face hub download missing weights")
-    run.add_argument("--no-plugin", action="append", default=[], metavar="NAME", help="disable a plugin (repeatable)")
+    run = sub.add_parser("run", help="caption one video", description="Caption one video.")
+    run.add_argument("video", type=Path, help="the clip")
+    _output_flag(run, "also write the caption to this file (.json for JSON formats, .txt for text)")
     run.add_argument("-q", "--quiet", action="store_true", help="no trace on stderr")
     run.add_argument("--step", action="store_true", help="pause before each tool call: approve, skip, edit or stop")
     run.add_argument("--resume", action="store_true", help="continue a run stopped in --step mode")
     run.add_argument("--json", action="store_true", help="print the run's events as JSON lines on stdout")
     run.add_argument("--trace", type=Path, metavar="FILE", help="also save the run's events as JSON lines here")
     _shot_options(run)
+    add_settings_flags(run)
 
-    val = sub.add_parser("validate", help="validate captions (.json, a .json list, or .jsonl)")
-    val.add_argument("file", type=Path)
+    val = sub.add_parser("validate", help="check captions: schema and wording rules, evidence with --run",
+                         description="Check captions in any format this program writes (a caption, a list, "
+                                     "batch records, an export): the schema and the wording rules, and the "
+                                     "tools' evidence when a run folder or record is given or named by a record.")
+    val.add_argument("file", type=Path, help="a caption (.json, any output format), a .json list, a .jsonl of "
+                                             "captions or batch records, a run folder or its record.json")
+    val.add_argument("--run", type=Path, metavar="RUN", help="a run folder (or its record.json) whose evidence "
+                                                             "the caption is checked against")
+    val.add_argument("--no-wording", dest="wording", action="store_false", help="check the schema only")
+    val.add_argument("--no-plugin", action="append", default=[], metavar="NAME",
+                     help="leave this plugin's sections and checks out (repeatable)")
 
-    sub.add_parser("schema", help="print the caption's JSON Schema")
+    sub.add_parser("schema", help="print the caption's JSON Schema", description="Print the caption's JSON Schema "
+                                                                                 "(with the plugins' sections).")
 
-    batch = sub.add_parser("batch", help="caption many clips into a JSONL of records (resumable)")
+    batch = sub.add_parser("batch", help="caption many clips into a JSONL of records (resumable)",
+                           description="Caption many clips into a JSONL of records; re-running resumes it.")
     batch.add_argument("input", help="a folder, a glob (quote it), a clip, or a manifest (.jsonl or .csv)")
-    batch.add_argument("--out", type=Path, required=True, help="the JSONL of records; re-running resumes it")
-    batch.add_argument("--workers", type=int, default=1, help="worker processes (or Ray actors per stage)")
-    batch.add_argument("--engine", choices=["local", "ray"], default="local")
+    _output_flag(batch, "the JSONL of records; re-running resumes it", required=True)
+    batch.add_argument("--workers", type=int, default=1, help="processes (or Ray actors per stage) for the vision "
+                                                              "work (default 1)")
+    batch.add_argument("--engine", choices=["local", "ray"], default="local", help="local processes (default) or "
+                                                                                   "Ray Data stages")
     batch.add_argument("--ray-address", help="attach to a running Ray cluster (default: start Ray locally)")
     batch.add_argument("--retry-failed", action="store_true", help="run the clips recorded as failed again")
     batch.add_argument("--no-cache", action="store_true", help="do not read or write the tool cache")
-    batch.add_argument("--cache", type=Path, help="tool cache file (default: next to --out)")
-    batch.add_argument("--llm", help="as for run")
-    batch.add_argument("--base-url", help="as for run")
-    batch.add_argument("--backend", choices=["auto", "neural", "packaged", "classical"])
-    batch.add_argument("--frames", type=int)
-    batch.add_argument("--runs-dir", type=Path)
+    batch.add_argument("--cache", type=Path, metavar="FILE", help="tool cache file (default: next to the records)")
+    batch.add_argument("-q", "--quiet", action="store_true", help="no line per clip, only the summary")
     _shot_options(batch)
+    add_settings_flags(batch)
 
-    export = sub.add_parser("export", help="InstanceVid-style JSON (a list of captions) from batch records")
-    export.add_argument("records", type=Path)
-    export.add_argument("--out", type=Path, required=True)
+    export = sub.add_parser("export", help="batch records as JSON, parquet, a datasets folder or webdataset shards",
+                            description="Batch records as a training set: one sample per clip (or shot), with "
+                                        "path, content hash, status, format, output, caption, record and every "
+                                        "manifest column.")
+    export.add_argument("records", type=Path, help="the batch's JSONL of records")
+    _output_flag(export, "where to write: FILE.json, FILE.parquet, a folder (datasets), FILE.tar or "
+                         "shard-%%06d.tar (webdataset)", required=True)
+    export.add_argument("--to", choices=["json", "instancevid", "parquet", "hf", "wds"],
+                        help="the kind (default: from the output's name); instancevid: the bare caption list")
     export.add_argument("--ok-only", action="store_true", help="leave out degraded captions")
+    export.add_argument("--shard-size", type=int, default=1000, metavar="N", help="samples per webdataset shard "
+                                                                                  "(default 1000)")
+    export.add_argument("--with-clips", action="store_true", help="webdataset: put each sample's clip in too (mp4)")
 
-    enhance = sub.add_parser("enhance", help="expand a short prompt into a structured caption (needs an LLM)")
-    enhance.add_argument("prompt")
-    enhance.add_argument("-o", "--output", type=Path, help="also write the caption to this JSON file")
+    enhance = sub.add_parser("enhance", help="expand a short prompt into a structured caption (needs an LLM)",
+                             description="Expand a short prompt into a structured caption.")
+    enhance.add_argument("prompt", help="the prompt")
+    _output_flag(enhance, "also write the caption to this JSON file")
     enhance.add_argument("--llm", help="'openai:MODEL', or a model name with --base-url")
-    enhance.add_argument("--base-url")
+    enhance.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     enhance.add_argument("--max-instances", type=int, help="most instances (default 3)")
     enhance.add_argument("--camera-path", dest="camera_path", metavar="F",
                          help="a camera path (RealEstate10K .txt or JSON poses) the caption must follow")
     enhance.add_argument("--pose", metavar="F", help="a pose sequence (COCO-17 or OpenPose JSON) the caption must follow")
 
-    flat = sub.add_parser("flatten", help="one paragraph from a caption, within a text encoder's token budget")
-    flat.add_argument("caption", type=Path)
-    flat.add_argument("--max-tokens", type=int, default=226, help="the budget (CogVideoX's T5 reads 226)")
+    flat = sub.add_parser("flatten", help="one paragraph from a caption, within a text encoder's token budget",
+                          description="One paragraph from a caption, within a text encoder's token budget.")
+    flat.add_argument("caption", type=Path, help="a caption file (.json)")
+    flat.add_argument("--token-budget", "--max-tokens", dest="token_budget", type=int, default=226, metavar="N",
+                      help="the most tokens of the paragraph (default 226: CogVideoX's T5 reads 226)")
     flat.add_argument("--tokenizer", default=None,
                       help="tokenizer id or folder to count with, loaded offline (default google/t5-v1_1-xxl)")
     flat.add_argument("--json", action="store_true", help="print text, tokens, how they were counted, what was dropped")
 
-    trace = sub.add_parser("trace", help="work with saved traces")
+    trace = sub.add_parser("trace", help="work with saved traces", description="Work with saved traces.")
     trace_sub = trace.add_subparsers(dest="trace_command", required=True, metavar="ACTION")
-    show = trace_sub.add_parser("show", help="render a saved trace (a run's trace.jsonl, or a --trace file)")
-    show.add_argument("file", type=Path)
+    show = trace_sub.add_parser("show", help="render a saved trace (a run's trace.jsonl, or a --trace file)",
+                                description="Render a saved trace.")
+    show.add_argument("file", type=Path, help="a trace (JSON lines)")
 
-    plug = sub.add_parser("plugins", help="list plugins and the tools they register")
-    plug.add_argument("--json", action="store_true")
+    plug = sub.add_parser("plugins", help="list plugins and the tools they register",
+                          description="List plugins and the tools they register.")
+    plug.add_argument("--json", action="store_true", help="print the list as JSON")
 
-    demo = sub.add_parser("demo-clip", help="render a synthetic clip with ground truth")
-    demo.add_argument("output", type=Path)
+    demo = sub.add_parser("demo-clip", help="render a synthetic clip with ground truth",
+                          description="Render a synthetic clip and its ground truth (next to it, .json).")
+    demo.add_argument("output", type=Path, help="the clip to write (.mp4)")
     demo.add_argument("--camera", default="pan left", help="e.g. 'static', 'zoom in', 'pan left and tilt up'")
-    demo.add_argument("--speed", choices=["slow", "medium", "fast"], default="medium")
+    demo.add_argument("--speed", choices=["slow", "medium", "fast"], default="medium", help="camera speed")
     demo.add_argument("--objects", type=int, default=None, help="1-3 (default: chosen by the seed)")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--duration", type=float, default=4.0)
-    demo.add_argument("--noise", type=float, default=None)
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the scene (default 0)")
+    demo.add_argument("--duration", type=float, default=4.0, help="seconds (default 4)")
+    demo.add_argument("--noise", type=float, default=None, help="pixel noise level (default: chosen by the seed)")
     _plugin_commands(sub)
     return p
 
@@ -160,25 +177,11 @@ def _plugin_commands(sub) -> None:
 
 
 def cmd_run(args) -> int:
-    from agent.core.config import load_settings
+    from agent.cli.flags import settings_from_args
     from agent.run.runner import caption_video
     from agent.cli.trace import print_caption
 
-    disabled = list(args.no_plugin)
-    settings = load_settings(llm=args.llm, base_url=args.base_url, temperature=args.temperature,
-                             max_tokens=args.max_tokens, timeout_s=args.timeout, retries=args.retries,
-                             send_images=args.send_images, max_calls_per_turn=args.max_calls_per_turn,
-                             max_tool_calls=args.max_tool_calls,
-                             frames=args.frames, backend=args.backend, device=args.device,
-                             yolo_weights=args.yolo_weights, class_hints=args.class_hints,
-                             sam2_model=args.sam2_model, sam2_checkpoint=args.sam2_checkpoint,
-                             allow_downloads=args.allow_downloads, conditions=args.conditions,
-                             describer=args.describer,
-                             output_format=args.output_format,
-                             max_instances=args.max_instances, background=args.background,
-                             runs_dir=args.runs_dir)
-    if disabled:
-        settings.disabled_plugins = [*settings.disabled_plugins, *disabled]
+    settings = settings_from_args(args)
     shots = _shot_opts(args)
     if shots is not None:
         return _run_shots(args, settings, shots)
@@ -213,9 +216,10 @@ def cmd_run(args) -> int:
         print(f"run record: {record.run_dir}/record.json", file=sys.stderr)
     code = EXIT_OK
     if args.output:  # after the caption is out and recorded: a bad -o loses nothing
+        target = output_path(args.output, output, settings.output_format)
         try:
-            args.output.parent.mkdir(parents=True, exist_ok=True)
-            args.output.write_text(text + "\n", encoding="utf-8")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text + "\n", encoding="utf-8")
         except OSError as e:
             print(f"error: {storage_error(e, 'the caption (-o)').message}; the caption is above and in "
                   f"{record.run_dir}/record.json", file=sys.stderr)
@@ -229,6 +233,15 @@ def cmd_run(args) -> int:
         print(f"error: {record.llm_error}", file=sys.stderr)
         return EXIT_BACKEND
     return code
+
+
+def output_path(path: Path, output, fmt: str) -> Path:
+    """Where ``-o`` writes: the path given, but text never goes into a .json file: it goes next to it as .txt."""
+    if isinstance(output, str) and path.suffix.lower() in (".json", ".jsonl"):
+        target = path.with_suffix(".txt")
+        print(f"note: --format {fmt} is text, not JSON: writing {target} instead of {path}", file=sys.stderr)
+        return target
+    return path
 
 
 def _run_shots(args, settings, opts) -> int:
@@ -297,8 +310,8 @@ def _listeners(args) -> list:
 def cmd_batch(args) -> int:
     from rich.console import Console
 
-    from agent.run.batch import expand_inputs, run_batch
-    from agent.core.config import load_settings
+    from agent.cli.flags import settings_from_args
+    from agent.run.batch import read_inputs, run_batch
 
     if args.workers < 1:
         raise InputError("--workers must be at least 1")
@@ -307,13 +320,12 @@ def cmd_batch(args) -> int:
         print(f"warning: --workers {args.workers} is more than this machine's {cpus} CPU(s); using {cpus}",
               file=sys.stderr)
         args.workers = cpus
-    settings = load_settings(llm=args.llm, base_url=args.base_url, backend=args.backend, frames=args.frames,
-                             runs_dir=args.runs_dir)
+    settings = settings_from_args(args)
     shots = _shot_opts(args)
-    clips = expand_inputs(args.input)
-    cache = None if args.no_cache else (args.cache or args.out.with_name(args.out.stem + ".tool-cache.sqlite"))
+    clips, columns = read_inputs(args.input)
+    cache = None if args.no_cache else (args.cache or args.output.with_name(args.output.stem + ".tool-cache.sqlite"))
     console = Console(stderr=True, highlight=False)
-    print(f"{len(clips)} clip(s) from {args.input}; records in {args.out}"
+    print(f"{len(clips)} clip(s) from {args.input}; records in {args.output}"
           + (f"; tool cache {cache}" if cache else ""), file=sys.stderr)
     progress = None
     if console.is_terminal:
@@ -336,11 +348,11 @@ def cmd_batch(args) -> int:
             progress.update(task, completed=done, total=None if shots is not None else total)
             if record["status"] != "ok":
                 progress.console.print(line, style="yellow" if record["status"] == "degraded" else "red")
-        else:
+        elif not args.quiet:
             print(line, file=sys.stderr, flush=True)
 
     try:
-        summary = run_batch(clips, args.out, settings, workers=args.workers, retry_failed=args.retry_failed,
+        summary = run_batch(clips, args.output, settings, columns=columns, workers=args.workers, retry_failed=args.retry_failed,
                             cache_path=cache, engine=args.engine, ray_address=args.ray_address, on_record=on_record,
                             shots=shots, on_note=lambda note: print(note, file=sys.stderr, flush=True))
     finally:
@@ -358,7 +370,7 @@ def cmd_batch(args) -> int:
     failed = summary.in_file.get("failed", 0)
     if summary.in_file != summary.done:  # earlier runs' records count too: say what the file holds
         held = ", ".join(f"{n} {status}" for status, n in sorted(summary.in_file.items()))
-        print(f"{args.out} holds {held}", file=sys.stderr)
+        print(f"{args.output} holds {held}", file=sys.stderr)
     if failed:
         what = "record(s)" if shots is not None else "clip(s)"
         print(f"{failed} {what} failed; run again with --retry-failed to retry them", file=sys.stderr)
@@ -366,10 +378,12 @@ def cmd_batch(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from agent.run.batch import export_captions
+    from agent.run.export import export_records
 
-    n = export_captions(args.records, args.out, include_degraded=not args.ok_only)
-    print(f"wrote {n} caption(s) to {args.out}", file=sys.stderr)
+    result = export_records(args.records, args.output, args.to, ok_only=args.ok_only, shard_size=args.shard_size,
+                            with_clips=args.with_clips)
+    where = args.output if len(result.files) <= 1 else f"{len(result.files)} shards in {result.files[0].parent}"
+    print(f"wrote {result.samples} sample(s) to {where} ({result.kind})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -402,13 +416,13 @@ def cmd_flatten(args) -> int:
     from agent.core.caption import load_captions
     from agent.core.flatten import DEFAULT_TOKENIZER, flatten, make_counter
 
-    if args.max_tokens < 8:
-        raise InputError("--max-tokens must be at least 8")
+    if args.token_budget < 8:
+        raise InputError("--token-budget must be at least 8")
     items = load_captions(args.caption)
     if len(items) != 1:
         raise InputError(f"{args.caption}: flatten takes one caption, the file holds {len(items)}")
     counter, how = make_counter(args.tokenizer or DEFAULT_TOKENIZER)
-    result = flatten(items[0][1], args.max_tokens, counter, how)
+    result = flatten(items[0][1], args.token_budget, counter, how)
     if args.json:
         print(json.dumps({"text": result.text, "tokens": result.tokens, "budget": result.budget,
                           "counted_with": result.counted_with, "dropped": result.dropped,
@@ -509,8 +523,14 @@ COMMANDS = {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema, "plu
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("YOLO_OFFLINE", "1")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --debug anywhere on the line (before a '--' that ends the options)
+    end = argv.index("--") if "--" in argv else len(argv)
+    debug = "--debug" in argv[:end]
+    argv = [a for i, a in enumerate(argv) if not (i < end and a == "--debug")]
     parser = _parser()
     args = parser.parse_args(argv)
+    args.debug = debug
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(name)s: %(message)s")
     try:
         if args.command not in COMMANDS and hasattr(args, "handler"):

@@ -1,8 +1,16 @@
 """Settings, resolved with the precedence CLI flag > environment variable > config file > default.
 
 The config file is TOML: ``./instance-agent.toml`` or ``~/.config/instance-agent/config.toml``,
-or the path in ``INSTANCE_AGENT_CONFIG``. Environment variables are ``INSTANCE_AGENT_<FIELD>``
-(upper case), e.g. ``INSTANCE_AGENT_FRAMES=16``.
+or the path in ``INSTANCE_AGENT_CONFIG``. Its keys are the flag names without the dashes
+(``timeout = 30``, ``format = "dense"``, ``max-reply-tokens = 512``; ``max_reply_tokens`` too),
+and the field names of :class:`Settings` are still read (``timeout_s``, ``output_format``). A
+plugin's own settings are in a ``[plugins.NAME]`` table: ``enabled = false`` disables it,
+``[plugins.depth] model`` and ``[plugins.pose] weights`` set the depth model and the pose weights,
+and every other key is kept for the plugin in ``Settings.plugins`` (:meth:`Settings.plugin`).
+Environment variables are ``INSTANCE_AGENT_<KEY>`` (upper case, ``_`` for ``-``), e.g.
+``INSTANCE_AGENT_FRAMES=16``, ``INSTANCE_AGENT_TIMEOUT=30`` (or the field name:
+``INSTANCE_AGENT_TIMEOUT_S``). :data:`FLAGS` names every setting's flag; ``agent.cli.flags``
+makes the command-line flags from it.
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ class Settings(BaseModel):
     yolo_weights: str = Field("yolo11n.pt", description="YOLO weights: a path or a name (YOLO-World/YOLOE too)")
     yolo_conf: float = Field(0.25, ge=0.0, le=1.0, description="YOLO confidence threshold")
     class_hints: list[str] = Field(default_factory=list, description="classes for open-vocabulary YOLO models")
-    sam2_model: Literal["tiny", "small", "base_plus", "large"] = "tiny"
+    sam2_model: Literal["tiny", "small", "base_plus", "large"] = Field("tiny", description="SAM2.1 size")
     sam2_checkpoint: str | None = Field(None, description="a SAM2 checkpoint path, or a hub id with downloads on")
     sam2_image_size: int | None = Field(None, ge=128, le=2048, multiple_of=64,
                                         description="SAM2 input size (model default 1024; smaller is faster)")
@@ -70,8 +78,18 @@ class Settings(BaseModel):
     max_repairs: int = Field(2, ge=0, le=10, description="validation repairs the model may make")
     max_steps: int = Field(24, ge=2, le=200, description="model turns before the run falls back")
 
+    llm_concurrency: int = Field(8, ge=1, le=1024,
+                                 description="batch: model requests in flight at once (the clips' vision work "
+                                             "keeps --workers); 8 suits a local vLLM, SGLang or Ollama server")
+
     runs_dir: Path = Field(Path("runs"), description="where each run's folder is created")
-    disabled_plugins: list[str] = Field(default_factory=list)
+    disabled_plugins: list[str] = Field(default_factory=list, description="plugins to leave out")
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict,
+                                               description="each plugin's own settings ([plugins.NAME] tables)")
+
+    def plugin(self, name: str) -> dict[str, Any]:
+        """The settings of plugin ``name`` from its ``[plugins.NAME]`` config table (empty if none)."""
+        return dict(self.plugins.get(name, {}))
 
 
 def _config_file() -> Path | None:
@@ -87,28 +105,89 @@ def _config_file() -> Path | None:
     return None
 
 
-def _from_env() -> tuple[dict[str, Any], dict[str, str]]:
-    """The settings given in the environment, and the variable each came from."""
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for name, field in Settings.model_fields.items():
-        raw = os.environ.get(ENV_PREFIX + name.upper())
-        if raw is None:
-            continue
-        if name in ("disabled_plugins", "class_hints", "conditions"):
-            values[name] = [p.strip() for p in raw.split(",") if p.strip()]
-        else:
-            values[name] = raw
-        sources[name] = ENV_PREFIX + name.upper()
-    return values, sources
-
-
+# Each setting's flag. A setting not named here has the flag of its field name (``--frames``).
 FLAGS = {"timeout_s": "--timeout", "output_format": "--format", "conditions": "--condition",
-         "class_hints": "--class-hint", "disabled_plugins": "--no-plugin"}
+         "class_hints": "--class-hint", "disabled_plugins": "--no-plugin", "max_tokens": "--max-reply-tokens",
+         "send_images": "--images"}
+# earlier names of flags, still accepted
+FLAG_ALIASES = {"max_tokens": ["--max-tokens"]}
+# settings that are not flags: set in a config file ([plugins.NAME] tables) or the environment
+NOT_FLAGS = {"plugins"}
+LIST_FIELDS = ("disabled_plugins", "class_hints", "conditions")
+# [plugins.NAME] keys that are settings of their own
+PLUGIN_KEYS = {("depth", "model"): "depth_model", ("pose", "weights"): "pose_weights"}
 
 
 def flag_of(field: str) -> str:
     return FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+def key_of(field: str) -> str:
+    """The config-file key of a setting: its flag without the dashes."""
+    return flag_of(field).removeprefix("--")
+
+
+def _field_for(key: str) -> str | None:
+    """The setting a config key or environment name stands for: a flag name (dashes or underscores)
+    or a field name."""
+    if key in Settings.model_fields:
+        return key
+    dashed = key.replace("_", "-")
+    for name in Settings.model_fields:
+        if key_of(name) == dashed or any(a.removeprefix("--") == dashed for a in FLAG_ALIASES.get(name, ())):
+            return name
+    return None
+
+
+def _from_env() -> tuple[dict[str, Any], dict[str, str]]:
+    """The settings given in the environment, and the variable each came from."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for var, raw in os.environ.items():
+        if not var.startswith(ENV_PREFIX) or var == ENV_PREFIX + "CONFIG":
+            continue
+        name = _field_for(var.removeprefix(ENV_PREFIX).lower())
+        if name is None or name in NOT_FLAGS:
+            continue
+        if name in LIST_FIELDS:
+            values[name] = [p.strip() for p in raw.split(",") if p.strip()]
+        else:
+            values[name] = raw
+        sources[name] = var
+    return values, sources
+
+
+def _from_file(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """A config file's keys as settings: flag names or field names, and [plugins.NAME] tables."""
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "plugins":
+            if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                raise InputError(f"{path}: 'plugins' must hold one [plugins.NAME] table per plugin")
+            tables: dict[str, dict[str, Any]] = {}
+            for plugin, table in value.items():
+                rest = {}
+                for k, v in table.items():
+                    if k == "enabled":
+                        if not isinstance(v, bool):
+                            raise InputError(f"{path}: [plugins.{plugin}] enabled must be true or false")
+                        if not v:
+                            values.setdefault("disabled_plugins", []).append(plugin)
+                    elif (plugin, k) in PLUGIN_KEYS:
+                        values[PLUGIN_KEYS[(plugin, k)]] = v
+                    else:
+                        rest[k] = v
+                tables[plugin] = rest
+            values["plugins"] = tables
+            continue
+        name = _field_for(key)
+        if name is None:
+            raise InputError(f"{path}: unknown setting {key!r}")
+        if name == "disabled_plugins" and "disabled_plugins" in values:
+            values[name] = [*values[name], *value] if isinstance(value, list) else value
+        else:
+            values[name] = value
+    return values
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -117,13 +196,14 @@ def load_settings(**overrides: Any) -> Settings:
     path = _config_file()
     if path is not None:
         try:
-            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise InputError(f"{path}: not valid TOML ({e})")
         except UnicodeDecodeError:
             raise InputError(f"{path}: config file is not UTF-8 text")
         except OSError as e:
             raise InputError(f"{path}: config file cannot be read ({e.strerror or e})")
+        values.update(_from_file(data, path))
     env, sources = _from_env()
     values.update(env)
     given = {k: v for k, v in overrides.items() if v is not None}
@@ -140,4 +220,5 @@ def load_settings(**overrides: Any) -> Settings:
             source = f" (from the environment variable {sources[top]})"
         else:
             source = f" (from {path})" if path else ""
-        raise InputError(f"setting {field!r}: {err['msg']}{source}")
+        name = key_of(top) if top in Settings.model_fields else field
+        raise InputError(f"setting {name!r}: {err['msg']}{source}")

@@ -40,32 +40,40 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpe
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def _manifest(path: Path) -> list[Path]:
+def _manifest(path: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The clips of a manifest, each with its row (every column, the path column included)."""
     base = path.parent
-    out: list[Path] = []
+    out: list[tuple[Path, dict[str, Any]]] = []
     if path.suffix == ".jsonl":
         for n, row in json_lines(path):
-            value = row.get("path") or row.get("video") if isinstance(row, dict) else row
+            value = (row.get("path") or row.get("video")) if isinstance(row, dict) else row
             if not isinstance(value, str):
                 raise InputError(f"{path}:{n}: needs a \"path\" field")
-            out.append(base / value)
+            out.append((base / value, dict(row) if isinstance(row, dict) else {"path": value}))
     else:
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            column = next((c for c in (reader.fieldnames or []) if c.lower() in ("path", "video", "file")), None)
-            if column is None:
-                raise InputError(f"{path}: a CSV manifest needs a 'path' column")
-            out = [base / row[column] for row in reader if row.get(column)]
+        try:
+            with path.open(newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                column = next((c for c in (reader.fieldnames or []) if c.lower() in ("path", "video", "file")), None)
+                if column is None:
+                    raise InputError(f"{path}: a CSV manifest needs a 'path' column")
+                out = [(base / row[column], dict(row)) for row in reader if row.get(column)]
+        except UnicodeDecodeError as e:
+            raise InputError(f"{path}: file is not UTF-8 text (byte {e.start})") from None
     return out
 
 
-def expand_inputs(spec: str) -> list[Path]:
-    """The clips named by a folder, a glob, a clip or a manifest, in a stable order."""
+def read_inputs(spec: str) -> tuple[list[Path], dict[str, dict[str, Any]]]:
+    """The clips named by a folder, a glob, a clip or a manifest, in a stable order, and for a
+    manifest each clip's row (keyed by the clip's path as the records spell it)."""
     path = Path(spec).expanduser()
+    columns: dict[str, dict[str, Any]] = {}
     if path.is_dir():
         clips = sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
     elif path.is_file() and path.suffix.lower() in (".jsonl", ".csv"):
-        clips = _manifest(path)
+        rows = _manifest(path)
+        clips = [clip for clip, _ in rows]
+        columns = {str(clip): row for clip, row in rows}
     elif path.is_file():
         clips = [path]
     else:
@@ -75,7 +83,12 @@ def expand_inputs(spec: str) -> list[Path]:
             raise InputError(f"{spec}: no such file or folder")
     if not clips:
         raise InputError(f"{spec}: holds no video clips")
-    return clips
+    return clips, columns
+
+
+def expand_inputs(spec: str) -> list[Path]:
+    """The clips named by a folder, a glob, a clip or a manifest, in a stable order."""
+    return read_inputs(spec)[0]
 
 
 # -- the record file -----------------------------------------------------------------------------
@@ -186,6 +199,14 @@ def key(record: dict[str, Any]) -> tuple:
     return record.get("path", ""), record.get("content_hash") or "", record.get("shot"), record.get("part")
 
 
+def annotate(record: dict[str, Any], settings: Settings, columns: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    """The record as it is written: with the output format, and the clip's manifest row if it has one."""
+    record.setdefault("format", settings.output_format)
+    if columns and record.get("path") in columns:
+        record["manifest"] = columns[record["path"]]
+    return record
+
+
 # -- one clip --------------------------------------------------------------------------------------
 _WORKER_CACHE: dict[str, Any] = {}
 
@@ -234,7 +255,8 @@ def run_record(clip: str, digest: str, rec) -> dict[str, Any]:
     return {"path": clip, "content_hash": digest, "status": rec.status, "caption": rec.caption,
             "error": rec.llm_error or rec.fallback_reason, "shots": meta.get("shots"), "cuts_s": meta.get("cuts_s"),
             "problems": rec.problems, "backend": rec.backend, "backend_fallback_reason": rec.backend_fallback_reason,
-            "timings": rec.timings, "usage": vars(rec.usage), "cache_hits": rec.cache_hits, "run_dir": rec.run_dir}
+            "timings": rec.timings, "usage": vars(rec.usage), "cache_hits": rec.cache_hits, "run_dir": rec.run_dir,
+            "format": rec.output_format, "output": rec.formatted if rec.formatted is not None else rec.caption}
 
 
 # -- one clip, shot by shot -----------------------------------------------------------------------
@@ -418,8 +440,12 @@ class BatchSummary:
 def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers: int = 1,
               retry_failed: bool = False, cache_path: Path | None = None, engine: str = "local",
               ray_address: str | None = None, on_record: Callable[[dict, int, int], None] | None = None,
-              shots: ShotOptions | None = None, on_note: Callable[[str], None] | None = None) -> BatchSummary:
+              shots: ShotOptions | None = None, on_note: Callable[[str], None] | None = None,
+              columns: dict[str, dict[str, Any]] | None = None) -> BatchSummary:
     """Caption every clip not yet recorded in ``out``; ``on_record(record, done, total)`` follows along.
+
+    ``columns``: a manifest's row for each clip (by path), carried into its records as ``manifest``;
+    every record also names the output ``format`` its ``output`` is in.
 
     ``shots``: caption each shot of each clip as its own sample (see :class:`ShotOptions`); then
     ``total`` counts clips, and ``on_note`` hears of clips that give no records.
@@ -430,7 +456,7 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
     if shots is not None:
         try:
             return _run_shot_batch(list(inputs), store, settings, shots, workers, cache_path, engine, ray_address,
-                                   on_record, on_note, dropped, started)
+                                   on_record, on_note, dropped, started, columns or {})
         finally:
             store.close()
     done_keys = {key(r)[:2] for r in store.records() if r.get("shot") is None}
@@ -454,7 +480,7 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
         if record.get("status") == STORAGE_FAILURE:
             raise StorageError(f"{record['error']}; the batch stopped, the records in {out} are valid and a "
                                "re-run resumes after what they hold")
-        store.append(record)  # on disk before the clip counts as done
+        store.append(annotate(record, settings, columns))  # on disk before the clip counts as done
         counts[record["status"]] = counts.get(record["status"], 0) + 1
         if on_record:
             on_record(record, sum(counts.values()), total)
@@ -500,7 +526,7 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
 def _run_shot_batch(clips: list[Path], store: RecordFile, settings: Settings, opts: ShotOptions, workers: int,
                     cache_path: Path | None, engine: str, ray_address: str | None,
                     on_record: Callable[[dict, int, int], None] | None, on_note: Callable[[str], None] | None,
-                    dropped: int, started: float) -> BatchSummary:
+                    dropped: int, started: float, columns: dict[str, dict[str, Any]]) -> BatchSummary:
     """The batch with one record per shot: a clip is done when all its pieces are recorded."""
     opts.check()
     done_parts: dict[tuple[str, str], set] = {}
@@ -524,7 +550,7 @@ def _run_shot_batch(clips: list[Path], store: RecordFile, settings: Settings, op
         if record.get("status") == STORAGE_FAILURE:
             raise StorageError(f"{record['error']}; the batch stopped, the records in {out} are valid and a "
                                "re-run resumes after what they hold")
-        store.append(record)
+        store.append(annotate(record, settings, columns))
         counts[record["status"]] = counts.get(record["status"], 0) + 1
         if on_record:
             on_record(record, sum(counts.values()), total)
@@ -591,21 +617,8 @@ def _run_shot_batch(clips: list[Path], store: RecordFile, settings: Settings, op
 
 # -- export ------------------------------------------------------------------------------------------
 def export_captions(records_path: Path, out: Path, include_degraded: bool = True) -> int:
-    """InstanceVid-style JSON: a list of captions, the latest record per clip, failures left out."""
-    store_path = Path(records_path)
-    if not store_path.is_file():
-        raise InputError(f"{store_path}: no such records file")
-    latest: dict[tuple[str, str], dict] = {}
-    for _, rec in json_lines(store_path):
-        latest[key(rec)] = rec
-    keep = ("ok", "degraded") if include_degraded else ("ok",)
-    captions = [r["caption"] for r in latest.values() if r.get("status") in keep and r.get("caption")]
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(captions, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, out)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise storage_error(e, "the export (--out)") from None
-    return len(captions)
+    """InstanceVid-style JSON: a list of captions, the latest record per clip, failures left out
+    (the other kinds are in :mod:`agent.run.export`)."""
+    from agent.run.export import export_records
+
+    return export_records(Path(records_path), Path(out), "instancevid", ok_only=not include_degraded).samples
