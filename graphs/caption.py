@@ -125,13 +125,14 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
         metadata = f"{info.width}x{info.height} pixels, {fs.stats.mean_fps or info.fps:.2f} fps, {fs.frame_count} frames."
         text = first_message_text(state["video"], fs.temporal_metadata(), [t.name for t in tools], metadata)
         content: list[dict] | str = text
-        if send_images:
-            from tools.frames import contact_sheet
-            import cv2
+        from tools.frames import contact_sheet
+        import cv2
 
-            sheet = contact_sheet([f.image for f in fs.sampled], [""] * len(fs.sampled))
-            path = ctx.output_path("frames", "sampled.jpg")
-            cv2.imwrite(str(path), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        # the sheet of sampled frames is kept in the run folder whether or not the model sees it
+        sheet = contact_sheet([f.image for f in fs.sampled], [f"{f.time_s:.2f}s" for f in fs.sampled])
+        path = ctx.output_path("frames", "sampled.jpg")
+        cv2.imwrite(str(path), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        if send_images:
             content = [{"type": "text", "text": text}, _image_part(str(path))]
         return {"messages": [SystemMessage(SYSTEM_PROMPT), HumanMessage(content)]}
 

@@ -10,6 +10,10 @@ takes the next entry of the script:
 * ``raw(body, content_type)``: bytes sent as they are, for replies that are not a chat completion;
 * ``stall(seconds)``: answer nothing for that long (the client times out), then drop the request.
 
+Instead of a script, ``responder(body)`` may choose each answer from the request (for clips
+captioned at once, whose requests come in any order); ``delay`` seconds pass before each answer
+(a server that takes that long per reply), and ``peak`` is the most requests it held at once.
+
 Every request body is kept in ``requests`` for the test to inspect. ``usage`` in each answer
 estimates prompt tokens as a quarter of the characters of the text parts (images are counted
 apart, in ``images_seen``), since no tokenizer files can be downloaded here.
@@ -62,8 +66,12 @@ def text_tokens(body: dict) -> tuple[int, int]:
 
 
 class ScriptedOpenAI:
-    def __init__(self, script: list[dict]):
-        self.script = list(script)
+    def __init__(self, script: list[dict] | None = None, responder=None, delay: float = 0.0):
+        self.script = list(script or [])
+        self.responder = responder
+        self.delay = delay
+        self.in_flight = 0
+        self.peak = 0
         self.requests: list[dict] = []
         self.prompt_tokens = 0
         self.images_seen = 0
@@ -91,6 +99,8 @@ class ScriptedOpenAI:
     def _next(self, body: dict) -> dict:
         with self._lock:
             self.requests.append(body)
+            if self.responder is not None:
+                return self.responder(body)
             if not self.script:
                 return status(500, "the script has no more replies")
             return self.script.pop(0)
@@ -118,7 +128,19 @@ class ScriptedOpenAI:
                 if not self.path.endswith("/chat/completions"):
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return
-                item = server._next(body)
+                with server._lock:
+                    server.in_flight += 1
+                    server.peak = max(server.peak, server.in_flight)
+                try:
+                    if server.delay:
+                        time.sleep(server.delay)
+                    item = server._next(body)
+                    self._answer(item, body)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, item: dict, body: dict) -> None:
                 if item["kind"] == "stall":
                     time.sleep(item["seconds"])
                     self.close_connection = True
@@ -154,3 +176,46 @@ class ScriptedOpenAI:
                 })
 
         return Handler
+
+
+MEASURING_TOOLS = ("read_metadata", "estimate_camera_motion", "detect_instances", "segment_and_blur",
+                   "describe_background")
+
+
+def video_of(body: dict) -> str | None:
+    """The clip a chat request is about, from its opening message ("Video file: NAME")."""
+    import re
+
+    for m in body.get("messages", []):
+        if m.get("role") != "user":
+            continue
+        content = m.get("content")
+        text = content if isinstance(content, str) else " ".join(
+            p.get("text", "") for p in content or [] if p.get("type") == "text")
+        found = re.search(r"Video file: (\S+)", text)
+        if found:
+            return found.group(1)
+    return None
+
+
+def caption_responder(captions: dict[str, dict], fail_first: dict[str, int] | None = None):
+    """A responder for clips captioned at once: a clip's first request gets the measuring tools
+    called, the next one its caption (``captions`` by file name) submitted. ``fail_first``: a
+    clip's first requests get that many HTTP 429s. ``served`` counts the captions sent per clip."""
+    from collections import Counter
+
+    served: Counter = Counter()
+    failures = dict(fail_first or {})
+
+    def respond(body: dict) -> dict:
+        video = video_of(body)
+        if failures.get(video, 0) > 0:
+            failures[video] -= 1
+            return status(429, "slow down")
+        if not any(m.get("role") == "tool" for m in body.get("messages", [])):
+            return reply("Measuring first.", [(name, {}) for name in MEASURING_TOOLS])
+        served[video] += 1
+        return reply("", [("submit_caption", captions[video])])
+
+    respond.served = served
+    return respond

@@ -2,6 +2,7 @@
 models on CPU, and the fall back to the classical backend when weights are missing."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,7 @@ def test_random_weight_yolo_and_sam2_run_end_to_end(three_objects_clip, tmp_path
     record = caption_video(path, settings, listeners=[events.append])
     assert record.status == "ok", record.problems
     assert record.backend == "neural" and record.backend_fallback_reason is None
-    run = json.loads((tmp_path / f"{path.stem}-{record.content_hash[:8]}" / "record.json").read_text())
+    run = json.loads((Path(record.run_dir) / "record.json").read_text())
     assert run["backend"] == "neural"
 
     backends = {e["tool"]: e["model"] for e in events if e["event"] == "backend"}

@@ -92,6 +92,20 @@ class Settings(BaseModel):
         return dict(self.plugins.get(name, {}))
 
 
+# settings that never change a run's output: left out of the run folder's key
+NOT_OUTPUT = {"runs_dir", "timeout_s", "retries", "llm_concurrency", "device", "weights_dir", "allow_downloads"}
+
+
+def output_key(settings: Settings) -> str:
+    """8 hex digits of the settings that change what a run writes (the model, frames, backend,
+    conditions, format, ...): a run folder is keyed by them, so runs with other settings never
+    share one."""
+    import hashlib
+
+    data = settings.model_dump_json(exclude=NOT_OUTPUT)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()[:8]
+
+
 def _config_file() -> Path | None:
     explicit = os.environ.get(ENV_PREFIX + "CONFIG")
     if explicit:

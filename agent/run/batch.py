@@ -25,8 +25,10 @@ import csv
 import glob
 import json
 import os
+import queue
+import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -209,16 +211,18 @@ def annotate(record: dict[str, Any], settings: Settings, columns: dict[str, dict
 
 # -- one clip --------------------------------------------------------------------------------------
 _WORKER_CACHE: dict[str, Any] = {}
+_CACHE_LOCK = threading.Lock()
 
 
 def _cache_for(path: str | None):
     if not path:
         return None
-    if path not in _WORKER_CACHE:
-        from agent.run.cache import ToolCache
+    with _CACHE_LOCK:  # clip threads share one cache connection (it locks its own use)
+        if path not in _WORKER_CACHE:
+            from agent.run.cache import ToolCache
 
-        _WORKER_CACHE[path] = ToolCache(Path(path))
-    return _WORKER_CACHE[path]
+            _WORKER_CACHE[path] = ToolCache(Path(path))
+        return _WORKER_CACHE[path]
 
 
 STORAGE_FAILURE = "storage-failure"  # a worker's answer that stops the batch; never written as a record
@@ -232,14 +236,15 @@ def failed_record(path: str, digest: str, error: str, started: float | None = No
     return record
 
 
-def caption_one(clip: str, digest: str, settings_json: str, cache_path: str | None) -> dict[str, Any]:
-    """Caption one clip into a batch record; never raises."""
+def caption_one(clip: str, digest: str, settings_json: str, cache_path: str | None, gates=None) -> dict[str, Any]:
+    """Caption one clip into a batch record; never raises. ``gates``: the batch's shared slots
+    (:mod:`agent.run.throttle`), for clips run in threads."""
     from agent.run.runner import caption_video
 
     started = time.perf_counter()
     try:
         settings = Settings.model_validate_json(settings_json)
-        rec = caption_video(clip, settings, cache=_cache_for(cache_path))
+        rec = caption_video(clip, settings, cache=_cache_for(cache_path), gates=gates)
     except StorageError as e:  # not this clip's fault: the batch stops, nothing is recorded for it
         return {"path": clip, "content_hash": digest, "status": STORAGE_FAILURE, "error": e.message}
     except AgentError as e:
@@ -330,7 +335,7 @@ def plan_pieces(shots, opts: ShotOptions) -> list[Piece]:
 
 
 def caption_shots(clip: str, digest: str, settings_json: str, cache_path: str | None, opts_json: str,
-                  done: Iterable[tuple] = (), on_note: Callable[[str], None] | None = None):
+                  done: Iterable[tuple] = (), on_note: Callable[[str], None] | None = None, gates=None):
     """Caption each shot of one clip as its own sample: yields one record per shot not in ``done``
     (``(shot, part)`` pairs), as each is finished; never raises. A clip none of whose shots is long
     enough yields nothing and says so through ``on_note``."""
@@ -388,7 +393,7 @@ def caption_shots(clip: str, digest: str, settings_json: str, cache_path: str | 
                 yield {**failed_record(clip, digest, cut.error), **info, "shot_path": None}
                 continue
             shot_path = str(cut.path)
-            rec = caption_one(shot_path, content_hash(cut.path), settings_json, cache_path)
+            rec = caption_one(shot_path, content_hash(cut.path), settings_json, cache_path, gates)
             if rec.get("status") == STORAGE_FAILURE:
                 yield rec
                 return
@@ -419,6 +424,67 @@ def _init_worker(threads: int) -> None:
         torch.set_num_threads(threads)
     except ImportError:
         pass
+
+
+# -- clips in threads, model calls overlapping ------------------------------------------------------
+def overlaps_model_calls(settings: Settings, engine: str) -> bool:
+    """Whether the local batch runs its clips in threads: when the model is a server (its requests
+    overlap), not the offline planner, a recording replayed or a model in this process."""
+    spec = settings.llm.strip()
+    return engine == "local" and not (spec in ("", "offline") or spec.startswith(("replay:", "hf:")) or spec == "hf")
+
+
+def threaded(jobs: list, work: Callable[[Any, Callable[[Any], None]], None], threads: int) -> Iterable[Any]:
+    """Run ``work(job, put)`` for each job in ``threads`` threads; yields what they ``put``, as it
+    comes, and ``("crashed", job, exception)`` for a job whose work raised. Stopping early (an
+    error in the caller, Ctrl-C) starts no further job; the ones running finish unrecorded."""
+    results: queue.Queue = queue.Queue()
+    finished = object()
+
+    def run(job) -> None:
+        try:
+            work(job, results.put)
+        except Exception as e:  # a bug: the batch goes on, the record says what broke
+            results.put(("crashed", job, e))
+        finally:
+            results.put(finished)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="clip")
+    try:
+        for job in jobs:
+            pool.submit(run, job)
+        left = len(jobs)
+        while left:
+            try:
+                item = results.get(timeout=0.5)  # a short wait keeps Ctrl-C responsive
+            except queue.Empty:
+                continue
+            if item is finished:
+                left -= 1
+            else:
+                yield item
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _gates(settings: Settings, workers: int):
+    from agent.run.plugins import load_plugins
+    from agent.run.throttle import Gates
+
+    load_plugins(settings.disabled_plugins)  # once here, before the threads ask for it
+    return Gates(vision=workers, llm=settings.llm_concurrency, retries=settings.retries)
+
+
+def _clip_in_thread(gates, settings_json: str, cache: str | None):
+    def work(job, put) -> None:
+        clip, digest = job
+        with gates.vision():
+            record = caption_one(clip, digest, settings_json, cache, gates)
+            waited = gates.vision_wait()
+        if isinstance(record.get("timings"), dict):
+            record["timings"]["vision_wait_s"] = round(waited, 3)
+        put(record)
+    return work
 
 
 # -- the batch -------------------------------------------------------------------------------------
@@ -495,6 +561,13 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
 
             for record in run_on_ray(jobs, settings, cache, workers=workers, address=ray_address):
                 finish(record)
+        elif overlaps_model_calls(settings, engine):
+            gates = _gates(settings, workers)
+            for item in threaded(jobs, _clip_in_thread(gates, settings_json, cache), workers + settings.llm_concurrency):
+                if isinstance(item, tuple):
+                    _, (clip, digest), e = item
+                    item = failed_record(clip, digest, f"{type(e).__name__}: {e}")
+                finish(item)
         elif workers <= 1:
             for clip, digest in jobs:
                 finish(caption_one(clip, digest, settings_json, cache))
@@ -586,6 +659,24 @@ def _run_shot_batch(clips: list[Path], store: RecordFile, settings: Settings, op
                 on_note and on_note(note)
             for record in records:
                 finish(record, total)
+    elif overlaps_model_calls(settings, engine):
+        gates = _gates(settings, workers)
+
+        def work(job, put) -> None:
+            clip, digest, parts = job
+            with gates.vision():
+                for record in caption_shots(clip, digest, settings_json, cache, opts_json, parts,
+                                            lambda note: put(("note", note)), gates):
+                    put(record)
+
+        for item in threaded(jobs, work, workers + settings.llm_concurrency):
+            if isinstance(item, tuple) and item[0] == "note":
+                on_note and on_note(item[1])
+            elif isinstance(item, tuple):
+                _, (clip, digest, _parts), e = item
+                finish(failed_record(clip, digest, f"{type(e).__name__}: {e}"), total)
+            else:
+                finish(item, total)  # each shot on disk as soon as it is captioned
     elif workers <= 1:
         for clip, digest, parts in jobs:
             for record in caption_shots(clip, digest, settings_json, cache, opts_json, parts, on_note):

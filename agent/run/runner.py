@@ -33,7 +33,9 @@ class Usage:
     completion_tokens: int = 0
     images: int = 0
     image_parts_sent: int = 0
-    model_s: float = 0.0
+    model_s: float = 0.0  # the server's time on this run's requests
+    queue_s: float = 0.0  # time the requests waited for a model slot or a back-off (a batch's --llm-concurrency)
+    retried: int = 0  # requests tried again after a 429, 5xx, time-out or dropped connection (batch)
 
 
 @dataclass
@@ -84,17 +86,20 @@ def _checkpointer(run_dir: Path, fresh: bool):
 
 def caption_video(path: str | Path, settings: Settings, *, listeners: list[Callable[[dict], None]] = (),
                   debug: bool = False, step: Callable[[list[dict]], StepDecision] | None = None,
-                  resume: bool = False, cache=None) -> RunRecord:
+                  resume: bool = False, cache=None, gates=None) -> RunRecord:
     """Caption one clip. Raises :class:`AgentError` for bad input; otherwise always returns a record.
 
     ``step``: called before every tool call with the pending calls (``--step``); it approves, skips,
     edits them or stops the run. Such runs keep LangGraph checkpoints in the run folder, and
     ``resume=True`` continues a stopped run from there. ``cache``: a :class:`~agent.run.cache.ToolCache`
     that serves tool results measured before on the same clip with the same vision settings.
+    ``gates``: a batch's :class:`~agent.run.throttle.Gates`: model requests take its model slots
+    (and retry with their own back-off), the rest of the run holds a vision slot.
     """
     started = time.perf_counter()
     path = Path(path)
-    llm = make_chat_model(settings)  # a bad model setting fails before any work
+    # with gates the requests are retried by GatedModel, which gives up its slot while it waits
+    llm = make_chat_model(settings if gates is None else settings.model_copy(update={"retries": 0}))
     if settings.describer:
         from agent.models.hf import load_vlm
 
@@ -102,8 +107,10 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     frames = FrameStore(path, samples=settings.frames, motion_fps=settings.motion_fps,
                         motion_width=settings.motion_width)
     digest = content_hash(path)
-    run_dir = settings.runs_dir / f"{folder_name(path.stem)}-{digest[:8]}"
+    run_dir = settings.runs_dir / run_folder(path.stem, digest, settings)
     try:
+        if not resume:  # a re-run starts from an empty folder: nothing of an earlier run is left beside it
+            clear_folder(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise storage_error(e, "the run folder (--runs-dir)") from None
@@ -137,6 +144,8 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     def on_usage(raw: AIMessage, seconds: float, sent: list) -> None:
         from agent.models.toolcalls import normalise_reply
 
+        if gated is not None:  # the time waiting for a slot is not the model's
+            seconds = max(0.0, seconds - gated.take_wait())
         usage.calls += 1
         usage.model_s += seconds
         meta = getattr(raw, "usage_metadata", None) or {}
@@ -166,6 +175,11 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
 
     if offline:
         llm.section_writer = sections
+    gated = None
+    if gates is not None and not offline and not isinstance(llm, ReplayModel):
+        from agent.run.throttle import GatedModel
+
+        llm = gated = GatedModel(llm, gates, settings.retries)
     checkpoints = _checkpointer(run_dir, fresh=not resume) if (step or resume) else None
     graph = build_caption_graph(ctx, llm, tools, checks, send_images=not offline and settings.send_images, on_usage=on_usage,
                                 describe_error=lambda e: describe_llm_error(e, settings),
@@ -226,6 +240,8 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
             state.update(status="degraded", fallback_reason=f"the describer ({settings.describer}) gave no usable "
                                                             f"answer to {answers['asked']} question(s)")
         usage.model_s = round(usage.model_s, 3)
+        if gated is not None:
+            usage.queue_s, usage.retried = round(gated.queue_s, 3), gated.retried
         formatted = None
         if state.get("caption") and settings.output_format != "instancecap":
             formatted = formats[settings.output_format](state["caption"], ctx.evidence)
@@ -304,6 +320,26 @@ def write_atomic(path: Path, text: str) -> None:
     except OSError:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def run_folder(stem: str, digest: str, settings: Settings) -> str:
+    """A run's folder: the clip's name, its content hash and the key of the settings that change the output."""
+    from agent.core.config import output_key
+
+    return f"{folder_name(stem)}-{digest[:8]}-{output_key(settings)}"
+
+
+def clear_folder(folder: Path) -> None:
+    """Empty a run folder of an earlier run's files (the folder itself stays)."""
+    import shutil
+
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def folder_name(stem: str) -> str:
