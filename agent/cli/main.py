@@ -443,22 +443,24 @@ def cmd_trace(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from agent.core.caption import load_captions, validate_raw
+    from agent.run.validate import check_items, read_items, run_evidence
 
-    items = load_captions(args.file)
+    items = read_items(args.file)
     if not items:
         raise InputError(f"{args.file}: holds no captions")
-    bad = 0
-    for label, raw in items:
-        _, errors = validate_raw(raw)
-        if errors:
-            bad += 1
-            for e in errors:
-                print(f"{args.file}: {label}: {e}")
-    if bad:
-        print(f"{bad} of {len(items)} caption(s) invalid", file=sys.stderr)
+    evidence = run_evidence(args.run) if args.run else None
+    findings = check_items(items, wording=args.wording, evidence=evidence, disabled=args.no_plugin)
+    for f in findings:  # the file once, then where in it, the field and what is wrong
+        print(f"{args.file}: {f.where}: {f.text}" if f.where else f"{args.file}: {f.text}")
+    bad = len({f.where for f in findings})
+    with_evidence = sum(1 for i in items if i.evidence is not None) if evidence is None else len(items)
+    what = "schema and wording" if args.wording else "schema"
+    checked = f"{what}" + (f"; evidence for {with_evidence}" if with_evidence else "")
+    if findings:
+        print(f"{bad} of {len(items)} caption(s) invalid ({len(findings)} problem(s); checked {checked})",
+              file=sys.stderr)
         return EXIT_INVALID
-    print(f"{len(items)} caption(s) valid", file=sys.stderr)
+    print(f"{len(items)} caption(s) valid (checked {checked})", file=sys.stderr)
     return EXIT_OK
 
 

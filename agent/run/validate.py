@@ -1,0 +1,217 @@
+"""``validate``: check captions in any form this program writes.
+
+What is read: an InstanceCap caption (``.json``), the other output formats (``any2caption``,
+``cinecap``; ``dense`` as a ``.txt`` paragraph), a ``.json`` list of captions or of ``export``
+entries, a ``.jsonl`` of captions or of batch records, a run's ``record.json`` or its folder.
+
+What is checked: the schema of the caption's format and the wording rules (the lexicon: sound,
+timestamps, metaphors, speculation, word limits, ...) always; the checks against the tools'
+evidence (instances, positions, camera, the file name, and the plugins' checks) when the
+evidence is there: a run folder or record given with ``--run``, a run record validated itself,
+or a batch record whose run folder still exists.
+
+Each problem is one :class:`Finding`: where it is (the item in the file, the field) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.core.caption import STRUCTURAL_KEY_ALIASES
+from agent.core.errors import InputError
+from agent.core.jsonl import read_text
+
+ANY2CAPTION_KEYS = ("Dense", "Main Object", "Background", "Camera", "Style", "Action")
+CINECAP_KEYS = ("Video", "Evidence", "Caption", "Text")
+
+
+@dataclass
+class Item:
+    """One caption to check: where it is in the file, its format, the caption, and its evidence if known."""
+
+    where: str | None  # "item 3", "line 4"; None for a file holding one caption
+    fmt: str
+    data: Any
+    evidence: dict[str, Any] | None = None
+    problem: str | None = None  # the item could not even be read as a caption
+
+
+@dataclass
+class Finding:
+    where: str | None
+    text: str
+
+
+def format_of(data: Any) -> str | None:
+    """Which output format a JSON value is in, or None."""
+    if isinstance(data, str):
+        return "dense"
+    if not isinstance(data, dict):
+        return None
+    if "Video" in data and any(k in data for k in STRUCTURAL_KEY_ALIASES):
+        return "instancecap"
+    if set(CINECAP_KEYS) <= data.keys() and isinstance(data.get("Caption"), dict):
+        return "cinecap"
+    if "Dense" in data and "Main Object" in data:
+        return "any2caption"
+    if "Video" in data or "Global Description" in data:
+        return "instancecap"  # a broken InstanceCap caption: the schema says what is missing
+    return None
+
+
+def _run_record(path: Path) -> dict[str, Any]:
+    """A run's record.json (given as the file or its folder)."""
+    record_path = path / "record.json" if path.is_dir() else path
+    if not record_path.is_file():
+        raise InputError(f"{path}: not a run folder (it has no record.json)")
+    try:
+        record = json.loads(read_text(record_path, "run record"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{record_path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(record, dict) or "evidence" not in record:
+        raise InputError(f"{record_path}: not a run record (no evidence)")
+    return record
+
+
+def _evidence_of_record(record: dict) -> dict | None:
+    """The evidence of a batch record's run, when its folder is still there."""
+    run_dir = record.get("run_dir")
+    if isinstance(run_dir, str) and (Path(run_dir) / "record.json").is_file():
+        try:
+            return _run_record(Path(run_dir)).get("evidence")
+        except InputError:
+            return None
+    return None
+
+
+def _item(where: str | None, value: Any) -> Item:
+    """An item from a file: a caption in some format, a batch record, an export entry or a run record."""
+    if isinstance(value, dict) and "caption" in value and format_of(value) is None:
+        # a batch record, an export entry or a run record: the caption and, if known, its evidence
+        evidence = value.get("evidence") if isinstance(value.get("evidence"), dict) else _evidence_of_record(value)
+        caption = value.get("caption")
+        if caption is None:
+            return Item(where, "instancecap", None, problem=f"has no caption (status {value.get('status', '?')})")
+        return Item(where, "instancecap", caption, evidence)
+    fmt = format_of(value)
+    if fmt is None:
+        kind = type(value).__name__ if not isinstance(value, dict) else "an object with keys " + \
+            ", ".join(sorted(value)[:6])
+        return Item(where, "?", value, problem=f"not a caption in a known format ({kind})")
+    return Item(where, fmt, value)
+
+
+def read_items(path: Path) -> list[Item]:
+    """Every caption a file (or run folder) holds."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        record = _run_record(path)
+        return [_item(None, record)]
+    text = read_text(path, "caption file")
+    if path.suffix == ".txt":
+        if not text.strip():
+            raise InputError(f"{path}: is empty")
+        return [Item(None, "dense", text.strip())]
+    if path.suffix == ".jsonl":
+        items = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as e:
+                items.append(Item(f"line {n}", "?", None, problem=f"not valid JSON ({e.msg})"))
+                continue
+            items.append(_item(f"line {n}", value))
+        return items
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    if isinstance(data, list):
+        return [_item(f"item {i}", value) for i, value in enumerate(data)]
+    return [_item(None, data)]
+
+
+def _texts(fmt: str, data: Any) -> list[tuple[str, str]]:
+    """The free-text fields of a non-InstanceCap output, for the wording rules."""
+    if fmt == "dense":
+        return [("Dense", data)]
+    if fmt == "any2caption":
+        return [(k, data[k]) for k in ANY2CAPTION_KEYS]
+    if fmt == "cinecap":
+        return [("Text", data["Text"])]
+    return []
+
+
+def _schema(fmt: str, data: Any) -> list[str]:
+    """Schema problems of the formats that are not InstanceCap (whose schema is the caption model)."""
+    if fmt == "any2caption":
+        out = [f"{k}: missing" for k in ANY2CAPTION_KEYS if k not in data]
+        out += [f"{k}: must be non-empty text" for k in ANY2CAPTION_KEYS
+                if k in data and (not isinstance(data[k], str) or not data[k].strip())]
+        out += [f"{k}: not a field of any2caption" for k in data if k not in ANY2CAPTION_KEYS]
+        return out
+    if fmt == "cinecap":
+        out = []
+        if not isinstance(data["Video"], str) or not data["Video"].strip():
+            out.append("Video: must be the clip's file name")
+        if not isinstance(data["Evidence"], list):
+            out.append("Evidence: must be a list")
+        if not all(isinstance(v, str) for v in data["Caption"].values()):
+            out.append("Caption: every claim must be text")
+        if not isinstance(data["Text"], str) or not data["Text"].strip():
+            out.append("Text: must be non-empty text")
+        out += [f"{k}: not a field of cinecap" for k in data if k not in CINECAP_KEYS]
+        return out
+    if fmt == "dense":
+        return [] if isinstance(data, str) and data.strip() else ["(text): must be non-empty text"]
+    return []
+
+
+def check_items(items: list[Item], *, wording: bool = True, evidence: dict | None = None,
+                disabled: list[str] = ()) -> list[Finding]:
+    """Every problem of every item; ``evidence`` (a run's) applies to all items without their own."""
+    from agent.core.checks import wording as wording_check
+    from agent.core.config import load_settings
+    from agent.core.lexicon import scan
+    from agent.core.validation import validate
+    from agent.run.plugins import load_plugins
+
+    settings = load_settings()
+    plugins = load_plugins([*settings.disabled_plugins, *disabled])  # plugins add sections and checks
+    evidence_checks = plugins.validation_checks(settings)
+    if not wording:
+        evidence_checks = [c for c in evidence_checks if c is not wording_check]
+    findings: list[Finding] = []
+    for item in items:
+        if item.problem:
+            findings.append(Finding(item.where, item.problem))
+            continue
+        if item.fmt == "instancecap":
+            known = item.evidence if item.evidence is not None else evidence
+            if known is not None:
+                checks = evidence_checks
+            else:
+                checks = [wording_check] if wording else []
+            _, problems = validate(item.data, known or {}, checks)
+            findings += [Finding(item.where, str(p)) for p in problems]
+            continue
+        schema = _schema(item.fmt, item.data)
+        findings += [Finding(item.where, f"{line} ({item.fmt})") for line in schema]
+        if wording and not schema:
+            for field, text in _texts(item.fmt, item.data):
+                for v in scan(field, text):
+                    hint = f"; use '{v.suggestion}'" if v.suggestion else ""
+                    findings.append(Finding(item.where, f"{field}: {v.kind.replace('_', ' ')}: '{v.text}'{hint}"))
+    return findings
+
+
+def run_evidence(path: Path) -> dict[str, Any]:
+    """The evidence of a run folder or record given with ``--run``."""
+    return _run_record(path).get("evidence") or {}
+
