@@ -140,7 +140,7 @@ def load_plugins(disabled: Iterable[str] = ()) -> Plugins:
     infos: list[PluginInfo] = []
 
     for module_name in BUILTIN_PLUGINS:
-        if module_name in off:
+        if module_name in off or module_name.rsplit(".", 1)[-1] in off:  # 'plugins.depth' or 'depth'
             continue
         module = importlib.import_module(module_name)
         pm.register(module, name=module_name)
