@@ -3,6 +3,7 @@ a failing request backs off alone, and each record counts queue time apart from 
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +131,48 @@ def test_queue_time_is_counted_apart_and_a_back_off_holds_no_slot():
     assert gates.peak_in_flight == 1
     with pytest.raises(Exception, match="slow down"):  # out of retries: the error goes up
         GatedModel(SlowModel(0.0, fail=5, retry_after_ms=1), gates, retries=2).invoke("again")
+
+
+def test_shots_of_several_clips_through_the_server(tmp_path):
+    """--split-shots against a server: each shot's record as it is captioned, each with its own caption."""
+    import av
+
+    from agent.run.batch import ShotOptions
+    from agent.testing.synthetic import random_scene, render_clip
+
+    clips = []
+    for n in range(2):
+        frames = []
+        for seed in (50 + 2 * n, 51 + 2 * n):
+            part = tmp_path / f"part{seed}.mp4"
+            render_clip(random_scene(seed, "pan left", n_objects=1, duration_s=1.2), part)
+            with av.open(str(part)) as c:
+                frames += [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+        clips.append(tmp_path / "clips" / f"m{n}.mp4")
+        clips[-1].parent.mkdir(exist_ok=True)
+        with av.open(str(clips[-1]), "w") as out:
+            stream = out.add_stream("libx264", rate=25)
+            stream.height, stream.width = frames[0].shape[:2]
+            stream.pix_fmt = "yuv420p"
+            for image in frames:
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+            out.mux(stream.encode())
+    cache = tmp_path / "cache.sqlite"
+    offline = run_batch(clips, tmp_path / "offline.jsonl", Settings(runs_dir=tmp_path / "runs"), cache_path=cache,
+                        shots=ShotOptions())
+    assert offline.done == {"ok": 4}
+    captions = {}
+    for line in (tmp_path / "offline.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        captions[record["caption"]["Video"]] = record["caption"]
+    assert sorted(captions) == ["m0-shot001.mp4", "m0-shot002.mp4", "m1-shot001.mp4", "m1-shot002.mp4"]
+    responder = caption_responder(captions)
+    with ScriptedOpenAI(responder=responder, delay=0.2) as server:
+        settings = Settings(llm="scripted-vl", base_url=server.base_url, runs_dir=tmp_path / "runs", timeout_s=10,
+                            send_images=False, llm_concurrency=2)
+        summary = run_batch(clips, tmp_path / "llm.jsonl", settings, cache_path=cache, shots=ShotOptions())
+    records = [json.loads(line) for line in (tmp_path / "llm.jsonl").read_text().splitlines()]
+    assert summary.done == {"ok": 4} and dict(responder.served) == {name: 1 for name in captions}
+    assert {r["caption"]["Video"]: r["caption"] for r in records} == captions
+    assert sorted((Path(r["path"]).name, r["shot"]) for r in records) == [("m0.mp4", 1), ("m0.mp4", 2),
+                                                                         ("m1.mp4", 1), ("m1.mp4", 2)]

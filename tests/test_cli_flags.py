@@ -137,3 +137,11 @@ def test_batch_honours_the_run_settings(three_objects_clip, tmp_path):
     assert run["output_format"] == "dense"
     bad = run_cli("batch", str(path), "-o", str(out), "--frames", "0")
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --frames: Input should be greater than or equal to 1"
+
+
+def test_batch_refuses_an_unknown_format_before_any_clip(three_objects_clip, tmp_path):
+    path, _ = three_objects_clip
+    out = tmp_path / "records.jsonl"
+    proc = run_cli("batch", str(path), "-o", str(out), "--format", "poem")
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("error: --format poem: not a known format (known:")
+    assert not out.exists()

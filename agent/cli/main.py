@@ -321,6 +321,12 @@ def cmd_batch(args) -> int:
               file=sys.stderr)
         args.workers = cpus
     settings = settings_from_args(args)
+    from agent.run.plugins import load_plugins
+
+    formats = load_plugins(settings.disabled_plugins).output_formats()
+    if settings.output_format not in formats:  # refused once, not recorded as a failure of every clip
+        raise InputError(f"--format {settings.output_format}: not a known format "
+                         f"(known: {', '.join(sorted(formats))})")
     shots = _shot_opts(args)
     clips, columns = read_inputs(args.input)
     cache = None if args.no_cache else (args.cache or args.output.with_name(args.output.stem + ".tool-cache.sqlite"))
