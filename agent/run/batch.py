@@ -107,7 +107,7 @@ class RecordFile:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as e:
             self._unlock()
-            raise storage_error(e, "the batch records (--out)") from None
+            raise storage_error(e, "the batch records (-o)") from None
 
     def _lock(self) -> None:
         """One batch per records file: a second one is refused instead of recording every clip twice."""
@@ -120,7 +120,7 @@ class RecordFile:
         except BlockingIOError:
             self._unlock()
             raise InputError(f"{self.path}: another batch is writing these records (it holds {lock}); "
-                             "wait for it to finish, or give another --out") from None
+                             "wait for it to finish, or give another -o") from None
 
     def _unlock(self) -> None:
         if self._lock_fd is not None:
@@ -166,7 +166,7 @@ class RecordFile:
             tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
         except OSError as e:
             tmp.unlink(missing_ok=True)
-            raise storage_error(e, "the batch records (--out)") from None
+            raise storage_error(e, "the batch records (-o)") from None
         os.close(self._fd)
         os.replace(tmp, self.path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -189,7 +189,7 @@ class RecordFile:
             except OSError:
                 pass  # the torn line is cut off when the file is next opened
             raise storage_error(e if e.filename else OSError(e.errno, e.strerror, str(self.path)),
-                                "the batch records (--out)") from None
+                                "the batch records (-o)") from None
 
     def close(self) -> None:
         os.close(self._fd)
@@ -427,11 +427,16 @@ def _init_worker(threads: int) -> None:
 
 
 # -- clips in threads, model calls overlapping ------------------------------------------------------
-def overlaps_model_calls(settings: Settings, engine: str) -> bool:
-    """Whether the local batch runs its clips in threads: when the model is a server (its requests
-    overlap), not the offline planner, a recording replayed or a model in this process."""
+def model_is_a_server(settings: Settings) -> bool:
+    """Whether the model is a server, whose requests can overlap (not the offline planner, a
+    recording replayed or a model in this process)."""
     spec = settings.llm.strip()
-    return engine == "local" and not (spec in ("", "offline") or spec.startswith(("replay:", "hf:")) or spec == "hf")
+    return not (spec in ("", "offline") or spec.startswith(("replay:", "hf:")) or spec == "hf")
+
+
+def overlaps_model_calls(settings: Settings, engine: str) -> bool:
+    """Whether the local batch runs its clips in threads, so that model requests overlap."""
+    return engine == "local" and model_is_a_server(settings)
 
 
 def threaded(jobs: list, work: Callable[[Any, Callable[[Any], None]], None], threads: int) -> Iterable[Any]:
@@ -559,7 +564,8 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
         if engine == "ray":
             from agent.run.ray_engine import run_on_ray
 
-            for record in run_on_ray(jobs, settings, cache, workers=workers, address=ray_address):
+            llm = settings.llm_concurrency if model_is_a_server(settings) else None  # the caption stage's actors
+            for record in run_on_ray(jobs, settings, cache, workers=workers, address=ray_address, llm_concurrency=llm):
                 finish(record)
         elif overlaps_model_calls(settings, engine):
             gates = _gates(settings, workers)
