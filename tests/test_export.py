@@ -114,3 +114,48 @@ def test_bad_export_requests_are_one_line(batch, tmp_path):
         assert proc.returncode == 2 and says in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     proc = run_cli("export", str(tmp_path / "none.jsonl"), "-o", str(tmp_path / "y.parquet"))
     assert proc.returncode == 2 and "no such records file" in proc.stderr
+    edited = tmp_path / "edited.jsonl"
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    rows[0]["shot"] = "the first"  # by hand: not a shot number
+    edited.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    proc = run_cli("export", str(edited), "-o", str(tmp_path / "e.parquet"))
+    assert proc.returncode == 2 and "a record cannot be written as parquet" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "e.parquet").exists()
+
+
+def test_shot_samples_carry_their_own_clip(tmp_path):
+    """A --split-shots batch that kept no shot clips: the webdataset export cuts each shot again."""
+    import av
+    import webdataset as wds
+
+    from agent.run.batch import ShotOptions
+    from agent.testing.synthetic import random_scene, render_clip
+
+    frames = []
+    for seed in (61, 62):
+        part = tmp_path / f"part{seed}.mp4"
+        render_clip(random_scene(seed, "pan left", n_objects=1, duration_s=1.2), part)
+        with av.open(str(part)) as c:
+            frames += [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    clip = tmp_path / "montage.mp4"
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for image in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        out.mux(stream.encode())
+    records = tmp_path / "shots.jsonl"
+    assert run_batch([clip], records, Settings(runs_dir=tmp_path / "runs"), shots=ShotOptions()).done == {"ok": 2}
+    assert all(json.loads(line)["shot_path"] is None for line in records.read_text().splitlines())
+    done = run_cli("export", str(records), "-o", str(tmp_path / "shots.tar"), "--with-clips")
+    assert done.returncode == 0, done.stderr
+    samples = list(wds.WebDataset([str(tmp_path / "shots-000000.tar")], shardshuffle=False).decode())
+    assert [s["record.json"]["shot"] for s in samples] == [1, 2]
+    for sample in samples:
+        record = sample["record.json"]
+        (tmp_path / "back.mp4").write_bytes(sample["mp4"])
+        with av.open(str(tmp_path / "back.mp4")) as c:
+            count = sum(1 for _ in c.decode(video=0))
+        assert count == record["end_frame"] - record["start_frame"]
+        assert sample["__key__"].endswith(f"_shot{record['shot']:03d}")

@@ -279,6 +279,12 @@ def export_records(records_path: Path, out: Path, kind: str | None = None, *, ok
         raise InputError("--with-clips: only with --to wds")
     samples = load_samples(records_path, ok_only)
     try:
+        import pyarrow as pa
+
+        table_errors: tuple = (pa.ArrowInvalid, pa.ArrowTypeError)
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        table_errors = ()
+    try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if kind in ("json", "instancevid"):
             files = _write_json(samples, out, bare=kind == "instancevid")
@@ -290,5 +296,7 @@ def export_records(records_path: Path, out: Path, kind: str | None = None, *, ok
             files = _write_wds(samples, out, shard_size, with_clips)
     except OSError as e:
         raise storage_error(e, "the export (-o)") from None
+    except table_errors as e:  # a hand-edited record whose fields are not what a batch writes
+        raise InputError(f"{records_path}: a record cannot be written as {kind} ({e})") from None
     names = [column_name(n) for n in manifest_names(samples)]
     return ExportResult(kind, len(samples), files, [*BASE_COLUMNS, *names])
