@@ -176,3 +176,10 @@ def test_shots_of_several_clips_through_the_server(tmp_path):
     assert {r["caption"]["Video"]: r["caption"] for r in records} == captions
     assert sorted((Path(r["path"]).name, r["shot"]) for r in records) == [("m0.mp4", 1), ("m0.mp4", 2),
                                                                          ("m1.mp4", 1), ("m1.mp4", 2)]
+
+
+def test_llm_concurrency_is_not_part_of_the_tool_cache_key():
+    from agent.run.cache import cache_key
+
+    one, eight = Settings(llm_concurrency=1), Settings(llm_concurrency=8)
+    assert cache_key("abc", "detect_instances", "1", {}, one) == cache_key("abc", "detect_instances", "1", {}, eight)

@@ -312,6 +312,7 @@ def cmd_batch(args) -> int:
 
     from agent.cli.flags import settings_from_args
     from agent.run.batch import read_inputs, run_batch
+    from agent.run.plugins import load_plugins
 
     if args.workers < 1:
         raise InputError("--workers must be at least 1")
@@ -321,8 +322,6 @@ def cmd_batch(args) -> int:
               file=sys.stderr)
         args.workers = cpus
     settings = settings_from_args(args)
-    from agent.run.plugins import load_plugins
-
     formats = load_plugins(settings.disabled_plugins).output_formats()
     if settings.output_format not in formats:  # refused once, not recorded as a failure of every clip
         raise InputError(f"--format {settings.output_format}: not a known format "

@@ -472,6 +472,13 @@ def threaded(jobs: list, work: Callable[[Any, Callable[[Any], None]], None], thr
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def in_flight(settings: Settings, workers: int) -> int:
+    """Clips in flight at once: enough that while ``llm_concurrency`` of them wait for the model,
+    as many more have their vision work done and their next request ready (the model slots never
+    wait for the vision), plus the ``workers`` at their vision work."""
+    return workers + 2 * settings.llm_concurrency
+
+
 def _gates(settings: Settings, workers: int):
     from agent.run.plugins import load_plugins
     from agent.run.throttle import Gates
@@ -569,7 +576,7 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
                 finish(record)
         elif overlaps_model_calls(settings, engine):
             gates = _gates(settings, workers)
-            for item in threaded(jobs, _clip_in_thread(gates, settings_json, cache), workers + settings.llm_concurrency):
+            for item in threaded(jobs, _clip_in_thread(gates, settings_json, cache), in_flight(settings, workers)):
                 if isinstance(item, tuple):
                     _, (clip, digest), e = item
                     item = failed_record(clip, digest, f"{type(e).__name__}: {e}")
@@ -675,7 +682,7 @@ def _run_shot_batch(clips: list[Path], store: RecordFile, settings: Settings, op
                                             lambda note: put(("note", note)), gates):
                     put(record)
 
-        for item in threaded(jobs, work, workers + settings.llm_concurrency):
+        for item in threaded(jobs, work, in_flight(settings, workers)):
             if isinstance(item, tuple) and item[0] == "note":
                 on_note and on_note(item[1])
             elif isinstance(item, tuple):

@@ -29,7 +29,8 @@ log = logging.getLogger("agent.run.cache")
 
 # settings that change what the language model does, never what a vision tool measures
 NOT_VISION = {"llm", "base_url", "temperature", "max_tokens", "timeout_s", "retries", "max_repairs", "max_steps",
-              "runs_dir", "disabled_plugins", "device", "weights_dir", "allow_downloads", "cache", "cache_path"}
+              "runs_dir", "disabled_plugins", "device", "weights_dir", "allow_downloads", "cache", "cache_path",
+              "llm_concurrency"}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
