@@ -52,7 +52,7 @@ class Gates:
 
     @contextmanager
     def vision(self) -> Iterator[float]:
-        """Hold a vision slot for the block (one clip's work); yields nothing useful, records the wait."""
+        """Hold a vision slot for the block (one clip's work); yields the seconds waited for it."""
         self._local.vision_wait = 0.0
         self._take_vision()
         try:
@@ -124,9 +124,11 @@ def retry_delay(exc: Exception, attempt: int) -> float | None:
 class GatedModel:
     """A chat model whose requests take model slots and retry with their own back-off.
 
-    The wrapped client must make no retries of its own (``max_retries=0``). ``queue_s`` and
-    ``retried`` say how long this run's requests waited for a slot and how often they were tried again; :meth:`take_wait` hands the
-    last request's wait to the caller that times the request, so model time excludes it.
+    The wrapped client must make no retries of its own (``max_retries=0``). ``queue_s`` says how
+    long this run's requests waited for a model slot or a back-off, ``retried`` how often they
+    were tried again; :meth:`take_wait` hands the last request's waits (for the model slot, the
+    back-offs and the vision slot after it) to the caller that times the request, so model time
+    excludes them.
     """
 
     def __init__(self, inner: Any, gates: Gates, retries: int):
