@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.core.evidence import instances_of
 from agent.core.hookspecs import hookimpl
+from tools.geometry import box_mask
 from tools.weights import try_neural
 from agent.core.tool import NoArgs, Observation, Tool
 
@@ -152,10 +153,7 @@ class EstimateDepth(Tool):
             for inst in insts:
                 m = masks.get(inst.id, [None] * len(sampled))[k] if inst.boxes[k] is not None else None
                 if m is None and inst.boxes[k] is not None:
-                    h, w = depth.shape
-                    x0, y0, x1, y1 = inst.boxes[k]
-                    m = np.zeros_like(depth, bool)
-                    m[int(y0 * h):max(int(y1 * h), int(y0 * h) + 1), int(x0 * w):max(int(x1 * w), int(x0 * w) + 1)] = True
+                    m = box_mask(depth.shape, inst.boxes[k])
                 if m is None or not m.any():
                     continue
                 value = float(np.median(depth[m]))

@@ -31,6 +31,8 @@ from agent.core.evidence import instances_of, typed
 from agent.core.hookspecs import hookimpl
 from agent.core.tool import NoArgs, Observation, Tool
 from agent.core.validation import Problem
+from tools.detect.people_finder import people_finder
+from tools.geometry import contains, median_box
 from tools.shots import sample_shots
 
 SECTION = "Film Language"
@@ -168,8 +170,6 @@ class DescribeFilmLanguage(Tool):
         # shot size
         face_heights, face_times, face_boxes = [], [], []
         if main is not None and main.class_name == "person" or not insts:
-            from tools.detect import contains, people_finder
-
             finder = people_finder()
             for k in here:
                 faces = finder.faces(sampled[k].image, neighbours=4)  # looser: only faces inside the subject count
@@ -196,7 +196,7 @@ class DescribeFilmLanguage(Tool):
             h = median(heights)
             size = shot_size_from_subject(h, cut, main.class_name == "person")
             anchors.append(Anchor(aspect="shot size", claim=size, times=[times[k] for k in seen],
-                                  region=_median_box(main), measure=f"{main.id} {main.class_name} {h:.2f} of the frame "
+                                  region=median_box(main.boxes), measure=f"{main.id} {main.class_name} {h:.2f} of the frame "
                                   f"height{', cut by the frame edge' if cut else ''}"))
         if size is None:
             size = "wide"
@@ -211,7 +211,7 @@ class DescribeFilmLanguage(Tool):
             if xs:
                 comp = composition(float(np.mean(xs)))
                 anchors.append(Anchor(aspect="composition", claim=comp, times=[times[k] for k in main.seen()],
-                                      region=_median_box(main), measure=f"{main.id} centred at x = {np.mean(xs):.2f}"))
+                                      region=median_box(main.boxes), measure=f"{main.id} centred at x = {np.mean(xs):.2f}"))
 
         # camera angle
         ys = []
@@ -244,7 +244,7 @@ class DescribeFilmLanguage(Tool):
                 r = median(ratios)
                 dof = "shallow, with the background out of focus" if r >= 3.0 else "deep, with the background in focus"
                 anchors.append(Anchor(aspect="depth of field", claim=dof.split(",")[0], times=dof_times,
-                                      region=_median_box(main), measure=f"subject {r:.1f}x sharper than the background"))
+                                      region=median_box(main.boxes), measure=f"subject {r:.1f}x sharper than the background"))
 
         # special shots
         specials = []
@@ -266,13 +266,6 @@ class DescribeFilmLanguage(Tool):
                    "special_shots": specials or None, "camera": cam.label if cam else None,
                    "anchors": [f"{a.aspect}: {a.measure}" for a in anchors]}
         return Observation(summary, evidence)
-
-
-def _median_box(inst) -> list[float] | None:
-    boxes = [b for b in inst.boxes if b is not None]
-    if not boxes:
-        return None
-    return [round(float(np.median([b[i] for b in boxes])), 3) for i in range(4)]
 
 
 # -- caption section, composer and check ------------------------------------------------------------

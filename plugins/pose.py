@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.core.evidence import instances_of
 from agent.core.hookspecs import hookimpl
+from tools.geometry import iou
 from tools.weights import try_neural
 from agent.core.tool import NoArgs, Observation, Tool
 
@@ -171,7 +172,6 @@ class EstimatePose(Tool):
 
     def _neural(self, ctx, people, sampled, times) -> PoseEvidence:
         from tools.weights import pick_device
-        from tools.detect import iou
 
         model, label = load_pose_model(ctx.settings)
         device = pick_device(ctx.settings.device)

@@ -12,6 +12,7 @@ from agent.core.evidence import InstanceTrack
 from agent.core.vocab import direction_word, grid_cell
 
 from .colors import dominant_colours
+from .geometry import at_edge
 
 EDGE = 0.02  # a box this close to the border counts as touching it
 
@@ -34,11 +35,6 @@ def motion_speed(widths_per_s: float) -> str:
     if widths_per_s < 0.25:
         return "steadily"
     return "quickly"
-
-
-def _touches_border(box) -> bool:
-    x0, y0, x1, y1 = box
-    return x0 <= EDGE or y0 <= EDGE or x1 >= 1 - EDGE or y1 >= 1 - EDGE
 
 
 def fill_evidence(track: InstanceTrack, times: list[float], frames: list[np.ndarray] | None = None,
@@ -74,8 +70,8 @@ def fill_evidence(track: InstanceTrack, times: list[float], frames: list[np.ndar
     track.start_cell = grid_cell(*cents[first])
     track.end_cell = grid_cell(*cents[last])
     shot = [k for k in range(n) if shots is None or shots[k] == shots[first]]
-    track.leaves_frame = last < shot[-1] and _touches_border(track.boxes[last])
-    track.enters_frame = first > shot[0] and _touches_border(track.boxes[first])
+    track.leaves_frame = last < shot[-1] and at_edge(track.boxes[last], EDGE)
+    track.enters_frame = first > shot[0] and at_edge(track.boxes[first], EDGE)
     dx = cents[last][0] - cents[first][0]
     dy = cents[last][1] - cents[first][1]
     span = (times[last] - times[first]) if times else 0.0

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tools.geometry import covered_share
+
 VISIBLE = 0.3  # least keypoint score used
 WALK = 0.25  # body heights per second
 RUN = 1.5
@@ -219,10 +221,7 @@ def _under(vehicle, person) -> bool:
     """A vehicle box overlapping the lower half of a person's box (both normalised)."""
     x0, y0, x1, y1 = person
     lower = (x0, (y0 + y1) / 2, x1, y1)
-    ix = max(0.0, min(lower[2], vehicle[2]) - max(lower[0], vehicle[0]))
-    iy = max(0.0, min(lower[3], vehicle[3]) - max(lower[1], vehicle[1]))
-    area = (lower[2] - lower[0]) * (lower[3] - lower[1])
-    return area > 0 and ix * iy / area > 0.3
+    return covered_share(vehicle, lower) > 0.3
 
 
 def _body_speed(centres, heights) -> float | None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tools.geometry import crop, iou
+
 DETECTOR = "nanodet"
 CLASSIFIER = "efficientnet-lite0"
 POSE = "movenet-multipose"
@@ -213,11 +215,9 @@ class PackagedRecogniser:
 
     def garments(self, images: list[np.ndarray], boxes: list) -> list[str]:
         """What the classifier sees a person wear on their three largest sightings (mean probability)."""
-        from .detect import _crop
-
         seen = sorted((k for k, b in enumerate(boxes) if b is not None),
                       key=lambda k: -(boxes[k][2] - boxes[k][0]) * (boxes[k][3] - boxes[k][1]))[:3]
-        scores = self._probabilities([_crop(images[k], boxes[k], 0.0) for k in seen]) if seen else None
+        scores = self._probabilities([crop(images[k], boxes[k], 0.0) for k in seen]) if seen else None
         if scores is None:
             return []
         total: dict[str, float] = {}
@@ -300,8 +300,6 @@ def _garment_words(p: np.ndarray) -> dict[str, float]:
 def also_seen(found, main_boxes: list[list]) -> dict[str, int]:
     """Caption word -> most at once in a sampled frame, of the sure detections that are none of the main
     instances (``main_boxes``: per instance, its normalised box per frame or None)."""
-    from .detect import iou
-
     most: dict[str, int] = {}
     for k, frame in enumerate(found):
         counts: dict[str, int] = {}

@@ -17,6 +17,7 @@ from agent.core.hookspecs import hookimpl
 from agent.core.tool import Observation, Tool
 
 from .frames import contact_sheet
+from .geometry import box_ellipse
 from .instance_evidence import fill_evidence
 from .parallel import thread_map
 from .shots import sample_shots
@@ -28,18 +29,6 @@ VIEW_WIDTH = 320  # width of one tile of an instance's contact sheet
 class SegmentArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     background: str | None = Field(None, description="'blur' (default) or 'pixelate'")
-
-
-def box_ellipse(shape, box) -> np.ndarray:
-    """The ellipse inscribed in ``box`` (normalised) as a full-frame boolean mask: where a box with no
-    mask of its own (a face or body detector's hit) most likely has its instance."""
-    h, w = shape[:2]
-    x0, y0, x1, y1 = box
-    mask = np.zeros((h, w), np.uint8)
-    centre = (int(round((x0 + x1) / 2 * w)), int(round((y0 + y1) / 2 * h)))
-    axes = (max(1, int(round((x1 - x0) / 2 * w))), max(1, int(round((y1 - y0) / 2 * h))))
-    cv2.ellipse(mask, centre, axes, 0, 0, 360, 1, -1)
-    return mask > 0
 
 
 def refine_mask(image: np.ndarray, box, seed: np.ndarray | None, iterations: int = 2) -> np.ndarray:
