@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.core.caption import CaptionSection
+from agent.core.conditions import Condition
 from agent.core.evidence import instances_of
 from agent.core.hookspecs import hookimpl
 from tools.geometry import box_mask
@@ -177,7 +179,7 @@ class EstimateDepth(Tool):
 
 
 def _enabled(settings) -> bool:
-    return settings is not None and "depth" in settings.conditions
+    return CONDITION.is_on(settings)
 
 
 @hookimpl
@@ -185,9 +187,22 @@ def register_tools(settings):
     return [EstimateDepth()] if _enabled(settings) else []
 
 
+CONDITION = Condition(
+    "depth", "Any2Caption's depth: the layout, and each instance in the foreground, middle ground or background",
+    section=CaptionSection(SECTION, DepthSection, rank=5, text=lambda s: _sentences(s)))
+
+
+def _sentences(section: dict) -> list[tuple[str, str]]:
+    """How the section reads in a paragraph: the layout a depth model measured (ground contact orders the
+    instances but says nothing of the scene's layout)."""
+    if not isinstance(section, dict) or not str(section.get("Method", "")).startswith("depth model"):
+        return []
+    return [(f"{SECTION} layout", section.get("Layout", ""))]
+
+
 @hookimpl
-def register_caption_sections():
-    return {SECTION: DepthSection}
+def register_conditions():
+    return [CONDITION]
 
 
 @hookimpl

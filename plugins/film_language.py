@@ -27,6 +27,9 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.core.caption import CaptionSection
+from agent.core.composer import shot_size_sentence
+from agent.core.conditions import Condition
 from agent.core.evidence import instances_of, typed
 from agent.core.hookspecs import hookimpl
 from agent.core.tool import NoArgs, Observation, Tool
@@ -284,7 +287,7 @@ def section_from(ev: FilmLanguageEvidence) -> dict[str, Any]:
 
 
 def _enabled(settings) -> bool:
-    return settings is not None and ("film_language" in settings.conditions or settings.output_format == "cinecap")
+    return CONDITION.is_on(settings) or (settings is not None and settings.output_format == "cinecap")
 
 
 @hookimpl
@@ -292,9 +295,20 @@ def register_tools(settings):
     return [DescribeFilmLanguage()] if _enabled(settings) else []
 
 
+def _sentences(section: dict) -> list[tuple[str, str]]:
+    """How the section reads in a paragraph: its shot size (the other claims are for film models)."""
+    size = section.get("Shot Size") if isinstance(section, dict) else None
+    return [(f"{SECTION} shot size", shot_size_sentence(size))] if size else []
+
+
+CONDITION = Condition(
+    "film_language", "CineCap's film language: shot size, angle, composition, depth of field, camera movement",
+    section=CaptionSection(SECTION, FilmLanguageSection, rank=5, text=_sentences))
+
+
 @hookimpl
-def register_caption_sections():
-    return {SECTION: FilmLanguageSection}
+def register_conditions():
+    return [CONDITION]
 
 
 @hookimpl

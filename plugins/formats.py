@@ -4,14 +4,15 @@
 * ``any2caption``: Any2Caption's six components (Dense, Main Object, Background, Camera, Style,
   Action), written from the caption's fields and the tools' evidence;
 * ``cinecap``: the film-language caption with its evidence (needs the film-language condition);
-* ``dense``: one paragraph, for models trained on plain prompts.
+* ``dense``: one paragraph, for models trained on plain prompts (each plugin section in it as the
+  section's ``CaptionSection.text`` writes it).
 """
 
 from __future__ import annotations
 
 
-from agent.core.caption import STRUCTURAL_KEY
-from agent.core.composer import shot_size_sentence
+from agent.core.caption import STRUCTURAL_KEY, caption_section
+from agent.core.flatten import STANDARD_KEYS
 from agent.core.evidence import typed
 from agent.core.hookspecs import hookimpl
 
@@ -34,10 +35,15 @@ def dense(caption: dict, evidence: dict) -> str:
     for inst in _instances(caption):
         text += [inst["Appearance"], inst["Actions and Motion"]]
     text += [sd["Background Detail"], sd["Camera Movement"]]
-    film = caption.get("Film Language")
-    if isinstance(film, dict) and film.get("Shot Size"):
-        text.append(shot_size_sentence(film["Shot Size"]))
+    for name, value in caption.items():
+        if name not in STANDARD_KEYS:  # each plugin section as it says it reads
+            text += [_full_stop(sentence) for _, sentence in caption_section(name).sentences(value)]
     return _sentences(*text)
+
+
+def _full_stop(sentence: str) -> str:
+    sentence = sentence.strip()
+    return sentence if sentence.endswith((".", "!", "?")) else sentence + "."
 
 
 def _style(evidence: dict) -> str:

@@ -20,6 +20,8 @@ from collections import Counter
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.core.caption import CaptionSection
+from agent.core.conditions import Condition
 from agent.core.evidence import instances_of
 from agent.core.hookspecs import hookimpl
 from tools.geometry import iou
@@ -211,7 +213,7 @@ class EstimatePose(Tool):
 
 
 def _enabled(settings) -> bool:
-    return settings is not None and "pose" in settings.conditions
+    return CONDITION.is_on(settings)
 
 
 @hookimpl
@@ -219,9 +221,15 @@ def register_tools(settings):
     return [EstimatePose()] if _enabled(settings) else []
 
 
+CONDITION = Condition(
+    "pose", "Any2Caption's pose: each person's posture (standing, sitting, lying, walking, running, arms raised)",
+    section=CaptionSection(SECTION, PoseSection, rank=4,
+                           text=lambda s: [(f"{SECTION} summary", s.get("Summary", ""))] if isinstance(s, dict) else []))
+
+
 @hookimpl
-def register_caption_sections():
-    return {SECTION: PoseSection}
+def register_conditions():
+    return [CONDITION]
 
 
 @hookimpl

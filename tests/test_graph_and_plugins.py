@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessage
 from agent.core.config import Settings
 from agent.run.plugins import load_plugins
 from agent.run.runner import caption_video
-from conftest import run_cli
+from conftest import install_fake_distribution, run_cli
 
 
 class Scripted(GenericFakeChatModel):
@@ -87,15 +87,6 @@ PLUGIN = textwrap.dedent('''
     def register_tools():
         return [CountFrames()]
 ''')
-
-
-def install_fake_distribution(root, name, module_source, entry_name):
-    pkg = root / f"{name}.py"
-    pkg.write_text(module_source)
-    dist = root / f"{name}-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(f"[instance_agent]\n{entry_name} = {name}\n")
 
 
 def test_entry_point_plugins_load_and_broken_ones_are_named(tmp_path, monkeypatch):

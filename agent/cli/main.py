@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--sam2-checkpoint", help="SAM2 checkpoint path (or a hub id with --allow-downloads)")
     run.add_argument("--describer", metavar="hf:MODEL",
                      help="a local vision-language model (transformers) writes the caption's free text")
-    run.add_argument("--condition", action="append", dest="conditions", choices=["depth", "pose", "film_language"],
+    run.add_argument("--condition", action="append", dest="conditions", metavar="NAME",
                      help="add an optional condition: its tools run and its section joins the caption (repeatable)")
     run.add_argument("--format", dest="output_format", metavar="FORMAT",
                      help="output format: instancecap (default), any2caption, cinecap, dense, or a plugin's")
@@ -401,7 +401,9 @@ def cmd_enhance(args) -> int:
 def cmd_flatten(args) -> int:
     from agent.core.caption import load_captions
     from agent.core.flatten import DEFAULT_TOKENIZER, flatten, make_counter
+    from agent.run.plugins import load_plugins
 
+    load_plugins()  # plugin sections say how they read and how much they matter
     if args.max_tokens < 8:
         raise InputError("--max-tokens must be at least 8")
     items = load_captions(args.caption)
@@ -430,7 +432,9 @@ def cmd_trace(args) -> int:
 
 def cmd_validate(args) -> int:
     from agent.core.caption import load_captions, validate_raw
+    from agent.run.plugins import load_plugins
 
+    load_plugins()  # plugin sections are part of what a caption may hold
     items = load_captions(args.file)
     if not items:
         raise InputError(f"{args.file}: holds no captions")
@@ -464,14 +468,15 @@ def cmd_plugins(args) -> int:
     settings = load_settings()
     plugins = load_plugins(settings.disabled_plugins)
     plugins.tools(settings)
-    conditions = {"plugins.film_language": "film_language", "plugins.depth": "depth", "plugins.pose": "pose"}
     rows = []
     for i in plugins.infos:
-        row = {"name": i.name, "source": i.source, "tools": i.tools}
+        row = {"name": i.name, "source": i.source, "tools": i.tools, "conditions": i.conditions,
+               "chat_backends": i.backends}
+        off = [name for name in i.conditions if name not in settings.conditions]
         if i.error:
             row["error"] = i.error
-        elif i.name in conditions and not i.tools:
-            row["status"] = f"off (enable with --condition {conditions[i.name]})"
+        elif off and not i.tools:
+            row["status"] = f"off (enable with {', '.join(f'--condition {name}' for name in off)})"
         rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -479,9 +484,11 @@ def cmd_plugins(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("plugin", "source", "tools", "status")
+    table = Table("plugin", "source", "provides", "status")
     for r in rows:
-        table.add_row(r["name"], r["source"], ", ".join(r["tools"]) or "-", r.get("error") or r.get("status", "ok"))
+        provides = [*r["tools"], *(f"condition {c}" for c in r["conditions"]),
+                    *(f"--llm {b}" for b in r["chat_backends"])]
+        table.add_row(r["name"], r["source"], ", ".join(provides) or "-", r.get("error") or r.get("status", "ok"))
     Console().print(table)
     return EXIT_OK
 

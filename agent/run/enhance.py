@@ -34,13 +34,13 @@ def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = No
 
     if not prompt.strip():
         raise InputError("enhance: the prompt is empty")
+    load_plugins(settings.disabled_plugins)  # plugin sections are part of the schema; plugins add chat backends
     llm = make_chat_model(settings)
     if is_offline(llm) or settings.llm.startswith("replay:"):
         raise InputError("enhance needs a language model: give --llm openai:MODEL (with OPENAI_API_KEY), or "
                          "--llm MODEL --base-url URL for a local server, or set INSTANCE_AGENT_LLM")
     from agent.core.checks import wording
 
-    load_plugins(settings.disabled_plugins)  # plugin sections are part of the schema
     checks, text = [wording], ""
     if conditions:
         from plugins.conditions import camera_path_matches, conditions_text, pose_actions_match

@@ -94,6 +94,7 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     """
     started = time.perf_counter()
     path = Path(path)
+    plugins = load_plugins(settings.disabled_plugins)  # plugins may add the chat backend settings.llm names
     llm = make_chat_model(settings)  # a bad model setting fails before any work
     if settings.describer:
         from agent.models.hf import load_vlm
@@ -108,7 +109,6 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     except OSError as e:
         raise storage_error(e, "the run folder (--runs-dir)") from None
 
-    plugins = load_plugins(settings.disabled_plugins)
     formats = plugins.output_formats()
     if settings.output_format not in formats:
         raise InputError(f"--format {settings.output_format}: not a known format (known: {', '.join(sorted(formats))})")
