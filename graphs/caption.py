@@ -98,11 +98,12 @@ def _image_part(path: str) -> dict:
 
 
 def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: bool = True,
-                        on_usage: Callable[[AIMessage, float, list], None] | None = None,
+                        on_usage: Callable[[AIMessage, float, list, AIMessage], None] | None = None,
                         describe_error: Callable[[Exception], str | None] = lambda e: None,
                         checkpointer=None, pause_before_tools: bool = False,
                         sections: Callable[[dict], dict] = lambda evidence: {}):
-    """``on_usage(raw_reply, seconds, messages_sent)`` is told of every model call;
+    """``on_usage(raw_reply, seconds, messages_sent, reply)`` is told of every model call (``reply``: the raw
+    reply with tool calls written as text read as tool calls, what the graph goes on with);
     ``describe_error`` turns an exception of the chat model into one line (None: not a model error)."""
     settings = ctx.settings
     lc_tools = [as_langchain_tool(t, ctx) for t in tools]
@@ -146,9 +147,9 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
                 raise
             return {"llm_error": line, "fallback_reason": f"the model failed: {line}"}
         raw = cap_reply(raw, settings.max_reply_chars)
+        reply = normalise_reply(raw)  # once: the graph and the usage callback read the same reply
         if on_usage:
-            on_usage(raw, time.perf_counter() - started, state["messages"])
-        reply = normalise_reply(raw)
+            on_usage(raw, time.perf_counter() - started, state["messages"], reply)
         calls = len(reply.tool_calls)
         update: dict[str, Any] = {"messages": [reply], "steps": 1, "tool_calls": calls}
         total = state.get("tool_calls", 0) + calls

@@ -39,8 +39,6 @@ from tools.geometry import contains, median_box
 from tools.shots import sample_shots
 
 SECTION = "Film Language"
-SHOT_SIZES = ("extreme close-up", "close-up", "medium close-up", "medium", "medium full", "full", "wide",
-              "extreme wide")
 COMPOSITIONS = ("left", "center-left", "center", "center-right", "right")
 
 

@@ -134,9 +134,7 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     if recording is not None:
         recording.unlink(missing_ok=True)
 
-    def on_usage(raw: AIMessage, seconds: float, sent: list) -> None:
-        from agent.models.toolcalls import normalise_reply
-
+    def on_usage(raw: AIMessage, seconds: float, sent: list, reply: AIMessage) -> None:
         usage.calls += 1
         usage.model_s += seconds
         meta = getattr(raw, "usage_metadata", None) or {}
@@ -147,7 +145,6 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
         usage.images = max(usage.images, parts)
         if recording is not None:
             record_reply(recording, raw)
-        reply = normalise_reply(raw)
         calls = [{"tool": c["name"], "args": c["args"]} for c in reply.tool_calls]
         step = {"node": "model", "step": usage.calls, "duration_s": round(seconds, 3), "calls": [c["tool"] for c in calls],
                 "prompt_tokens": int(meta.get("input_tokens", 0)), "completion_tokens": int(meta.get("output_tokens", 0))}
