@@ -214,3 +214,11 @@ def test_registering_a_caption_section_keeps_its_rank_and_text():
     assert section.sentences({"anything": 1}) == [("Sound", "It is silent.")]
     assert CaptionSection("Sound").sentences("Birds sing.") == [("Sound", "Birds sing.")]
     assert CaptionSection("Sound").sentences(42) == []
+
+
+def test_an_unknown_condition_fails_a_run_before_any_work(tmp_path):
+    from agent.run.runner import caption_video
+
+    with pytest.raises(InputError, match="--condition wether: not a known condition"):
+        caption_video(tmp_path / "not-read.mp4", Settings(conditions=["wether"], runs_dir=tmp_path / "runs"))
+    assert not (tmp_path / "runs").exists()

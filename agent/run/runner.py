@@ -95,6 +95,7 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     started = time.perf_counter()
     path = Path(path)
     plugins = load_plugins(settings.disabled_plugins)  # plugins may add the chat backend settings.llm names
+    plugins.check_settings(settings)  # an unknown --condition fails before any work
     llm = make_chat_model(settings)  # a bad model setting fails before any work
     if settings.describer:
         from agent.models.hf import load_vlm
