@@ -66,7 +66,7 @@ class PluginInfo:
     def fail(self, message: str) -> None:
         """Record what went wrong with this plugin (the first problem stays first)."""
         self.error = message if self.error is None else f"{self.error}; {message}"
-        log.warning("plugin %s: %s", self.name, message)
+        log.warning("warning: plugin %s: %s", self.name, message)
 
 
 @dataclass
