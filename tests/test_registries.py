@@ -222,3 +222,29 @@ def test_an_unknown_condition_fails_a_run_before_any_work(tmp_path):
     with pytest.raises(InputError, match="--condition wether: not a known condition"):
         caption_video(tmp_path / "not-read.mp4", Settings(conditions=["wether"], runs_dir=tmp_path / "runs"))
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_plugin_may_stop_a_run_with_one_line_and_a_repeated_failure_is_said_once():
+    import types
+
+    from agent.core.hookspecs import hookimpl
+
+    strict = types.ModuleType("strict_plugin")
+
+    def register_tools(settings):
+        if settings.plugins.get("strict", {}).get("level") == "bad":
+            raise InputError("[plugins.strict] level: 'bad' is not a level")
+        return []
+
+    def compose_sections(evidence):
+        raise ZeroDivisionError("no sections")
+
+    strict.register_tools = hookimpl(register_tools)
+    strict.compose_sections = hookimpl(compose_sections)
+    plugins = plugin_manager._build([("strict", "test", lambda: strict)])
+    with pytest.raises(InputError, match="level: 'bad' is not a level"):
+        plugins.tools(Settings(plugins={"strict": {"level": "bad"}}))
+    assert plugins.composed_sections({}, Settings()) == {} == plugins.composed_sections({}, Settings())
+    [info] = plugins.infos
+    assert info.error == "compose_sections failed: ZeroDivisionError: no sections"
+    load_plugins()

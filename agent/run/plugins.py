@@ -25,7 +25,7 @@ import pluggy
 from agent.core import hookspecs
 from agent.core.caption import CaptionSection, register_section
 from agent.core.conditions import Condition
-from agent.core.errors import InputError
+from agent.core.errors import AgentError, InputError
 from agent.models.registry import use_backends
 
 ENTRY_POINT_GROUP = "instance_agent"
@@ -64,7 +64,9 @@ class PluginInfo:
     error: str | None = None
 
     def fail(self, message: str) -> None:
-        """Record what went wrong with this plugin (the first problem stays first)."""
+        """Record what went wrong with this plugin (the first problem stays first; a repeat is said once)."""
+        if self.error is not None and message in self.error:
+            return
         self.error = message if self.error is None else f"{self.error}; {message}"
         log.warning("warning: plugin %s: %s", self.name, message)
 
@@ -89,6 +91,8 @@ class Plugins:
             info = self._info(impl.plugin)
             try:
                 result = impl.function(**_kwargs(impl, **available))
+            except AgentError:  # a plugin telling the user something (a bad setting of its own)
+                raise
             except Exception as e:  # a broken plugin must not stop the others
                 info.fail(f"{hook} failed: {type(e).__name__}: {e}")
                 continue
