@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--describer", metavar="hf:MODEL",
                      help="a local vision-language model (transformers) writes the caption's free text")
     run.add_argument("--condition", action="append", dest="conditions", metavar="NAME",
-                     help="add an optional condition: its tools run and its section joins the caption (repeatable)")
+                     help="add an optional condition (depth, pose, film_language, or a plugin's: python -m agent "
+                          "plugins): its tools run and its section joins the caption (repeatable)")
     run.add_argument("--format", dest="output_format", metavar="FORMAT",
                      help="output format: instancecap (default), any2caption, cinecap, dense, or a plugin's")
     run.add_argument("--allow-downloads", action="store_true", default=None,
