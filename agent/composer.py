@@ -106,6 +106,7 @@ def appearance(inst: InstanceTrack) -> str:
 
 
 TRAVELLING = ("walks", "runs", "rides")  # actions that carry the person along a direction
+STATES = ("is ",)  # actions that say where the person is ('is on a bicycle'), not what the body does in place
 
 
 def actions(inst: InstanceTrack) -> str:
@@ -124,7 +125,7 @@ def actions(inst: InstanceTrack) -> str:
             text += f", moving {inst.motion_speed} {_direction_phrase(inst.direction)}"
         elif shifted and inst.direction:
             text += f", shifting slightly {_direction_phrase(inst.direction)}"
-        else:
+        elif not inst.action.startswith(STATES):
             text += " in place"
     elif moving:
         text = f"{who} moves {inst.motion_speed} {_direction_phrase(inst.direction)} across the frame"

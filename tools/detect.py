@@ -698,8 +698,14 @@ def detect_classical(ctx, max_instances: int, recogniser=None) -> tuple[Instance
         boost = 2.0 if votes >= 2 else 1.0  # a recognised instance is a main instance before any blob
         scored.append((boost * seen / n * math.sqrt(mean_area), tr))
     scored.sort(key=lambda s: -s[0])
+    ranked = [tr for _, tr in scored]
+    if recogniser is not None and len(set(shots)) > 1:  # a montage: each shot's dominant class is a main instance
+        from .recognise import montage_order
+
+        ranked = montage_order(ranked, lambda tr: shots[min(tr.items)],
+                               lambda tr: family(_label(tr)) if _label(tr) else None)
     chosen: list[Track] = []
-    for _, tr in scored:
+    for tr in ranked:
         if len(chosen) == max_instances:
             break
         owner = next((better for better in chosen if _part_of(tr, better, shots)), None)
@@ -720,7 +726,10 @@ def detect_classical(ctx, max_instances: int, recogniser=None) -> tuple[Instance
             fill_gaps(tr, smalls, claimed, shots)
     namings = {}
     if recogniser is not None:
+        from .recognise import drop_strays
+
         for tr in chosen:
+            tr.items = drop_strays(tr.items)
             biggest_first = sorted(tr.items, key=lambda k: -tr.items[k].area)[:3]
             namings[id(tr)] = recogniser.name_track([c.labels for c in tr.items.values()],
                                                     [_crop(sampled[k].image, tr.items[k].box) for k in biggest_first])
