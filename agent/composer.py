@@ -218,11 +218,14 @@ def global_description(insts: list[InstanceTrack], bg: Background | None, cam: C
     subjects = _subjects(insts)
     moving = any(i.direction for i in insts) or any((i.action or "").startswith(TRAVELLING) for i in insts)
     plural_ = len(insts) > 1
-    verb = ("move across" if plural_ else "moves across") if moving else ("stay in front of" if plural_ else "stays in front of")
+    # things stay in front of a background, but on a street
+    still = ("are on" if plural_ else "is on") if on_street else ("stay in front of" if plural_ else "stays in front of")
+    verb = ("move across" if plural_ else "moves across") if moving else still
     one = insts[0]
     if len(insts) == 1 and one.action and not one.action.startswith(TRAVELLING) \
             and one.motion_speed in (None, "still", "slowly"):
-        verb = f"{one.action.split(',')[0]} in front of"  # what the person does, not how the mask drifts
+        # what the person does, not how the mask drifts
+        verb = f"{one.action.split(',')[0]} {'on' if on_street else 'in front of'}"
     text = f"{subjects} {verb} {setting}{camera}."
     if len(text.split()) > 28:  # keep it one short sentence
         text = f"{subjects} {verb} {setting}."

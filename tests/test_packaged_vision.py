@@ -297,6 +297,18 @@ def test_a_person_on_a_bicycle_is_not_said_to_be_in_place():
     assert actions(inst) == "The person sits in place."
 
 
+def test_things_that_stay_are_on_a_street_not_in_front_of_it():
+    from agent.composer import global_description
+    from agent.evidence import InstanceTrack
+
+    car = InstanceTrack(id="No.0", class_name="car", confidence=1.0, colours=["black"], motion_speed="still")
+    bike = InstanceTrack(id="No.1", class_name="bicycle", confidence=1.0, motion_speed="still")
+    assert global_description([car, bike], None, None, on_street=True) == "A black car and a bicycle are on a street with traffic."
+    assert global_description([car, bike], None, None) == "A black car and a bicycle stay in front of the scene."
+    rider = InstanceTrack(id="No.0", class_name="person", confidence=1.0, action="is on a bicycle", motion_speed="still")
+    assert global_description([rider], None, None, on_street=True) == "A person is on a bicycle on a street with traffic."
+
+
 # -- class evidence: binding or advice ------------------------------------------------------------
 def test_an_unsure_class_is_advice_and_a_sure_one_binds(tmp_path):
     from agent.caption import parse_caption
