@@ -12,9 +12,9 @@ import json
 import re
 import sys
 
-from agent.caption import STRUCTURAL_KEY
-from agent.errors import InputError
-from agent.hookspecs import hookimpl
+from agent.core.caption import STRUCTURAL_KEY
+from agent.core.errors import InputError
+from agent.core.hookspecs import hookimpl
 
 FLAGS = {"camera_path": "--camera-path", "pose": "--pose"}
 CAMERA = f"{STRUCTURAL_KEY}.Camera Movement"
@@ -55,7 +55,7 @@ def still_needed(fixed: dict[str, str], evidence: dict) -> list[str]:
 
 def read_conditions(files: dict[str, str]) -> dict:
     """``{condition name: path}`` -> ``{condition name: evidence model}``, through the plugins' readers."""
-    from agent.plugins import load_plugins
+    from agent.run.plugins import load_plugins
 
     readers = load_plugins().condition_readers()
     out = {}
@@ -90,7 +90,7 @@ def register_commands(subparsers):
 
 
 # -- holding an enhanced caption to the conditions ----------------------------------------------------
-# stricter than agent.checks.CAMERA_FORMS: a path tells a pan from a truck and a dolly from a zoom
+# stricter than agent.core.checks.CAMERA_FORMS: a path tells a pan from a truck and a dolly from a zoom
 _DIR = {"left": r"\bleft(ward)?s?\b", "right": r"\bright(ward)?s?\b", "up": r"\b(up(ward)?s?|rais\w*|ris\w*)\b",
         "down": r"\b(down(ward)?s?|lower\w*|descend\w*)\b", "in": r"\b(in|forward|closer|towards?)\b",
         "out": r"\b(out|back(ward)?s?|away)\b", "clockwise": r"(?<!counter)(?<!counter-)(?<!anti)\bclockwise\b",
@@ -116,8 +116,8 @@ def camera_path_matches(caption, evidence: dict) -> list:
     """The Camera Movement names every primitive of the camera path, and no primitive that the path
     contradicts (the opposite direction, or the motion image motion confuses it with), and says static
     for a static path."""
-    from agent.checks import STATIC_FORMS
-    from agent.validation import Problem
+    from agent.core.checks import STATIC_FORMS
+    from agent.core.validation import Problem
 
     ev = evidence.get("camera_path")
     if ev is None:
@@ -148,8 +148,8 @@ def camera_path_matches(caption, evidence: dict) -> list:
 def pose_actions_match(caption, evidence: dict) -> list:
     """A person the poses show walking or running (to the left or right) is written so: some person
     instance's Actions and Motion names the gait and the direction."""
-    from agent.checks import PERSON_WORDS
-    from agent.validation import Problem
+    from agent.core.checks import PERSON_WORDS
+    from agent.core.validation import Problem
 
     ev = evidence.get("pose")
     if ev is None:

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from agent.config import Settings
-from agent.runner import caption_video
+from agent.core.config import Settings
+from agent.run.runner import caption_video
 from conftest import real_clip, tool_context
 
 
@@ -75,7 +75,7 @@ def test_a_montage_gives_each_shot_s_dominant_class_a_main_instance(tmp_path):
 
 
 def test_one_sighting_at_the_border_is_not_an_entrance_or_an_exit():
-    from agent.evidence import InstanceTrack
+    from agent.core.evidence import InstanceTrack
     from tools.instance_evidence import fill_evidence
 
     times = [0.5 * k for k in range(6)]
@@ -287,8 +287,8 @@ def test_a_two_wheeler_the_classifier_sees_in_a_person_s_crop():
 
 
 def test_a_person_on_a_bicycle_is_not_said_to_be_in_place():
-    from agent.composer import actions
-    from agent.evidence import InstanceTrack
+    from agent.core.composer import actions
+    from agent.core.evidence import InstanceTrack
 
     inst = InstanceTrack(id="No.0", class_name="person", confidence=1.0, boxes=[[0.5, 0.1, 0.7, 0.8]],
                          action="is on a bicycle", motion_speed="still", start_cell="center", end_cell="center")
@@ -298,8 +298,8 @@ def test_a_person_on_a_bicycle_is_not_said_to_be_in_place():
 
 
 def test_things_that_stay_are_on_a_street_not_in_front_of_it():
-    from agent.composer import global_description
-    from agent.evidence import InstanceTrack
+    from agent.core.composer import global_description
+    from agent.core.evidence import InstanceTrack
 
     car = InstanceTrack(id="No.0", class_name="car", confidence=1.0, colours=["black"], motion_speed="still")
     bike = InstanceTrack(id="No.1", class_name="bicycle", confidence=1.0, motion_speed="still")
@@ -311,8 +311,8 @@ def test_things_that_stay_are_on_a_street_not_in_front_of_it():
 
 # -- class evidence: binding or advice ------------------------------------------------------------
 def test_an_unsure_class_is_advice_and_a_sure_one_binds(tmp_path):
-    from agent.caption import parse_caption
-    from agent.checks import instances_match
+    from agent.core.caption import parse_caption
+    from agent.core.checks import instances_match
 
     models_present()
     record = caption_video(real_clip("bigbuckbunny.mp4"), Settings(runs_dir=tmp_path / "runs"))
