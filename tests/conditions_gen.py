@@ -166,3 +166,45 @@ def to_openpose_body25(seq) -> list[dict]:
             people.append({"person_id": [-1], "pose_keypoints_2d": flat})
         out.append({"version": 1.3, "people": people})
     return out
+
+
+# -- images and depth -------------------------------------------------------------------------------
+def solid_object_image(file, colour_bgr, backdrop_bgr=(245, 245, 245), size=(320, 240), box=(100, 60, 220, 200)):
+    """A plain rectangle of one colour on a plain backdrop: its colour is the truth."""
+    import cv2
+
+    img = np.full((size[1], size[0], 3), backdrop_bgr, np.uint8)
+    cv2.rectangle(img, box[:2], box[2:], tuple(int(c) for c in colour_bgr), -1)
+    cv2.imwrite(str(file), img)
+    return file
+
+
+def style_image(file, kind: str, size=(320, 240), seed: int = 0):
+    """'dark_cool_smooth': a dim navy gradient; 'bright_warm_textured': orange and yellow noise."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    w, h = size
+    if kind == "dark_cool_smooth":
+        ramp = np.linspace(0, 1, w)[None, :, None]
+        img = (np.array([70, 30, 20]) * (0.8 + 0.2 * ramp)).repeat(h, 0)  # BGR: navy
+    else:
+        base = np.where(rng.random((h, w, 1)) < 0.5, np.array([25, 140, 240]), np.array([35, 218, 238]))
+        img = base + rng.normal(0, 30, (h, w, 3))
+    cv2.imwrite(str(file), np.clip(img, 0, 255).astype(np.uint8))
+    return file
+
+
+def depth_scene(width=320, height=240, far_larger=False, bits=16):
+    """A ground receding to the top (far) with a tall shape at the left (nearest) and a wide shape at the
+    right (behind it). Returns (depth array, truth)."""
+    rows = np.linspace(8.0, 2.0, height)[:, None]  # metres: far at the top, near at the bottom
+    depth = np.repeat(rows, width, axis=1)
+    depth[60:200, 40:100] = 1.2  # tall: 140 x 60 pixels, at the left, nearest
+    depth[120:170, 190:300] = 1.8  # wide: 50 x 110, at the right, behind it
+    value = depth if far_larger else 1.0 / depth
+    top = 65535 if bits == 16 else 255
+    scaled = value / value.max() * top * 0.95
+    truth = {"nearest": "tall", "order": ["middle-left", "middle-right"], "aspects": [140 / 60, 50 / 110],
+             "gradient": "recedes from the bottom of the frame towards the top"}
+    return scaled.astype(np.uint16 if bits == 16 else np.uint8), truth
