@@ -40,6 +40,10 @@ BUILTIN_PLUGINS = (
     "plugins.pose",
     "plugins.camera_path",
     "plugins.pose_sequence",
+    "plugins.pose_video",
+    "plugins.reference_image",
+    "plugins.depth_map",
+    "plugins.reference_video",
     "plugins.conditions",
 )
 

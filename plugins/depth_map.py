@@ -37,9 +37,9 @@ from pydantic import BaseModel, Field
 from agent.errors import InputError
 from agent.hookspecs import hookimpl
 from agent.vocab import cell_phrase, grid_cell
+from plugins.conditions import DEFAULT_DEPTH_CONVENTION as DEFAULT_CONVENTION
+from plugins.conditions import DEPTH_CONVENTIONS as CONVENTIONS
 
-CONVENTIONS = ("nearer-larger", "farther-larger")
-DEFAULT_CONVENTION = "nearer-larger"
 GRADIENT = 0.2  # nearness difference between the bottom and top rows (or sides) that reads as receding
 STANDS_OUT = 0.15  # nearness over the row's median that makes a pixel part of a blob
 ROW_LEVEL = 25  # percentile of a row's nearness taken as what lies behind (a thing may cover most of a row)

@@ -208,3 +208,28 @@ def depth_scene(width=320, height=240, far_larger=False, bits=16):
     truth = {"nearest": "tall", "order": ["middle-left", "middle-right"], "aspects": [140 / 60, 50 / 110],
              "gradient": "recedes from the bottom of the frame towards the top"}
     return scaled.astype(np.uint16 if bits == 16 else np.uint8), truth
+
+
+LIMBS = [(0, 1), (0, 2), (1, 3), (2, 4), (5, 6), (5, 7), (7, 9), (6, 8), (8, 10), (5, 11), (6, 12), (11, 12),
+         (11, 13), (13, 15), (12, 14), (14, 16)]
+
+
+def skeleton_video(file, seq, colours: bool = True, thickness: int = 8):
+    """The pose sequence drawn as a skeleton video (OpenPose-coloured or white limbs, on black)."""
+    import cv2
+
+    w, h = int(seq.get("width", 1280)), int(seq.get("height", 720))
+    out = cv2.VideoWriter(str(file), cv2.VideoWriter_fourcc(*"mp4v"), seq["fps"], (w, h))
+    for fr in seq["frames"]:
+        img = np.zeros((h, w, 3), np.uint8)
+        for person in fr["people"]:
+            kp = np.array(person["keypoints"])
+            for i, (a, b) in enumerate(LIMBS):
+                hue = np.uint8([[[i * 11 % 180, 255, 255]]])
+                col = tuple(int(c) for c in cv2.cvtColor(hue, cv2.COLOR_HSV2BGR)[0, 0]) if colours else (255, 255, 255)
+                cv2.line(img, tuple(map(int, kp[a][:2])), tuple(map(int, kp[b][:2])), col, thickness)
+            for x, y, _ in kp:
+                cv2.circle(img, (int(x), int(y)), thickness, (0, 0, 255), -1)
+        out.write(img)
+    out.release()
+    return file
