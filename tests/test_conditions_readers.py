@@ -95,6 +95,13 @@ def _depth_file(tmp_path, kind):
         for k in range(3):
             cv2.imwrite(str(tmp_path / "maps" / f"{k:03d}.png"), d)
         return tmp_path / "maps", "nearer-larger", truth
+    if kind == "video":
+        grey = (d // 257).astype(np.uint8)
+        out = cv2.VideoWriter(str(tmp_path / "d.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, grey.shape[::-1])
+        for _ in range(4):
+            out.write(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+        out.release()
+        return tmp_path / "d.mp4", "nearer-larger", truth
     if kind == "grey rgb":
         f = tmp_path / "d.png"
         cv2.imwrite(str(f), cv2.cvtColor((d // 257).astype(np.uint8), cv2.COLOR_GRAY2BGR))
@@ -105,7 +112,7 @@ def _depth_file(tmp_path, kind):
 
 
 @pytest.mark.parametrize("kind", ["png16", "png8", "png16 metric", "npy", "npy metric", "npy sequence", "folder",
-                                  "grey rgb"])
+                                  "grey rgb", "video"])
 def test_depth_layout_of_a_known_scene(tmp_path, kind):
     from plugins.depth_map import read_depth
 
@@ -120,6 +127,8 @@ def test_depth_layout_of_a_known_scene(tmp_path, kind):
         assert ev.frames == 2
     if kind == "folder":
         assert ev.frames == 3
+    if kind == "video":
+        assert ev.frames == 4 and ev.format == "video"
 
 
 def test_the_wrong_convention_turns_the_layout_around(tmp_path):
