@@ -52,11 +52,20 @@ def add_condition_flags(parser) -> None:
                              "monocular estimators give; farther-larger: metric or sensor depth)")
     parser.add_argument("--reference-video", dest="reference_video", metavar="F",
                         help="a reference video: our own offline pipeline's evidence (camera, instances) as conditions")
+    parser.add_argument("--reader", dest="readers", metavar="NAME=F", action="append",
+                        help="a file for a condition reader a plugin registers under NAME (repeatable)")
 
 
 def condition_files(args) -> tuple[dict, dict]:
     """(``{condition name: path or [paths]}``, ``{option: value}``) from parsed arguments."""
     files = {name: getattr(args, name) for name in FLAGS if getattr(args, name, None)}
+    for item in getattr(args, "readers", None) or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"--reader {item}: expected NAME=FILE")
+        if name in files:
+            raise InputError(f"--reader {item}: {name} is given twice")
+        files[name] = path
     options = {o: getattr(args, o) for o in OPTIONS if getattr(args, o, None) is not None}
     return files, options
 
@@ -103,8 +112,10 @@ def layout_text(evidence: dict) -> str | None:
 
 
 def determined(evidence: dict) -> dict[str, str]:
-    """Caption field -> the text the conditions fix for it."""
-    out: dict[str, str] = {}
+    """Caption field -> the text the conditions fix for it (a plugin's condition: its ``sentence``, under
+    its name, when its evidence has one)."""
+    out: dict[str, str] = {name: ev.sentence for name, ev in evidence.items()
+                           if name not in FLAGS and isinstance(getattr(ev, "sentence", None), str)}
     cam = evidence.get("camera_path")
     ref = evidence.get("reference_video")
     if cam is not None:
@@ -191,7 +202,7 @@ def read_conditions(files: dict, options: dict | None = None) -> dict:
 def _command(args) -> int:
     files, options = condition_files(args)
     if not files:
-        raise InputError("conditions: give at least one of " + ", ".join(FLAGS.values()))
+        raise InputError("conditions: give at least one of " + ", ".join(FLAGS.values()) + ", --reader NAME=F")
     evidence = read_conditions(files, options)
     fixed = determined(evidence)
     report = {"conditions": {name: _dump(ev) for name, ev in evidence.items()}, "determined": fixed}
@@ -401,6 +412,9 @@ def conditions_text(evidence: dict) -> str:
     layout = layout_text(evidence)
     if layout:
         lines.append(f"- Depth layout, from the depth map: {layout}")
+    for name, ev in evidence.items():  # a plugin's condition: its sentence, when its evidence has one
+        if name not in FLAGS and isinstance(getattr(ev, "sentence", None), str):
+            lines.append(f"- {name.replace('_', ' ').capitalize()}: {ev.sentence}")
     if not lines:
         return ""
     return "\n\nConditions the user supplied (measured; the caption must agree with them):\n" + "\n".join(lines)

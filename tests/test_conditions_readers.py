@@ -9,7 +9,6 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.errors import InputError
 from conditions_gen import (depth_scene, path, pose_sequence, skeleton_video, solid_object_image, style_image,
                             write_realestate)
 from conftest import default_backend, real_clip
@@ -25,15 +24,26 @@ def _main(*argv):
 
 
 # -- reference images -------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", list(COLOURS))
-@pytest.mark.parametrize("backdrop", [(245, 245, 245), (20, 20, 20)])
+def _named_colours() -> dict[str, tuple]:
+    """Every colour the palette names (tools/data/colors.json), in BGR; skin tone is a person's, not an object's."""
+    from importlib import resources
+
+    data = json.loads(resources.files("tools").joinpath("data/colors.json").read_text())
+    return {k: tuple(v[::-1]) for k, v in data.items() if not k.startswith("_") and k != "skin tone"}
+
+
+BACKDROPS = {"white": (245, 245, 245), "black": (20, 20, 20), "gray": (128, 128, 128)}
+
+
+@pytest.mark.parametrize("name,backdrop", [(n, b) for b in BACKDROPS for n in _named_colours() if n != b])
 def test_identity_image_of_a_known_colour(tmp_path, name, backdrop):
+    """Every named colour but the backdrop's own, on three backdrops (60 images)."""
     from plugins.reference_image import read_reference_image
 
     box = (100, 60, 220, 200)
-    ev = read_reference_image(solid_object_image(tmp_path / "i.png", COLOURS[name], backdrop, box=box))
+    ev = read_reference_image(solid_object_image(tmp_path / "i.png", _named_colours()[name], BACKDROPS[backdrop], box=box))
     assert ev.colours[0] == name and len(ev.colours) == 1
-    assert ev.backdrop == ("white" if backdrop[0] > 128 else "black")
+    assert ev.backdrop == backdrop
     assert np.allclose(ev.box, [100 / 320, 60 / 240, 221 / 320, 201 / 240], atol=0.01)
     assert abs(ev.aspect - 141 / 121) < 0.03
     assert ev.class_name == "object" and name in ev.sentence  # a plain rectangle: no model names it
@@ -355,3 +365,51 @@ def test_enhance_with_every_condition_through_the_scripted_server(tmp_path, caps
     assert formatted["Style"].lower().startswith(("dim, low-key", "dark, low-key"))
     assert "In front is the red object" in formatted["Background"]
     assert "walks to the left" in formatted["Action"]
+
+
+# -- a third party's reader --------------------------------------------------------------------------------
+SKETCH_PLUGIN = '''
+from pathlib import Path
+from pydantic import BaseModel
+from agent.errors import InputError
+from agent.hookspecs import hookimpl
+
+class Sketch(BaseModel):
+    lines: int
+    convention: str
+    sentence: str
+
+def read_sketch(path, depth_convention="unset"):
+    text = Path(path).read_text()
+    if not text.strip():
+        raise InputError(f"sketch {path}: empty")
+    n = len(text.splitlines())
+    return Sketch(lines=n, convention=depth_convention, sentence=f"The sketch has {n} strokes.")
+
+@hookimpl
+def register_condition_readers():
+    return {"sketch": read_sketch}
+'''
+
+
+def test_a_third_partys_reader_plugs_in_through_the_hook(tmp_path, monkeypatch, capsys):
+    from test_graph_and_plugins import install_fake_distribution
+
+    from plugins.conditions import conditions_text, read_conditions
+
+    install_fake_distribution(tmp_path, "sketch_reader", SKETCH_PLUGIN, "sketch-reader")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "s.txt").write_text("a\nb\nc\n")
+    ev = read_conditions({"sketch": str(tmp_path / "s.txt")}, {"depth_convention": "farther-larger"})
+    assert ev["sketch"].lines == 3 and ev["sketch"].convention == "farther-larger"  # options by name
+    assert "- Sketch: The sketch has 3 strokes." in conditions_text(ev)
+    assert _main("conditions", "--reader", f"sketch={tmp_path / 's.txt'}") == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["determined"] == {"sketch": "The sketch has 3 strokes."} and err.startswith("needs a model")
+    (tmp_path / "e.txt").write_text("")
+    assert _main("conditions", "--reader", f"sketch={tmp_path / 'e.txt'}") == 2
+    assert capsys.readouterr().err.strip().endswith("empty")
+    assert _main("conditions", "--reader", "nothing") == 2
+    assert "expected NAME=FILE" in capsys.readouterr().err
+    assert _main("conditions", "--reader", f"unknown={tmp_path / 's.txt'}") == 2
+    assert "no condition reader named 'unknown'" in capsys.readouterr().err
