@@ -19,12 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.config import Settings  # noqa: E402
-from agent.context import RunContext  # noqa: E402
-from agent.media import FrameStore  # noqa: E402
-from agent.neural import resolve_sam2, resolve_yolo  # noqa: E402
-from agent.plugins import load_plugins  # noqa: E402
-from agent.synthetic import random_scene, render_clip  # noqa: E402
+from agent.core.config import Settings  # noqa: E402
+from agent.run.context import RunContext  # noqa: E402
+from agent.run.media import FrameStore  # noqa: E402
+from tools.weights import resolve_sam2, resolve_yolo  # noqa: E402
+from agent.run.plugins import load_plugins  # noqa: E402
+from agent.testing.synthetic import random_scene, render_clip  # noqa: E402
 
 
 def context(clip: Path, settings: Settings) -> RunContext:

@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.batch import run_batch  # noqa: E402
-from agent.config import Settings  # noqa: E402
-from agent.synthetic import random_scene, render_clip  # noqa: E402
+from agent.run.batch import run_batch  # noqa: E402
+from agent.core.config import Settings  # noqa: E402
+from agent.testing.synthetic import random_scene, render_clip  # noqa: E402
 
 CAMERAS = ["static", "pan left", "pan right", "tilt up", "tilt down", "zoom in", "zoom out", "roll clockwise"]
 

@@ -18,10 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.clips import find_clip  # noqa: E402
-from agent.config import Settings  # noqa: E402
-from agent.runner import caption_video  # noqa: E402
-from agent.synthetic import ObjectSpec, SceneSpec, render_clip  # noqa: E402
+from agent.testing.clips import find_clip  # noqa: E402
+from agent.core.config import Settings  # noqa: E402
+from agent.run.runner import caption_video  # noqa: E402
+from agent.testing.synthetic import ObjectSpec, SceneSpec, render_clip  # noqa: E402
 from plugins.film_language import composition  # noqa: E402
 
 CASES = [(0.1, x) for x in (0.1, 0.3, 0.5, 0.7, 0.9)] + [(0.3, x) for x in (0.1, 0.3, 0.5, 0.7, 0.9)] \

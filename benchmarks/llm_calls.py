@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from agent.config import Settings  # noqa: E402
-from agent.runner import caption_video  # noqa: E402
-from agent.synthetic import random_scene, render_clip  # noqa: E402
+from agent.core.config import Settings  # noqa: E402
+from agent.run.runner import caption_video  # noqa: E402
+from agent.testing.synthetic import random_scene, render_clip  # noqa: E402
 from openai_server import ScriptedOpenAI, reply  # noqa: E402
 
 MEASURE = ["read_metadata", "estimate_camera_motion", "detect_instances", "segment_and_blur", "describe_background"]

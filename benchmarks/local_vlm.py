@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from agent.config import Settings  # noqa: E402
-from agent.runner import caption_video  # noqa: E402
-from agent.synthetic import random_scene, render_clip  # noqa: E402
+from agent.core.config import Settings  # noqa: E402
+from agent.run.runner import caption_video  # noqa: E402
+from agent.testing.synthetic import random_scene, render_clip  # noqa: E402
 from tiny_vlm import build_tiny_vlm  # noqa: E402
 
 

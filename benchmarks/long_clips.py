@@ -2,7 +2,7 @@
 
     python benchmarks/long_clips.py [--minutes 1,5,10,30] [--sizes 320x240,640x360] [--clips-dir DIR]
 
-Clips are generated montages (``agent.synthetic``): shots of 12-20 s with the camera static,
+Clips are generated montages (``agent.testing.synthetic``): shots of 12-20 s with the camera static,
 panning, tilting, zooming or rolling, one to three moving objects, joined by cuts, dissolves and
 fades, 25 fps H.264. All lengths of one size are rendered in one pass (the frames are drawn once
 and written to every clip still shorter than its length) and kept in --clips-dir.
@@ -36,7 +36,7 @@ def shot_plan(total_s: float, seed: int = 0):
     """Shots (seed, camera, seconds) and the transition after each, filling ``total_s``."""
     import numpy as np
 
-    from agent.synthetic import TransitionSpec
+    from agent.testing.synthetic import TransitionSpec
 
     rng = np.random.default_rng(seed)
     shots, transitions, t, k = [], [], 0.0, 0
@@ -54,7 +54,7 @@ def render_lengths(minutes: list[float], width: int, height: int, folder: Path) 
     """Every length at one size, rendered once: clip i receives frames until it is long enough."""
     import av
 
-    from agent.synthetic import montage_frames, random_scene
+    from agent.testing.synthetic import montage_frames, random_scene
 
     paths = {m: folder / f"long-{width}x{height}-{m:g}min.mp4" for m in minutes}
     todo = [m for m in minutes if not paths[m].exists()]

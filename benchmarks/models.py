@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 import av  # noqa: E402
 import cv2  # noqa: E402
 
-from agent.clips import find_clip  # noqa: E402
+from agent.testing.clips import find_clip  # noqa: E402
 from tools.vision import models  # noqa: E402
 
 

@@ -2,7 +2,7 @@
 
     python benchmarks/shots.py [--clips-dir DIR] [--json FILE] [--quick]
 
-Generated montages (640x360, 25 fps, H.264) with frame-exact ground truth (``agent.synthetic.
+Generated montages (640x360, 25 fps, H.264) with frame-exact ground truth (``agent.testing.synthetic.
 render_montage``): hard cuts between static and moving shots, cuts between fast-moving shots,
 dissolves (0.3-1.2 s) between static and between moving shots, fades through black (with and
 without a black hold, a fade in at the start and a fade out at the end), cuts between similar-
@@ -17,7 +17,7 @@ Scores, each transition counted once:
 * PySceneDetect on its own (``scenedetect.detect`` with ``ContentDetector``, its own decoding):
   its cuts against the same truth (a gradual transition counts as found by a cut inside it,
   though never exact), and its run time beside ours: our shot finding alone
-  (``agent.media.find_shots``: a decode of every frame feeding the same PySceneDetect detector and
+  (``agent.run.media.find_shots``: a decode of every frame feeding the same PySceneDetect detector and
   our gradual-transition finder) and our whole decode pass (which also samples the frames, builds
   the motion stream and fits the camera pairs);
 * the former detector (HSV histogram jumps on the 10 fps motion stream), for the record;
@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from agent.synthetic import CameraSpec, TransitionSpec, camera_for, random_scene, render_montage  # noqa: E402
+from agent.testing.synthetic import CameraSpec, TransitionSpec, camera_for, random_scene, render_montage  # noqa: E402
 
 REAL = {"bikes.mp4": {"transitions": [(30, 30), (76, 76), (137, 137), (187, 187), (242, 242)]}}
 
@@ -142,7 +142,7 @@ def pyscenedetect_cuts(path: Path) -> tuple[list[int], float]:
 
 def former_cuts(path: Path) -> list[int]:
     """The project's former detector: HSV histogram jumps between motion-stream frames (10 fps)."""
-    from agent.media import FrameStore
+    from agent.run.media import FrameStore
 
     motion = FrameStore(path).motion
     frames = [motion.frames[i] for i in range(len(motion.frames))]
@@ -167,8 +167,8 @@ def former_cuts(path: Path) -> list[int]:
 
 
 def ours(path: Path, settings, tools) -> tuple[list[tuple[int, int, str]], float, list]:
-    from agent.context import RunContext
-    from agent.media import FrameStore
+    from agent.run.context import RunContext
+    from agent.run.media import FrameStore
 
     fs = FrameStore(path)
     t = time.perf_counter()
@@ -193,9 +193,9 @@ def main() -> int:
     args = ap.parse_args()
     args.clips_dir.mkdir(parents=True, exist_ok=True)
 
-    from agent.clips import find_clip
-    from agent.config import Settings
-    from agent.plugins import load_plugins
+    from agent.testing.clips import find_clip
+    from agent.core.config import Settings
+    from agent.run.plugins import load_plugins
 
     settings = Settings(runs_dir=args.clips_dir / "runs")
     tools = {t.name: t for t in load_plugins().tools(settings)}
@@ -221,7 +221,7 @@ def main() -> int:
         true = [(t["start_frame"], t["end_frame"]) for t in truth["transitions"]]
         found, seconds, labels = ours(path, settings, tools)
         psd, psd_s = pyscenedetect_cuts(path)
-        from agent.media import find_shots
+        from agent.run.media import find_shots
 
         t0 = time.perf_counter()
         find_shots(path)

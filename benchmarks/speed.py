@@ -23,12 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import av  # noqa: E402
 
-from agent.config import Settings  # noqa: E402
-from agent.context import RunContext  # noqa: E402
-from agent.evidence import instances_of  # noqa: E402
-from agent.media import FrameStore  # noqa: E402
-from agent.plugins import load_plugins  # noqa: E402
-from agent.synthetic import random_scene, render_clip  # noqa: E402
+from agent.core.config import Settings  # noqa: E402
+from agent.run.context import RunContext  # noqa: E402
+from agent.core.evidence import instances_of  # noqa: E402
+from agent.run.media import FrameStore  # noqa: E402
+from agent.run.plugins import load_plugins  # noqa: E402
+from agent.testing.synthetic import random_scene, render_clip  # noqa: E402
 
 
 def decode_once(path: Path) -> float:

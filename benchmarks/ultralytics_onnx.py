@@ -63,8 +63,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     path = models.model_path(NAME)  # one line naming the file if it is missing
-    from agent.config import Settings
-    from agent.neural import prepare_ultralytics
+    from agent.core.config import Settings
+    from tools.weights import prepare_ultralytics
     from tools.detect_yolo import TRACKER
     from tools.vision.detector import MEAN, STD, detect_objects, preprocess
 
@@ -120,11 +120,11 @@ def main() -> int:
 
 
 def tool_time(samples: int):
-    from agent.config import Settings
-    from agent.context import RunContext
-    from agent.media import FrameStore
-    from agent.neural import resolve_yolo
-    from agent.clips import find_clip
+    from agent.core.config import Settings
+    from agent.run.context import RunContext
+    from agent.run.media import FrameStore
+    from tools.weights import resolve_yolo
+    from agent.testing.clips import find_clip
     from tools.detect_yolo import detect_yolo
 
     with tempfile.TemporaryDirectory() as tmp:

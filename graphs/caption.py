@@ -27,12 +27,12 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode
 
-from agent.caption import json_schema
-from agent.composer import compose
-from agent.planner import PLAN
-from agent.prompts import SYSTEM_PROMPT, first_message_text
-from agent.toolcalls import cap_reply, normalise_reply, unparsed_error
-from agent.validation import validate
+from agent.core.caption import json_schema
+from agent.core.composer import compose
+from agent.models.planner import PLAN
+from agent.core.prompts import SYSTEM_PROMPT, first_message_text
+from agent.models.toolcalls import cap_reply, normalise_reply, unparsed_error
+from agent.core.validation import validate
 
 SUBMIT = "submit_caption"
 

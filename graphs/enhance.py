@@ -23,9 +23,9 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
-from agent.caption import STRUCTURAL_KEY
-from agent.toolcalls import ModelReplyError, read_json
-from agent.prompts import (ENHANCE_DESCRIBE_INSTANCES, ENHANCE_DESCRIBE_SCENE, ENHANCE_EXPAND, ENHANCE_LIST,
+from agent.core.caption import STRUCTURAL_KEY
+from agent.models.toolcalls import ModelReplyError, read_json
+from agent.core.prompts import (ENHANCE_DESCRIBE_INSTANCES, ENHANCE_DESCRIBE_SCENE, ENHANCE_EXPAND, ENHANCE_LIST,
                            ENHANCE_REPAIR, ENHANCE_SYSTEM)
 
 
@@ -115,7 +115,7 @@ def build_enhance_graph(llm, checks: list, *, max_instances: int = 3, max_repair
         return {"caption": caption}
 
     def check(state: EnhanceState) -> dict:
-        from agent.validation import validate
+        from agent.core.validation import validate
 
         caption, problems = validate(state["caption"], evidence or {}, checks)
         if caption is not None and not problems:

@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agent.errors import InputError
-from agent.hookspecs import hookimpl
+from agent.core.errors import InputError
+from agent.core.hookspecs import hookimpl
 
 ROT_MIN = 2.0  # degrees per second about one axis that counts as rotation
 ROT_SHARE = 0.3  # of the strongest axis, for a second axis to count too

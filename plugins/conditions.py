@@ -19,9 +19,9 @@ import math
 import re
 import sys
 
-from agent.caption import STRUCTURAL_KEY
-from agent.errors import InputError
-from agent.hookspecs import hookimpl
+from agent.core.caption import STRUCTURAL_KEY
+from agent.core.errors import InputError
+from agent.core.hookspecs import hookimpl
 
 FLAGS = {"camera_path": "--camera-path", "pose": "--pose", "image": "--image", "style": "--style",
          "depth": "--depth", "reference_video": "--reference-video"}
@@ -139,7 +139,7 @@ def determined(evidence: dict) -> dict[str, str]:
             out[f"{INSTANCE}.reference {inst.id}.Appearance and motion"] = inst.sentence
     depth = evidence.get("depth")
     if depth is not None:
-        from agent.vocab import cell_phrase
+        from agent.core.vocab import cell_phrase
 
         for rank, i in place_images(_images(evidence), depth).items():
             where = "nearest the camera" if rank == 0 else f"{'second' if rank == 1 else 'further'} from the front"
@@ -185,7 +185,7 @@ def _reader_call(reader, path, options: dict):
 def read_conditions(files: dict, options: dict | None = None) -> dict:
     """``{condition name: path or [paths]}`` -> ``{condition name: evidence model (or a list)}``, through the
     plugins' readers; ``options`` go to the readers whose signature names them (``depth_convention``)."""
-    from agent.plugins import load_plugins
+    from agent.run.plugins import load_plugins
 
     readers = load_plugins().condition_readers()
     out = {}
@@ -220,7 +220,7 @@ def register_commands(subparsers):
 
 
 # -- holding an enhanced caption to the conditions ----------------------------------------------------
-# stricter than agent.checks.CAMERA_FORMS: a path tells a pan from a truck and a dolly from a zoom
+# stricter than agent.core.checks.CAMERA_FORMS: a path tells a pan from a truck and a dolly from a zoom
 _DIR = {"left": r"\bleft(ward)?s?\b", "right": r"\bright(ward)?s?\b", "up": r"\b(up(ward)?s?|rais\w*|ris\w*)\b",
         "down": r"\b(down(ward)?s?|lower\w*|descend\w*)\b", "in": r"\b(in|forward|closer|towards?)\b",
         "out": r"\b(out|back(ward)?s?|away)\b", "clockwise": r"(?<!counter)(?<!counter-)(?<!anti)\bclockwise\b",
@@ -246,8 +246,8 @@ def camera_path_matches(caption, evidence: dict) -> list:
     """The Camera Movement names every primitive of the camera path, and no primitive that the path
     contradicts (the opposite direction, or the motion image motion confuses it with), and says static
     for a static path."""
-    from agent.checks import STATIC_FORMS
-    from agent.validation import Problem
+    from agent.core.checks import STATIC_FORMS
+    from agent.core.validation import Problem
 
     ev = evidence.get("camera_path")
     if ev is None:
@@ -278,8 +278,8 @@ def camera_path_matches(caption, evidence: dict) -> list:
 def pose_actions_match(caption, evidence: dict) -> list:
     """A person the poses show walking or running (to the left or right) is written so: some person
     instance's Actions and Motion names the gait and the direction."""
-    from agent.checks import PERSON_WORDS
-    from agent.validation import Problem
+    from agent.core.checks import PERSON_WORDS
+    from agent.core.validation import Problem
 
     ev = evidence.get("pose")
     if ev is None:
@@ -312,7 +312,7 @@ def _colour_forms(name: str) -> str:
 
 
 def _class_fits(written: str, measured: str) -> bool:
-    from agent.checks import PERSON_WORDS
+    from agent.core.checks import PERSON_WORDS
 
     words = set(re.findall(r"[a-z]+", written.lower()))
     if measured == "person":
@@ -323,7 +323,7 @@ def _class_fits(written: str, measured: str) -> bool:
 def images_match(caption, evidence: dict) -> list:
     """Each reference image's subject is an instance of its class (when the models named it) whose
     Appearance names its main colour (a person's: the upper body's, else the subject's)."""
-    from agent.validation import Problem
+    from agent.core.validation import Problem
 
     problems = []
     written = caption.structural.main_instance
@@ -344,8 +344,8 @@ def images_match(caption, evidence: dict) -> list:
 def reference_video_matches(caption, evidence: dict) -> list:
     """The reference video's camera (where no camera path is given: a path's 3D truth is stronger) as
     ``run`` holds a caption to the estimator, and an instance of each class its recognisers were sure of."""
-    from agent.checks import camera_matches
-    from agent.validation import Problem
+    from agent.core.checks import camera_matches
+    from agent.core.validation import Problem
 
     ref = evidence.get("reference_video")
     if ref is None:
@@ -364,8 +364,8 @@ def depth_matches(caption, evidence: dict) -> list:
     """A reference image placed at a depth blob (:func:`place_images`) is written there: the instances
     that are it (its class, or for an unnamed ``object`` its main colour in the Appearance) name the
     blob's 3x3 cell in their Position."""
-    from agent.checks import _norm
-    from agent.validation import Problem
+    from agent.core.checks import _norm
+    from agent.core.validation import Problem
 
     depth, images = evidence.get("depth"), _images(evidence)
     problems = []
@@ -390,7 +390,7 @@ _DARK = r"\b(dark|dim(ly)?|night|gloomy|shadowy|low-key|unlit)\b"
 def style_matches(caption, evidence: dict) -> list:
     """The light the caption writes does not contradict the style image's: no 'bright' or 'sunny' for
     a dark or dim image, no 'dark' or 'dim' for a bright one."""
-    from agent.validation import Problem
+    from agent.core.validation import Problem
 
     style = evidence.get("style")
     if style is None:

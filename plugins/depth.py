@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.evidence import instances_of
-from agent.hookspecs import hookimpl
-from agent.neural import try_neural
-from agent.tool import NoArgs, Observation, Tool
+from agent.core.evidence import instances_of
+from agent.core.hookspecs import hookimpl
+from tools.weights import try_neural
+from agent.core.tool import NoArgs, Observation, Tool
 
 SECTION = "Depth"
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -82,7 +82,7 @@ def random_depth_model():
 
 
 def load_depth_model(settings):
-    from agent.neural import WeightsMissing, keep_loaded, pick_device
+    from tools.weights import WeightsMissing, keep_loaded, pick_device
 
     device = pick_device(settings.device)
 

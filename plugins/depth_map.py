@@ -34,9 +34,9 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agent.errors import InputError
-from agent.hookspecs import hookimpl
-from agent.vocab import cell_phrase, grid_cell
+from agent.core.errors import InputError
+from agent.core.hookspecs import hookimpl
+from agent.core.vocab import cell_phrase, grid_cell
 from plugins.conditions import DEFAULT_DEPTH_CONVENTION as DEFAULT_CONVENTION
 from plugins.conditions import DEPTH_CONVENTIONS as CONVENTIONS
 

@@ -27,10 +27,10 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.evidence import instances_of, typed
-from agent.hookspecs import hookimpl
-from agent.tool import NoArgs, Observation, Tool
-from agent.validation import Problem
+from agent.core.evidence import instances_of, typed
+from agent.core.hookspecs import hookimpl
+from agent.core.tool import NoArgs, Observation, Tool
+from agent.core.validation import Problem
 from tools.shots import sample_shots
 
 SECTION = "Film Language"
@@ -255,7 +255,7 @@ class DescribeFilmLanguage(Tool):
 
         movement = None
         if cam is not None:
-            from agent.composer import camera_movement
+            from agent.core.composer import camera_movement
 
             movement = camera_movement(cam)
             anchors.append(Anchor(aspect="camera movement", claim=cam.label, times=times,

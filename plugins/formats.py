@@ -11,10 +11,10 @@
 from __future__ import annotations
 
 
-from agent.caption import STRUCTURAL_KEY
-from agent.composer import shot_size_sentence
-from agent.evidence import typed
-from agent.hookspecs import hookimpl
+from agent.core.caption import STRUCTURAL_KEY
+from agent.core.composer import shot_size_sentence
+from agent.core.evidence import typed
+from agent.core.hookspecs import hookimpl
 
 
 def _instances(caption: dict) -> list[dict]:
@@ -80,7 +80,7 @@ def any2caption(caption: dict, evidence: dict) -> dict:
 def cinecap(caption: dict, evidence: dict) -> dict:
     film = caption.get("Film Language")
     if not isinstance(film, dict):
-        from agent.errors import InputError
+        from agent.core.errors import InputError
 
         raise InputError("--format cinecap needs the film-language condition (--condition film_language)")
     claims = {k: v for k, v in film.items() if k != "Evidence"}

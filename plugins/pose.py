@@ -20,10 +20,10 @@ from collections import Counter
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.evidence import instances_of
-from agent.hookspecs import hookimpl
-from agent.neural import try_neural
-from agent.tool import NoArgs, Observation, Tool
+from agent.core.evidence import instances_of
+from agent.core.hookspecs import hookimpl
+from tools.weights import try_neural
+from agent.core.tool import NoArgs, Observation, Tool
 
 SECTION = "Pose"
 # COCO keypoint indices
@@ -128,7 +128,7 @@ def _summarise(words_per_frame: list[list[str] | None]) -> str | None:
 
 
 def load_pose_model(settings):
-    from agent.neural import keep_loaded, prepare_ultralytics, resolve_yolo
+    from tools.weights import keep_loaded, prepare_ultralytics, resolve_yolo
 
     spec = resolve_yolo(settings.model_copy(update={"yolo_weights": settings.pose_weights}), flag="pose_weights")
     prepare_ultralytics(settings)
@@ -170,7 +170,7 @@ class EstimatePose(Tool):
         return Observation(summary, evidence)
 
     def _neural(self, ctx, people, sampled, times) -> PoseEvidence:
-        from agent.neural import pick_device
+        from tools.weights import pick_device
         from tools.detect import iou
 
         model, label = load_pose_model(ctx.settings)

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agent.errors import InputError
-from agent.hookspecs import hookimpl
+from agent.core.errors import InputError
+from agent.core.hookspecs import hookimpl
 from tools import people as rules
 from tools.vision.pose import KEYPOINTS, Keypoint, Pose
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.errors import InputError
-from agent.hookspecs import hookimpl
+from agent.core.errors import InputError
+from agent.core.hookspecs import hookimpl
 
 VIDEO = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif")
 SAMPLE_FPS = 10.0
@@ -34,7 +34,7 @@ def poses_from_video(path: str | Path):
     """(fps of the samples, [frame: {person id: (17, 3)}], (width, height), format), as ``read_poses``."""
     import cv2
 
-    from agent.neural import WeightsMissing
+    from tools.weights import WeightsMissing
     from plugins.pose_sequence import MIN_VISIBLE, _openpose
     from tools.people import VISIBLE
     from tools.vision import estimate_poses

@@ -27,8 +27,8 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agent.errors import InputError
-from agent.hookspecs import hookimpl
+from agent.core.errors import InputError
+from agent.core.hookspecs import hookimpl
 
 BACKDROP_DISTANCE = 18.0  # CIELAB units from the border's colour that make a pixel the subject's
 MIN_SUBJECT = 0.01  # share of the image the subject must cover to be taken apart from the backdrop
@@ -115,7 +115,7 @@ def _largest_part(mask: np.ndarray) -> np.ndarray | None:
 
 
 def _detections(image: np.ndarray, missing: list[str]):
-    from agent.neural import WeightsMissing
+    from tools.weights import WeightsMissing
     from tools.recognise import ATTACH, CLASS_SCORE, DEFAULT_CLASS_SCORE, MIN_SCORE
     from tools.vision import detect_objects
 
@@ -133,7 +133,7 @@ def _detections(image: np.ndarray, missing: list[str]):
 
 
 def _person(image: np.ndarray, box_px, missing: list[str]) -> dict:
-    from agent.neural import WeightsMissing
+    from tools.weights import WeightsMissing
     from tools import people
 
     out: dict = {}
@@ -158,7 +158,7 @@ def _person(image: np.ndarray, box_px, missing: list[str]) -> dict:
 
 
 def read_reference_image(path: str | Path) -> ReferenceImageEvidence:
-    from agent.neural import WeightsMissing
+    from tools.weights import WeightsMissing
     from tools.colors import dominant_colours, name_lab
     from tools.recognise import CLASSIFIER_SCORE, PackagedRecogniser, caption_word
 

@@ -5,7 +5,7 @@ offline planner: metadata, camera motion, instances with the packaged models whe
 them, segmentation, background), in a temporary run folder; what it measured becomes conditions:
 
 * the camera: the estimator's label and primitives (image motion cannot tell a pan from a truck, so
-  the caption is held to it as ``run`` holds its captions: :func:`agent.checks.camera_matches`);
+  the caption is held to it as ``run`` holds its captions: :func:`agent.core.checks.camera_matches`);
 * the instances: class (and whether it binds), colours, where they go, a person's action;
 * the background: colours, brightness, texture.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from agent.errors import AgentError, InputError
-from agent.hookspecs import hookimpl
+from agent.core.errors import AgentError, InputError
+from agent.core.hookspecs import hookimpl
 
 
 class ReferenceInstance(BaseModel):
@@ -61,9 +61,9 @@ def _instance_sentence(inst) -> str:
 
 
 def read_reference_video(path: str | Path) -> ReferenceVideoEvidence:
-    from agent.config import load_settings
-    from agent.evidence import instances_of, typed
-    from agent.runner import caption_video
+    from agent.core.config import load_settings
+    from agent.core.evidence import instances_of, typed
+    from agent.run.runner import caption_video
 
     p = Path(path)
     if not p.is_file():

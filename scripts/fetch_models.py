@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.neural import WeightsMissing  # noqa: E402
+from tools.weights import WeightsMissing  # noqa: E402
 from tools.vision import models  # noqa: E402
 
 

@@ -209,7 +209,7 @@ def build(source: str | Path, out: str | Path) -> Path:
 
 def source_file() -> Path:
     """The checked nanodet.onnx: the installed one, else the committed one."""
-    from agent.neural import WeightsMissing
+    from tools.weights import WeightsMissing
     from tools.vision import models
 
     try:
@@ -251,9 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         import av
 
-        from agent.clips import find_clip
-        from agent.config import Settings
-        from agent.neural import prepare_ultralytics
+        from agent.testing.clips import find_clip
+        from agent.core.config import Settings
+        from tools.weights import prepare_ultralytics
 
         prepare_ultralytics(Settings())
         clip = find_clip("carphone_pristine.mp4")

@@ -17,7 +17,7 @@ def clip_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def three_objects_clip(clip_dir):
     """A 3 s pan-left clip with three moving objects, and its ground truth."""
-    from agent.synthetic import random_scene, render_clip
+    from agent.testing.synthetic import random_scene, render_clip
 
     spec = random_scene(3, "pan left", n_objects=3, noise=3.0)
     path = clip_dir / "three.mp4"
@@ -31,7 +31,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
 
 
 def real_clip(name: str) -> Path:
-    from agent.clips import find_clip
+    from agent.testing.clips import find_clip
 
     path = find_clip(name)
     if path is None:
@@ -59,10 +59,10 @@ def biased_yolo(monkeypatch):
 
 def tool_context(path: Path, tmp_path: Path, **settings):
     """A run context over ``path`` with every plugin's tools, as the tools see it in a run."""
-    from agent.config import Settings
-    from agent.context import RunContext
-    from agent.media import FrameStore
-    from agent.plugins import load_plugins
+    from agent.core.config import Settings
+    from agent.run.context import RunContext
+    from agent.run.media import FrameStore
+    from agent.run.plugins import load_plugins
 
     config = Settings(runs_dir=tmp_path, **settings)
     tools = {t.name: t for t in load_plugins().tools(config)}

@@ -9,14 +9,14 @@ import time
 
 import pytest
 
-from agent.batch import expand_inputs, run_batch
-from agent.config import Settings
+from agent.run.batch import expand_inputs, run_batch
+from agent.core.config import Settings
 from conftest import ROOT, default_backend, run_cli
 
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
-    from agent.synthetic import random_scene, render_clip
+    from agent.testing.synthetic import random_scene, render_clip
 
     folder = tmp_path_factory.mktemp("dataset")
     for i, camera in enumerate(["pan left", "static", "zoom in", "tilt up"]):

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from agent.caption import (STRUCTURAL_KEY, Caption, json_schema, parse_caption, register_section,
+from agent.core.caption import (STRUCTURAL_KEY, Caption, json_schema, parse_caption, register_section,
                            validate_raw)
 from pydantic import BaseModel
 

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from agent.config import Settings
-from agent.runner import caption_video
+from agent.core.config import Settings
+from agent.run.runner import caption_video
 from conftest import ROOT, favour_first_class, real_clip, run_cli
 from plugins.film_language import (angle_from_horizon, composition, horizon, shot_size_from_face,
                                    shot_size_from_subject)
@@ -78,8 +78,8 @@ def test_film_language_on_the_face_close_up(tmp_path):
 
 
 def test_a_caption_that_contradicts_the_measured_shot_size_fails_validation(tmp_path, three_objects_clip):
-    from agent.plugins import load_plugins
-    from agent.validation import validate
+    from agent.run.plugins import load_plugins
+    from agent.core.validation import validate
 
     path, _ = three_objects_clip
     settings = Settings(conditions=["film_language"], runs_dir=tmp_path)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.errors import InputError
+from agent.core.errors import InputError
 from conditions_gen import MOTIONS, path, write_json, write_realestate
 from plugins.camera_path import decompose, read_camera_path
 
@@ -140,7 +140,7 @@ def test_missing_camera_path(tmp_path):
 
 
 def test_camera_path_reader_is_registered_as_a_plugin():
-    from agent.plugins import load_plugins
+    from agent.run.plugins import load_plugins
 
     assert load_plugins().condition_readers()["camera_path"] is read_camera_path
 
@@ -247,7 +247,7 @@ def test_pose_file_not_json(tmp_path):
 
 # -- the command ------------------------------------------------------------------------------------
 def test_conditions_command_prints_what_they_determine(tmp_path, capsys):
-    from agent.cli import main
+    from agent.cli.main import main
 
     cam = tmp_path / "cam.txt"
     write_realestate(cam, *path([(["dolly in"], 2), (["pan left"], 2)]))
@@ -266,7 +266,7 @@ def test_conditions_command_prints_what_they_determine(tmp_path, capsys):
 
 
 def test_conditions_command_camera_only_still_needs_the_instances(tmp_path, capsys):
-    from agent.cli import main
+    from agent.cli.main import main
 
     cam = tmp_path / "cam.json"
     write_json(cam, *path([(["orbit right"], 2)]))
@@ -283,7 +283,7 @@ def test_conditions_command_camera_only_still_needs_the_instances(tmp_path, caps
     ([], "give at least one of --camera-path, --pose"),
 ])
 def test_conditions_command_bad_files_exit_2_with_one_line(tmp_path, capsys, args, needle):
-    from agent.cli import main
+    from agent.cli.main import main
 
     (tmp_path / "bad.txt").write_text("url\n1 2 3\n")
     _write(tmp_path, "badpose.json", {"frames": [{"people": []}]})
@@ -318,7 +318,7 @@ def _caption(camera: str, action: str = "The man walks to the left along the pav
     ([(["tilt up"], 3)], "The camera tilts up.", True),
 ])
 def test_camera_sentence_is_held_to_the_path(segments, camera, ok):
-    from agent.validation import validate
+    from agent.core.validation import validate
     from plugins.conditions import camera_path_matches
 
     ev = {"camera_path": decompose(*path(segments))}
@@ -327,7 +327,7 @@ def test_camera_sentence_is_held_to_the_path(segments, camera, ok):
 
 
 def test_actions_are_held_to_the_poses(tmp_path):
-    from agent.validation import validate
+    from agent.core.validation import validate
     from plugins.conditions import pose_actions_match
 
     ev = {"pose": read_pose_sequence(_write(tmp_path, "p.json", pose_sequence("walk_left")))}
@@ -339,8 +339,8 @@ def test_actions_are_held_to_the_poses(tmp_path):
 
 
 def test_enhance_with_conditions_through_the_scripted_server(tmp_path):
-    from agent.config import Settings
-    from agent.enhance import enhance_prompt
+    from agent.core.config import Settings
+    from agent.run.enhance import enhance_prompt
     from openai_server import ScriptedOpenAI, reply
 
     cam = tmp_path / "cam.txt"
@@ -368,7 +368,7 @@ def test_enhance_with_conditions_through_the_scripted_server(tmp_path):
 
 
 def test_enhance_with_a_bad_camera_path_exits_2_before_any_model(tmp_path, capsys):
-    from agent.cli import main
+    from agent.cli.main import main
 
     (tmp_path / "bad.txt").write_text("url\n0 0.5 0.9 0.5 0.5 0 0 2 0 0 0 0 1 0 0 0 0 1 0\n")
     assert main(["enhance", "a man walks", "--llm", "offline", "--camera-path", str(tmp_path / "bad.txt")]) == 2

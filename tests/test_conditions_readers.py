@@ -18,7 +18,7 @@ COLOURS = {"red": (35, 35, 215), "blue": (215, 75, 35), "green": (60, 165, 45), 
 
 
 def _main(*argv):
-    from agent.cli import main
+    from agent.cli.main import main
 
     return main(list(map(str, argv)))
 
@@ -190,7 +190,7 @@ def test_reference_images_are_placed_at_depth_blobs_by_their_silhouettes(tmp_pat
 
 
 def test_depth_holds_where_a_placed_image_is_written(tmp_path):
-    from agent.validation import validate
+    from agent.core.validation import validate
     from plugins.conditions import depth_matches, read_conditions
 
     d, _ = depth_scene()
@@ -236,7 +236,7 @@ def test_a_video_of_a_filmed_person_is_read_with_the_pose_model():
 
 # -- a reference video -------------------------------------------------------------------------------
 def test_reference_video_gives_our_pipelines_evidence(three_objects_clip):
-    from agent.validation import validate
+    from agent.core.validation import validate
     from plugins.conditions import determined, reference_video_matches
     from plugins.reference_video import read_reference_video
 
@@ -267,7 +267,7 @@ def _caption(cls="man", appearance="A man in a red jacket.", background="A quiet
 
 
 def test_images_and_style_hold_the_caption(tmp_path):
-    from agent.validation import validate
+    from agent.core.validation import validate
     from plugins.conditions import images_match, read_conditions, style_matches
 
     ev = read_conditions({"image": [str(solid_object_image(tmp_path / "r.png", COLOURS["red"]))],
@@ -413,8 +413,8 @@ def test_enhance_with_every_condition_through_the_scripted_server(tmp_path, caps
 SKETCH_PLUGIN = '''
 from pathlib import Path
 from pydantic import BaseModel
-from agent.errors import InputError
-from agent.hookspecs import hookimpl
+from agent.core.errors import InputError
+from agent.core.hookspecs import hookimpl
 
 class Sketch(BaseModel):
     lines: int

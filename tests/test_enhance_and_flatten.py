@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from agent.config import Settings
-from agent.enhance import enhance_prompt
-from agent.errors import BackendError
-from agent.flatten import flatten, make_counter, units
+from agent.core.config import Settings
+from agent.run.enhance import enhance_prompt
+from agent.core.errors import BackendError
+from agent.core.flatten import flatten, make_counter, units
 from conftest import run_cli
 from openai_server import ScriptedOpenAI, reply
 

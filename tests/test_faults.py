@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 
-from agent.batch import RecordFile, run_batch
-from agent.config import Settings
-from agent.errors import StorageError
-from agent.runner import caption_video
+from agent.run.batch import RecordFile, run_batch
+from agent.core.config import Settings
+from agent.core.errors import StorageError
+from agent.run.runner import caption_video
 from conftest import run_cli
 from openai_server import ScriptedOpenAI, raw, reply, status
 
@@ -234,12 +234,12 @@ def test_a_corrupt_cache_warns_once_and_the_batch_goes_on(damage, three_objects_
         cache.write_bytes(bytes(data))
         for side in (cache.with_name(cache.name + "-wal"), cache.with_name(cache.name + "-shm")):
             side.unlink(missing_ok=True)
-    import agent.batch
+    import agent.run.batch
 
-    agent.batch._WORKER_CACHE.clear()
+    agent.run.batch._WORKER_CACHE.clear()
     summary = run_batch([path], tmp_path / "out.jsonl", Settings(runs_dir=tmp_path / "runs"), cache_path=cache)
     assert summary.done == {"ok": 1}
-    warnings = [r for r in caplog.records if r.name == "agent.cache"]
+    warnings = [r for r in caplog.records if r.name == "agent.run.cache"]
     assert len(warnings) == 1 and str(cache) in warnings[0].getMessage()
 
 
@@ -259,7 +259,7 @@ def test_two_batches_on_one_out_the_second_is_refused(three_objects_clip, tmp_pa
 
 
 def test_a_full_disk_stops_the_batch_and_keeps_the_records_valid(tmp_path, monkeypatch):
-    from agent.synthetic import random_scene, render_clip
+    from agent.testing.synthetic import random_scene, render_clip
 
     clips = []
     for i in range(3):
@@ -288,14 +288,14 @@ def test_a_full_disk_stops_the_batch_and_keeps_the_records_valid(tmp_path, monke
 
 
 def test_a_run_that_cannot_write_its_record_is_not_recorded_as_done(three_objects_clip, tmp_path, monkeypatch):
-    import agent.runner
+    import agent.run.runner
 
     path, _ = three_objects_clip
 
     def full(path, text):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(agent.runner, "write_atomic", full)
+    monkeypatch.setattr(agent.run.runner, "write_atomic", full)
     out = tmp_path / "out.jsonl"
     with pytest.raises(StorageError):
         run_batch([path], out, Settings(runs_dir=tmp_path / "runs"))

@@ -6,9 +6,9 @@ import textwrap
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from agent.config import Settings
-from agent.plugins import load_plugins
-from agent.runner import caption_video
+from agent.core.config import Settings
+from agent.run.plugins import load_plugins
+from agent.run.runner import caption_video
 from conftest import run_cli
 
 
@@ -25,7 +25,7 @@ def call(name, args, i):
 
 def run_with(replies, clip, tmp_path, monkeypatch, **settings):
     model = Scripted(messages=iter(replies))
-    monkeypatch.setattr("agent.runner.make_chat_model", lambda s: model)
+    monkeypatch.setattr("agent.run.runner.make_chat_model", lambda s: model)
     return caption_video(clip, Settings(runs_dir=tmp_path, **settings))
 
 
@@ -74,8 +74,8 @@ def test_step_limit(three_objects_clip, tmp_path, monkeypatch):
 
 
 PLUGIN = textwrap.dedent('''
-    from agent.hookspecs import hookimpl
-    from agent.tool import Observation, Tool
+    from agent.core.hookspecs import hookimpl
+    from agent.core.tool import Observation, Tool
 
     class CountFrames(Tool):
         name = "count_frames"

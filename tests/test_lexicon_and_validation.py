@@ -1,8 +1,8 @@
 import pytest
 
-from agent.caption import parse_caption
-from agent.checks import camera_matches, instances_match, positions_match, video_name, wording
-from agent.evidence import CameraMotion, Instances, InstanceTrack, VideoMetadata
+from agent.core.caption import parse_caption
+from agent.core.checks import camera_matches, instances_match, positions_match, video_name, wording
+from agent.core.evidence import CameraMotion, Instances, InstanceTrack, VideoMetadata
 from tools.lexicon import apply_suggestions, scan
 
 

@@ -5,8 +5,8 @@ import socket
 
 import pytest
 
-from agent.config import Settings
-from agent.runner import caption_video
+from agent.core.config import Settings
+from agent.run.runner import caption_video
 from conftest import run_cli
 from openai_server import ScriptedOpenAI, reply, stall, status
 
@@ -161,10 +161,10 @@ def test_replay_of_a_missing_recording_is_an_input_error(tmp_path, three_objects
 def test_model_selection_from_flags_environment_and_config(tmp_path, monkeypatch):
     from langchain_openai import ChatOpenAI
 
-    from agent.config import load_settings
-    from agent.errors import InputError
-    from agent.llm import make_chat_model
-    from agent.planner import OfflinePlanner
+    from agent.core.config import load_settings
+    from agent.core.errors import InputError
+    from agent.models.llm import make_chat_model
+    from agent.models.planner import OfflinePlanner
 
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "INSTANCE_AGENT_LLM", "INSTANCE_AGENT_BASE_URL",
                 "INSTANCE_AGENT_CONFIG"):
@@ -187,7 +187,7 @@ def test_model_selection_from_flags_environment_and_config(tmp_path, monkeypatch
 
 
 def test_example_config_file_is_valid(tmp_path, monkeypatch):
-    from agent.config import load_settings
+    from agent.core.config import load_settings
     from conftest import ROOT
 
     monkeypatch.setenv("INSTANCE_AGENT_CONFIG", str(ROOT / "examples" / "instance-agent.toml"))

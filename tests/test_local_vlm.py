@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from agent.config import Settings
-from agent.runner import caption_video
+from agent.core.config import Settings
+from agent.run.runner import caption_video
 from conftest import run_cli
 
 pytest.importorskip("transformers", reason="the neural extra is not installed")
@@ -44,7 +44,7 @@ def test_describer_generates_for_real_and_keeps_measured_text_when_the_answer_is
 
 def test_usable_answers_replace_the_measured_text_and_contradictions_go_back(three_objects_clip, tiny_vlm, measured,
                                                                            tmp_path, monkeypatch):
-    import agent.hf as hf
+    import agent.models.hf as hf
 
     seen_images = []
 
@@ -79,7 +79,7 @@ def test_usable_answers_replace_the_measured_text_and_contradictions_go_back(thr
 
 def test_the_same_model_as_chat_backend_reads_tool_calls_from_text(three_objects_clip, tiny_vlm, measured, tmp_path,
                                                                     monkeypatch):
-    import agent.hf as hf
+    import agent.models.hf as hf
 
     real = hf.generate_text
     replies = iter([

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from agent.media import KEEP_AROUND_S, OVERVIEW_FRAMES, FrameStore
-from agent.synthetic import TransitionSpec, montage_frames, random_scene, write_frames
+from agent.run.media import KEEP_AROUND_S, OVERVIEW_FRAMES, FrameStore
+from agent.testing.synthetic import TransitionSpec, montage_frames, random_scene, write_frames
 from conftest import ROOT
 
 SECONDS = 90
@@ -56,7 +56,7 @@ def test_a_long_run_stays_in_its_memory_budget(long_clip, tmp_path):
     """The whole offline run in a child process: a valid caption, six shots, each with its camera,
     and a peak memory (the child's own high-water mark; ``ru_maxrss`` would also count the pytest
     process it was forked from) within the budget."""
-    code = ("import json, re; from agent.config import Settings; from agent.runner import caption_video; "
+    code = ("import json, re; from agent.core.config import Settings; from agent.run.runner import caption_video; "
             f"r = caption_video({str(long_clip)!r}, Settings(runs_dir={str(tmp_path)!r})); "
             "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()); "
             "print(json.dumps({'status': r.status, 'shots': r.evidence['read_metadata']['shots'], "

@@ -8,11 +8,11 @@ import numpy as np
 from av.video.frame import PictureType
 import pytest
 
-from agent.config import Settings
-from agent.media import FrameStore, probe
-from agent.runner import caption_video
-from agent.synthetic import SceneSpec, random_scene, render_clip
-from agent.caption import parse_caption
+from agent.core.config import Settings
+from agent.run.media import FrameStore, probe
+from agent.run.runner import caption_video
+from agent.testing.synthetic import SceneSpec, random_scene, render_clip
+from agent.core.caption import parse_caption
 
 
 def write_frames(path, frames, times_ms=None, fps=25):
@@ -88,7 +88,7 @@ def test_rotated_portrait_clip_is_decoded_upright(tmp_path):
     assert info.rotation in (90, -270) and (info.width, info.height) == (640, 360)
     fs = FrameStore(tmp_path / "rot.mp4")
     # the stored pixels are portrait; what we decode matches the scene as rendered
-    from agent.synthetic import render_frames
+    from agent.testing.synthetic import render_frames
     expected = next(render_frames(spec))[0]
     got = fs.sampled[0].image
     assert got.shape == expected.shape

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from agent.config import Settings
-from agent.runner import caption_video
+from agent.core.config import Settings
+from agent.run.runner import caption_video
 from conftest import run_cli
 
 pytest.importorskip("ultralytics", reason="the neural extra is not installed")
@@ -28,7 +28,7 @@ def test_random_weight_yolo_and_sam2_run_end_to_end(three_objects_clip, tmp_path
     backends = {e["tool"]: e["model"] for e in events if e["event"] == "backend"}
     assert backends == {"detect_instances": "yolo11n.yaml (random weights)",
                         "segment_and_blur": "sam2.1 tiny (random weights)"}
-    from agent.evidence import Instances, Segmentation
+    from agent.core.evidence import Instances, Segmentation
 
     found = Instances.model_validate(run["evidence"]["detect_instances"])
     assert found.backend == "neural" and 1 <= len(found.instances) <= 3
@@ -63,7 +63,7 @@ def test_missing_weights_fall_back_to_classical_and_say_why(three_objects_clip, 
 
 
 def test_weights_are_found_where_the_user_put_them(tmp_path, monkeypatch):
-    from agent.neural import WeightsMissing, resolve_sam2, resolve_yolo
+    from tools.weights import WeightsMissing, resolve_sam2, resolve_yolo
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "w").mkdir()

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from agent.config import Settings
-from agent.runner import caption_video
+from agent.core.config import Settings
+from agent.run.runner import caption_video
 from conftest import real_clip, tool_context
 
 
@@ -185,8 +185,8 @@ def test_a_person_over_a_bicycle_rides_it():
 
 # -- class evidence: binding or advice ------------------------------------------------------------
 def test_an_unsure_class_is_advice_and_a_sure_one_binds(tmp_path):
-    from agent.caption import parse_caption
-    from agent.checks import instances_match
+    from agent.core.caption import parse_caption
+    from agent.core.checks import instances_match
 
     models_present()
     record = caption_video(real_clip("bigbuckbunny.mp4"), Settings(runs_dir=tmp_path / "runs"))

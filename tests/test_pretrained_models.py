@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from agent.neural import WeightsMissing
+from tools.weights import WeightsMissing
 from conftest import ROOT, real_clip
 from tools.vision import models
 

@@ -5,9 +5,9 @@ import av
 import numpy as np
 import pytest
 
-from agent.config import Settings
-from agent.media import FrameStore
-from agent.synthetic import CameraSpec, TransitionSpec, random_scene, render_clip, render_montage
+from agent.core.config import Settings
+from agent.run.media import FrameStore
+from agent.testing.synthetic import CameraSpec, TransitionSpec, random_scene, render_clip, render_montage
 from conftest import real_clip, tool_context as context
 from tools.shots import Transition, assemble
 
@@ -135,7 +135,7 @@ def test_tools_measure_within_shots(montage, tmp_path):
 
 def test_each_shot_has_its_own_camera_and_the_caption_says_so(tmp_path):
     """Static and moving shots mixed: each shot's label, and a caption that names them shot by shot."""
-    from agent.runner import caption_video
+    from agent.run.runner import caption_video
 
     shots = [scene(40, "static"), scene(41, "pan left"), scene(42, "static"), scene(43, "zoom in")]
     render_montage(shots, [TransitionSpec("cut"), TransitionSpec("dissolve", 0.4), TransitionSpec("cut")],
@@ -154,7 +154,7 @@ def test_each_shot_has_its_own_camera_and_the_caption_says_so(tmp_path):
 
 def test_a_montage_of_static_shots_is_static(tmp_path):
     """Four static shots joined by dissolves and a fade: never one motion fitted across them."""
-    from agent.runner import caption_video
+    from agent.run.runner import caption_video
 
     shots = [scene(50 + k, "static", seconds=1.2) for k in range(4)]
     render_montage(shots, [TransitionSpec("dissolve", 0.4), TransitionSpec("dissolve", 0.6),
@@ -168,7 +168,7 @@ def test_a_montage_of_static_shots_is_static(tmp_path):
 
 
 def test_a_shot_change_is_not_an_entrance_or_an_exit():
-    from agent.evidence import InstanceTrack
+    from agent.core.evidence import InstanceTrack
     from tools.instance_evidence import fill_evidence
 
     # seen at the left border in samples 3-4, which make up the middle one of three shots
@@ -212,7 +212,7 @@ def test_split_shots_gives_bikes_six_captioned_shots(tmp_path):
     """One record per shot with the shot's bounds, each a valid caption of that shot's own clip
     (cut without re-encoding: each of bikes.mp4's shots starts on a keyframe); a re-run resumes
     past them and the export holds all six."""
-    from agent.batch import ShotOptions, export_captions, run_batch
+    from agent.run.batch import ShotOptions, export_captions, run_batch
 
     bikes = real_clip("bikes.mp4")
     out = tmp_path / "records.jsonl"
@@ -236,7 +236,7 @@ def test_split_shot_options(montage, tmp_path):
     """--max-shot splits a shot into parts, --cut copy refuses the parts that start between
     keyframes, re-encoding cuts anywhere and the tool cache serves a shot measured before,
     --min-shot above every shot gives no records and one line."""
-    from agent.batch import ShotOptions, run_batch
+    from agent.run.batch import ShotOptions, run_batch
 
     settings = Settings(runs_dir=tmp_path / "runs")
     copy = run_batch([montage], tmp_path / "copy.jsonl", settings, shots=ShotOptions(max_shot_s=1.0, cut="copy"))

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.synthetic import random_scene, render_clip
+from agent.testing.synthetic import random_scene, render_clip
 from conftest import real_clip, tool_context as context
 
 
@@ -53,7 +53,7 @@ def test_instances_match_ground_truth(three_objects_clip, tmp_path):
     ctx = context(path, tmp_path)
     found = ctx.tools["segment_and_blur"](ctx).evidence.instances  # runs detection as a dependency
     assert len(found) == len(truth.objects)
-    from agent.vocab import GRID_CELLS
+    from agent.core.vocab import GRID_CELLS
 
     def rc(cell):
         k = GRID_CELLS.index(cell)

@@ -10,9 +10,9 @@ import time
 import pytest
 from rich.console import Console
 
-from agent.config import Settings
-from agent.runner import caption_video
-from agent.trace import LiveTrace
+from agent.core.config import Settings
+from agent.run.runner import caption_video
+from agent.cli.trace import LiveTrace
 from conftest import ROOT, run_cli
 
 

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.media import FrameStore
-from agent.synthetic import random_scene, render_clip
+from agent.run.media import FrameStore
+from agent.testing.synthetic import random_scene, render_clip
 from tools.detect import (Candidate, Track, components, cut_jumps, fill_gaps, foreground, neighbours,
                           sort_pixelwise)
 

@@ -15,9 +15,9 @@ import sys
 import numpy as np
 import pytest
 
-from agent.config import Settings
-from agent.evidence import Instances
-from agent.neural import WeightsMissing
+from agent.core.config import Settings
+from agent.core.evidence import Instances
+from tools.weights import WeightsMissing
 from conftest import ROOT, real_clip, run_cli
 from tools.vision import models
 
@@ -44,7 +44,7 @@ def builder():
 
 
 def run(clip: str, tmp_path, **settings):
-    from agent.runner import caption_video
+    from agent.run.runner import caption_video
 
     config = Settings(backend="neural", yolo_weights=FILE, device="cpu", runs_dir=tmp_path,
                       sam2_checkpoint=str(tmp_path / "no-sam2.pt"), **settings)  # masks: GrabCut, quickly
@@ -109,7 +109,7 @@ def test_the_wrapped_graph_decodes_as_the_detector_does():
 
 def test_ultralytics_reads_the_metadata(tmp_path):
     need()
-    from agent.neural import prepare_ultralytics
+    from tools.weights import prepare_ultralytics
 
     prepare_ultralytics(Settings())
     from ultralytics import YOLO
@@ -131,7 +131,7 @@ def test_the_build_gives_the_pinned_bytes(tmp_path):
 
 
 def test_the_name_is_found_in_the_models_folder_and_checked(tmp_path, monkeypatch):
-    from agent.neural import resolve_yolo
+    from tools.weights import resolve_yolo
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("INSTANCE_AGENT_MODELS_DIR", str(tmp_path / "models"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from agent.evidence import Background
-from agent.hookspecs import hookimpl
-from agent.tool import Observation, Tool
+from agent.core.evidence import Background
+from agent.core.hookspecs import hookimpl
+from agent.core.tool import Observation, Tool
 
 from .colors import dominant_colours
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from agent.evidence import CameraMotion, ShotCamera
-from agent.hookspecs import hookimpl
-from agent.tool import Observation, Tool
-from agent.vocab import STATIC, UNCLEAR, join_camera_label
+from agent.core.evidence import CameraMotion, ShotCamera
+from agent.core.hookspecs import hookimpl
+from agent.core.tool import Observation, Tool
+from agent.core.vocab import STATIC, UNCLEAR, join_camera_label
 
 from .parallel import thread_map
 from .shots import motion_in_transition, motion_shots

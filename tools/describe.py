@@ -20,9 +20,9 @@ import time
 import cv2
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.evidence import instances_of, typed
-from agent.hookspecs import hookimpl
-from agent.tool import Observation, Tool
+from agent.core.evidence import instances_of, typed
+from agent.core.hookspecs import hookimpl
+from agent.core.tool import Observation, Tool
 
 HINTS = {
     "person": "clothing (top and bottom, colours), apparent age range, hair, facial expression, accessories",
@@ -86,9 +86,9 @@ class Describe(Tool):
     version = "1"
 
     def run(self, ctx, args: DescribeArgs) -> Observation:
-        from agent.toolcalls import ModelReplyError, read_json
+        from agent.models.toolcalls import ModelReplyError, read_json
 
-        from agent.hf import generate_text, load_vlm
+        from agent.models.hf import generate_text, load_vlm
 
         model, processor, _ = load_vlm(ctx.settings.describer, ctx.settings)
         messages, expected = self._question(ctx, args)

@@ -28,9 +28,9 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.evidence import Instances, InstanceTrack
-from agent.hookspecs import hookimpl
-from agent.tool import Observation, Tool
+from agent.core.evidence import Instances, InstanceTrack
+from agent.core.hookspecs import hookimpl
+from agent.core.tool import Observation, Tool
 
 from .instance_evidence import fill_evidence
 from .parallel import thread_map
@@ -907,7 +907,7 @@ class DetectInstances(Tool):
 
 def _try_neural(ctx, limit: int, fallback: str):
     """(instances, masks, None) from YOLO, or (None, {}, why not) when it cannot run here."""
-    from agent.neural import resolve_yolo
+    from tools.weights import resolve_yolo
 
     def run():
         spec = resolve_yolo(ctx.settings)
@@ -935,7 +935,7 @@ def _try_packaged(ctx, limit: int):
 
 def _tier(ctx, model: str, fallback: str, run):
     """(instances, masks, None) from ``run``, or (None, {}, why not) when that tier cannot run here."""
-    from agent.neural import try_neural
+    from tools.weights import try_neural
 
     found, reason = try_neural(ctx, "detect_instances", model, fallback, run)
     return (found[0], found[1], None) if found else (None, {}, reason)

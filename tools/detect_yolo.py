@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.evidence import Instances, InstanceTrack
-from agent.neural import YoloSpec, keep_loaded, pick_device, prepare_ultralytics
+from agent.core.evidence import Instances, InstanceTrack
+from tools.weights import YoloSpec, keep_loaded, pick_device, prepare_ultralytics
 
 from .instance_evidence import fill_evidence
 from .shots import sample_shots

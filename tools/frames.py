@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.evidence import SampledFrames
-from agent.hookspecs import hookimpl
-from agent.tool import Observation, Tool
+from agent.core.evidence import SampledFrames
+from agent.core.hookspecs import hookimpl
+from agent.core.tool import Observation, Tool
 
 
 class SampleArgs(BaseModel):

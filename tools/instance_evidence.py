@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.evidence import InstanceTrack
-from agent.vocab import direction_word, grid_cell
+from agent.core.evidence import InstanceTrack
+from agent.core.vocab import direction_word, grid_cell
 
 from .colors import dominant_colours
 
@@ -123,7 +123,7 @@ def _colours(track, seen, frames, masks, person: bool) -> list[str]:
 
 def position_sentence(track: InstanceTrack) -> str:
     """'The person moves from the bottom-left to the center.' / 'The object stays at the top-right.'"""
-    from agent.vocab import cell_phrase
+    from agent.core.vocab import cell_phrase
 
     who = f"The {track.class_name}"
     if track.start_cell is None:

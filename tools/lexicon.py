@@ -15,9 +15,9 @@ from importlib import resources
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.evidence import LexiconReport, LexiconViolation
-from agent.hookspecs import hookimpl
-from agent.tool import Observation, Tool
+from agent.core.evidence import LexiconReport, LexiconViolation
+from agent.core.hookspecs import hookimpl
+from agent.core.tool import Observation, Tool
 
 TIMESTAMP = re.compile(r"\b\d+(?:\.\d+)?\s?(?:s|sec|secs|seconds?|ms|milliseconds?)\b|\b\d{1,2}:\d{2}(?::\d{2})?\b", re.I)
 FRAME_NUMBER = re.compile(r"\bframes?\s*(?:#|no\.?|number)?\s*\d+\b|\b\d+(?:st|nd|rd|th)\s+frames?\b", re.I)

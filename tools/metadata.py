@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agent.evidence import VideoMetadata
-from agent.hookspecs import hookimpl
-from agent.tool import Observation, Tool
+from agent.core.evidence import VideoMetadata
+from agent.core.hookspecs import hookimpl
+from agent.core.tool import Observation, Tool
 
 from .shots import clip_shots
 

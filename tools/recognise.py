@@ -202,7 +202,7 @@ class PackagedRecogniser:
     def _probabilities(self, crops: list[np.ndarray]) -> np.ndarray | None:
         """The classifier's scores for the crops, or None when its file is not here (it is optional: what it
         would name stays "object", and the note says which file is missing)."""
-        from agent.neural import WeightsMissing
+        from tools.weights import WeightsMissing
         from tools.vision.classifier import probabilities
 
         try:
@@ -249,7 +249,7 @@ class PackagedRecogniser:
 
     def describe_person(self, track, images: list[np.ndarray], times: list[float], found) -> None:
         """Action, posture and clothing colours of a person instance, from MoveNet keypoints."""
-        from agent.neural import WeightsMissing
+        from tools.weights import WeightsMissing
 
         from .people import describe_person
 
@@ -319,7 +319,7 @@ def also_seen(found, main_boxes: list[list]) -> dict[str, int]:
 
 
 def packaged_recogniser(settings) -> PackagedRecogniser:
-    """The packaged tier, or :class:`agent.neural.WeightsMissing` naming the missing file."""
+    """The packaged tier, or :class:`tools.weights.WeightsMissing` naming the missing file."""
     import cv2
 
     return PackagedRecogniser(threads=max(1, cv2.getNumThreads()))

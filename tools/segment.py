@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.evidence import InstanceTrack, InstanceView, Segmentation
-from agent.hookspecs import hookimpl
-from agent.tool import Observation, Tool
+from agent.core.evidence import InstanceTrack, InstanceView, Segmentation
+from agent.core.hookspecs import hookimpl
+from agent.core.tool import Observation, Tool
 
 from .frames import contact_sheet
 from .instance_evidence import fill_evidence
@@ -121,7 +121,7 @@ def _view_size(image: np.ndarray, mask: np.ndarray, width: int = VIEW_WIDTH):
 
 def _try_sam2(ctx, instances):
     """(masks by instance, model label, None) from SAM2, or (None, None, why not)."""
-    from agent.neural import resolve_sam2, try_neural
+    from tools.weights import resolve_sam2, try_neural
 
     def run():
         spec = resolve_sam2(ctx.settings)

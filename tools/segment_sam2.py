@@ -14,7 +14,7 @@ import warnings
 import cv2
 import numpy as np
 
-from agent.neural import Sam2Spec, keep_loaded, pick_device
+from tools.weights import Sam2Spec, keep_loaded, pick_device
 
 
 def load_predictor(spec: Sam2Spec, settings):

@@ -418,7 +418,7 @@ class ShotFinder:
         try:
             from scenedetect.detectors import AdaptiveDetector
         except ImportError:
-            from agent.errors import AgentError
+            from agent.core.errors import AgentError
 
             raise AgentError("PySceneDetect is not installed, and shots are found with it: "
                              "pip install 'scenedetect>=0.7.2,<0.8' (scripts/setup.sh installs it)") from None

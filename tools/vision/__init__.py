@@ -7,7 +7,7 @@
 
 The model files are installed by ``python scripts/fetch_models.py`` (``scripts/setup.sh`` runs it) into
 ``INSTANCE_AGENT_MODELS_DIR`` or ``~/.cache/instance-agent/models``; :func:`.models.model_path` finds and
-checks them and raises :class:`agent.neural.WeightsMissing` when one is missing or damaged.
+checks them and raises :class:`tools.weights.WeightsMissing` when one is missing or damaged.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """Where the pretrained vision models live, whether each file is the one pinned, and their sessions.
 
 The runtime files (ONNX) are in the models folder: ``INSTANCE_AGENT_MODELS_DIR`` when set, else
-``~/.cache/instance-agent/models`` (beside the ``weights`` folder of :mod:`agent.neural`).
+``~/.cache/instance-agent/models`` (beside the ``weights`` folder of :mod:`tools.weights`).
 ``scripts/fetch_models.py`` (run by ``scripts/setup.sh``) puts them there. :func:`model_path` finds
 a file, checks its sha256 against ``manifest.json`` once per process (per file size and
-modification time) and raises :class:`agent.neural.WeightsMissing` with a one-line message naming
+modification time) and raises :class:`tools.weights.WeightsMissing` with a one-line message naming
 the file and how to fetch it again when it is missing, truncated or not the pinned file.
 :func:`session` gives one onnxruntime CPU session per model and thread count per process
-(:func:`agent.neural.keep_loaded`); ``threads`` (or ``INSTANCE_AGENT_VISION_THREADS``) sets its
+(:func:`tools.weights.keep_loaded`); ``threads`` (or ``INSTANCE_AGENT_VISION_THREADS``) sets its
 intra-op threads, 0 leaving onnxruntime's default.
 """
 
@@ -20,7 +20,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from agent.neural import WeightsMissing, keep_loaded
+from tools.weights import WeightsMissing, keep_loaded
 
 HERE = Path(__file__).resolve().parent
 MANIFEST_FILE = HERE / "manifest.json"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel
 
-from agent.hookspecs import hookimpl
-from agent.tool import NoArgs, Observation, Tool
+from agent.core.hookspecs import hookimpl
+from agent.core.tool import NoArgs, Observation, Tool
 
 SECTION = "Motion Energy"
 
@@ -62,7 +62,7 @@ def compose_sections(evidence):
 
 
 def _command(args) -> int:
-    from agent.media import FrameStore
+    from agent.run.media import FrameStore
 
     energy = measure(FrameStore(args.video).motion.frames)
     print(f"{args.video}: {energy.word} ({energy.mean_change})")

@@ -12,14 +12,14 @@ from typing import Any, Callable
 
 from langchain_core.messages import AIMessage, ToolMessage
 
-from .config import Settings
-from .context import RunContext
-from .errors import STORAGE_ERRNOS, AgentError, InputError, storage_error
-from .llm import RECORDING, ReplayModel, describe_llm_error, is_offline, make_chat_model, record_reply
-from .media import FrameStore, content_hash
-from .plugins import load_plugins
-from .secrets import redact
-from .trace import JsonlSink
+from agent.core.config import Settings
+from agent.run.context import RunContext
+from agent.core.errors import STORAGE_ERRNOS, AgentError, InputError, storage_error
+from agent.models.llm import RECORDING, ReplayModel, describe_llm_error, is_offline, make_chat_model, record_reply
+from agent.run.media import FrameStore, content_hash
+from agent.run.plugins import load_plugins
+from agent.core.secrets import redact
+from agent.cli.trace import JsonlSink
 
 
 @dataclass
@@ -89,14 +89,14 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
 
     ``step``: called before every tool call with the pending calls (``--step``); it approves, skips,
     edits them or stops the run. Such runs keep LangGraph checkpoints in the run folder, and
-    ``resume=True`` continues a stopped run from there. ``cache``: a :class:`~agent.cache.ToolCache`
+    ``resume=True`` continues a stopped run from there. ``cache``: a :class:`~agent.run.cache.ToolCache`
     that serves tool results measured before on the same clip with the same vision settings.
     """
     started = time.perf_counter()
     path = Path(path)
     llm = make_chat_model(settings)  # a bad model setting fails before any work
     if settings.describer:
-        from .hf import load_vlm
+        from agent.models.hf import load_vlm
 
         load_vlm(settings.describer, settings)
     frames = FrameStore(path, samples=settings.frames, motion_fps=settings.motion_fps,
@@ -135,7 +135,7 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
         recording.unlink(missing_ok=True)
 
     def on_usage(raw: AIMessage, seconds: float, sent: list) -> None:
-        from .toolcalls import normalise_reply
+        from agent.models.toolcalls import normalise_reply
 
         usage.calls += 1
         usage.model_s += seconds
@@ -317,7 +317,7 @@ def _failed_run(ctx, plugins, settings, error: Exception) -> dict:
     measured its part, else none; either way the status is failed."""
     from graphs.caption import offline_tools
 
-    from .composer import compose
+    from agent.core.composer import compose
 
     reason = f"run failed: {type(error).__name__}: {error}"
     try:

@@ -9,8 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import EXIT_BACKEND, EXIT_INPUT, EXIT_INVALID, EXIT_OK, EXIT_STORAGE, AgentError, InputError, storage_error
-from .secrets import redact
+from agent.core.errors import EXIT_BACKEND, EXIT_INPUT, EXIT_INVALID, EXIT_OK, EXIT_STORAGE, AgentError, InputError, storage_error
+from agent.core.secrets import redact
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -139,7 +139,7 @@ def _shot_options(p) -> None:
 
 
 def _shot_opts(args):
-    from .batch import ShotOptions
+    from agent.run.batch import ShotOptions
 
     used = [f for f, v in (("--min-shot", args.min_shot != 0.0), ("--max-shot", args.max_shot is not None),
                            ("--write-shots", args.write_shots is not None), ("--cut", args.cut != "auto")) if v]
@@ -153,7 +153,7 @@ def _shot_opts(args):
 def _plugin_commands(sub) -> None:
     """Commands that plugins add through ``register_commands``; a plugin that fails is named by
     ``python -m agent plugins`` and the built-in commands still work."""
-    from .plugins import load_plugins
+    from agent.run.plugins import load_plugins
 
     try:
         load_plugins().add_commands(sub)
@@ -162,9 +162,9 @@ def _plugin_commands(sub) -> None:
 
 
 def cmd_run(args) -> int:
-    from .config import load_settings
-    from .runner import caption_video
-    from .trace import print_caption
+    from agent.core.config import load_settings
+    from agent.run.runner import caption_video
+    from agent.cli.trace import print_caption
 
     disabled = list(args.no_plugin)
     settings = load_settings(llm=args.llm, base_url=args.base_url, temperature=args.temperature,
@@ -188,7 +188,7 @@ def cmd_run(args) -> int:
     try:
         step = None
         if args.step:
-            from .stepper import StepPrompt
+            from agent.cli.stepper import StepPrompt
 
             step = StepPrompt()
         record = caption_video(args.video, settings, listeners=listeners, debug=args.debug, step=step,
@@ -235,9 +235,9 @@ def cmd_run(args) -> int:
 
 def _run_shots(args, settings, opts) -> int:
     """``run --split-shots``: each shot of one clip captioned as its own sample."""
-    from .batch import caption_shots
-    from .media import content_hash, probe
-    from .trace import print_caption
+    from agent.run.batch import caption_shots
+    from agent.run.media import content_hash, probe
+    from agent.cli.trace import print_caption
 
     if args.step or args.resume:
         raise InputError("--split-shots cannot be combined with --step or --resume")
@@ -281,7 +281,7 @@ def _listeners(args) -> list:
     """JSON lines on stdout with --json; otherwise a live view on a terminal, lines when piped."""
     from rich.console import Console
 
-    from .trace import JsonlSink, LiveTrace, TracePrinter
+    from agent.cli.trace import JsonlSink, LiveTrace, TracePrinter
 
     out: list = []
     if args.trace:
@@ -298,8 +298,8 @@ def _listeners(args) -> list:
 def cmd_batch(args) -> int:
     from rich.console import Console
 
-    from .batch import expand_inputs, run_batch
-    from .config import load_settings
+    from agent.run.batch import expand_inputs, run_batch
+    from agent.core.config import load_settings
 
     if args.workers < 1:
         raise InputError("--workers must be at least 1")
@@ -367,7 +367,7 @@ def cmd_batch(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .batch import export_captions
+    from agent.run.batch import export_captions
 
     n = export_captions(args.records, args.out, include_degraded=not args.ok_only)
     print(f"wrote {n} caption(s) to {args.out}", file=sys.stderr)
@@ -376,7 +376,7 @@ def cmd_export(args) -> int:
 
 def enhance_format(name: str | None):
     """The formatter for ``enhance --format NAME`` (None: the caption as it is), or a one-line InputError."""
-    from .plugins import load_plugins
+    from agent.run.plugins import load_plugins
 
     if name in (None, "instancecap"):
         return None
@@ -387,9 +387,9 @@ def enhance_format(name: str | None):
 
 
 def cmd_enhance(args) -> int:
-    from .config import load_settings
-    from .enhance import enhance_prompt
-    from .trace import print_caption
+    from agent.core.config import load_settings
+    from agent.run.enhance import enhance_prompt
+    from agent.cli.trace import print_caption
 
     settings = load_settings(llm=args.llm, base_url=args.base_url, max_instances=args.max_instances)
     from plugins.conditions import condition_files, read_conditions
@@ -415,8 +415,8 @@ def cmd_enhance(args) -> int:
 
 
 def cmd_flatten(args) -> int:
-    from .caption import load_captions
-    from .flatten import DEFAULT_TOKENIZER, flatten, make_counter
+    from agent.core.caption import load_captions
+    from agent.core.flatten import DEFAULT_TOKENIZER, flatten, make_counter
 
     if args.max_tokens < 8:
         raise InputError("--max-tokens must be at least 8")
@@ -436,7 +436,7 @@ def cmd_flatten(args) -> int:
 
 
 def cmd_trace(args) -> int:
-    from .trace import print_caption, read_trace, show_trace
+    from agent.cli.trace import print_caption, read_trace, show_trace
 
     caption = show_trace(read_trace(args.file))
     if caption is not None:
@@ -445,7 +445,7 @@ def cmd_trace(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from .caption import load_captions, validate_raw
+    from agent.core.caption import load_captions, validate_raw
 
     items = load_captions(args.file)
     if not items:
@@ -465,8 +465,8 @@ def cmd_validate(args) -> int:
 
 
 def cmd_schema(args) -> int:
-    from .caption import json_schema
-    from .plugins import load_plugins
+    from agent.core.caption import json_schema
+    from agent.run.plugins import load_plugins
 
     load_plugins()  # plugins may add sections
     print(json.dumps(json_schema(), indent=2))
@@ -474,8 +474,8 @@ def cmd_schema(args) -> int:
 
 
 def cmd_plugins(args) -> int:
-    from .config import load_settings
-    from .plugins import load_plugins
+    from agent.core.config import load_settings
+    from agent.run.plugins import load_plugins
 
     settings = load_settings()
     plugins = load_plugins(settings.disabled_plugins)
@@ -503,7 +503,7 @@ def cmd_plugins(args) -> int:
 
 
 def cmd_demo_clip(args) -> int:
-    from .synthetic import random_scene, render_clip, write_ground_truth
+    from agent.testing.synthetic import random_scene, render_clip, write_ground_truth
 
     try:
         spec = random_scene(args.seed, args.camera, speed=args.speed, n_objects=args.objects, noise=args.noise,

@@ -25,7 +25,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("agent.cache")
+log = logging.getLogger("agent.run.cache")
 
 # settings that change what the language model does, never what a vision tool measures
 NOT_VISION = {"llm", "base_url", "temperature", "max_tokens", "timeout_s", "retries", "max_repairs", "max_steps",

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import InputError
+from agent.core.errors import InputError
 
 
 def read_text(path: Path, what: str = "file") -> str:

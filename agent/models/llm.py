@@ -6,7 +6,7 @@
 * ``openai:MODEL``: OpenAI's API (``OPENAI_API_KEY``), or any server given with ``--base-url``;
 * ``MODEL`` with ``--base-url URL`` (or ``INSTANCE_AGENT_BASE_URL`` / ``OPENAI_BASE_URL``): any
   OpenAI-compatible server: vLLM, SGLang, Ollama, LM Studio;
-* ``hf:MODEL``: a vision-language model run in-process with transformers (:mod:`agent.hf`);
+* ``hf:MODEL``: a vision-language model run in-process with transformers (:mod:`agent.models.hf`);
 * ``replay:PATH``: the model replies recorded in an earlier run (its folder or its ``llm.jsonl``).
 
 Retries with exponential backoff on HTTP 429, 5xx, time-outs and dropped connections are the
@@ -24,11 +24,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, messages_from_dict, message_to_dict
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from .config import Settings
-from .errors import InputError
-from .jsonl import read_text
-from .secrets import redact
-from .planner import OfflinePlanner
+from agent.core.config import Settings
+from agent.core.errors import InputError
+from agent.core.jsonl import read_text
+from agent.core.secrets import redact
+from agent.models.planner import OfflinePlanner
 
 RECORDING = "llm.jsonl"
 OPENAI_URL = "https://api.openai.com/v1"
@@ -45,7 +45,7 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
     if spec.startswith("replay:"):
         return ReplayModel.from_path(Path(spec.removeprefix("replay:")).expanduser())
     if spec == "hf" or spec.startswith("hf:"):
-        from .hf import HFChatModel, load_vlm
+        from agent.models.hf import HFChatModel, load_vlm
 
         load_vlm(spec, settings)  # fail now, in one line, if it cannot be loaded
         return HFChatModel(spec=spec, settings=settings, max_new_tokens=settings.max_tokens)
@@ -77,7 +77,7 @@ def checked_completion(response: Any) -> dict:
     unparsed arguments, so the model is told that call's error instead of the whole reply failing."""
     import openai
 
-    from .toolcalls import UNPARSED
+    from agent.models.toolcalls import UNPARSED
 
     if isinstance(response, (bytes, str)):
         text = response.decode("utf-8", "replace") if isinstance(response, bytes) else response

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from .config import Settings
+from agent.core.config import Settings
 
 SAM2_MODELS = {
     # size: (config inside the sam2 package, checkpoint file, hub id)

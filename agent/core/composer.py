@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .caption import STRUCTURAL_KEY, Caption, parse_caption
-from .evidence import Background, CameraMotion, InstanceTrack, instances_of, typed
+from agent.core.caption import STRUCTURAL_KEY, Caption, parse_caption
+from agent.core.evidence import Background, CameraMotion, InstanceTrack, instances_of, typed
 
 PERSON = "person"
 
@@ -252,7 +252,7 @@ def _also_in_view(evidence: dict[str, Any]) -> str | None:
 
 def _distinct(texts: list[str], insts: list[InstanceTrack]) -> list[str]:
     """The same sentence for two instances tells a reader nothing: say where each one is."""
-    from .vocab import cell_phrase
+    from agent.core.vocab import cell_phrase
 
     out = []
     for text, inst in zip(texts, insts):

@@ -27,8 +27,8 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from .errors import InputError
-from .jsonl import json_lines
+from agent.core.errors import InputError
+from agent.core.jsonl import json_lines
 
 
 def _args(args: Any, limit: int = 80) -> str:

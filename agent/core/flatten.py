@@ -25,8 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .caption import STRUCTURAL_KEY
-from .composer import shot_size_sentence
+from agent.core.caption import STRUCTURAL_KEY
+from agent.core.composer import shot_size_sentence
 
 DEFAULT_TOKENIZER = "google/t5-v1_1-xxl"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")

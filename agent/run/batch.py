@@ -10,7 +10,7 @@
 * Resume: clips already recorded (same path and content hash) are skipped; ``retry_failed``
   drops the failed records first and runs those clips again.
 * Engines: ``local`` runs clips in N worker processes (1: in this process); ``ray`` runs the same
-  work as Ray Data stages (:mod:`agent.ray_engine`).
+  work as Ray Data stages (:mod:`agent.run.ray_engine`).
 * Shots (``split_shots``): each shot of a clip is captioned as its own sample, one record per shot
   (parent clip and its hash, shot number, part, start and end), the shot written as its own clip
   (kept under ``write_dir``, else in a scratch folder for the run): packets copied as they are
@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .config import Settings
-from .errors import AgentError, InputError, StorageError, storage_error
-from .jsonl import json_lines
-from .media import content_hash
+from agent.core.config import Settings
+from agent.core.errors import AgentError, InputError, StorageError, storage_error
+from agent.core.jsonl import json_lines
+from agent.run.media import content_hash
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".gif"}
 
@@ -159,7 +159,7 @@ class RecordFile:
 
     def append(self, record: dict[str, Any]) -> None:
         """One line, on disk before it counts; a write the disk cannot take is undone, so the file stays valid."""
-        from .secrets import redact
+        from agent.core.secrets import redact
 
         data = (json.dumps(redact(record), ensure_ascii=False, default=str) + "\n").encode("utf-8")
         size = os.fstat(self._fd).st_size
@@ -194,7 +194,7 @@ def _cache_for(path: str | None):
     if not path:
         return None
     if path not in _WORKER_CACHE:
-        from .cache import ToolCache
+        from agent.run.cache import ToolCache
 
         _WORKER_CACHE[path] = ToolCache(Path(path))
     return _WORKER_CACHE[path]
@@ -213,7 +213,7 @@ def failed_record(path: str, digest: str, error: str, started: float | None = No
 
 def caption_one(clip: str, digest: str, settings_json: str, cache_path: str | None) -> dict[str, Any]:
     """Caption one clip into a batch record; never raises."""
-    from .runner import caption_video
+    from agent.run.runner import caption_video
 
     started = time.perf_counter()
     try:
@@ -245,10 +245,10 @@ class ShotOptions:
     min_shot_s: float = 0.0
     max_shot_s: float | None = None
     write_dir: Path | None = None  # keep each shot's clip here (else a scratch folder, removed after)
-    cut: str = "auto"  # auto | copy | encode (see agent.media.write_shots)
+    cut: str = "auto"  # auto | copy | encode (see agent.run.media.write_shots)
 
     def check(self) -> "ShotOptions":
-        from .media import CUT_MODES
+        from agent.run.media import CUT_MODES
 
         if self.min_shot_s < 0:
             raise InputError("--min-shot must be 0 or more seconds")
@@ -315,7 +315,7 @@ def caption_shots(clip: str, digest: str, settings_json: str, cache_path: str | 
     import shutil
     import tempfile
 
-    from .media import find_shots, write_shots
+    from agent.run.media import find_shots, write_shots
 
     started = time.perf_counter()
     done = set(done)
@@ -465,7 +465,7 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
         for record in unreadable:
             finish(record)
         if engine == "ray":
-            from .ray_engine import run_on_ray
+            from agent.run.ray_engine import run_on_ray
 
             for record in run_on_ray(jobs, settings, cache, workers=workers, address=ray_address):
                 finish(record)
@@ -553,7 +553,7 @@ def _run_shot_batch(clips: list[Path], store: RecordFile, settings: Settings, op
     for record in unreadable:
         finish(record, total)
     if engine == "ray":
-        from .ray_engine import run_shots_on_ray
+        from agent.run.ray_engine import run_shots_on_ray
 
         for records, notes in run_shots_on_ray(jobs, settings, cache, opts_json, workers=workers, address=ray_address):
             for note in notes:

@@ -197,13 +197,13 @@ def load_captions(path: Path) -> list[tuple[str, Any]]:
 
     Returns (label, raw data) pairs so each one can be validated and reported separately.
     """
-    from .errors import InputError
+    from agent.core.errors import InputError
 
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a .json or .jsonl file")
-    from .jsonl import read_text
+    from agent.core.jsonl import read_text
 
     text = read_text(path, "caption file")
     items: list[tuple[str, Any]] = []

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .config import Settings
-from .errors import BackendError, InputError
+from agent.core.config import Settings
+from agent.core.errors import BackendError, InputError
 
 
 @dataclass
@@ -27,10 +27,10 @@ def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = No
     the model is told them and the caption is held to them."""
     from graphs.enhance import build_enhance_graph
 
-    from .toolcalls import ModelReplyError
+    from agent.models.toolcalls import ModelReplyError
 
-    from .llm import describe_llm_error, is_offline, make_chat_model
-    from .plugins import load_plugins
+    from agent.models.llm import describe_llm_error, is_offline, make_chat_model
+    from agent.run.plugins import load_plugins
 
     if not prompt.strip():
         raise InputError("enhance: the prompt is empty")
@@ -38,7 +38,7 @@ def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = No
     if is_offline(llm) or settings.llm.startswith("replay:"):
         raise InputError("enhance needs a language model: give --llm openai:MODEL (with OPENAI_API_KEY), or "
                          "--llm MODEL --base-url URL for a local server, or set INSTANCE_AGENT_LLM")
-    from agent.checks import wording
+    from agent.core.checks import wording
 
     load_plugins(settings.disabled_plugins)  # plugin sections are part of the schema
     checks, text = [wording], ""

@@ -16,12 +16,12 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def register_tools(settings):
-    """Return a list of :class:`agent.tool.Tool` instances this plugin provides."""
+    """Return a list of :class:`agent.core.tool.Tool` instances this plugin provides."""
 
 
 @hookspec
 def register_validation_checks(settings):
-    """Return a list of checks ``check(caption, evidence) -> list[agent.validation.Problem]``."""
+    """Return a list of checks ``check(caption, evidence) -> list[agent.core.validation.Problem]``."""
 
 
 @hookspec
@@ -50,5 +50,5 @@ def register_commands(subparsers):
 def register_condition_readers():
     """Return ``{condition name: reader}``; ``reader(path, **options) -> pydantic model`` reads a condition
     the user supplies (a camera path, a pose sequence, a reference image, a depth map) into typed evidence,
-    raising ``agent.errors.InputError`` (one line) on a file it cannot read. Options (such as
+    raising ``agent.core.errors.InputError`` (one line) on a file it cannot read. Options (such as
     ``depth_convention``) are passed only to readers whose signature names them."""

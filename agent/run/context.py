@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import Settings
-from .media import FrameStore
+from agent.core.config import Settings
+from agent.run.media import FrameStore
 
 log = logging.getLogger("agent")
 
@@ -46,7 +46,7 @@ class RunContext:
     _seq: int = 0
 
     def emit(self, kind: str, **data: Any) -> None:
-        from .secrets import redact
+        from agent.core.secrets import redact
 
         self._seq += 1
         event = {"event": kind, "seq": self._seq, "time": round(time.time(), 3), **redact(data)}
@@ -68,7 +68,7 @@ class RunContext:
 
     # -- the tool cache ---------------------------------------------------------------------
     def _key(self, tool, args) -> tuple[str, str]:
-        from .cache import cache_key
+        from agent.run.cache import cache_key
 
         return cache_key(self.clip_hash or "", tool.name, tool.version, args.model_dump(mode="json"), self.settings)
 
@@ -76,7 +76,7 @@ class RunContext:
         """The tool's cached observation for this clip and these arguments (artifacts and images restored)."""
         if self.cache is None or self.clip_hash is None:
             return None
-        from .tool import Observation
+        from agent.core.tool import Observation
 
         key, _ = self._key(tool, args)
         hit = self.cache.get(key)

@@ -32,7 +32,7 @@ import av
 import cv2
 import numpy as np
 
-from .errors import InputError
+from agent.core.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import av
 import cv2
 import numpy as np
 
-from .vocab import direction_word, grid_cell, join_camera_label
+from agent.core.vocab import direction_word, grid_cell, join_camera_label
 
 # Canonical colours of the objects (sRGB); names match the colour namer's vocabulary.
 OBJECT_COLOURS = {

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from .config import Settings
+from agent.core.config import Settings
 
 CPU_TOOLS = ("read_metadata", "estimate_camera_motion")
 VISION_TOOLS = ("detect_instances", "segment_and_blur", "describe_background")
@@ -31,11 +31,11 @@ def _measure(clip: str, settings: Settings, cache_path: str | None, tools: tuple
     import tempfile
     from pathlib import Path
 
-    from .batch import _cache_for
-    from .context import RunContext
-    from .errors import AgentError
-    from .media import FrameStore, content_hash
-    from .plugins import load_plugins
+    from agent.run.batch import _cache_for
+    from agent.run.context import RunContext
+    from agent.core.errors import AgentError
+    from agent.run.media import FrameStore, content_hash
+    from agent.run.plugins import load_plugins
 
     try:
         frames = FrameStore(Path(clip), samples=settings.frames, motion_fps=settings.motion_fps,
@@ -70,7 +70,7 @@ class CaptionStage:
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         import json
 
-        from .batch import caption_one
+        from agent.run.batch import caption_one
 
         record = caption_one(row["path"], row["content_hash"], self.settings_json, self.cache_path)
         return {"record": json.dumps(record, ensure_ascii=False, default=str)}
@@ -86,7 +86,7 @@ def _ray():
     try:
         import ray
     except ImportError:
-        from .errors import InputError
+        from agent.core.errors import InputError
 
         raise InputError("--engine ray needs Ray: pip install 'instance-agent[ray]'")
     return ray
@@ -148,7 +148,7 @@ class ShotStage:
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         import json
 
-        from .batch import _shots_in_worker
+        from agent.run.batch import _shots_in_worker
 
         records, notes = _shots_in_worker(row["path"], row["content_hash"], self.settings_json, self.cache_path,
                                           self.opts_json, json.loads(row["done"]))

@@ -16,9 +16,9 @@ from typing import Any, Iterable
 
 import pluggy
 
-from . import hookspecs
-from .caption import register_section
-from .errors import BackendError
+from agent.core import hookspecs
+from agent.core.caption import register_section
+from agent.core.errors import BackendError
 
 ENTRY_POINT_GROUP = "instance_agent"
 DISABLE_ENV = "INSTANCE_AGENT_DISABLED_PLUGINS"
@@ -33,7 +33,7 @@ BUILTIN_PLUGINS = (
     "tools.background",
     "tools.lexicon",
     "tools.describe",
-    "agent.checks",
+    "agent.core.checks",
     "plugins.formats",
     "plugins.film_language",
     "plugins.depth",

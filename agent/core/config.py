@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import InputError
+from agent.core.errors import InputError
 
 ENV_PREFIX = "INSTANCE_AGENT_"
 

@@ -6,7 +6,7 @@
 * :func:`generate_text` answers one chat (text and images) with greedy decoding.
 * :class:`HFChatModel` is a LangChain chat model on top of them, so the same model can drive the
   caption graph (``--llm hf:MODEL``): tools are rendered by the model's chat template, and tool
-  calls come back as text, which :mod:`agent.toolcalls` reads.
+  calls come back as text, which :mod:`agent.models.toolcalls` reads.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from .errors import InputError
+from agent.core.errors import InputError
 
 DEFAULT_VLM = "Qwen/Qwen2.5-VL-3B-Instruct"
 
@@ -45,7 +45,7 @@ def _dtype(device: str):
 
 def load_vlm(spec: str, settings) -> tuple[Any, Any, str]:
     """(model, processor, device) for ``hf:MODEL``; one line of InputError when it cannot be loaded."""
-    from .neural import keep_loaded, pick_device
+    from tools.weights import keep_loaded, pick_device
 
     name = model_id(spec)
     device = pick_device(settings.device)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .caption import STRUCTURAL_KEY, Caption
-from .evidence import instances_of, typed
-from .hookspecs import hookimpl
-from .validation import Problem
+from agent.core.caption import STRUCTURAL_KEY, Caption
+from agent.core.evidence import instances_of, typed
+from agent.core.hookspecs import hookimpl
+from agent.core.validation import Problem
 
 PERSON_WORDS = {
     "person", "man", "woman", "boy", "girl", "child", "kid", "people", "adult", "pedestrian", "cyclist",

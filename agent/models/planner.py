@@ -18,8 +18,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from .caption import STRUCTURAL_KEY
-from .composer import compose
+from agent.core.caption import STRUCTURAL_KEY
+from agent.core.composer import compose
 
 PLAN = ("read_metadata", "estimate_camera_motion", "detect_instances", "segment_and_blur", "describe_background")
 SUBMIT = "submit_caption"
@@ -171,7 +171,7 @@ def _already_checked(messages: list[BaseMessage], fields: dict[str, str]) -> boo
 
 def _reword(draft: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
     from tools.lexicon import apply_suggestions
-    from .evidence import LexiconReport
+    from agent.core.evidence import LexiconReport
 
     violations = LexiconReport.model_validate(report).violations
     if not violations:

@@ -1,7 +1,7 @@
 """Validation beyond the schema: does the caption agree with the evidence and the wording rules?
 
 A check is a callable ``check(caption, evidence) -> list[Problem]``; the built-in ones live in
-``agent/checks.py`` and plugins add more through ``register_validation_checks``. Each problem
+``agent/core/checks.py`` and plugins add more through ``register_validation_checks``. Each problem
 names the field and, where one exists, the evidence it contradicts.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .caption import Caption, validate_raw
+from agent.core.caption import Caption, validate_raw
 
 
 @dataclass(frozen=True)
