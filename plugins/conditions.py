@@ -12,7 +12,6 @@ and words them for the model's prompts (:func:`conditions_text`).
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import json
 import math
@@ -174,36 +173,11 @@ def still_needed(fixed: dict[str, str], evidence: dict) -> list[str]:
     return need
 
 
-def _reader_call(reader, path, options: dict):
-    try:
-        names = set(inspect.signature(reader).parameters)
-    except (TypeError, ValueError):
-        names = set()
-    return reader(path, **{k: v for k, v in options.items() if k in names})
-
-
-def read_conditions(files: dict, options: dict | None = None) -> dict:
-    """``{condition name: path or [paths]}`` -> ``{condition name: evidence model (or a list)}``, through the
-    plugins' readers; ``options`` go to the readers whose signature names them (``depth_convention``)."""
-    from agent.run.plugins import load_plugins
-
-    readers = load_plugins().condition_readers()
-    out = {}
-    for name, path in files.items():
-        if name not in readers:
-            raise InputError(f"no condition reader named {name!r} is registered (is its plugin disabled?)")
-        if isinstance(path, (list, tuple)):
-            out[name] = [_reader_call(readers[name], p, options or {}) for p in path]
-        else:
-            out[name] = _reader_call(readers[name], path, options or {})
-    return out
-
-
 def _command(args) -> int:
     files, options = condition_files(args)
     if not files:
         raise InputError("conditions: give at least one of " + ", ".join(FLAGS.values()) + ", --reader NAME=F")
-    evidence = read_conditions(files, options)
+    evidence = args.plugins.read_conditions(files, options)
     fixed = determined(evidence)
     report = {"conditions": {name: _dump(ev) for name, ev in evidence.items()}, "determined": fixed}
     print(json.dumps(report, indent=2, ensure_ascii=False))

@@ -60,14 +60,17 @@ def _instance_sentence(inst) -> str:
     return text
 
 
-def read_reference_video(path: str | Path) -> ReferenceVideoEvidence:
+def read_reference_video(path: str | Path, caption_video=None) -> ReferenceVideoEvidence:
+    """``caption_video(path, settings) -> run record``: the pipeline, which the plugin manager hands
+    to the readers that ask for it (a plugin sits below the run services it would otherwise import)."""
     from agent.core.config import load_settings
     from agent.core.evidence import instances_of, typed
-    from agent.run.runner import caption_video
 
     p = Path(path)
     if not p.is_file():
         raise InputError(f"reference video {p}: no such file")
+    if caption_video is None:
+        raise InputError("reference video: read it through the plugin manager, which gives the caption pipeline")
     with tempfile.TemporaryDirectory(prefix="reference-video-") as runs:
         settings = load_settings(llm="offline", runs_dir=Path(runs))
         try:

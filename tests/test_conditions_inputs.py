@@ -346,9 +346,9 @@ def test_enhance_with_conditions_through_the_scripted_server(tmp_path):
     cam = tmp_path / "cam.txt"
     write_realestate(cam, *path([(["dolly in"], 2), (["pan left"], 2)]))
     pose = _write(tmp_path, "pose.json", pose_sequence("walk_left"))
-    from plugins.conditions import read_conditions
+    from agent.run.plugins import load_plugins
 
-    conditions = read_conditions({"camera_path": str(cam), "pose": str(pose)})
+    conditions = load_plugins().read_conditions({"camera_path": str(cam), "pose": str(pose)})
     details = {"No.0": {"Appearance": "A man in a grey coat.", "Actions and Motion": "The man walks to the left.",
                         "Position": "The man is at the center."}}
     wrong = json.dumps({"Background Detail": "A street of brick houses.", "Camera Movement": "The camera zooms in."})

@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
+from agent.run.plugins import load_plugins
+
 from conditions_gen import (depth_scene, path, pose_sequence, skeleton_video, solid_object_image, style_image,
                             write_realestate)
 from conftest import default_backend, real_clip
@@ -171,33 +173,33 @@ def test_the_wrong_convention_turns_the_layout_around(tmp_path):
 
 
 def test_reference_images_are_placed_at_depth_blobs_by_their_silhouettes(tmp_path):
-    from plugins.conditions import determined, layout_text, place_images, read_conditions
+    from plugins.conditions import determined, layout_text, place_images
 
     d, _ = depth_scene()
     cv2.imwrite(str(tmp_path / "d.png"), d)
     wide = solid_object_image(tmp_path / "wide.png", COLOURS["blue"], box=(60, 95, 260, 185))  # 90 / 200
     tall = solid_object_image(tmp_path / "tall.png", COLOURS["red"], box=(130, 30, 190, 170))  # 140 / 60
-    ev = read_conditions({"image": [str(wide), str(tall)], "depth": str(tmp_path / "d.png")})
+    ev = load_plugins().read_conditions({"image": [str(wide), str(tall)], "depth": str(tmp_path / "d.png")})
     assert place_images(ev["image"], ev["depth"]) == {0: 1, 1: 0}  # the tall red one is in front
     assert "In front is the red object (at the middle-left), behind it the blue object" in layout_text(ev)
     fixed = determined(ev)
     assert fixed["Structural Description.Main Instance.image 2.Position"] == "At the middle-left, nearest the camera."
     # two squares: either could stand at either blob, so none is placed
     sq = [solid_object_image(tmp_path / f"sq{k}.png", c, box=(100, 60, 200, 160)) for k, c in enumerate(COLOURS.values())]
-    ev = read_conditions({"image": [str(sq[0]), str(sq[1])], "depth": str(tmp_path / "d.png")})
+    ev = load_plugins().read_conditions({"image": [str(sq[0]), str(sq[1])], "depth": str(tmp_path / "d.png")})
     assert place_images(ev["image"], ev["depth"]) == {}
     assert "a shape at the middle-left" in layout_text(ev)
 
 
 def test_depth_holds_where_a_placed_image_is_written(tmp_path):
     from agent.core.validation import validate
-    from plugins.conditions import depth_matches, read_conditions
+    from plugins.conditions import depth_matches
 
     d, _ = depth_scene()
     cv2.imwrite(str(tmp_path / "d.png"), d)
     tall = solid_object_image(tmp_path / "tall.png", COLOURS["red"], box=(130, 30, 190, 170))
     wide = solid_object_image(tmp_path / "wide.png", COLOURS["blue"], box=(60, 95, 260, 185))
-    ev = read_conditions({"image": [str(tall), str(wide)], "depth": str(tmp_path / "d.png")})
+    ev = load_plugins().read_conditions({"image": [str(tall), str(wide)], "depth": str(tmp_path / "d.png")})
 
     def caption(red_at: str) -> dict:
         inst = {"No.0": {"Class": "post", "Appearance": "A red post.", "Actions and Motion": "It stands.",
@@ -238,10 +240,9 @@ def test_a_video_of_a_filmed_person_is_read_with_the_pose_model():
 def test_reference_video_gives_our_pipelines_evidence(three_objects_clip):
     from agent.core.validation import validate
     from plugins.conditions import determined, reference_video_matches
-    from plugins.reference_video import read_reference_video
 
     clip, truth = three_objects_clip
-    ev = read_reference_video(clip)
+    ev = load_plugins().read_conditions({"reference_video": str(clip)})["reference_video"]
     assert ev.camera["label"] == truth.camera == "pan left"
     assert len(ev.instances) == len(truth.objects)
     assert {c for i in ev.instances for c in i.colours[:1]} >= {o.colour for o in truth.objects[:1]} or \
@@ -268,9 +269,9 @@ def _caption(cls="man", appearance="A man in a red jacket.", background="A quiet
 
 def test_images_and_style_hold_the_caption(tmp_path):
     from agent.core.validation import validate
-    from plugins.conditions import images_match, read_conditions, style_matches
+    from plugins.conditions import images_match, style_matches
 
-    ev = read_conditions({"image": [str(solid_object_image(tmp_path / "r.png", COLOURS["red"]))],
+    ev = load_plugins().read_conditions({"image": [str(solid_object_image(tmp_path / "r.png", COLOURS["red"]))],
                           "style": str(style_image(tmp_path / "s.png", "dark_cool_smooth"))})
     checks = [images_match, style_matches]
     assert validate(_caption(), ev, checks)[1] == []
@@ -437,12 +438,13 @@ def register_condition_readers():
 def test_a_third_partys_reader_plugs_in_through_the_hook(tmp_path, monkeypatch, capsys):
     from test_graph_and_plugins import install_fake_distribution
 
-    from plugins.conditions import conditions_text, read_conditions
+    from agent.run.plugins import load_plugins
+    from plugins.conditions import conditions_text
 
     install_fake_distribution(tmp_path, "sketch_reader", SKETCH_PLUGIN, "sketch-reader")
     monkeypatch.syspath_prepend(str(tmp_path))
     (tmp_path / "s.txt").write_text("a\nb\nc\n")
-    ev = read_conditions({"sketch": str(tmp_path / "s.txt")}, {"depth_convention": "farther-larger"})
+    ev = load_plugins().read_conditions({"sketch": str(tmp_path / "s.txt")}, {"depth_convention": "farther-larger"})
     assert ev["sketch"].lines == 3 and ev["sketch"].convention == "farther-larger"  # options by name
     assert "- Sketch: The sketch has 3 strokes." in conditions_text(ev)
     assert _main("conditions", "--reader", f"sketch={tmp_path / 's.txt'}") == 0

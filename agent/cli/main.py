@@ -281,7 +281,8 @@ def _listeners(args) -> list:
     """JSON lines on stdout with --json; otherwise a live view on a terminal, lines when piped."""
     from rich.console import Console
 
-    from agent.cli.trace import JsonlSink, LiveTrace, TracePrinter
+    from agent.cli.trace import LiveTrace, TracePrinter
+    from agent.core.jsonl import JsonlSink
 
     out: list = []
     if args.trace:
@@ -392,11 +393,12 @@ def cmd_enhance(args) -> int:
     from agent.cli.trace import print_caption
 
     settings = load_settings(llm=args.llm, base_url=args.base_url, max_instances=args.max_instances)
-    from plugins.conditions import condition_files, read_conditions
+    from agent.run.plugins import load_plugins
+    from plugins.conditions import condition_files
 
     formatter = enhance_format(args.output_format)
     files, options = condition_files(args)
-    conditions = read_conditions(files, options) if files else None
+    conditions = load_plugins().read_conditions(files, options) if files else None
     result = enhance_prompt(args.prompt, settings, conditions)
     out = formatter(result.caption, conditions or {}) if formatter else result.caption
     if args.output:
@@ -530,6 +532,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(name)s: %(message)s")
     try:
         if args.command not in COMMANDS and hasattr(args, "handler"):
+            from agent.run.plugins import load_plugins
+
+            args.plugins = load_plugins()  # a plugin's command reaches the other plugins through it
             return int(args.handler(args) or 0)
         return COMMANDS[args.command](args)
     except AgentError as e:
