@@ -2,7 +2,8 @@
 
 * ``instancecap`` (default): the InstanceCap JSON as validated;
 * ``any2caption``: Any2Caption's six components (Dense, Main Object, Background, Camera, Style,
-  Action), written from the caption's fields and the tools' evidence;
+  Action), written from the caption's fields and the tools' evidence (in ``enhance``, the
+  conditions': the style image's words, the depth map's layout);
 * ``cinecap``: the film-language caption with its evidence (needs the film-language condition);
 * ``dense``: one paragraph, for models trained on plain prompts.
 """
@@ -41,6 +42,9 @@ def dense(caption: dict, evidence: dict) -> str:
 
 
 def _style(evidence: dict) -> str:
+    style = evidence.get("style")  # a style image the user gave (plugins/reference_image.py)
+    if hasattr(style, "sentence"):
+        return style.sentence
     bg = typed(evidence, "describe_background")
     if bg is None:
         return "Live-action footage."
@@ -65,6 +69,10 @@ def any2caption(caption: dict, evidence: dict) -> dict:
     background = sd["Background Detail"]
     if isinstance(depth, dict) and depth.get("Layout"):
         background = _sentences(background, depth["Layout"])
+    if hasattr(evidence.get("depth"), "blobs"):  # a depth map the user gave (plugins/depth_map.py)
+        from plugins.conditions import layout_text
+
+        background = _sentences(background, layout_text(evidence))
     return {"Dense": dense(caption, evidence), "Main Object": main_object, "Background": background,
             "Camera": sd["Camera Movement"], "Style": _style(evidence), "Action": action}
 

@@ -258,11 +258,11 @@ def test_conditions_command_prints_what_they_determine(tmp_path, capsys):
     assert report["conditions"]["camera_path"]["label"] == "dolly in then pan left"
     assert report["determined"]["Structural Description.Camera Movement"] == \
         "The camera quickly dollies in, then steadily pans left."
-    assert report["determined"]["Structural Description.Main Instance.1.Actions and Motion"] == \
+    assert report["determined"]["Structural Description.Main Instance.pose 1.Actions and Motion"] == \
         "The person walks to the left."
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("needs a model: Global Description")
-    assert "Main Instance.1.Appearance" in lines[0] and "Camera Movement" not in lines[0]
+    assert "Main Instance.pose 1.Appearance" in lines[0] and "Camera Movement" not in lines[0]
 
 
 def test_conditions_command_camera_only_still_needs_the_instances(tmp_path, capsys):
@@ -346,9 +346,9 @@ def test_enhance_with_conditions_through_the_scripted_server(tmp_path):
     cam = tmp_path / "cam.txt"
     write_realestate(cam, *path([(["dolly in"], 2), (["pan left"], 2)]))
     pose = _write(tmp_path, "pose.json", pose_sequence("walk_left"))
-    from plugins.conditions import read_conditions
+    from agent.run.plugins import load_plugins
 
-    conditions = read_conditions({"camera_path": str(cam), "pose": str(pose)})
+    conditions = load_plugins().read_conditions({"camera_path": str(cam), "pose": str(pose)})
     details = {"No.0": {"Appearance": "A man in a grey coat.", "Actions and Motion": "The man walks to the left.",
                         "Position": "The man is at the center."}}
     wrong = json.dumps({"Background Detail": "A street of brick houses.", "Camera Movement": "The camera zooms in."})

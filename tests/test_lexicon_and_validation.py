@@ -3,7 +3,7 @@ import pytest
 from agent.core.caption import parse_caption
 from agent.core.checks import camera_matches, instances_match, positions_match, video_name, wording
 from agent.core.evidence import CameraMotion, Instances, InstanceTrack, VideoMetadata
-from tools.lexicon import apply_suggestions, scan
+from agent.core.lexicon import apply_suggestions, scan
 
 
 @pytest.mark.parametrize("text, kind, span", [

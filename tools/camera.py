@@ -22,6 +22,7 @@ from agent.core.evidence import CameraMotion, ShotCamera
 from agent.core.hookspecs import hookimpl
 from agent.core.tool import Observation, Tool
 from agent.core.vocab import STATIC, UNCLEAR, join_camera_label
+from agent.core.wording import camera_sentence, shot_name
 
 from .parallel import thread_map
 from .shots import motion_in_transition, motion_shots
@@ -299,14 +300,6 @@ def summarise(valid_and_failed: list[PairMotion], w: int, h: int) -> CameraMotio
     )
 
 
-ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
-
-
-def shot_name(k: int) -> str:
-    """'the first shot', ..., 'shot 12' (0-based k)."""
-    return f"the {ORDINALS[k]} shot" if k < len(ORDINALS) else f"shot {k + 1}"
-
-
 def combine(per_shot: list[CameraMotion], spans_s: list[tuple[float, float]]) -> CameraMotion:
     """A montage's camera evidence: every shot's own measurement, never one fit across them.
 
@@ -346,86 +339,6 @@ def combine(per_shot: list[CameraMotion], spans_s: list[tuple[float, float]]) ->
     return CameraMotion(label=label, primitives=prims, shaky=bool(measured) and all(s.shaky for s in measured),
                         speed=speed, confidence=conf, hint=hint, pairs_used=used, pairs_total=total,
                         ambiguity=ambiguity, shots=n, per_shot=shots)
-
-
-VERBS = {
-    "pan left": "pans left", "pan right": "pans right", "tilt up": "tilts up", "tilt down": "tilts down",
-    "zoom in": "zooms in", "zoom out": "zooms out", "roll clockwise": "rolls clockwise",
-    "roll counterclockwise": "rolls counterclockwise",
-}
-
-
-def camera_sentence(prims: list[str], speed: str, shaky: bool) -> str:
-    """One sentence in plain words, e.g. 'The camera pans left and tilts up slowly.'"""
-    if not prims:
-        return "The camera is handheld and shakes slightly while holding its view." if shaky \
-            else "The camera remains static throughout."
-    verbs = [VERBS[p] for p in prims]
-    joined = verbs[0] if len(verbs) == 1 else ", ".join(verbs[:-1]) + " and " + verbs[-1]
-    sentence = f"The camera {joined} {speed}" if speed in ("slowly", "steadily", "quickly") else f"The camera {joined}"
-    return sentence + (", with a handheld shake." if shaky else ".")
-
-
-NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-MAX_WORDS = 58  # the Camera Movement field's limit is 60
-
-
-def _phrase(s, short: bool = False) -> str:
-    """What the camera does in one shot, after 'the camera': 'pans left slowly', 'remains static
-    throughout'; ``short``: the briefer words a montage of many shots needs ('is static', 'pans
-    left slowly and shakes')."""
-    if s.label == UNCLEAR:
-        return "cannot be measured clearly"
-    if short:
-        if not s.primitives:
-            return "is handheld and shaky" if s.shaky else "is static"
-        verbs = [VERBS[p] for p in s.primitives]
-        joined = verbs[0] if len(verbs) == 1 else ", ".join(verbs[:-1]) + " and " + verbs[-1]
-        speed = f" {s.speed}" if s.speed in ("slowly", "steadily", "quickly") else ""
-        return joined + speed + (" and shakes" if s.shaky else "")
-    return camera_sentence(s.primitives, s.speed, s.shaky)[len("The camera "):].rstrip(".")
-
-
-def _names(ks: list[int]) -> str:
-    names = [shot_name(k) for k in ks]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def montage_sentences(cam: CameraMotion) -> str:
-    """The camera movement of a montage, shot by shot, in words the validator and readers follow.
-
-    Shots that move alike share a sentence; each sentence opens with the shots it is about ("In the
-    second shot, it pans left slowly."), so no motion word is read across shots. With too many
-    shots to name within the field's word limit, the sentences count them instead. Every motion
-    measured in some shot is described, and nothing is said of a shot that it does not do.
-    """
-    n = cam.shots
-    head = f"The clip cuts between {n} shots."
-    if len({_phrase(s) for s in cam.per_shot}) == 1:
-        return f"{head} In each of them, the camera {_phrase(cam.per_shot[0])}."
-    groups: dict[str, list[int]] = {}
-    for s in cam.per_shot:
-        if s.label != UNCLEAR:
-            groups.setdefault(_phrase(s, short=True), []).append(s.index)
-    unclear = [s.index for s in cam.per_shot if s.label == UNCLEAR]
-    named = [f"In {_names(ks)}, {'the camera' if i == 0 else 'it'} {phrase}."
-             for i, (phrase, ks) in enumerate(groups.items())]
-    if unclear:
-        named.append(f"{_names(unclear)[0].upper()}{_names(unclear)[1:]} "
-                     f"{'is' if len(unclear) == 1 else 'are'} too short to measure.")
-    text = " ".join([head, *named])
-    if len(text.split()) <= MAX_WORDS:
-        return text
-    def count(k: int) -> str:
-        return NUMBER_WORDS[k] if k < len(NUMBER_WORDS) else str(k)
-
-    counted = []
-    for i, (phrase, ks) in enumerate(sorted(groups.items(), key=lambda g: -len(g[1]))):
-        counted.append(f"In {count(len(ks))} of them, the camera {phrase}." if i == 0 else
-                       f"In {count(len(ks))}, it {phrase}.")
-    if unclear:
-        counted.append(f"{count(len(unclear)).capitalize()} {'is' if len(unclear) == 1 else 'are'} too short to measure.")
-    return " ".join([head, *counted])
 
 
 def _hint(prims, speed, shaky) -> str:

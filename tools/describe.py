@@ -62,7 +62,7 @@ class DescribeAnswer(BaseModel):
 
 
 def _check(fields: dict[str, str], expected: tuple[str, ...]) -> tuple[dict[str, str], str | None]:
-    from tools.lexicon import apply_suggestions, scan
+    from agent.core.lexicon import apply_suggestions, scan
 
     missing = [f for f in expected if not str(fields.get(f, "")).strip()]
     if missing:

@@ -122,19 +122,3 @@ def _colours(track, seen, frames, masks, person: bool) -> list[str]:
         if below:
             names = names[:1] + [below[0][0]] + [n for n in names[1:] if n != below[0][0]]
     return names
-
-
-def position_sentence(track: InstanceTrack) -> str:
-    """'The person moves from the bottom-left to the center.' / 'The object stays at the top-right.'"""
-    from agent.core.vocab import cell_phrase
-
-    who = f"The {track.class_name}"
-    if track.start_cell is None:
-        return f"{who} position could not be measured."
-    if track.start_cell == track.end_cell:
-        text = f"{who} stays at {cell_phrase(track.start_cell)}"
-    else:
-        text = f"{who} moves from {cell_phrase(track.start_cell)} to {cell_phrase(track.end_cell)}"
-    if track.leaves_frame:
-        text += " and leaves the frame at the end"
-    return text + "."

@@ -1,82 +1,15 @@
-"""``check_lexicon``: wording rules for captions, each violation returned with its span.
-
-Flags negative-lexicon words (with a positive suggestion), sound words (videos are silent),
-timestamps and frame numbers, metaphor and personification markers, speculation, bullet points,
-mentions of our own image processing, and fields over their word limit. The word lists are data
-(``tools/data/lexicon.json``).
+"""``check_lexicon``: the wording rules (:mod:`agent.core.lexicon`) as a tool the model calls on
+its draft, each violation returned with its span and suggestion.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from functools import lru_cache
-from importlib import resources
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.core.evidence import LexiconReport, LexiconViolation
+from agent.core.evidence import LexiconReport
+from agent.core.lexicon import scan
 from agent.core.hookspecs import hookimpl
 from agent.core.tool import Observation, Tool
-
-TIMESTAMP = re.compile(r"\b\d+(?:\.\d+)?\s?(?:s|sec|secs|seconds?|ms|milliseconds?)\b|\b\d{1,2}:\d{2}(?::\d{2})?\b", re.I)
-FRAME_NUMBER = re.compile(r"\bframes?\s*(?:#|no\.?|number)?\s*\d+\b|\b\d+(?:st|nd|rd|th)\s+frames?\b", re.I)
-BULLET = re.compile(r"(?m)^\s*(?:[-*\u2022]|\d+[.)])\s+")
-
-
-@lru_cache(maxsize=1)
-def lexicon() -> dict:
-    return json.loads(resources.files("tools").joinpath("data/lexicon.json").read_text())
-
-
-def _phrase_pattern(phrases) -> re.Pattern:
-    alts = sorted((re.escape(p) for p in phrases), key=len, reverse=True)
-    return re.compile(r"(?<![\w-])(?:" + "|".join(alts) + r")(?![\w-])", re.I)
-
-
-@lru_cache(maxsize=1)
-def _patterns() -> dict[str, re.Pattern]:
-    lx = lexicon()
-    return {
-        "negative_word": _phrase_pattern(lx["negative"]),
-        "sound": _phrase_pattern(lx["sound"]),
-        "speculation": _phrase_pattern(lx["speculation"]),
-        "metaphor": _phrase_pattern(lx["metaphor"]),
-        "processing": _phrase_pattern(lx["processing"]),
-    }
-
-
-def word_limit(field: str) -> int:
-    limits = lexicon()["word_limits"]
-    leaf = field.rsplit(".", 1)[-1]
-    return limits.get(leaf, limits["default"])
-
-
-def scan(field: str, text: str) -> list[LexiconViolation]:
-    out: list[LexiconViolation] = []
-    negative = lexicon()["negative"]
-    for kind, pattern in _patterns().items():
-        for m in pattern.finditer(text):
-            suggestion = negative.get(m.group(0).lower()) if kind == "negative_word" else None
-            out.append(LexiconViolation(field=field, kind=kind, text=m.group(0), start=m.start(), end=m.end(),
-                                        suggestion=suggestion))
-    for kind, pattern in (("timestamp", TIMESTAMP), ("frame_number", FRAME_NUMBER), ("bullet", BULLET)):
-        for m in pattern.finditer(text):
-            out.append(LexiconViolation(field=field, kind=kind, text=m.group(0).strip(), start=m.start(), end=m.end()))
-    words = len(text.split())
-    limit = word_limit(field)
-    if words > limit:
-        out.append(LexiconViolation(field=field, kind="too_long", text=f"{words} words", start=0, end=len(text),
-                                    suggestion=f"at most {limit} words"))
-    return sorted(out, key=lambda v: (v.start, v.kind))
-
-
-def apply_suggestions(text: str, violations: list[LexiconViolation]) -> str:
-    """Replace negative words by their suggestions (others are left for a writer to fix)."""
-    for v in sorted(violations, key=lambda v: -v.start):
-        if v.kind == "negative_word" and v.suggestion:
-            text = text[:v.start] + v.suggestion + text[v.end:]
-    return text
 
 
 class LexiconArgs(BaseModel):

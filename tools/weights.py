@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
 from agent.core.config import Settings
+from agent.models.devices import keep_loaded, pick_device  # noqa: F401 (part of this module's API)
 
 SAM2_MODELS = {
     # size: (config inside the sam2 package, checkpoint file, hub id)
@@ -41,18 +41,6 @@ class WeightsMissing(Exception):
 
 
 T = TypeVar("T")
-
-_LOADED: dict[tuple, object] = {}
-_LOADING = threading.RLock()
-
-
-def keep_loaded(key: tuple, build: Callable[[], T]) -> T:
-    """``build()`` once per process and ``key`` (a batch worker loads each model once); the first
-    caller builds it while the others wait. A build that raises stores nothing."""
-    with _LOADING:
-        if key not in _LOADED:
-            _LOADED[key] = build()
-        return _LOADED[key]  # type: ignore[return-value]
 
 
 def try_neural(ctx, tool: str, model: str, fallback: str, run: Callable[[], T]) -> tuple[T | None, str | None]:
@@ -83,19 +71,6 @@ def prepare_ultralytics(settings: Settings) -> None:
         os.environ["YOLO_OFFLINE"] = "1"
     os.environ.setdefault("YOLO_CONFIG_DIR", str(config_dir() / "ultralytics"))
     os.environ.setdefault("YOLO_VERBOSE", "False")
-
-
-def pick_device(preference: str = "auto") -> str:
-    if preference != "auto":
-        return preference
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 def _ultralytics_weights_dir() -> Path | None:

@@ -18,7 +18,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import Any, Iterable
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -186,24 +186,6 @@ class LiveTrace:
     def close(self) -> None:
         if self.live.is_started:
             self.live.stop()
-
-
-class JsonlSink:
-    """Events as JSON lines on a stream or in a file."""
-
-    def __init__(self, target: IO[str] | Path):
-        self._own = isinstance(target, Path)
-        if isinstance(target, Path):
-            target.parent.mkdir(parents=True, exist_ok=True)
-        self.stream = target.open("w", encoding="utf-8") if isinstance(target, Path) else target
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        self.stream.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")  # emit() masked the keys
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self._own:
-            self.stream.close()
 
 
 def read_trace(path: Path) -> list[dict[str, Any]]:

@@ -116,7 +116,7 @@ def camera_matches(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
 
 
 def wording(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
-    from tools.lexicon import scan
+    from agent.core.lexicon import scan
 
     problems = []
     for field, text in caption.text_fields():

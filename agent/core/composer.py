@@ -148,7 +148,7 @@ def _direction_phrase(direction: str) -> str:
 
 
 def position(inst: InstanceTrack) -> str:
-    from tools.instance_evidence import position_sentence
+    from agent.core.wording import position_sentence
 
     return position_sentence(inst)
 
@@ -166,10 +166,10 @@ def background_detail(bg: Background | None) -> str:
 
 
 def camera_movement(cam: CameraMotion | None) -> str:
-    from tools.camera import camera_sentence
+    from agent.core.wording import camera_sentence
 
     if cam is not None and cam.shots > 1 and cam.per_shot:
-        from tools.camera import montage_sentences
+        from agent.core.wording import montage_sentences
 
         return montage_sentences(cam)
     if cam is None or cam.label == "unclear":
@@ -203,7 +203,7 @@ def global_description(insts: list[InstanceTrack], bg: Background | None, cam: C
         setting = "a street with traffic"
     camera = ""
     if cam is not None and cam.label not in ("unclear",):
-        from tools.camera import VERBS
+        from agent.core.wording import VERBS
 
         if cam.shots > 1:
             camera = f" in a montage of {cam.shots} shots"

@@ -1,4 +1,5 @@
-"""Reading JSON Lines files that a user hands us (manifests, traces, batch records to export).
+"""JSON Lines: reading the files a user hands us (manifests, traces, batch records to export), and
+writing events as JSON lines (:class:`JsonlSink`).
 
 Blank lines are skipped; a line that is not JSON is one clear error naming the file and the line.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 from agent.core.errors import InputError
 
@@ -31,3 +32,21 @@ def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
             yield n, json.loads(line)
         except json.JSONDecodeError as e:
             raise InputError(f"{path}:{n}: not a JSON line ({e.msg})") from None
+
+
+class JsonlSink:
+    """Events as JSON lines on a stream or in a file."""
+
+    def __init__(self, target: IO[str] | Path):
+        self._own = isinstance(target, Path)
+        if isinstance(target, Path):
+            target.parent.mkdir(parents=True, exist_ok=True)
+        self.stream = target.open("w", encoding="utf-8") if isinstance(target, Path) else target
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.stream.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")  # emit() masked the keys
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self._own:
+            self.stream.close()

@@ -45,7 +45,7 @@ def _dtype(device: str):
 
 def load_vlm(spec: str, settings) -> tuple[Any, Any, str]:
     """(model, processor, device) for ``hf:MODEL``; one line of InputError when it cannot be loaded."""
-    from tools.weights import keep_loaded, pick_device
+    from agent.models.devices import keep_loaded, pick_device
 
     name = model_id(spec)
     device = pick_device(settings.device)

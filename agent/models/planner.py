@@ -170,7 +170,7 @@ def _already_checked(messages: list[BaseMessage], fields: dict[str, str]) -> boo
 
 
 def _reword(draft: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
-    from tools.lexicon import apply_suggestions
+    from agent.core.lexicon import apply_suggestions
     from agent.core.evidence import LexiconReport
 
     violations = LexiconReport.model_validate(report).violations

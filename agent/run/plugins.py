@@ -9,6 +9,7 @@ Third-party packages declare, in their ``pyproject.toml``::
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -18,7 +19,7 @@ import pluggy
 
 from agent.core import hookspecs
 from agent.core.caption import register_section
-from agent.core.errors import BackendError
+from agent.core.errors import BackendError, InputError
 
 ENTRY_POINT_GROUP = "instance_agent"
 DISABLE_ENV = "INSTANCE_AGENT_DISABLED_PLUGINS"
@@ -40,6 +41,10 @@ BUILTIN_PLUGINS = (
     "plugins.pose",
     "plugins.camera_path",
     "plugins.pose_sequence",
+    "plugins.pose_video",
+    "plugins.reference_image",
+    "plugins.depth_map",
+    "plugins.reference_video",
     "plugins.conditions",
 )
 
@@ -104,6 +109,22 @@ class Plugins:
                 out.setdefault(name, reader)
         return out
 
+    def read_conditions(self, files: dict, options: dict | None = None) -> dict:
+        """``{condition name: path or [paths]}`` -> ``{condition name: evidence model (or a list)}``,
+        through the readers; ``options`` go to the readers whose signature names them
+        (``depth_convention``)."""
+        readers = self.condition_readers()
+        options = {"caption_video": _caption_video, **(options or {})}
+        out = {}
+        for name, path in files.items():
+            if name not in readers:
+                raise InputError(f"no condition reader named {name!r} is registered (is its plugin disabled?)")
+            if isinstance(path, (list, tuple)):
+                out[name] = [_reader_call(readers[name], p, options) for p in path]
+            else:
+                out[name] = _reader_call(readers[name], path, options)
+        return out
+
     def add_commands(self, subparsers) -> None:
         by_plugin = {info.name: info for info in self.infos}
         for impl in self.manager.hook.register_commands.get_hookimpls():
@@ -121,6 +142,21 @@ def _disabled(extra: Iterable[str]) -> set[str]:
     names = set(extra)
     names.update(p.strip() for p in os.environ.get(DISABLE_ENV, "").split(",") if p.strip())
     return names
+
+
+def _caption_video(path, settings):
+    """The caption pipeline, for readers that caption a reference video."""
+    from agent.run.runner import caption_video
+
+    return caption_video(path, settings)
+
+
+def _reader_call(reader, path, options: dict):
+    try:
+        names = set(inspect.signature(reader).parameters)
+    except (TypeError, ValueError):
+        names = set()
+    return reader(path, **{k: v for k, v in options.items() if k in names})
 
 
 def load_plugins(disabled: Iterable[str] = ()) -> Plugins:

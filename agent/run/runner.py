@@ -19,7 +19,7 @@ from agent.models.llm import RECORDING, ReplayModel, describe_llm_error, is_offl
 from agent.run.media import FrameStore, content_hash
 from agent.run.plugins import load_plugins
 from agent.core.secrets import redact
-from agent.cli.trace import JsonlSink
+from agent.core.jsonl import JsonlSink
 
 
 @dataclass
