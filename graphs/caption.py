@@ -29,7 +29,7 @@ from langgraph.prebuilt import ToolNode
 
 from agent.core.caption import json_schema
 from agent.core.composer import compose
-from agent.models.planner import PLAN
+from agent.core.registry import ToolRegistry
 from agent.core.prompts import SYSTEM_PROMPT, first_message_text
 from agent.models.toolcalls import cap_reply, normalise_reply, unparsed_error
 from agent.core.validation import validate
@@ -60,8 +60,9 @@ class CaptionState(TypedDict, total=False):
     llm_error: str | None  # the model could not be reached or answered with an error
 
 
-def as_langchain_tool(tool, ctx) -> StructuredTool:
-    """Wrap one of our tools so ToolNode can run it; evidence and images travel as the artifact."""
+def as_langchain_tool(tool, ctx, plan_position: int | None = None) -> StructuredTool:
+    """Wrap one of our tools so ToolNode can run it; evidence and images travel as the artifact.
+    ``plan_position``: its place in the offline plan (the planner reads it from the tool's metadata)."""
 
     def run(**kwargs):
         ctx.emit("tool_start", tool=tool.name, args=kwargs)
@@ -79,7 +80,7 @@ def as_langchain_tool(tool, ctx) -> StructuredTool:
 
     return StructuredTool.from_function(func=run, name=tool.name, description=tool.description,
                                         args_schema=tool.Args, response_format="content_and_artifact",
-                                        metadata={"offline_plan": tool.offline_plan})
+                                        metadata={"plan_position": plan_position})
 
 
 def submit_tool_spec() -> dict:
@@ -105,7 +106,8 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
     """``on_usage(raw_reply, seconds, messages_sent)`` is told of every model call;
     ``describe_error`` turns an exception of the chat model into one line (None: not a model error)."""
     settings = ctx.settings
-    lc_tools = [as_langchain_tool(t, ctx) for t in tools]
+    plan = offline_tools(tools)
+    lc_tools = [as_langchain_tool(t, ctx, plan.index(t.name) if t.name in plan else None) for t in tools]
     model = llm.bind_tools([*lc_tools, submit_tool_spec()])
     one_at_a_time = threading.Lock()  # tools share the run context; ToolNode runs a turn's calls in threads
 
@@ -254,8 +256,8 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
 
 
 def offline_tools(tools) -> list[str]:
-    """The tools a caption composed from evidence needs: the core plan, then plugins' planned tools."""
-    return [*PLAN, *(t.name for t in tools if t.offline_plan and t.name not in PLAN)]
+    """The tools a caption composed from evidence needs, in the order their declarations give."""
+    return ToolRegistry.of(tools).plan()
 
 
 def _fallback_reason(state: CaptionState, settings) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from agent.core.caption import STRUCTURAL_KEY
 from agent.core.composer import shot_size_sentence
-from agent.core.evidence import typed
+from agent.core.evidence import Background, evidence_of
 from agent.core.hookspecs import hookimpl
 
 
@@ -41,7 +41,7 @@ def dense(caption: dict, evidence: dict) -> str:
 
 
 def _style(evidence: dict) -> str:
-    bg = typed(evidence, "describe_background")
+    bg = evidence_of(evidence, Background)
     if bg is None:
         return "Live-action footage."
     tone = {"dark": "low-key", "dim": "dim", "moderately lit": "evenly lit", "bright": "bright, high-key"}[bg.brightness]

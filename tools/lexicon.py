@@ -27,6 +27,7 @@ class CheckLexicon(Tool):
     )
     Args = LexiconArgs
     version = "1"
+    evidence_model = LexiconReport
     cacheable = False  # cheap, and its arguments are the model's draft
 
     def run(self, ctx, args: LexiconArgs) -> Observation:

@@ -1,7 +1,7 @@
 """The offline planner: a chat model that needs no weights, no key and no network.
 
-It makes the tool calls a careful captioner would make, in order (metadata, camera, instances,
-segmentation, background), drafts the caption from the evidence the tools returned (read from
+It makes the tool calls a careful captioner would make, in the order the tools' declarations give
+(metadata, camera, instances, segmentation, background, then the conditions' tools), drafts the caption from the evidence the tools returned (read from
 the tool messages' artifacts, never from anything an LLM would not also be given), checks the
 draft's wording with ``check_lexicon``, applies the suggested rewordings, and submits. It runs
 through the same graph, tools and validation as an LLM.
@@ -20,8 +20,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agent.core.caption import STRUCTURAL_KEY
 from agent.core.composer import compose
+from agent.core.evidence import VideoMetadata, evidence_of, instances_of
 
-PLAN = ("read_metadata", "estimate_camera_motion", "detect_instances", "segment_and_blur", "describe_background")
 SUBMIT = "submit_caption"
 LEXICON = "check_lexicon"
 DESCRIBE = "describe"
@@ -37,7 +37,7 @@ def _tool_name(tool: Any) -> str:
 
 class OfflinePlanner(BaseChatModel):
     tool_names: list[str] = []
-    extra_plan: list[str] = []  # plugin tools marked offline_plan, called after the core ones
+    plan: list[str] = []  # the tools to call first, in order: each bound tool's metadata gives its plan position
     section_writer: Any = None  # evidence -> {section: content}, from the plugins' compose_sections
 
     @property
@@ -45,8 +45,9 @@ class OfflinePlanner(BaseChatModel):
         return "offline-planner"
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> "OfflinePlanner":
-        extra = [_tool_name(t) for t in tools if (getattr(t, "metadata", None) or {}).get("offline_plan")]
-        return self.model_copy(update={"tool_names": [_tool_name(t) for t in tools], "extra_plan": extra})
+        positions = {_tool_name(t): (getattr(t, "metadata", None) or {}).get("plan_position") for t in tools}
+        plan = sorted((name for name, at in positions.items() if at is not None), key=lambda name: positions[name])
+        return self.model_copy(update={"tool_names": list(positions), "plan": plan})
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self.next_step(messages))])
@@ -64,13 +65,12 @@ class OfflinePlanner(BaseChatModel):
                             evidence.setdefault(name, found)
                     if m.artifact.get("evidence") is not None:
                         evidence[m.name] = m.artifact["evidence"]
-        for name in [*PLAN, *self.extra_plan]:
-            if name in self.tool_names and name not in called:
+        for name in self.plan:
+            if name not in called:
                 return _call(name, {}, f"Next I need {name.replace('_', ' ')}.")
         answers = _described(messages)
         if DESCRIBE in self.tool_names:
-            found = evidence.get("segment_and_blur") or evidence.get("detect_instances") or {}
-            targets = [i["id"] for i in found.get("instances", [])] + ["background", "camera"]
+            targets = [i.id for i in instances_of(evidence)] + ["background", "camera"]
             for target in targets:
                 if target not in answers:
                     return _call(DESCRIBE, {"target": target}, f"Asking the local model about {target}.")
@@ -88,9 +88,9 @@ class OfflinePlanner(BaseChatModel):
 
     @staticmethod
     def _video_name(messages: list[BaseMessage], evidence: dict[str, Any]) -> str:
-        meta = evidence.get("read_metadata")
+        meta = evidence_of(evidence, VideoMetadata)
         if meta:
-            return meta["file_name"]
+            return meta.file_name
         for m in messages:
             if isinstance(m, HumanMessage):
                 text = m.content if isinstance(m.content, str) else " ".join(

@@ -13,6 +13,7 @@ from typing import Any, Callable
 from langchain_core.messages import AIMessage, ToolMessage
 
 from agent.core.config import Settings
+from agent.core.evidence import Instances, Segmentation, evidence_of, tools_declaring
 from agent.run.context import RunContext
 from agent.core.errors import STORAGE_ERRNOS, AgentError, InputError, storage_error
 from agent.models.llm import RECORDING, ReplayModel, describe_llm_error, is_offline, make_chat_model, record_reply
@@ -354,15 +355,17 @@ def _decide(graph, config, paused, step, ctx, steps) -> str | None:
 
 def _backend(evidence: dict) -> str:
     """neural, classical, or mixed (e.g. YOLO boxes with GrabCut masks)."""
-    detect = (evidence.get("detect_instances") or {}).get("backend", "classical")
-    segment = (evidence.get("segment_and_blur") or {}).get("method")
+    found, segmented = evidence_of(evidence, Instances), evidence_of(evidence, Segmentation)
+    detect = found.backend if found else "classical"
+    segment = segmented.method if segmented else None
     if segment in (None, "none") or (segment == "sam2") == (detect == "neural"):
         return detect
     return "mixed"
 
 
 def _backend_fallback(evidence: dict) -> str | None:
-    reasons = [f"{tool}: {why}" for tool in ("detect_instances", "segment_and_blur")
+    """Why the detector's and the segmenter's neural backends were not used, where they were not."""
+    reasons = [f"{tool}: {why}" for model in (Instances, Segmentation) for tool in tools_declaring(model)
                if (why := (evidence.get(tool) or {}).get("fallback_reason"))]
     return "; ".join(reasons) or None
 
