@@ -68,10 +68,19 @@ class RunContext:
         return self.artifacts.get(name, default)
 
     def emit(self, kind: str, **data: Any) -> None:
+        """One event: inside the caption graph it goes out on LangGraph's ``custom`` stream (the runner
+        passes it on to the listeners as the stream yields it), elsewhere straight to the listeners."""
         from agent.core.secrets import redact
 
         self._seq += 1
         event = {"event": kind, "seq": self._seq, "time": round(time.time(), 3), **redact(data)}
+        writer = _graph_stream_writer()
+        if writer is None:
+            self.deliver(event)
+        else:
+            writer(event)
+
+    def deliver(self, event: dict[str, Any]) -> None:
         for listener in self.listeners:
             listener(event)
 
@@ -131,6 +140,16 @@ class RunContext:
         path = self.run_dir.joinpath(*parts)
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def _graph_stream_writer() -> Callable[[Any], None] | None:
+    """The custom-stream writer of the graph step running on this thread, or None outside a graph."""
+    from langgraph.config import get_stream_writer
+
+    try:
+        return get_stream_writer()
+    except RuntimeError:  # not inside a graph's node or tool
+        return None
 
 
 class UndeclaredRead(RuntimeError):
