@@ -101,7 +101,7 @@ def as_langchain_tool(tool, plan_position: int | None = None) -> StructuredTool:
 
     return StructuredTool.from_function(func=run, name=tool.name, description=tool.description,
                                         args_schema=tool.Args, response_format="content_and_artifact",
-                                        metadata={"plan_position": plan_position})
+                                        metadata={"plan_position": plan_position, "offline_role": tool.offline_role})
 
 
 def submit_tool_spec() -> dict:

@@ -36,6 +36,19 @@ def test_the_builtin_declarations_fit_together_and_give_the_plan_and_stages():
     assert builtin_registry(Settings()).plan()[-1] == "describe_background"  # no condition, no condition tools
 
 
+def test_the_offline_planner_takes_its_plan_and_roles_from_the_declarations():
+    from agent.models.planner import OfflinePlanner
+    from graphs.caption import as_langchain_tool, offline_tools
+    from tools.describe import Describe
+
+    tools = [*load_plugins().tools(Settings(conditions=["depth"])), Describe()]
+    plan = offline_tools(tools)
+    bound = OfflinePlanner().bind_tools([as_langchain_tool(t, plan.index(t.name) if t.name in plan else None)
+                                         for t in reversed(tools)])
+    assert bound.plan == plan == builtin_registry(Settings(conditions=["depth"])).plan()
+    assert bound.roles == {"describe": "describe", "check_draft": "check_lexicon"}
+
+
 def test_the_ray_stages_follow_the_declarations():
     from agent.run.ray_engine import planned_stages
 

@@ -89,6 +89,7 @@ class Describe(Tool):
     produces = ("describe.answers",)  # how many questions were asked and answered usably: the run's status
     reads_settings = ("describer", "max_tokens", "device", "allow_downloads")
     stage = "llm"
+    offline_role = "describe"  # the offline planner asks it about each instance, the background and the camera
 
     def run(self, ctx, args: DescribeArgs) -> Observation:
         from agent.models.toolcalls import ModelReplyError, read_json

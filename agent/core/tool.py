@@ -19,7 +19,9 @@ the offline plan, the Ray stages, the evidence models and the cache keys from th
   (each consumed artifact has a producer among the tools it requires, directly or not);
 * ``reads_settings``: the settings it reads; with the versions, they are its cache key;
 * ``stage``: ``cpu``, ``gpu`` or ``llm``, where the Ray engine runs it;
-* ``plan``: its place in the offline plan (lower first), or ``None`` when the planner does not call it.
+* ``plan``: its place in the offline plan (lower first), or ``None`` when the planner does not call it;
+* ``offline_role``: how the offline planner uses a tool that takes arguments: ``describe`` (asked about
+  each instance, the background and the camera) or ``check_draft`` (given the draft caption's fields).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class Tool:
     reads_settings: ClassVar[tuple[str, ...]] = ()
     stage: ClassVar[Stage] = "cpu"
     plan: ClassVar[int | None] = None
+    offline_role: ClassVar[Literal["describe", "check_draft"] | None] = None
     cacheable: ClassVar[bool] = True  # results depend only on the clip, the arguments and the settings it reads
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
