@@ -49,3 +49,26 @@ def test_a_resumed_step_run_ends_with_the_evidence_of_an_uninterrupted_run(three
     assert resumed.status == "ok"
     assert resumed.evidence == whole.evidence
     assert resumed.caption == whole.caption
+
+
+def test_a_cached_result_without_its_artifact_is_measured_again(three_objects_clip, tmp_path):
+    """The camera's cached result lacks its transforms (as a cache filled before they were kept would):
+    detection still warps with them, because the camera measures again, past the cache."""
+    import sqlite3
+
+    from agent.run.cache import ToolCache
+
+    path, _ = three_objects_clip
+    plain = _measured(tool_context(path, tmp_path, backend="classical"), PLAN)
+    cache_file = tmp_path / "cache.sqlite"
+    first = tool_context(path, tmp_path, backend="classical")
+    first.cache, first.clip_hash = ToolCache(cache_file), "clip"
+    first.tools["estimate_camera_motion"](first)
+    first.cache.close()
+    with sqlite3.connect(cache_file) as db:
+        assert db.execute("UPDATE results SET artifacts = NULL WHERE tool = 'estimate_camera_motion'").rowcount == 1
+    again = tool_context(path, tmp_path, backend="classical")
+    again.cache, again.clip_hash = ToolCache(cache_file), "clip"
+    assert _measured(again, PLAN) == plain
+    assert again.cache_hits == 1  # the camera's first call came from the cache, without its transforms
+    again.cache.close()

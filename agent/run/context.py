@@ -47,6 +47,7 @@ class RunContext:
     cache_hits: int = 0
     _seq: int = 0
     _recomputed: set[str] = field(default_factory=set)
+    _uncached: set[str] = field(default_factory=set)  # producers measuring again for a missing artifact
 
     @property
     def registry(self) -> ToolRegistry:
@@ -58,13 +59,18 @@ class RunContext:
 
     def artifact(self, name: str, default: Any = None) -> Any:
         """An artifact, made again by its producer when it is missing (a resumed run, a cached result
-        stored without it); once per run, so a producer that cannot make it is not asked again."""
+        stored without it): the producer measures again, past the cache, once per run, so a producer
+        that cannot make it is not asked again."""
         if name not in self.artifacts and name not in self._recomputed:
             self._recomputed.add(name)
             producer = self.registry.producer_of(name)
             if producer is not None:
                 self.emit("dependency", tool=producer, artifact=name)
-                self.tools[producer](self)
+                self._uncached.add(producer)
+                try:
+                    self.tools[producer](self)
+                finally:
+                    self._uncached.discard(producer)
         return self.artifacts.get(name, default)
 
     def emit(self, kind: str, **data: Any) -> None:
@@ -107,7 +113,7 @@ class RunContext:
 
     def cached(self, tool, args):
         """The tool's cached observation for this clip and these arguments (artifacts and images restored)."""
-        if self.cache is None or self.clip_hash is None:
+        if self.cache is None or self.clip_hash is None or tool.name in self._uncached:
             return None
         from agent.core.tool import Observation
 
