@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from agent.core.caption import STRUCTURAL_KEY
 from agent.core.composer import shot_size_sentence
-from agent.core.evidence import typed
+from agent.core.evidence import Background, evidence_of
 from agent.core.hookspecs import hookimpl
 
 
@@ -45,7 +45,7 @@ def _style(evidence: dict) -> str:
     style = evidence.get("style")  # a style image the user gave (plugins/reference_image.py)
     if hasattr(style, "sentence"):
         return style.sentence
-    bg = typed(evidence, "describe_background")
+    bg = evidence_of(evidence, Background)
     if bg is None:
         return "Live-action footage."
     tone = {"dark": "low-key", "dim": "dim", "moderately lit": "evenly lit", "bright": "bright, high-key"}[bg.brightness]

@@ -64,7 +64,7 @@ def read_reference_video(path: str | Path, caption_video=None) -> ReferenceVideo
     """``caption_video(path, settings) -> run record``: the pipeline, which the plugin manager hands
     to the readers that ask for it (a plugin sits below the run services it would otherwise import)."""
     from agent.core.config import load_settings
-    from agent.core.evidence import instances_of, typed
+    from agent.core.evidence import Background, CameraMotion, VideoMetadata, evidence_of, instances_of
 
     p = Path(path)
     if not p.is_file():
@@ -78,8 +78,8 @@ def read_reference_video(path: str | Path, caption_video=None) -> ReferenceVideo
         except AgentError as e:
             raise InputError(f"reference video: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     ev = record.evidence
-    cam = typed(ev, "estimate_camera_motion")
-    meta = typed(ev, "read_metadata")
+    cam = evidence_of(ev, CameraMotion)
+    meta = evidence_of(ev, VideoMetadata)
     if cam is None or meta is None:
         raise InputError(f"reference video {p}: the offline run measured no camera motion "
                          f"({record.fallback_reason or record.status})")
@@ -88,7 +88,8 @@ def read_reference_video(path: str | Path, caption_video=None) -> ReferenceVideo
                                    start_cell=i.start_cell, end_cell=i.end_cell, sentence=_instance_sentence(i))
                  for i in instances_of(ev)]
     camera = cam.hint.split(" Note:")[0]
-    bg = ev.get("describe_background")
+    bg = evidence_of(ev, Background)
+    bg = bg.model_dump(mode="json") if bg is not None else None
     sentence = f"{camera} " + (f"It shows {'; '.join(i.sentence for i in instances)}." if instances
                                else "No distinct instance was found.")
     return ReferenceVideoEvidence(source=str(p), status=record.status, duration_s=meta.duration_s,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.core.caption import STRUCTURAL_KEY, Caption, parse_caption
-from agent.core.evidence import Background, CameraMotion, InstanceTrack, instances_of, typed
+from agent.core.evidence import Background, CameraMotion, Instances, InstanceTrack, evidence_of, instances_of
 
 PERSON = "person"
 
@@ -186,7 +186,7 @@ ROAD_VEHICLES = {"car", "bus", "truck", "motorcycle", "bicycle", "taxi", "van", 
 
 def street(evidence: dict[str, Any]) -> bool:
     """Road vehicles, two or more in all (main instances and what else is in view), make a street scene."""
-    found = typed(evidence, "detect_instances")
+    found = evidence_of(evidence, Instances)
     if found is None:
         return False
     seen = sum(1 for i in found.instances if i.class_name in ROAD_VEHICLES and i.class_confidence)
@@ -243,7 +243,7 @@ def _subjects(insts: list[InstanceTrack]) -> str:
 
 def _also_in_view(evidence: dict[str, Any]) -> str | None:
     """'Two cars and a bus are also in view.': what the detector saw besides the main instances."""
-    found = typed(evidence, "detect_instances")
+    found = evidence_of(evidence, Instances)
     extra = getattr(found, "also_seen", None) or {}
     if not extra:
         return None
@@ -271,11 +271,11 @@ def compose(evidence: dict[str, Any], video: str, sections: dict[str, Any] | Non
     insts = instances_of(evidence)
     looks = _distinct([appearance(i) for i in insts], insts)
     acts = _distinct([actions(i) for i in insts], insts)
-    bg = typed(evidence, "describe_background")
-    cam = typed(evidence, "estimate_camera_motion")
+    bg = evidence_of(evidence, Background)
+    cam = evidence_of(evidence, CameraMotion)
     data = {
         "Video": video,
-        "Global Description": global_description(insts, bg, cam, detected="detect_instances" in evidence,
+        "Global Description": global_description(insts, bg, cam, detected=evidence_of(evidence, Instances) is not None,
                                                  on_street=street(evidence)),
         STRUCTURAL_KEY: {
             "Main Instance": {
