@@ -126,13 +126,19 @@ class EstimateDepth(Tool):
                    "background.")
     Args = NoArgs
     version = "1"
-    offline_plan = True
+    evidence_model = DepthEvidence
+    requires = ("segment_and_blur",)
+    consumes = ("segment.masks",)
+    reads_settings = ("backend", "depth_model",
+                      "device", "weights_dir", "allow_downloads", "random_weights")
+    stage = "gpu"
+    plan = 70
 
     def run(self, ctx, args) -> Observation:
         ctx.require("segment_and_blur")
         insts = instances_of(ctx.evidence)
         sampled = ctx.frames.sampled
-        masks = ctx.artifacts.get("masks") or {}
+        masks = ctx.artifacts.get("segment.masks") or {}
         evidence, reason = None, None
         if ctx.settings.backend in ("auto", "neural"):
             evidence, reason = try_neural(ctx, self.name, "depth model", "ground contact",

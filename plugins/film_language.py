@@ -148,7 +148,10 @@ class DescribeFilmLanguage(Tool):
     )
     Args = NoArgs
     version = "2"
-    offline_plan = True
+    evidence_model = FilmLanguageEvidence
+    requires = ("segment_and_blur", "estimate_camera_motion")
+    consumes = ("segment.masks",)
+    plan = 60
 
     def run(self, ctx, args) -> Observation:
         ctx.require("segment_and_blur")
@@ -194,7 +197,7 @@ class _MeasuredShot:
         times = [f.time_s for f in sampled]
         insts = instances_of(ctx.evidence)
         main = insts[0] if insts else None
-        masks = (ctx.artifacts.get("masks") or {}).get(main.id) if main else None
+        masks = (ctx.artifacts.get("segment.masks") or {}).get(main.id) if main else None
         # film language belongs to one shot: in a montage, the main subject's (or else the longest)
         shots = sample_shots(ctx)
         shot = shots[main.seen()[0]] if main is not None and main.seen() else max(set(shots), key=shots.count)

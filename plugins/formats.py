@@ -2,7 +2,8 @@
 
 * ``instancecap`` (default): the InstanceCap JSON as validated;
 * ``any2caption``: Any2Caption's six components (Dense, Main Object, Background, Camera, Style,
-  Action), written from the caption's fields and the tools' evidence;
+  Action), written from the caption's fields and the tools' evidence (in ``enhance``, the
+  conditions': the style image's words, the depth map's layout);
 * ``cinecap``: the film-language caption with its evidence (needs the film-language condition);
 * ``dense``: one paragraph, for models trained on plain prompts (each plugin section in it as the
   section's ``CaptionSection.text`` writes it).
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 
 from agent.core.caption import STRUCTURAL_KEY, caption_section
+from agent.core.evidence import Background, evidence_of
 from agent.core.flatten import STANDARD_KEYS
-from agent.core.evidence import typed
 from agent.core.hookspecs import hookimpl
 
 
@@ -47,7 +48,10 @@ def _full_stop(sentence: str) -> str:
 
 
 def _style(evidence: dict) -> str:
-    bg = typed(evidence, "describe_background")
+    style = evidence.get("style")  # a style image the user gave (plugins/reference_image.py)
+    if hasattr(style, "sentence"):
+        return style.sentence
+    bg = evidence_of(evidence, Background)
     if bg is None:
         return "Live-action footage."
     tone = {"dark": "low-key", "dim": "dim", "moderately lit": "evenly lit", "bright": "bright, high-key"}[bg.brightness]
@@ -71,6 +75,10 @@ def any2caption(caption: dict, evidence: dict) -> dict:
     background = sd["Background Detail"]
     if isinstance(depth, dict) and depth.get("Layout"):
         background = _sentences(background, depth["Layout"])
+    if hasattr(evidence.get("depth"), "blobs"):  # a depth map the user gave (plugins/depth_map.py)
+        from plugins.conditions import layout_text
+
+        background = _sentences(background, layout_text(evidence))
     return {"Dense": dense(caption, evidence), "Main Object": main_object, "Background": background,
             "Camera": sd["Camera Movement"], "Style": _style(evidence), "Action": action}
 

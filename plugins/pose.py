@@ -149,7 +149,12 @@ class EstimatePose(Tool):
     description = "Estimate each person's posture (standing, sitting, lying, walking, running, arms raised)."
     Args = NoArgs
     version = "1"
-    offline_plan = True
+    evidence_model = PoseEvidence
+    requires = ("segment_and_blur",)
+    reads_settings = ("backend", "pose_weights", "yolo_weights", "yolo_conf",
+                      "device", "weights_dir", "allow_downloads", "random_weights")
+    stage = "gpu"
+    plan = 80
 
     def run(self, ctx, args) -> Observation:
         ctx.require("segment_and_blur")

@@ -85,6 +85,12 @@ class Describe(Tool):
                    "'camera'; returns caption text for those fields.")
     Args = DescribeArgs
     version = "1"
+    evidence_model = DescribeAnswer
+    requires = ("estimate_camera_motion", "describe_background", "segment_and_blur")
+    produces = ("describe.answers",)  # how many questions were asked and answered usably: the run's status
+    reads_settings = ("describer", "max_tokens", "device", "allow_downloads")
+    stage = "llm"
+    offline_role = "describe"  # the offline planner asks it about each instance, the background and the camera
 
     def run(self, ctx, args: DescribeArgs) -> Observation:
         from agent.models.toolcalls import ModelReplyError, read_json

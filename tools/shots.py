@@ -569,10 +569,8 @@ def clip_shots(ctx) -> Shots:
 
 def motion_shots(ctx) -> np.ndarray:
     """Shot number of each frame of the run's motion stream (a frame in a transition: the nearer shot)."""
-    if "shots" not in ctx.artifacts:
-        shots, motion = ctx.frames.shots, ctx.frames.motion
-        ctx.artifacts["shots"] = np.array([shots.shot_of(i) for i in motion.indices], dtype=int)
-    return ctx.artifacts["shots"]
+    shots, motion = ctx.frames.shots, ctx.frames.motion
+    return np.array([shots.shot_of(i) for i in motion.indices], dtype=int)
 
 
 def motion_in_transition(ctx) -> np.ndarray:

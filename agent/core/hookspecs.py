@@ -63,6 +63,7 @@ def register_commands(subparsers):
 
 @hookspec
 def register_condition_readers():
-    """Return ``{condition name: reader}``; ``reader(path) -> pydantic model`` reads a condition the user
-    supplies (a camera path, a pose sequence) into typed evidence, raising ``agent.core.errors.InputError``
-    (one line) on a file it cannot read."""
+    """Return ``{condition name: reader}``; ``reader(path, **options) -> pydantic model`` reads a condition
+    the user supplies (a camera path, a pose sequence, a reference image, a depth map) into typed evidence,
+    raising ``agent.core.errors.InputError`` (one line) on a file it cannot read. Options (such as
+    ``depth_convention``) are passed only to readers whose signature names them."""

@@ -43,9 +43,9 @@ def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = No
 
     checks, text = [wording], ""
     if conditions:
-        from plugins.conditions import camera_path_matches, conditions_text, pose_actions_match
+        from plugins.conditions import CHECKS, conditions_text
 
-        checks += [camera_path_matches, pose_actions_match]
+        checks += CHECKS
         text = conditions_text(conditions)
     graph = build_enhance_graph(llm, checks, max_instances=settings.max_instances, max_repairs=settings.max_repairs,
                                 video_name=_name(prompt), conditions=text, evidence=conditions or {})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import inspect
 import os
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -50,6 +51,10 @@ BUILTIN_PLUGINS = (
     "plugins.pose",
     "plugins.camera_path",
     "plugins.pose_sequence",
+    "plugins.pose_video",
+    "plugins.reference_image",
+    "plugins.depth_map",
+    "plugins.reference_video",
     "plugins.conditions",
 )
 
@@ -155,14 +160,20 @@ class Plugins:
                 out.setdefault(name, reader)
         return out
 
-    def read_conditions(self, files: dict[str, str]) -> dict:
-        """``{condition name: path}`` -> ``{condition name: evidence model}``, through the readers."""
+    def read_conditions(self, files: dict, options: dict | None = None) -> dict:
+        """``{condition name: path or [paths]}`` -> ``{condition name: evidence model (or a list)}``,
+        through the readers; ``options`` go to the readers whose signature names them
+        (``depth_convention``)."""
         readers = self.condition_readers()
+        options = {"caption_video": _caption_video, **(options or {})}
         out = {}
         for name, path in files.items():
             if name not in readers:
                 raise InputError(f"no condition reader named {name!r} is registered (is its plugin disabled?)")
-            out[name] = readers[name](path)
+            if isinstance(path, (list, tuple)):
+                out[name] = [_reader_call(readers[name], p, options) for p in path]
+            else:
+                out[name] = _reader_call(readers[name], path, options)
         return out
 
     def add_commands(self, subparsers) -> None:
@@ -241,6 +252,21 @@ def _discover(off: set[str]) -> list[tuple[str, str, Any]]:
 
 
 _LOADED: dict[tuple, Plugins] = {}
+
+
+def _caption_video(path, settings):
+    """The caption pipeline, for readers that caption a reference video."""
+    from agent.run.runner import caption_video
+
+    return caption_video(path, settings)
+
+
+def _reader_call(reader, path, options: dict):
+    try:
+        names = set(inspect.signature(reader).parameters)
+    except (TypeError, ValueError):
+        names = set()
+    return reader(path, **{k: v for k, v in options.items() if k in names})
 
 
 def load_plugins(disabled: Iterable[str] = ()) -> Plugins:

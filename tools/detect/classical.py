@@ -16,7 +16,7 @@ from .instances import to_instance
 from .people_finder import people_finder
 from .repair import cut_jumps, fill_gaps
 from .selection import choose, name_tracks, rank
-from .tracking import join_recognised, link
+from .tracking import family, join_recognised, link, track_label
 
 
 def detect_classical(ctx, max_instances: int, recogniser=None) -> tuple[Instances, dict[str, list]]:
@@ -32,7 +32,13 @@ def detect_classical(ctx, max_instances: int, recogniser=None) -> tuple[Instance
     tracks = link(per_frame, shots=shots)
     if recogniser is not None:
         tracks = join_recognised(tracks, shots)
-    chosen = choose(rank(tracks, n, shots, whole_frame_checks, recogniser), max_instances, shots)
+    ranked = rank(tracks, n, shots, whole_frame_checks, recogniser)
+    if recogniser is not None and len(set(shots)) > 1:  # a montage: each shot's dominant class is a main instance
+        from tools.recognise import montage_order
+
+        ranked = montage_order(ranked, lambda tr: shots[min(tr.items)],
+                               lambda tr: family(track_label(tr)) if track_label(tr) else None)
+    chosen = choose(ranked, max_instances, shots)
     if len(ctx.frames.motion.frames) > 1:
         _repair(chosen, smalls, shots)
     namings = {}

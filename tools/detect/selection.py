@@ -62,8 +62,11 @@ def choose(ranked: list[Track], max_instances: int, shots: list[int]) -> list[Tr
 
 def name_tracks(chosen: list[Track], images: list[np.ndarray], shots: list[int], recogniser) -> tuple[list[Track], dict]:
     """The recogniser's naming of each track (by ``id``), and the tracks worth keeping once named."""
+    from tools.recognise import drop_strays
+
     namings = {}
     for tr in chosen:
+        tr.items = drop_strays(tr.items)
         biggest_first = sorted(tr.items, key=lambda k: -tr.items[k].area)[:3]
         namings[id(tr)] = recogniser.name_track([c.labels for c in tr.items.values()],
                                                 [crop(images[k], tr.items[k].box) for k in biggest_first])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.core.evidence import Instances
 from agent.core.hookspecs import hookimpl
 from agent.core.tool import Observation, Tool
 
@@ -25,27 +26,31 @@ class DetectInstances(Tool):
     )
     Args = DetectArgs
     version = "3"
+    evidence_model = Instances
+    requires = ("estimate_camera_motion",)
+    consumes = ("camera.pairs",)
+    produces = ("detect.masks",)  # per instance and sampled frame, at the motion stream's size
+    reads_settings = ("backend", "max_instances", "yolo_weights", "yolo_conf", "class_hints",
+                      "device", "weights_dir", "allow_downloads", "random_weights")
+    stage = "gpu"
+    plan = 30
 
     def run(self, ctx, args: DetectArgs) -> Observation:
         limit = ctx.settings.max_instances if args.max_instances is None else args.max_instances
         backend = ctx.settings.backend
-        result, masks, source = None, {}, "foreground"
+        result, masks = None, {}
         reasons = []
         if backend in ("auto", "neural"):
             result, masks, why = _try_neural(ctx, limit, "packaged" if backend == "auto" else "classical")
-            source = "yolo-seg" if any(m is not None for ms in masks.values() for m in ms) else "boxes"
             reasons += [why] if why else []
         if result is None and backend in ("auto", "packaged"):
             result, masks, why = _try_packaged(ctx, limit)
-            source = "foreground"
             reasons += [why] if why else []
         if result is None:
             result, masks = detect_classical(ctx, limit)
-            source = "foreground"
         if result.backend != "neural":
             result.fallback_reason = "; ".join(reasons) or None
-        ctx.artifacts["masks"] = masks
-        ctx.artifacts["masks.source"] = source
+        ctx.artifacts["detect.masks"] = masks
         summary = {"backend": result.backend, "count": len(result.instances),
                    "instances": [instance_summary(i) for i in result.instances]}
         if result.model:
