@@ -188,3 +188,25 @@ def test_each_tool_reads_only_the_settings_in_its_cache_key(three_objects_clip, 
         READ.clear()
         ctx.tools[name](ctx)
         assert READ <= set(registry.key_settings(name)), (name, READ - set(registry.key_settings(name)))
+
+
+def test_a_misspelled_declaration_fails_when_the_tool_is_defined():
+    """A declaration with a wrong name would silently change nothing (the tool never planned, a setting
+    missing from its key): the class is refused, naming the attribute and the declarations there are."""
+    with pytest.raises(TypeError, match=r"Misspelled\.offline_plan is not a tool declaration .*plan"):
+        class Misspelled(Tool):
+            name = "misspelled"
+            description = "a tool with a wrong declaration"
+            offline_plan = True
+
+    class Fine(Tool):  # methods, constants and private names are the tool's own business
+        name = "fine"
+        description = "a tool with helpers"
+        plan = 95
+        LIMIT = 3
+        _cache: dict = {}
+
+        def helper(self):
+            return self.LIMIT
+
+    assert Fine().helper() == 3 and Fine.plan == 95

@@ -60,6 +60,8 @@ class Observation:
 
 
 Stage = Literal["cpu", "gpu", "llm"]
+DECLARATIONS = frozenset({"name", "description", "Args", "version", "evidence_model", "requires", "produces",
+                          "consumes", "reads_settings", "stage", "plan", "offline_role", "cacheable"})
 
 
 class Tool:
@@ -79,6 +81,11 @@ class Tool:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        for key, value in cls.__dict__.items():  # a misspelled declaration would silently change nothing
+            if not (key in DECLARATIONS or key.startswith("_") or key.isupper() or callable(value)
+                    or isinstance(value, (property, staticmethod, classmethod))):
+                raise TypeError(f"{cls.__name__}.{key} is not a tool declaration "
+                                f"(a tool declares: {', '.join(sorted(DECLARATIONS))})")
         if cls.evidence_model is not None and "name" in cls.__dict__:
             from agent.core.evidence import declare_evidence
 

@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessage
 
 from agent.core.errors import InputError
 from agent.core.hookspecs import hookimpl
-from agent.models.planner import LEXICON, SUBMIT, OfflinePlanner
+from agent.models.planner import CHECKS_DRAFT, SUBMIT, OfflinePlanner
 from agent.models.registry import ChatBackend
 
 PREFIX = "reviewed"
@@ -49,7 +49,8 @@ class ReviewedCaption(OfflinePlanner):
 
     def next_step(self, messages):
         step = super().next_step(messages)
-        if not any(call["name"] in (LEXICON, SUBMIT) for call in step.tool_calls):
+        done_measuring = (SUBMIT, self.roles.get(CHECKS_DRAFT))  # the draft's wording check comes after every measure
+        if not any(call["name"] in done_measuring for call in step.tool_calls):
             return step  # still measuring
         caption = read_caption(Path(self.path))
         return AIMessage(content="Submitting the reviewed caption.",

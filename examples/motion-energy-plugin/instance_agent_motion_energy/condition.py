@@ -60,7 +60,9 @@ class MeasureMotionRhythm(Tool):
     description = "Measure how busy each part of the clip is (calm, lively or busy), in time order."
     Args = NoArgs
     version = "1"
-    offline_plan = True
+    evidence_model = RhythmEvidence
+    reads_settings = ("plugins",)  # its [plugins.motion_rhythm] table, so the cache keys its parts
+    plan = 91  # after the built-in measurements; planned only while the condition is on
 
     def run(self, ctx, args) -> Observation:
         own = CONDITION.settings_from(ctx.settings)
