@@ -30,12 +30,8 @@ import cv2
 import numpy as np
 
 from agent.core.errors import InputError
+from agent.run.media.motion import KEEP_AROUND_S, OVERVIEW_FRAMES, MotionFrames, MotionStream
 from agent.run.media.probe import VideoInfo, ffmpeg_reason, open_video, probe
-
-# Motion frames kept: those within this many seconds of a sample (detection's backgrounds reach
-# 4 s away from it), and this many more spread over the clip (closer looks at any time range).
-KEEP_AROUND_S = 4.2
-OVERVIEW_FRAMES = 64
 
 
 @dataclass
@@ -43,67 +39,6 @@ class Frame:
     index: int  # position among the decoded frames
     time_s: float  # presentation time from the start of the clip
     image: np.ndarray  # BGR uint8, upright
-
-
-class MotionFrames:
-    """The motion stream's frames by position; a long clip holds only some of them.
-
-    ``len`` counts every motion frame; indexing a frame that was not kept raises ``LookupError``
-    (see :meth:`has`). Short clips keep them all.
-    """
-
-    def __init__(self) -> None:
-        self._kept: dict[int, np.ndarray] = {}
-        self._count = 0
-
-    def append(self, image: np.ndarray | None) -> None:
-        if image is not None:
-            self._kept[self._count] = image
-        self._count += 1
-
-    def __len__(self) -> int:
-        return self._count
-
-    def has(self, i: int) -> bool:
-        return (i + self._count if i < 0 else i) in self._kept
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(self._count))]
-        j = i + self._count if isinstance(i, (int, np.integer)) and i < 0 else i
-        try:
-            return self._kept[int(j)]
-        except (KeyError, TypeError, ValueError):
-            if not isinstance(i, (int, np.integer)):
-                raise TypeError("motion frames are indexed by position") from None
-            raise LookupError(f"motion frame {i} of {self._count} was not kept (a long clip keeps the frames "
-                              f"within {KEEP_AROUND_S:g} s of each sample)") from None
-
-    def __iter__(self):
-        for i in range(self._count):
-            yield self[i]
-
-    def kept(self) -> list[int]:
-        return sorted(self._kept)
-
-
-@dataclass
-class MotionStream:
-    times: np.ndarray  # seconds, increasing: every motion frame
-    frames: MotionFrames  # BGR uint8 at low resolution (some of them in a long clip)
-    indices: list[int]  # index of each frame among the decoded frames
-    scale: float  # low-res pixels per full-res pixel
-    width: int = 0  # size of a motion frame
-    height: int = 0
-    _kept_idx: np.ndarray | None = field(default=None, repr=False)
-
-    def nearest(self, t: float) -> int:
-        """The kept motion frame nearest time ``t`` (-1 when there is none)."""
-        if self._kept_idx is None:
-            self._kept_idx = np.asarray(self.frames.kept(), dtype=int)
-        if not len(self._kept_idx):
-            return -1
-        return int(self._kept_idx[int(np.argmin(np.abs(self.times[self._kept_idx] - t)))])
 
 
 def rotate(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -282,6 +217,16 @@ class FrameStore:
             yield (float(near[0]), half_frame) if near else (g, 1e-6)
             k += 1
 
+    def _decoded(self, container, stream, expected: int, packets: list[int]):
+        """The stream's frames in decode order; counts its packets in ``packets[0]`` and reports progress."""
+        report_every = max(10, expected // 50)
+        for packet in container.demux(stream):
+            if packet.size:
+                packets[0] += 1
+                if self.on_progress is not None and packets[0] % report_every == 0:
+                    self.on_progress(packets[0], max(expected, packets[0]))
+            yield from packet.decode()
+
     def _decode_pass(self, span: float):
         info = self.info
         rotation = info.rotation
@@ -307,41 +252,32 @@ class FrameStore:
         pick = next(schedule)
 
         expected = max(1, info.frame_count or int(round(info.duration_s * (info.fps or 25.0))))
-        report_every = max(10, expected // 50)
         container = open_video(self.path)
-        packets = 0
+        packets = [0]
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             start_time = None
             index = 0
             try:
-                for packet in container.demux(stream):
-                    if packet.size:
-                        packets += 1
-                        if self.on_progress is not None and packets % report_every == 0:
-                            self.on_progress(packets, max(expected, packets))
-                    for frame in packet.decode():
-                        t_abs = frame.time if frame.time is not None else index / (info.fps or 25.0)
-                        if start_time is None:
-                            start_time = t_abs
-                            best = [(math.inf, None, -1, 0.0) for _ in targets]
-                        t = t_abs - start_time
-                        times.append(t)
-                        for k, target in enumerate(targets):
-                            d = abs(t - target)
-                            if d < best[k][0]:
-                                best[k] = (d, frame, index, t)
-                        finder.push(shrink(frame, detect_w, detect_h))
-                        if t >= pick[0] - pick[1]:
-                            small = rotate(shrink(frame, small_w, small_h), rotation)
-                            tracker.push(small, t)
-                            motion_frames.append(small if keep(t) else None)
-                            motion_times.append(t)
-                            motion_idx.append(index)
-                            while t >= pick[0] - pick[1]:  # (a gap in a variable-rate clip passes several)
-                                pick = next(schedule)
-                        index += 1
+                for frame in self._decoded(container, stream, expected, packets):
+                    t_abs = frame.time if frame.time is not None else index / (info.fps or 25.0)
+                    if start_time is None:
+                        start_time = t_abs
+                        best = [(math.inf, None, -1, 0.0) for _ in targets]
+                    t = t_abs - start_time
+                    times.append(t)
+                    _keep_nearer(best, targets, frame, index, t)
+                    finder.push(shrink(frame, detect_w, detect_h))
+                    if t >= pick[0] - pick[1]:
+                        small = rotate(shrink(frame, small_w, small_h), rotation)
+                        tracker.push(small, t)
+                        motion_frames.append(small if keep(t) else None)
+                        motion_times.append(t)
+                        motion_idx.append(index)
+                        while t >= pick[0] - pick[1]:  # (a gap in a variable-rate clip passes several)
+                            pick = next(schedule)
+                    index += 1
             except av.error.FFmpegError as e:
                 stats.warning = f"decoding stopped early after {index} frames ({ffmpeg_reason(e)})"
         finally:
@@ -349,7 +285,7 @@ class FrameStore:
             pairs = tracker.finish()
 
         if self.on_progress is not None:
-            self.on_progress(packets, packets)
+            self.on_progress(packets[0], packets[0])
         if not times:
             raise InputError(f"{self.path}: video stream holds no decodable frames")
         sampled = _sampled_frames(best, rotation)
@@ -369,6 +305,15 @@ class FrameStore:
     def frame_count(self) -> int:
         self.motion  # noqa: B018
         return self.stats.frames_in_stream
+
+
+def _keep_nearer(best: list[tuple[float, object, int, float]], targets: np.ndarray, frame, index: int,
+                 t: float) -> None:
+    """Hold the frame for each sample time it is the nearest to so far (``(distance, frame, index, time)``)."""
+    for k, target in enumerate(targets):
+        d = abs(t - target)
+        if d < best[k][0]:
+            best[k] = (d, frame, index, t)
 
 
 def _sampled_frames(best: list[tuple[float, object, int, float]], rotation: int) -> list[Frame]:
