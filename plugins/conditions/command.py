@@ -7,7 +7,8 @@ import sys
 
 from agent.core.errors import InputError
 from agent.core.hookspecs import hookimpl
-from plugins.conditions.facts import DEFAULT_DEPTH_CONVENTION, DEPTH_CONVENTIONS, FLAGS, OPTIONS, determined, still_needed
+from plugins.conditions.facts import (DEFAULT_DEPTH_CONVENTION, DEPTH_CONVENTIONS, FLAGS, OPTIONS, determined,
+                                      still_needed)
 
 
 def add_condition_flags(parser) -> None:

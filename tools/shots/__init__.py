@@ -20,8 +20,8 @@ Every decoded frame passes through :class:`ShotFinder` during the one decode pas
   small residual and the lower contrast of a mix (two pictures' details partly cancel; a moving
   camera's frames keep their full contrast, see :func:`mix_fit`). The first and last mixed frames
   are then placed where each frame's step along the change rises to the mix's rate and falls back
-  (:func:`tools.shots.transitions._extent`). Black frames (dark and flat) belong to the transition around them, so a fade
-  out, black frames and a fade in are one transition. PySceneDetect has no dissolve detector, and
+  (:func:`tools.shots.transitions._extent`). Black frames (dark and flat) belong to the transition
+  around them, so a fade out, black frames and a fade in are one transition. PySceneDetect has no dissolve detector, and
   its ``ThresholdDetector`` marks a fade through black at one frame in its middle, without its
   start or end.
 
