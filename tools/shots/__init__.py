@@ -21,9 +21,9 @@ Every decoded frame passes through :class:`ShotFinder` during the one decode pas
   camera's frames keep their full contrast, see :func:`mix_fit`). The first and last mixed frames
   are then placed where each frame's step along the change rises to the mix's rate and falls back
   (:func:`tools.shots.transitions._extent`). Black frames (dark and flat) belong to the transition
-  around them, so a fade out, black frames and a fade in are one transition. PySceneDetect has no dissolve detector, and
-  its ``ThresholdDetector`` marks a fade through black at one frame in its middle, without its
-  start or end.
+  around them, so a fade out, black frames and a fade in are one transition. PySceneDetect has no
+  dissolve detector, and its ``ThresholdDetector`` marks a fade through black at one frame in its
+  middle, without its start or end.
 
 A transition at the very start (fade in) or end (fade out) of the clip is not a shot; a shot
 shorter than ``MIN_SHOT_S`` beside a cut joins its neighbour (PySceneDetect's minimum scene length).
