@@ -175,7 +175,7 @@ def estimate(frames: list[np.ndarray], times: np.ndarray, boxes_per_frame=None,
              shots: np.ndarray | None = None, excluded: np.ndarray | None = None) -> tuple[CameraMotion, list]:
     """Estimate the camera motion of a low-resolution BGR frame sequence.
 
-    ``shots`` numbers each frame's shot (see ``tools/shots.py``) and ``excluded`` marks frames in a
+    ``shots`` numbers each frame's shot (see ``tools/shots/``) and ``excluded`` marks frames in a
     transition: pairs across a cut or touching a transition are not fitted, and each shot is
     measured on its own.
     """

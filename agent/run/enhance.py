@@ -23,7 +23,7 @@ def _name(prompt: str) -> str:
 
 
 def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = None) -> Enhanced:
-    """``conditions``: ``{condition name: evidence}`` from the condition readers (plugins/conditions.py);
+    """``conditions``: ``{condition name: evidence}`` from the condition readers (plugins/conditions/);
     the model is told them and the caption is held to them."""
     from graphs.enhance import build_enhance_graph
 

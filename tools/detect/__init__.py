@@ -17,7 +17,7 @@ Classical backend (no weights), one module per step:
 ``classical`` runs these steps (with the packaged recogniser in place of the cascades in that tier),
 ``tool`` chooses the tier, and ``thresholds`` holds every tuned number in one settings model.
 
-In a clip that cuts between shots (``tools/shots.py``), backgrounds, tracks, merges and gap filling
+In a clip that cuts between shots (``tools/shots/``), backgrounds, tracks, merges and gap filling
 all stay within one shot, and a track needs no more sightings than its shot has samples.
 """
 
