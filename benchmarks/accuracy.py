@@ -1,9 +1,12 @@
 """Accuracy of the embedded tools on generated clips with known ground truth.
 
     python benchmarks/accuracy.py [--clips-dir DIR] [--quick] [--backend auto|packaged|classical]
+                                  [--threshold NAME=VALUE ...]
 
 Covers every camera primitive at three speeds, static clips and combinations, each with 1-3
 moving objects, texture and pixel noise. Prints a table; clips are cached in --clips-dir.
+``--threshold colour_gate=0.4`` runs with a detection threshold changed (any field of
+``tools.detect.thresholds.DetectionThresholds``; JSON values, so ``neighbour_offsets_s=[0.6,1.2]``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from agent.core.evidence import instances_of  # noqa: E402
 from agent.run.media import FrameStore  # noqa: E402
 from agent.run.plugins import load_plugins  # noqa: E402
 from agent.testing.synthetic import random_scene, render_clip  # noqa: E402
+from tools.detect.thresholds import overridden  # noqa: E402
 from tools.shots import motion_shots  # noqa: E402
 
 PRIMITIVES = ["pan left", "pan right", "tilt up", "tilt down", "zoom in", "zoom out", "roll clockwise",
@@ -73,8 +77,29 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="also write the per-clip results here")
     ap.add_argument("--backend", default="auto", choices=["auto", "packaged", "classical"],
                     help="auto: the default run (the packaged models where set-up fetched them)")
+    ap.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
+                    help="a detection threshold to change for this run (repeatable)")
     args = ap.parse_args()
     args.clips_dir.mkdir(parents=True, exist_ok=True)
+    with overridden(**threshold_values(args.threshold)):
+        return measure(args)
+
+
+def threshold_values(pairs: list[str]) -> dict:
+    """``NAME=VALUE`` pairs as threshold overrides; a value is read as JSON where it parses, else as text."""
+    values = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--threshold {pair!r}: expected NAME=VALUE")
+        try:
+            values[name.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[name.strip()] = raw
+    return values
+
+
+def measure(args) -> int:
     settings = Settings(runs_dir=args.clips_dir / "runs", backend=args.backend)
     tools = {t.name: t for t in load_plugins().tools(settings)}
 

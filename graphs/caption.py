@@ -12,6 +12,12 @@
 * ``validate``: schema, evidence and wording checks of the submitted caption; problems go back to
   the model as the submit call's result (a repair), a bounded number of times;
 * ``fallback``: the caption composed from the evidence, marked degraded with the reasons.
+
+The graph is built once per model and tool set; a run hands it its :class:`~agent.run.context.RunContext`
+as LangGraph's runtime context (``graph.stream(..., context=ctx)``): nodes read it from their
+``Runtime``, tools from ``get_runtime()``. The evidence lives in the state (merged by its reducer);
+the run context holds a working copy for the tools of one node, seeded from the state, so that a
+tool can run what it requires in the middle of a call. Events go out on the ``custom`` stream.
 """
 
 from __future__ import annotations
@@ -19,17 +25,18 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from typing import Annotated, Any, Callable, TypedDict
+from typing import Annotated, Any, Callable, Protocol, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import StructuredTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode
+from langgraph.runtime import Runtime, get_runtime
 
 from agent.core.caption import json_schema
 from agent.core.composer import compose
-from agent.models.planner import PLAN
+from agent.core.registry import ToolRegistry
 from agent.core.prompts import SYSTEM_PROMPT, first_message_text
 from agent.models.toolcalls import cap_reply, normalise_reply, unparsed_error
 from agent.core.validation import validate
@@ -43,6 +50,19 @@ def merge(left: dict | None, right: dict | None) -> dict:
 
 def add(left: int | None, right: int | None) -> int:
     return (left or 0) + (right or 0)
+
+
+class RunContextLike(Protocol):
+    """What the graph uses of the run context (:class:`agent.run.context.RunContext`)."""
+
+    frames: Any
+    evidence: dict[str, Any]
+
+    def emit(self, kind: str, **data: Any) -> None: ...
+
+    def require(self, name: str, **kwargs: Any) -> dict[str, Any] | None: ...
+
+    def output_path(self, *parts: str) -> Any: ...
 
 
 class CaptionState(TypedDict, total=False):
@@ -60,10 +80,12 @@ class CaptionState(TypedDict, total=False):
     llm_error: str | None  # the model could not be reached or answered with an error
 
 
-def as_langchain_tool(tool, ctx) -> StructuredTool:
-    """Wrap one of our tools so ToolNode can run it; evidence and images travel as the artifact."""
+def as_langchain_tool(tool, plan_position: int | None = None) -> StructuredTool:
+    """Wrap one of our tools so ToolNode can run it; evidence and images travel as the artifact.
+    ``plan_position``: its place in the offline plan (the planner reads it from the tool's metadata)."""
 
     def run(**kwargs):
+        ctx = get_runtime().context
         ctx.emit("tool_start", tool=tool.name, args=kwargs)
         before = len(ctx.records)
         obs = tool(ctx, **kwargs)
@@ -79,7 +101,7 @@ def as_langchain_tool(tool, ctx) -> StructuredTool:
 
     return StructuredTool.from_function(func=run, name=tool.name, description=tool.description,
                                         args_schema=tool.Args, response_format="content_and_artifact",
-                                        metadata={"offline_plan": tool.offline_plan})
+                                        metadata={"plan_position": plan_position, "offline_role": tool.offline_role})
 
 
 def submit_tool_spec() -> dict:
@@ -92,20 +114,26 @@ def submit_tool_spec() -> dict:
         "parameters": schema}}
 
 
+def _seed(ctx, state) -> None:
+    """Give the run context's working copy the evidence the state holds (a resumed run's, say)."""
+    for name, found in (state.get("evidence") or {}).items():
+        ctx.evidence.setdefault(name, found)
+
+
 def _image_part(path: str) -> dict:
     data = base64.b64encode(open(path, "rb").read()).decode()
     return {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{data}"}}
 
 
-def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: bool = True,
-                        on_usage: Callable[[AIMessage, float, list], None] | None = None,
+def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images: bool = True,
                         describe_error: Callable[[Exception], str | None] = lambda e: None,
                         checkpointer=None, pause_before_tools: bool = False,
                         sections: Callable[[dict], dict] = lambda evidence: {}):
-    """``on_usage(raw_reply, seconds, messages_sent)`` is told of every model call;
-    ``describe_error`` turns an exception of the chat model into one line (None: not a model error)."""
-    settings = ctx.settings
-    lc_tools = [as_langchain_tool(t, ctx) for t in tools]
+    """The caption graph for ``llm`` and ``tools``; run it with ``context=`` the run's context.
+    ``describe_error`` turns an exception of the chat model into one line (None: not a model error).
+    Model calls are accounted for by the callbacks the run passes in its config."""
+    plan = offline_tools(tools)
+    lc_tools = [as_langchain_tool(t, plan.index(t.name) if t.name in plan else None) for t in tools]
     model = llm.bind_tools([*lc_tools, submit_tool_spec()])
     one_at_a_time = threading.Lock()  # tools share the run context; ToolNode runs a turn's calls in threads
 
@@ -115,11 +143,13 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
             return ToolMessage(error, tool_call_id=request.tool_call["id"], name=request.tool_call["name"] or "unknown",
                                status="error")
         with one_at_a_time:
+            _seed(request.runtime.context, request.state)
             return execute(request)
 
     tool_node = ToolNode(lc_tools, wrap_tool_call=guarded)
 
-    def observe(state: CaptionState) -> dict:
+    def observe(state: CaptionState, runtime: Runtime) -> dict:
+        ctx = runtime.context
         fs = ctx.frames
         info = fs.info
         metadata = f"{info.width}x{info.height} pixels, {fs.stats.mean_fps or info.fps:.2f} fps, {fs.frame_count} frames."
@@ -136,8 +166,10 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
             content = [{"type": "text", "text": text}, _image_part(str(path))]
         return {"messages": [SystemMessage(SYSTEM_PROMPT), HumanMessage(content)]}
 
-    def call_model(state: CaptionState) -> dict:
-        ctx.emit("model_start", step=state.get("steps", 0) + 1)
+    def call_model(state: CaptionState, runtime: Runtime) -> dict:
+        ctx = runtime.context
+        step = state.get("steps", 0) + 1
+        ctx.emit("model_start", step=step)
         started = time.perf_counter()
         try:
             raw = model.invoke(state["messages"])
@@ -147,9 +179,8 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
                 raise
             return {"llm_error": line, "fallback_reason": f"the model failed: {line}"}
         raw = cap_reply(raw, settings.max_reply_chars)
-        if on_usage:
-            on_usage(raw, time.perf_counter() - started, state["messages"])
-        reply = normalise_reply(raw)
+        reply = normalise_reply(raw)  # once: the graph and the usage accounting read the same reply
+        _model_event(ctx, step, raw, reply, time.perf_counter() - started)
         calls = len(reply.tool_calls)
         update: dict[str, Any] = {"messages": [reply], "steps": 1, "tool_calls": calls}
         total = state.get("tool_calls", 0) + calls
@@ -171,11 +202,12 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
         evidence, images = {}, []
         for m in fresh:
             art = m.artifact if isinstance(m.artifact, dict) else {}
+            # tools run first as requirements of this one, then its own
+            evidence.update({n: found for n, found in (art.get("dependencies") or {}).items() if found is not None})
             if art.get("evidence") is not None:
                 evidence[m.name] = art["evidence"]
             images.extend(art.get("images", []))
-        # the context also holds evidence of tools run as dependencies of others
-        update: dict[str, Any] = {"evidence": {**ctx.evidence, **evidence}}
+        update: dict[str, Any] = {"evidence": evidence}
         if images and send_images:
             parts = [{"type": "text", "text": f"Images from {', '.join(sorted({m.name for m in fresh}))}:"}]
             parts += [_image_part(p) for p in images]
@@ -196,7 +228,7 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
         if unparsed:
             caption, lines = None, [unparsed.removeprefix("Error: ")]
         else:
-            caption, problems = validate(submit["args"], ctx.evidence, checks)
+            caption, problems = validate(submit["args"], state.get("evidence") or {}, checks)
             if caption is not None and not problems:
                 replies.append(ToolMessage("Caption accepted.", tool_call_id=submit["id"], name=SUBMIT))
                 return {"messages": replies, "status": "ok", "caption": caption.to_dict(), "problems": []}
@@ -205,13 +237,16 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
                                    + "\n- ".join(lines), tool_call_id=submit["id"], name=SUBMIT, status="error"))
         return {"messages": replies, "repairs": 1, "problems": lines}
 
-    def fallback(state: CaptionState) -> dict:
+    def fallback(state: CaptionState, runtime: Runtime) -> dict:
+        ctx = runtime.context
         reason = state.get("fallback_reason") or _fallback_reason(state, settings)
-        for name in offline_tools(tools):  # measure what the model left unmeasured
+        _seed(ctx, state)
+        for name in plan:  # measure what the model left unmeasured
             ctx.require(name)
-        caption = compose(ctx.evidence, state["video"], sections(ctx.evidence))
-        _, problems = validate(caption.to_dict(), ctx.evidence, checks)
-        return {"status": "degraded", "caption": caption.to_dict(), "fallback_reason": reason,
+        evidence = {**(state.get("evidence") or {}), **ctx.evidence}
+        caption = compose(evidence, state["video"], sections(evidence))
+        _, problems = validate(caption.to_dict(), evidence, checks)
+        return {"status": "degraded", "caption": caption.to_dict(), "fallback_reason": reason, "evidence": evidence,
                 "problems": [str(p) for p in problems] or state.get("problems", [])}
 
     # -- routing ---------------------------------------------------------------------------
@@ -235,7 +270,7 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
             return "fallback"
         return "model"
 
-    graph = StateGraph(CaptionState)
+    graph = StateGraph(CaptionState, context_schema=RunContextLike)
     graph.add_node("observe", observe)
     graph.add_node("model", call_model)
     graph.add_node("tools", tool_node)
@@ -254,9 +289,28 @@ def build_caption_graph(ctx, llm, tools: list, checks: list, *, send_images: boo
     return graph.compile(checkpointer=checkpointer, interrupt_before=["tools"] if pause_before_tools else None)
 
 
+def _model_event(ctx, step: int, raw: AIMessage, reply: AIMessage, seconds: float) -> None:
+    """The ``model`` event: what the model asked for, and whether its calls had to be recovered from text."""
+    recovered = None
+    if reply is not raw:
+        recovered = "tool calls written as text" if not raw.tool_calls and not raw.invalid_tool_calls \
+            else "arguments that are not valid JSON"
+    meta = getattr(raw, "usage_metadata", None) or {}
+    ctx.emit("model", step=step, duration_s=round(seconds, 3),
+             calls=[{"tool": c["name"], "args": c["args"]} for c in reply.tool_calls],
+             text=_short(reply.content) if isinstance(reply.content, str) else "",
+             tokens=meta.get("total_tokens", 0), prompt_tokens=int(meta.get("input_tokens", 0)),
+             completion_tokens=int(meta.get("output_tokens", 0)), recovered=recovered)
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def offline_tools(tools) -> list[str]:
-    """The tools a caption composed from evidence needs: the core plan, then plugins' planned tools."""
-    return [*PLAN, *(t.name for t in tools if t.offline_plan and t.name not in PLAN)]
+    """The tools a caption composed from evidence needs, in the order their declarations give."""
+    return ToolRegistry.of(tools).plan()
 
 
 def _fallback_reason(state: CaptionState, settings) -> str:

@@ -20,8 +20,11 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.core.caption import CaptionSection
+from agent.core.conditions import Condition
 from agent.core.evidence import instances_of
 from agent.core.hookspecs import hookimpl
+from tools.geometry import box_mask
 from tools.weights import try_neural
 from agent.core.tool import NoArgs, Observation, Tool
 
@@ -123,13 +126,19 @@ class EstimateDepth(Tool):
                    "background.")
     Args = NoArgs
     version = "1"
-    offline_plan = True
+    evidence_model = DepthEvidence
+    requires = ("segment_and_blur",)
+    consumes = ("segment.masks",)
+    reads_settings = ("backend", "depth_model",
+                      "device", "weights_dir", "allow_downloads", "random_weights")
+    stage = "gpu"
+    plan = 70
 
     def run(self, ctx, args) -> Observation:
         ctx.require("segment_and_blur")
         insts = instances_of(ctx.evidence)
         sampled = ctx.frames.sampled
-        masks = ctx.artifacts.get("masks") or {}
+        masks = ctx.artifacts.get("segment.masks") or {}
         evidence, reason = None, None
         if ctx.settings.backend in ("auto", "neural"):
             evidence, reason = try_neural(ctx, self.name, "depth model", "ground contact",
@@ -152,10 +161,7 @@ class EstimateDepth(Tool):
             for inst in insts:
                 m = masks.get(inst.id, [None] * len(sampled))[k] if inst.boxes[k] is not None else None
                 if m is None and inst.boxes[k] is not None:
-                    h, w = depth.shape
-                    x0, y0, x1, y1 = inst.boxes[k]
-                    m = np.zeros_like(depth, bool)
-                    m[int(y0 * h):max(int(y1 * h), int(y0 * h) + 1), int(x0 * w):max(int(x1 * w), int(x0 * w) + 1)] = True
+                    m = box_mask(depth.shape, inst.boxes[k])
                 if m is None or not m.any():
                     continue
                 value = float(np.median(depth[m]))
@@ -179,7 +185,7 @@ class EstimateDepth(Tool):
 
 
 def _enabled(settings) -> bool:
-    return settings is not None and "depth" in settings.conditions
+    return CONDITION.is_on(settings)
 
 
 @hookimpl
@@ -187,9 +193,22 @@ def register_tools(settings):
     return [EstimateDepth()] if _enabled(settings) else []
 
 
+CONDITION = Condition(
+    "depth", "Any2Caption's depth: the layout, and each instance in the foreground, middle ground or background",
+    section=CaptionSection(SECTION, DepthSection, rank=5, text=lambda s: _sentences(s)))
+
+
+def _sentences(section: dict) -> list[tuple[str, str]]:
+    """How the section reads in a paragraph: the layout a depth model measured (ground contact orders the
+    instances but says nothing of the scene's layout)."""
+    if not isinstance(section, dict) or not str(section.get("Method", "")).startswith("depth model"):
+        return []
+    return [(f"{SECTION} layout", section.get("Layout", ""))]
+
+
 @hookimpl
-def register_caption_sections():
-    return {SECTION: DepthSection}
+def register_conditions():
+    return [CONDITION]
 
 
 @hookimpl

@@ -20,6 +20,7 @@ Each claim carries its anchor: the frames (as times) and the region it was measu
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
@@ -27,15 +28,18 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.core.caption import CaptionSection
+from agent.core.composer import shot_size_sentence
+from agent.core.conditions import Condition
 from agent.core.evidence import instances_of, typed
 from agent.core.hookspecs import hookimpl
 from agent.core.tool import NoArgs, Observation, Tool
 from agent.core.validation import Problem
+from tools.detect.people_finder import people_finder
+from tools.geometry import contains, median_box
 from tools.shots import sample_shots
 
 SECTION = "Film Language"
-SHOT_SIZES = ("extreme close-up", "close-up", "medium close-up", "medium", "medium full", "full", "wide",
-              "extreme wide")
 COMPOSITIONS = ("left", "center-left", "center", "center-right", "right")
 
 
@@ -144,135 +148,168 @@ class DescribeFilmLanguage(Tool):
     )
     Args = NoArgs
     version = "2"
-    offline_plan = True
+    evidence_model = FilmLanguageEvidence
+    requires = ("segment_and_blur", "estimate_camera_motion")
+    consumes = ("segment.masks",)
+    plan = 60
 
     def run(self, ctx, args) -> Observation:
         ctx.require("segment_and_blur")
         ctx.require("estimate_camera_motion")
         cam = typed(ctx.evidence, "estimate_camera_motion")
-        sampled = ctx.frames.sampled
-        times = [f.time_s for f in sampled]
-        insts = instances_of(ctx.evidence)
-        anchors: list[Anchor] = []
-        main = insts[0] if insts else None
-        masks = (ctx.artifacts.get("masks") or {}).get(main.id) if main else None
-        # film language belongs to one shot: in a montage, the main subject's (or else the longest)
-        shots = sample_shots(ctx)
-        shot = shots[main.seen()[0]] if main is not None and main.seen() else max(set(shots), key=shots.count)
-        here = [k for k in range(len(sampled)) if shots[k] == shot]
-        if len(set(shots)) > 1:
-            anchors.append(Anchor(aspect="shot", claim=f"shot {shot + 1} of {len(set(shots))}",
-                                  times=[times[k] for k in here], measure="the clip cuts between shots; "
-                                  "size, composition, angle and depth are measured on this one"))
-
-        # shot size
-        face_heights, face_times, face_boxes = [], [], []
-        if main is not None and main.class_name == "person" or not insts:
-            from tools.detect import contains, people_finder
-
-            finder = people_finder()
-            for k in here:
-                faces = finder.faces(sampled[k].image, neighbours=4)  # looser: only faces inside the subject count
-                if main is not None:  # only the main subject's own face sets the shot size
-                    box = main.boxes[k]
-                    faces = [f for f in faces if box is not None and contains(box, f, 0.7)]
-                if faces:
-                    biggest = max(faces, key=lambda b: b[3] - b[1])
-                    face_heights.append(biggest[3] - biggest[1])
-                    face_times.append(times[k])
-                    face_boxes.append(biggest)
-        size = None
-        if len(face_heights) >= max(1, len(here) / 2):  # a face in most frames, not a passing false one
-            fh = median(face_heights)
-            size = shot_size_from_face(fh)
-            if size:
-                region = [round(float(median(b[i] for b in face_boxes)), 3) for i in range(4)]
-                anchors.append(Anchor(aspect="shot size", claim=size, times=face_times, region=region,
-                                      measure=f"a face {fh:.2f} of the frame height"))
-        if size is None and main is not None:
-            seen = main.seen()
-            heights = [main.boxes[k][3] - main.boxes[k][1] for k in seen]
-            cut = sum(main.boxes[k][1] <= 0.02 or main.boxes[k][3] >= 0.98 for k in seen) > len(seen) / 2
-            h = median(heights)
-            size = shot_size_from_subject(h, cut, main.class_name == "person")
-            anchors.append(Anchor(aspect="shot size", claim=size, times=[times[k] for k in seen],
-                                  region=_median_box(main), measure=f"{main.id} {main.class_name} {h:.2f} of the frame "
-                                  f"height{', cut by the frame edge' if cut else ''}"))
-        if size is None:
-            size = "wide"
-            anchors.append(Anchor(aspect="shot size", claim=size, times=[times[k] for k in here],
-                                  measure="no subject or face: the "
-                                  "whole scene is the subject"))
-
-        # composition
-        comp = None
-        if main is not None and main.centroids:
-            xs = [c[0] for c in main.centroids if c is not None]
-            if xs:
-                comp = composition(float(np.mean(xs)))
-                anchors.append(Anchor(aspect="composition", claim=comp, times=[times[k] for k in main.seen()],
-                                      region=_median_box(main), measure=f"{main.id} centred at x = {np.mean(xs):.2f}"))
-
-        # camera angle
-        ys = []
-        for k in here:
-            m = masks[k] if masks and k < len(masks) else None
-            y = horizon(sampled[k].image, m)
-            if y is not None:
-                ys.append((times[k], y))
-        angle = angle_from_horizon(median(y for _, y in ys) if len(ys) >= max(2, len(here) // 3) else None)
-        anchors.append(Anchor(aspect="camera angle", claim=angle, times=[t for t, _ in ys],
-                              measure=(f"horizon line at {median(y for _, y in ys):.2f} of the frame height"
-                                       if ys and angle != "unclear" else "no horizon line across the background")))
-
-        # depth of field
-        dof = None
-        if main is not None and masks:
-            ratios, dof_times = [], []
-            for k in here:
-                m = masks[k] if k < len(masks) else None
-                if m is None or m.sum() < 100 or (~m).sum() < 100:
-                    continue
-                gray = cv2.cvtColor(sampled[k].image, cv2.COLOR_BGR2GRAY)
-                inner = cv2.erode(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-                outer = cv2.dilate(m.astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
-                s_in, s_out = sharpness(gray, inner), sharpness(gray, outer)
-                if s_in > 0 and s_out > 0:
-                    ratios.append(s_in / s_out)
-                    dof_times.append(times[k])
-            if ratios:
-                r = median(ratios)
-                dof = "shallow, with the background out of focus" if r >= 3.0 else "deep, with the background in focus"
-                anchors.append(Anchor(aspect="depth of field", claim=dof.split(",")[0], times=dof_times,
-                                      region=_median_box(main), measure=f"subject {r:.1f}x sharper than the background"))
-
-        # special shots
-        specials = []
-        fps = ctx.frames.stats.mean_fps or ctx.frames.info.fps
-        if fps >= 90:
-            specials.append("high frame rate (slow-motion capable)")
-            anchors.append(Anchor(aspect="special shots", claim=specials[-1], times=[], measure=f"{fps:.0f} fps"))
-
+        shot = _MeasuredShot.of(ctx)
+        size = _shot_size(shot)
+        comp = _composition(shot)
+        angle = _camera_angle(shot)
+        dof = _depth_of_field(shot)
+        specials = _special_shots(ctx, shot.anchors)
         movement = None
         if cam is not None:
             from agent.core.composer import camera_movement
 
             movement = camera_movement(cam)
-            anchors.append(Anchor(aspect="camera movement", claim=cam.label, times=times,
-                                  measure=f"{cam.pairs_used} of {cam.pairs_total} frame pairs, rates {cam.rates}"))
+            shot.anchors.append(Anchor(aspect="camera movement", claim=cam.label, times=shot.times,
+                                       measure=f"{cam.pairs_used} of {cam.pairs_total} frame pairs, rates {cam.rates}"))
         evidence = FilmLanguageEvidence(shot_size=size, composition=comp, camera_angle=angle, depth_of_field=dof,
-                                        special_shots=specials, camera_movement=movement, anchors=anchors)
+                                        special_shots=specials, camera_movement=movement, anchors=shot.anchors)
         summary = {"shot_size": size, "composition": comp, "camera_angle": angle, "depth_of_field": dof,
                    "special_shots": specials or None, "camera": cam.label if cam else None,
-                   "anchors": [f"{a.aspect}: {a.measure}" for a in anchors]}
+                   "anchors": [f"{a.aspect}: {a.measure}" for a in shot.anchors]}
         return Observation(summary, evidence)
 
 
-def _median_box(inst) -> list[float] | None:
-    boxes = [b for b in inst.boxes if b is not None]
-    if not boxes:
+@dataclass
+class _MeasuredShot:
+    """What the film-language measures read: the sampled frames, the main subject and its masks, and the
+    samples of the one shot they are measured on; each measure adds its anchors."""
+
+    sampled: list
+    times: list[float]
+    insts: list
+    main: Any
+    masks: list | None
+    here: list[int]
+    anchors: list[Anchor] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, ctx) -> "_MeasuredShot":
+        sampled = ctx.frames.sampled
+        times = [f.time_s for f in sampled]
+        insts = instances_of(ctx.evidence)
+        main = insts[0] if insts else None
+        masks = (ctx.artifacts.get("segment.masks") or {}).get(main.id) if main else None
+        # film language belongs to one shot: in a montage, the main subject's (or else the longest)
+        shots = sample_shots(ctx)
+        shot = shots[main.seen()[0]] if main is not None and main.seen() else max(set(shots), key=shots.count)
+        here = [k for k in range(len(sampled)) if shots[k] == shot]
+        found = cls(sampled, times, insts, main, masks, here)
+        if len(set(shots)) > 1:
+            found.anchors.append(Anchor(aspect="shot", claim=f"shot {shot + 1} of {len(set(shots))}",
+                                        times=[times[k] for k in here], measure="the clip cuts between shots; "
+                                        "size, composition, angle and depth are measured on this one"))
+        return found
+
+
+def _shot_size(shot: _MeasuredShot) -> str:
+    """From the main subject's face where one is seen in most frames, else from the subject's height."""
+    main, times = shot.main, shot.times
+    face_heights, face_times, face_boxes = [], [], []
+    if main is not None and main.class_name == "person" or not shot.insts:
+        finder = people_finder()
+        for k in shot.here:
+            faces = finder.faces(shot.sampled[k].image, neighbours=4)  # looser: only faces inside the subject count
+            if main is not None:  # only the main subject's own face sets the shot size
+                box = main.boxes[k]
+                faces = [f for f in faces if box is not None and contains(box, f, 0.7)]
+            if faces:
+                biggest = max(faces, key=lambda b: b[3] - b[1])
+                face_heights.append(biggest[3] - biggest[1])
+                face_times.append(times[k])
+                face_boxes.append(biggest)
+    size = None
+    if len(face_heights) >= max(1, len(shot.here) / 2):  # a face in most frames, not a passing false one
+        fh = median(face_heights)
+        size = shot_size_from_face(fh)
+        if size:
+            region = [round(float(median(b[i] for b in face_boxes)), 3) for i in range(4)]
+            shot.anchors.append(Anchor(aspect="shot size", claim=size, times=face_times, region=region,
+                                       measure=f"a face {fh:.2f} of the frame height"))
+    if size is None and main is not None:
+        seen = main.seen()
+        heights = [main.boxes[k][3] - main.boxes[k][1] for k in seen]
+        cut = sum(main.boxes[k][1] <= 0.02 or main.boxes[k][3] >= 0.98 for k in seen) > len(seen) / 2
+        h = median(heights)
+        size = shot_size_from_subject(h, cut, main.class_name == "person")
+        shot.anchors.append(Anchor(aspect="shot size", claim=size, times=[times[k] for k in seen],
+                                   region=median_box(main.boxes), measure=f"{main.id} {main.class_name} {h:.2f} of "
+                                   f"the frame height{', cut by the frame edge' if cut else ''}"))
+    if size is None:
+        size = "wide"
+        shot.anchors.append(Anchor(aspect="shot size", claim=size, times=[times[k] for k in shot.here],
+                                   measure="no subject or face: the whole scene is the subject"))
+    return size
+
+
+def _composition(shot: _MeasuredShot) -> str | None:
+    main = shot.main
+    if main is None or not main.centroids:
         return None
-    return [round(float(np.median([b[i] for b in boxes])), 3) for i in range(4)]
+    xs = [c[0] for c in main.centroids if c is not None]
+    if not xs:
+        return None
+    comp = composition(float(np.mean(xs)))
+    shot.anchors.append(Anchor(aspect="composition", claim=comp, times=[shot.times[k] for k in main.seen()],
+                               region=median_box(main.boxes), measure=f"{main.id} centred at x = {np.mean(xs):.2f}"))
+    return comp
+
+
+def _camera_angle(shot: _MeasuredShot) -> str:
+    ys = []
+    for k in shot.here:
+        m = shot.masks[k] if shot.masks and k < len(shot.masks) else None
+        y = horizon(shot.sampled[k].image, m)
+        if y is not None:
+            ys.append((shot.times[k], y))
+    angle = angle_from_horizon(median(y for _, y in ys) if len(ys) >= max(2, len(shot.here) // 3) else None)
+    shot.anchors.append(Anchor(aspect="camera angle", claim=angle, times=[t for t, _ in ys],
+                               measure=(f"horizon line at {median(y for _, y in ys):.2f} of the frame height"
+                                        if ys and angle != "unclear" else "no horizon line across the background")))
+    return angle
+
+
+def _depth_of_field(shot: _MeasuredShot) -> str | None:
+    """Shallow when the subject is much sharper than what lies around its mask."""
+    if shot.main is None or not shot.masks:
+        return None
+    ratios, dof_times = [], []
+    for k in shot.here:
+        m = shot.masks[k] if k < len(shot.masks) else None
+        if m is None or m.sum() < 100 or (~m).sum() < 100:
+            continue
+        gray = cv2.cvtColor(shot.sampled[k].image, cv2.COLOR_BGR2GRAY)
+        inner = cv2.erode(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        outer = cv2.dilate(m.astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
+        s_in, s_out = sharpness(gray, inner), sharpness(gray, outer)
+        if s_in > 0 and s_out > 0:
+            ratios.append(s_in / s_out)
+            dof_times.append(shot.times[k])
+    if not ratios:
+        return None
+    r = median(ratios)
+    dof = "shallow, with the background out of focus" if r >= 3.0 else "deep, with the background in focus"
+    shot.anchors.append(Anchor(aspect="depth of field", claim=dof.split(",")[0], times=dof_times,
+                               region=median_box(shot.main.boxes), measure=f"subject {r:.1f}x sharper than the "
+                               "background"))
+    return dof
+
+
+def _special_shots(ctx, anchors: list[Anchor]) -> list[str]:
+    specials = []
+    fps = ctx.frames.stats.mean_fps or ctx.frames.info.fps
+    if fps >= 90:
+        specials.append("high frame rate (slow-motion capable)")
+        anchors.append(Anchor(aspect="special shots", claim=specials[-1], times=[], measure=f"{fps:.0f} fps"))
+    return specials
 
 
 # -- caption section, composer and check ------------------------------------------------------------
@@ -291,7 +328,7 @@ def section_from(ev: FilmLanguageEvidence) -> dict[str, Any]:
 
 
 def _enabled(settings) -> bool:
-    return settings is not None and ("film_language" in settings.conditions or settings.output_format == "cinecap")
+    return CONDITION.is_on(settings) or (settings is not None and settings.output_format == "cinecap")
 
 
 @hookimpl
@@ -299,9 +336,20 @@ def register_tools(settings):
     return [DescribeFilmLanguage()] if _enabled(settings) else []
 
 
+def _sentences(section: dict) -> list[tuple[str, str]]:
+    """How the section reads in a paragraph: its shot size (the other claims are for film models)."""
+    size = section.get("Shot Size") if isinstance(section, dict) else None
+    return [(f"{SECTION} shot size", shot_size_sentence(size))] if size else []
+
+
+CONDITION = Condition(
+    "film_language", "CineCap's film language: shot size, angle, composition, depth of field, camera movement",
+    section=CaptionSection(SECTION, FilmLanguageSection, rank=5, text=_sentences))
+
+
 @hookimpl
-def register_caption_sections():
-    return {SECTION: FilmLanguageSection}
+def register_conditions():
+    return [CONDITION]
 
 
 @hookimpl

@@ -2,17 +2,19 @@
 
 * ``instancecap`` (default): the InstanceCap JSON as validated;
 * ``any2caption``: Any2Caption's six components (Dense, Main Object, Background, Camera, Style,
-  Action), written from the caption's fields and the tools' evidence;
+  Action), written from the caption's fields and the tools' evidence (in ``enhance``, the
+  conditions': the style image's words, the depth map's layout);
 * ``cinecap``: the film-language caption with its evidence (needs the film-language condition);
-* ``dense``: one paragraph, for models trained on plain prompts.
+* ``dense``: one paragraph, for models trained on plain prompts (each plugin section in it as the
+  section's ``CaptionSection.text`` writes it).
 """
 
 from __future__ import annotations
 
 
-from agent.core.caption import STRUCTURAL_KEY
-from agent.core.composer import shot_size_sentence
-from agent.core.evidence import typed
+from agent.core.caption import STRUCTURAL_KEY, caption_section
+from agent.core.evidence import Background, evidence_of
+from agent.core.flatten import STANDARD_KEYS
 from agent.core.hookspecs import hookimpl
 
 
@@ -34,14 +36,22 @@ def dense(caption: dict, evidence: dict) -> str:
     for inst in _instances(caption):
         text += [inst["Appearance"], inst["Actions and Motion"]]
     text += [sd["Background Detail"], sd["Camera Movement"]]
-    film = caption.get("Film Language")
-    if isinstance(film, dict) and film.get("Shot Size"):
-        text.append(shot_size_sentence(film["Shot Size"]))
+    for name, value in caption.items():
+        if name not in STANDARD_KEYS:  # each plugin section as it says it reads
+            text += [_full_stop(sentence) for _, sentence in caption_section(name).sentences(value)]
     return _sentences(*text)
 
 
+def _full_stop(sentence: str) -> str:
+    sentence = sentence.strip()
+    return sentence if sentence.endswith((".", "!", "?")) else sentence + "."
+
+
 def _style(evidence: dict) -> str:
-    bg = typed(evidence, "describe_background")
+    style = evidence.get("style")  # a style image the user gave (plugins/reference_image.py)
+    if hasattr(style, "sentence"):
+        return style.sentence
+    bg = evidence_of(evidence, Background)
     if bg is None:
         return "Live-action footage."
     tone = {"dark": "low-key", "dim": "dim", "moderately lit": "evenly lit", "bright": "bright, high-key"}[bg.brightness]
@@ -65,6 +75,10 @@ def any2caption(caption: dict, evidence: dict) -> dict:
     background = sd["Background Detail"]
     if isinstance(depth, dict) and depth.get("Layout"):
         background = _sentences(background, depth["Layout"])
+    if hasattr(evidence.get("depth"), "blobs"):  # a depth map the user gave (plugins/depth_map.py)
+        from plugins.conditions import layout_text
+
+        background = _sentences(background, layout_text(evidence))
     return {"Dense": dense(caption, evidence), "Main Object": main_object, "Background": background,
             "Camera": sd["Camera Movement"], "Style": _style(evidence), "Action": action}
 

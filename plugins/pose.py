@@ -20,8 +20,11 @@ from collections import Counter
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.core.caption import CaptionSection
+from agent.core.conditions import Condition
 from agent.core.evidence import instances_of
 from agent.core.hookspecs import hookimpl
+from tools.geometry import iou
 from tools.weights import try_neural
 from agent.core.tool import NoArgs, Observation, Tool
 
@@ -146,7 +149,12 @@ class EstimatePose(Tool):
     description = "Estimate each person's posture (standing, sitting, lying, walking, running, arms raised)."
     Args = NoArgs
     version = "1"
-    offline_plan = True
+    evidence_model = PoseEvidence
+    requires = ("segment_and_blur",)
+    reads_settings = ("backend", "pose_weights", "yolo_weights", "yolo_conf",
+                      "device", "weights_dir", "allow_downloads", "random_weights")
+    stage = "gpu"
+    plan = 80
 
     def run(self, ctx, args) -> Observation:
         ctx.require("segment_and_blur")
@@ -171,7 +179,6 @@ class EstimatePose(Tool):
 
     def _neural(self, ctx, people, sampled, times) -> PoseEvidence:
         from tools.weights import pick_device
-        from tools.detect import iou
 
         model, label = load_pose_model(ctx.settings)
         device = pick_device(ctx.settings.device)
@@ -211,7 +218,7 @@ class EstimatePose(Tool):
 
 
 def _enabled(settings) -> bool:
-    return settings is not None and "pose" in settings.conditions
+    return CONDITION.is_on(settings)
 
 
 @hookimpl
@@ -219,9 +226,15 @@ def register_tools(settings):
     return [EstimatePose()] if _enabled(settings) else []
 
 
+CONDITION = Condition(
+    "pose", "Any2Caption's pose: each person's posture (standing, sitting, lying, walking, running, arms raised)",
+    section=CaptionSection(SECTION, PoseSection, rank=4,
+                           text=lambda s: [(f"{SECTION} summary", s.get("Summary", ""))] if isinstance(s, dict) else []))
+
+
 @hookimpl
-def register_caption_sections():
-    return {SECTION: PoseSection}
+def register_conditions():
+    return [CONDITION]
 
 
 @hookimpl

@@ -9,7 +9,9 @@ person, in two formats:
   of such documents; each person's ``pose_keypoints_2d`` flat ``[x, y, c] * 25`` (BODY_25) or ``* 18``
   (COCO-18), mapped to COCO-17. OpenPose gives no identities: a person takes the id of the nearest
   person in the frame before (by the keypoints' mean), else a new one. fps 30 unless given with
-  ``--fps`` in a wrapper ``{"fps": .., "frames": [...]}``.
+  ``--fps`` in a wrapper ``{"fps": .., "frames": [...]}``;
+* a video, read with the packaged pose model (:mod:`plugins.pose_video`: filmed people, not
+  rendered skeletons, which that model does not read).
 
 The rules are :mod:`tools.people`'s, the ones the packaged pose model's keypoints go through:
 ``posture()`` per frame and ``describe_person``'s body-height speeds (walks from 0.25 body heights
@@ -94,6 +96,10 @@ def _points(values, where: str) -> np.ndarray:
 def read_poses(path: str | Path):
     """(fps, [frame: {person id: (17, 3) array}], (width, height) or None, format name)."""
     p = Path(path)
+    from plugins.pose_video import VIDEO, poses_from_video
+
+    if p.suffix.lower() in VIDEO:
+        return poses_from_video(p)
     if p.is_dir():
         files = sorted(p.glob("*.json"))
         if not files:

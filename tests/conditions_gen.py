@@ -166,3 +166,70 @@ def to_openpose_body25(seq) -> list[dict]:
             people.append({"person_id": [-1], "pose_keypoints_2d": flat})
         out.append({"version": 1.3, "people": people})
     return out
+
+
+# -- images and depth -------------------------------------------------------------------------------
+def solid_object_image(file, colour_bgr, backdrop_bgr=(245, 245, 245), size=(320, 240), box=(100, 60, 220, 200)):
+    """A plain rectangle of one colour on a plain backdrop: its colour is the truth."""
+    import cv2
+
+    img = np.full((size[1], size[0], 3), backdrop_bgr, np.uint8)
+    cv2.rectangle(img, box[:2], box[2:], tuple(int(c) for c in colour_bgr), -1)
+    cv2.imwrite(str(file), img)
+    return file
+
+
+def style_image(file, kind: str, size=(320, 240), seed: int = 0):
+    """'dark_cool_smooth': a dim navy gradient; 'bright_warm_textured': orange and yellow noise."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    w, h = size
+    if kind == "dark_cool_smooth":
+        ramp = np.linspace(0, 1, w)[None, :, None]
+        img = (np.array([70, 30, 20]) * (0.8 + 0.2 * ramp)).repeat(h, 0)  # BGR: navy
+    else:
+        base = np.where(rng.random((h, w, 1)) < 0.5, np.array([25, 140, 240]), np.array([35, 218, 238]))
+        img = base + rng.normal(0, 30, (h, w, 3))
+    cv2.imwrite(str(file), np.clip(img, 0, 255).astype(np.uint8))
+    return file
+
+
+def depth_scene(width=320, height=240, far_larger=False, bits=16):
+    """A ground receding to the top (far) with a tall shape at the left (nearest) and a wide shape at the
+    right (behind it). Returns (depth array, truth)."""
+    rows = np.linspace(8.0, 2.0, height)[:, None]  # metres: far at the top, near at the bottom
+    depth = np.repeat(rows, width, axis=1)
+    depth[60:200, 40:100] = 1.2  # tall: 140 x 60 pixels, at the left, nearest
+    depth[120:170, 190:300] = 1.8  # wide: 50 x 110, at the right, behind it
+    value = depth if far_larger else 1.0 / depth
+    top = 65535 if bits == 16 else 255
+    scaled = value / value.max() * top * 0.95
+    truth = {"nearest": "tall", "order": ["middle-left", "middle-right"], "aspects": [140 / 60, 50 / 110],
+             "gradient": "recedes from the bottom of the frame towards the top"}
+    return scaled.astype(np.uint16 if bits == 16 else np.uint8), truth
+
+
+LIMBS = [(0, 1), (0, 2), (1, 3), (2, 4), (5, 6), (5, 7), (7, 9), (6, 8), (8, 10), (5, 11), (6, 12), (11, 12),
+         (11, 13), (13, 15), (12, 14), (14, 16)]
+
+
+def skeleton_video(file, seq, colours: bool = True, thickness: int = 8):
+    """The pose sequence drawn as a skeleton video (OpenPose-coloured or white limbs, on black)."""
+    import cv2
+
+    w, h = int(seq.get("width", 1280)), int(seq.get("height", 720))
+    out = cv2.VideoWriter(str(file), cv2.VideoWriter_fourcc(*"mp4v"), seq["fps"], (w, h))
+    for fr in seq["frames"]:
+        img = np.zeros((h, w, 3), np.uint8)
+        for person in fr["people"]:
+            kp = np.array(person["keypoints"])
+            for i, (a, b) in enumerate(LIMBS):
+                hue = np.uint8([[[i * 11 % 180, 255, 255]]])
+                col = tuple(int(c) for c in cv2.cvtColor(hue, cv2.COLOR_HSV2BGR)[0, 0]) if colours else (255, 255, 255)
+                cv2.line(img, tuple(map(int, kp[a][:2])), tuple(map(int, kp[b][:2])), col, thickness)
+            for x, y, _ in kp:
+                cv2.circle(img, (int(x), int(y)), thickness, (0, 0, 255), -1)
+        out.write(img)
+    out.release()
+    return file

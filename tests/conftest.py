@@ -30,6 +30,15 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
                           cwd=cwd or ROOT, env=full_env, timeout=300)
 
 
+def install_fake_distribution(root, name, module_source, entry_name):
+    pkg = root / f"{name}.py"
+    pkg.write_text(module_source)
+    dist = root / f"{name}-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[instance_agent]\n{entry_name} = {name}\n")
+
+
 def real_clip(name: str) -> Path:
     from agent.testing.clips import find_clip
 

@@ -102,3 +102,29 @@ def test_demo_clip_writes_clip_and_ground_truth(tmp_path):
     assert truth["camera"] == "zoom in" and len(truth["objects"]) == 2
     bad = run_cli("demo-clip", str(out), "--camera", "spin around")
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
+
+
+def test_validate_loads_the_plugins_that_add_sections(tmp_path):
+    """A caption with a plugin's section is valid for ``cmd_validate`` called on its own, without the parser."""
+    good = json.loads(run_cli("schema").stdout)
+    assert "Film Language" in good["properties"]
+    caption = {"Video": "a.mp4", "Global Description": "A man walks.",
+               "Structural Description": {"Main Instance": {}, "Background Detail": "A street.",
+                                          "Camera Movement": "The camera is static."},
+               "Film Language": {"Shot Size": "wide", "Camera Angle": "eye level", "Composition": "centered",
+                                 "Depth of Field": "deep", "Special Shots": "none", "Camera Movement": "static",
+                                 "Evidence": []}}
+    path = tmp_path / "caption.json"
+    path.write_text(json.dumps(caption))
+    code = ("import sys; from argparse import Namespace; from pathlib import Path; "
+            "from agent.cli.main import cmd_validate; sys.exit(cmd_validate(Namespace(file=Path(sys.argv[1]))))")
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 caption(s) valid" in done.stderr
+    caption["Film Language"]["Shot Size"] = 7
+    path.write_text(json.dumps(caption))
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Shot Size" in done.stdout

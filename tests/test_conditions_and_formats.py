@@ -176,3 +176,35 @@ def test_third_party_plugin_package_installs_and_runs(three_objects_clip, tmp_pa
     assert json.loads(run.stdout)["Motion Energy"].startswith("The picture is ")
     command = run_cli("motion-energy", str(path), env=env)
     assert command.returncode == 0 and command.stdout.startswith(f"{path}: ")
+
+    # its condition: --condition takes it, [plugins.motion_rhythm] sets it, flatten reads its section
+    rows = {p["name"]: p for p in listed}
+    assert rows["motion_rhythm"]["conditions"] == ["motion_rhythm"] and "off" in rows["motion_rhythm"]["status"]
+    assert rows["reviewed_caption"]["chat_backends"] == ["reviewed"]
+    config = tmp_path / "instance-agent.toml"
+    config.write_text("[plugins.motion_rhythm]\nparts = 2\n")
+    conditioned = run_cli("run", str(path), "--condition", "motion_rhythm", "--runs-dir", str(tmp_path / "r"), "-q",
+                          "-o", str(tmp_path / "rhythm.json"), env={**env, "INSTANCE_AGENT_CONFIG": str(config)})
+    assert conditioned.returncode == 0, conditioned.stderr
+    rhythm = json.loads(conditioned.stdout)["Motion Rhythm"]
+    assert len(rhythm["Parts"]) == 2 and rhythm["Summary"].startswith("The motion is ")
+    flat = run_cli("flatten", str(tmp_path / "rhythm.json"), "--json", env=env)
+    assert rhythm["Summary"] in json.loads(flat.stdout)["text"]
+    config.write_text("[plugins.motion_rhythm]\nparts = 1\n")
+    refused = run_cli("run", str(path), "--condition", "motion_rhythm", "--runs-dir", str(tmp_path / "r"),
+                      env={**env, "INSTANCE_AGENT_CONFIG": str(config)})
+    assert refused.returncode == 2 and "[plugins.motion_rhythm] parts: Input should be greater than or equal to 2" \
+        in refused.stderr
+
+    # its chat backend: a reviewed caption goes through validation like a model's
+    caption = json.loads(run.stdout)
+    (tmp_path / "good.json").write_text(json.dumps(caption))
+    reviewed = run_cli("run", str(path), "--llm", f"reviewed:{tmp_path / 'good.json'}", "-q",
+                       "--runs-dir", str(tmp_path / "r"), env=env)
+    assert reviewed.returncode == 0, reviewed.stderr
+    assert json.loads(reviewed.stdout) == caption
+    (tmp_path / "broken.json").write_text('{"Video": ')
+    broken = run_cli("run", str(path), "--llm", f"reviewed:{tmp_path / 'broken.json'}", "-q",
+                     "--runs-dir", str(tmp_path / "r"), env=env)
+    assert broken.returncode == 3
+    assert f"error: the reviewed caption could not be read: {tmp_path / 'broken.json'}: not JSON" in broken.stderr

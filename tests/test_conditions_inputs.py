@@ -258,11 +258,11 @@ def test_conditions_command_prints_what_they_determine(tmp_path, capsys):
     assert report["conditions"]["camera_path"]["label"] == "dolly in then pan left"
     assert report["determined"]["Structural Description.Camera Movement"] == \
         "The camera quickly dollies in, then steadily pans left."
-    assert report["determined"]["Structural Description.Main Instance.1.Actions and Motion"] == \
+    assert report["determined"]["Structural Description.Main Instance.pose 1.Actions and Motion"] == \
         "The person walks to the left."
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("needs a model: Global Description")
-    assert "Main Instance.1.Appearance" in lines[0] and "Camera Movement" not in lines[0]
+    assert "Main Instance.pose 1.Appearance" in lines[0] and "Camera Movement" not in lines[0]
 
 
 def test_conditions_command_camera_only_still_needs_the_instances(tmp_path, capsys):

@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessage
 from agent.core.config import Settings
 from agent.run.plugins import load_plugins
 from agent.run.runner import caption_video
-from conftest import run_cli
+from conftest import install_fake_distribution, run_cli
 
 
 class Scripted(GenericFakeChatModel):
@@ -89,15 +89,6 @@ PLUGIN = textwrap.dedent('''
 ''')
 
 
-def install_fake_distribution(root, name, module_source, entry_name):
-    pkg = root / f"{name}.py"
-    pkg.write_text(module_source)
-    dist = root / f"{name}-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(f"[instance_agent]\n{entry_name} = {name}\n")
-
-
 def test_entry_point_plugins_load_and_broken_ones_are_named(tmp_path, monkeypatch):
     install_fake_distribution(tmp_path, "frame_counter", PLUGIN, "frame-counter")
     install_fake_distribution(tmp_path, "broken_plugin", "raise RuntimeError('boom')\n", "broken")
@@ -120,3 +111,22 @@ def test_disabling_a_plugin_removes_its_tool(three_objects_clip, tmp_path):
     assert "segment_and_blur" not in res.stderr and "detect_instances" in res.stderr
     res = run_cli("plugins", "--json", env={"INSTANCE_AGENT_DISABLED_PLUGINS": "tools.lexicon"})
     assert "check_lexicon" not in res.stdout
+
+
+def test_each_model_reply_is_normalised_once(three_objects_clip, tmp_path, monkeypatch):
+    import agent.models.toolcalls
+    import graphs.caption
+
+    clip, _ = three_objects_clip
+    seen = []
+    original = agent.models.toolcalls.normalise_reply
+    counted = lambda reply: seen.append(reply) or original(reply)  # noqa: E731
+    monkeypatch.setattr(graphs.caption, "normalise_reply", counted)
+    monkeypatch.setattr(agent.models.toolcalls, "normalise_reply", counted)  # wherever else a reply is read
+    as_text = AIMessage(content='<tool_call>{"name": "read_metadata", "arguments": {}}</tool_call>')
+    replies = [as_text, call("submit_caption", {"Video": "three.mp4"}, 2), AIMessage(content="Done."),
+               AIMessage(content="Done."), AIMessage(content="Done.")]
+    record = run_with(replies, clip, tmp_path, monkeypatch, max_repairs=0)
+    models = [s for s in record.steps if s.get("node") == "model"]
+    assert len(seen) == len(models) == record.usage.calls >= 2
+    assert models[0]["recovered"] == "tool calls written as text" and models[0]["calls"] == ["read_metadata"]

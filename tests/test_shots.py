@@ -266,3 +266,21 @@ def test_split_shot_arguments_are_checked(montage, tmp_path):
                        (["--split-shots", "--min-shot", "9"], "all 2 shots are shorter than --min-shot (9 s)")):
         proc = run_cli("run", str(montage), "-q", "--runs-dir", str(tmp_path), *args)
         assert proc.returncode == 2 and line in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_split_shots_on_ray_gives_the_local_records(montage, tmp_path):
+    """The Ray engine cuts and captions each shot as the local batch does: the same shots, bounds and
+    captions, and a re-run resumes past them."""
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    from agent.run.batch import ShotOptions, run_batch
+
+    settings = Settings(runs_dir=tmp_path / "runs")
+    opts = ShotOptions(cut="encode")
+    local = run_batch([montage], tmp_path / "local.jsonl", settings, shots=opts)
+    ray = run_batch([montage], tmp_path / "ray.jsonl", settings, shots=opts, engine="ray", workers=1)
+    assert local.done == ray.done == {"ok": 2}
+    keys = ("shot", "part", "start_s", "end_s", "start_frame", "end_frame", "status", "caption")
+    rows = lambda name: [{k: r.get(k) for k in keys} for r in _records(tmp_path / name)]  # noqa: E731
+    assert rows("ray.jsonl") == rows("local.jsonl")
+    again = run_batch([montage], tmp_path / "ray.jsonl", settings, shots=opts, engine="ray", workers=1)
+    assert again.done == {} and again.skipped == 1 and len(_records(tmp_path / "ray.jsonl")) == 2

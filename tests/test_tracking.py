@@ -8,8 +8,9 @@ import pytest
 
 from agent.run.media import FrameStore
 from agent.testing.synthetic import random_scene, render_clip
-from tools.detect import (Candidate, Track, components, cut_jumps, fill_gaps, foreground, neighbours,
-                          sort_pixelwise)
+from tools.detect.candidates import Candidate, Track
+from tools.detect.foreground import components, foreground, neighbours, sort_pixelwise
+from tools.detect.repair import cut_jumps, fill_gaps
 
 
 def test_neighbours_spread_both_ways_and_stay_many_at_the_ends():

@@ -54,12 +54,17 @@ class DescribeBackground(Tool):
         "Measure the background (everything but the detected instances): main colours, colours of "
         "the upper and lower parts of the frame, brightness, contrast, saturation and texture."
     )
-    version = "1"
+    version = "2"
+    evidence_model = Background
+    requires = ("segment_and_blur",)  # so instance pixels are left out
+    consumes = ("segment.masks", "detect.masks")
+    plan = 50
 
     def run(self, ctx, args) -> Observation:
-        ctx.require("detect_instances")  # so instance pixels are left out
+        ctx.require("segment_and_blur")
         sampled = ctx.frames.sampled
-        masks_by_id = ctx.artifacts.get("masks", {})
+        # the segmentation's masks; the detector's where segmentation failed
+        masks_by_id = ctx.artifacts.get("segment.masks") or ctx.artifacts.get("detect.masks", {})
         union = []
         for k, f in enumerate(sampled):
             m = np.zeros(f.image.shape[:2], bool)

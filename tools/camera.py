@@ -175,7 +175,7 @@ def estimate(frames: list[np.ndarray], times: np.ndarray, boxes_per_frame=None,
              shots: np.ndarray | None = None, excluded: np.ndarray | None = None) -> tuple[CameraMotion, list]:
     """Estimate the camera motion of a low-resolution BGR frame sequence.
 
-    ``shots`` numbers each frame's shot (see ``tools/shots.py``) and ``excluded`` marks frames in a
+    ``shots`` numbers each frame's shot (see ``tools/shots/``) and ``excluded`` marks frames in a
     transition: pairs across a cut or touching a transition are not fitted, and each shot is
     measured on its own.
     """
@@ -351,24 +351,15 @@ class EstimateCameraMotion(Tool):
         "Measure the camera motion from the background's movement: pan, tilt, zoom, roll, shake and "
         "speed, as CameraBench labels with a one-sentence hint. 'unclear' means the evidence is weak."
     )
-    version = "3"
+    version = "4"
+    evidence_model = CameraMotion
+    produces = ("camera.pairs",)  # the kept per-pair transforms, which detection chains to warp frames
+    plan = 20
 
     def run(self, ctx, args) -> Observation:
         fs = ctx.frames
         motion = fs.motion
         pairs = list(fs.motion_pairs)  # fitted during the decode pass
-        boxes = _instance_boxes_per_motion_frame(ctx, motion)
-        if boxes:  # detection ran first: fit again with its instances masked out, where the frames are held
-            frames = motion.frames
-            redo = [i for i in range(len(pairs)) if frames.has(i) and frames.has(i + 1) and (boxes[i] or boxes[i + 1])]
-
-            def refit(i: int) -> PairMotion:
-                g0 = cv2.cvtColor(frames[i], cv2.COLOR_BGR2GRAY)
-                g1 = cv2.cvtColor(frames[i + 1], cv2.COLOR_BGR2GRAY)
-                return pair_motion(g0, g1, pairs[i].dt, _features_mask(g0.shape, boxes[i]))
-
-            for i, p in zip(redo, thread_map(refit, redo)):
-                pairs[i] = p
         shots = fs.shots
         result, kept = from_pairs(pairs, motion.times, (motion.width, motion.height), motion_shots(ctx),
                                   motion_in_transition(ctx), [shots.span_s(k) for k in range(shots.count)],
@@ -382,20 +373,6 @@ class EstimateCameraMotion(Tool):
             summary["per_shot"] = [{"shot": s.index + 1, "start_s": s.start_s, "end_s": s.end_s, "label": s.label,
                                     "speed": s.speed} for s in result.per_shot]
         return Observation(summary, result)
-
-
-def _instance_boxes_per_motion_frame(ctx, motion):
-    """Boxes of already detected instances, mapped to the nearest sampled frame (to mask features)."""
-    found = ctx.evidence.get("detect_instances")
-    if not found or not found.get("instances"):
-        return None
-    times = ctx.frames.sample_times
-    out = []
-    for t in motion.times:
-        k = int(np.argmin(np.abs(np.asarray(times) - t)))
-        out.append([inst["boxes"][k] for inst in found["instances"]
-                    if k < len(inst["boxes"]) and inst["boxes"][k] is not None])
-    return out
 
 
 @hookimpl

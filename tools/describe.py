@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.core.evidence import instances_of, typed
 from agent.core.hookspecs import hookimpl
 from agent.core.tool import Observation, Tool
+from tools.geometry import crop
 
 HINTS = {
     "person": "clothing (top and bottom, colours), apparent age range, hair, facial expression, accessories",
@@ -84,6 +85,12 @@ class Describe(Tool):
                    "'camera'; returns caption text for those fields.")
     Args = DescribeArgs
     version = "1"
+    evidence_model = DescribeAnswer
+    requires = ("estimate_camera_motion", "describe_background", "segment_and_blur")
+    produces = ("describe.answers",)  # how many questions were asked and answered usably: the run's status
+    reads_settings = ("describer", "max_tokens", "device", "allow_downloads")
+    stage = "llm"
+    offline_role = "describe"  # the offline planner asks it about each instance, the background and the camera
 
     def run(self, ctx, args: DescribeArgs) -> Observation:
         from agent.models.toolcalls import ModelReplyError, read_json
@@ -147,10 +154,7 @@ class Describe(Tool):
         image = cv2.imread(view["image"]) if view else None
         if image is None:
             k = inst.seen()[0]
-            x0, y0, x1, y1 = inst.boxes[k]
-            frame = sampled[k].image
-            h, w = frame.shape[:2]
-            image = frame[int(y0 * h):max(int(y1 * h), int(y0 * h) + 1), int(x0 * w):max(int(x1 * w), int(x0 * w) + 1)]
+            image = crop(sampled[k].image, inst.boxes[k], pad=0.0)
         motion = f"{inst.motion_speed} {inst.direction}" if inst.direction else "mostly still"
         text = args.question or (
             f"The image shows one {inst.class_name} ({target}) in several frames of a video, everything else blurred. "

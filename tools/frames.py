@@ -43,6 +43,7 @@ class SampleFrames(Tool):
     )
     Args = SampleArgs
     version = "1"
+    evidence_model = SampledFrames
 
     def run(self, ctx, args: SampleArgs) -> Observation:
         fs = ctx.frames

@@ -12,6 +12,7 @@ from agent.core.evidence import InstanceTrack
 from agent.core.vocab import direction_word, grid_cell
 
 from .colors import dominant_colours
+from .geometry import at_edge
 
 EDGE = 0.02  # a box this close to the border counts as touching it
 
@@ -36,11 +37,6 @@ def motion_speed(widths_per_s: float) -> str:
     return "quickly"
 
 
-def _touches_border(box) -> bool:
-    x0, y0, x1, y1 = box
-    return x0 <= EDGE or y0 <= EDGE or x1 >= 1 - EDGE or y1 >= 1 - EDGE
-
-
 def fill_evidence(track: InstanceTrack, times: list[float], frames: list[np.ndarray] | None = None,
                   masks: list[np.ndarray | None] | None = None, person: bool = False,
                   shots: list[int] | None = None) -> InstanceTrack:
@@ -48,7 +44,8 @@ def fill_evidence(track: InstanceTrack, times: list[float], frames: list[np.ndar
 
     ``masks`` (full-frame boolean arrays, one per sampled frame or None) refine centroids, areas and
     colours; without them the boxes are used. ``shots`` (per sampled frame): an instance missing
-    from the samples before or after its shot has not entered or left the frame, the shot changed.
+    from the samples before or after its shot has not entered or left the frame, the shot changed; one
+    seen only once is not said to enter or leave.
     """
     n = len(track.boxes)
     cents: list[list[float] | None] = [None] * n
@@ -74,8 +71,10 @@ def fill_evidence(track: InstanceTrack, times: list[float], frames: list[np.ndar
     track.start_cell = grid_cell(*cents[first])
     track.end_cell = grid_cell(*cents[last])
     shot = [k for k in range(n) if shots is None or shots[k] == shots[first]]
-    track.leaves_frame = last < shot[-1] and _touches_border(track.boxes[last])
-    track.enters_frame = first > shot[0] and _touches_border(track.boxes[first])
+    # seen once, a thing at the border may have come or gone, or the detector missed it in the other samples
+    # (a parked bicycle at the frame's edge): one sighting says where it was, not that it moved in or out
+    track.leaves_frame = len(seen) > 1 and last < shot[-1] and at_edge(track.boxes[last], EDGE)
+    track.enters_frame = len(seen) > 1 and first > shot[0] and at_edge(track.boxes[first], EDGE)
     dx = cents[last][0] - cents[first][0]
     dy = cents[last][1] - cents[first][1]
     span = (times[last] - times[first]) if times else 0.0

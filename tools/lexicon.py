@@ -27,6 +27,8 @@ class CheckLexicon(Tool):
     )
     Args = LexiconArgs
     version = "1"
+    evidence_model = LexiconReport
+    offline_role = "check_draft"  # the offline planner checks its draft with it
     cacheable = False  # cheap, and its arguments are the model's draft
 
     def run(self, ctx, args: LexiconArgs) -> Observation:

@@ -23,6 +23,8 @@ class ReadMetadata(Tool):
         "transitions between them (cuts, dissolves, fades), if it has more than one. Takes no arguments."
     )
     version = "3"
+    evidence_model = VideoMetadata
+    plan = 10
     cacheable = False  # the file name and size are the current clip's, even when its bytes were seen before
 
     def run(self, ctx, args) -> Observation:

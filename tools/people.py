@@ -13,7 +13,12 @@ Rules (keypoints with a score under :data:`VISIBLE` are not used):
 * **arms raised**: a wrist clearly above its shoulder;
 * **walking** / **running**: the body moves at least :data:`WALK` (:data:`RUN`) body heights per
   second between sightings, upright;
-* **riding**: a bicycle or motorcycle box overlaps the lower half of the person in most sightings;
+* **riding**: a bicycle or motorcycle is under the person: its box overlaps the lower half of the person's
+  box in at least one sighting and in most of the sightings where the detector sees a two-wheeler at all
+  (a rider's bicycle drops out of the frame or out of the detector's sight in some samples; a parked one
+  that a pedestrian passes stays under them in few), or the classifier sees a two-wheeler in the person's
+  own crops (``carried``). The person "rides" it when the body moves at walking speed or more, and "is
+  on" it when stopped or seen once (a cyclist waiting at the kerb does not ride);
 * **talking**: a face (nose and both eyes) turned to the camera in a close view, whose head moves or
   turns from frame to frame (a head held still in a close view is not called talking).
 """
@@ -26,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tools.geometry import covered_share
+
 VISIBLE = 0.3  # least keypoint score used
 WALK = 0.25  # body heights per second
 RUN = 1.5
@@ -36,7 +43,7 @@ CLOSE_VIEW = 0.12  # a face this share of the frame's height is a close view
 
 @dataclass
 class PersonEvidence:
-    action: str | None  # 'walks', 'runs', 'rides a bicycle', 'sits', 'stands', 'talks', or None
+    action: str | None  # 'walks', 'runs', 'rides a bicycle', 'is on a bicycle', 'sits', 'stands', 'talks', or None
     posture: str | None  # 'standing', 'sitting', 'arms raised', ...
     upper_colours: list[str]
     lower_colours: list[str]
@@ -147,13 +154,16 @@ def _face_points(faces, box_px):
 
 
 def describe_person(boxes: list, images: list[np.ndarray], times: list[float], poses_at,
-                    vehicles: list[list[tuple]] | None = None, faces_at=None) -> PersonEvidence:
+                    vehicles: list[list[tuple]] | None = None, faces_at=None,
+                    carried: str | None = None) -> PersonEvidence:
     """``boxes``: the person's normalised box per sampled frame (or None); ``poses_at(k)``: the poses found
-    in sampled frame k; ``vehicles``: per frame, normalised boxes of bicycles and motorcycles there."""
+    in sampled frame k; ``vehicles``: per frame, (normalised box, class) of the bicycles and motorcycles
+    there; ``carried``: the two-wheeler a classifier sees in the person's crops, if any."""
     seen = [k for k, b in enumerate(boxes) if b is not None]
     postures, uppers, lowers = [], [], []
     centres, heights, head = [], [], []
     ridden: list[str] = []
+    with_vehicle = 0  # sightings in whose frame the detector sees a two-wheeler anywhere
     face_close = 0
     with_pose = 0
     for k in seen:
@@ -164,7 +174,9 @@ def describe_person(boxes: list, images: list[np.ndarray], times: list[float], p
         height = _body_height(b, pose, h)
         centres.append(((b[0] + b[2]) / 2 * w, (b[1] + b[3]) / 2 * h, times[k]))
         heights.append(height)
-        under = [label for v, label in (vehicles[k] if vehicles is not None else []) if _under(v, b)]
+        here = vehicles[k] if vehicles is not None else []
+        with_vehicle += bool(here)
+        under = [label for v, label in here if _under(v, b)]
         if under:
             ridden.append(under[0])
         nose = le = re_ = None
@@ -188,8 +200,9 @@ def describe_person(boxes: list, images: list[np.ndarray], times: list[float], p
     speed = _body_speed(centres, heights)
     usual = _most_common(postures) if postures else None
     action = None
-    if seen and len(ridden) >= RIDE_SHARE * len(seen):
-        action = f"rides a {_most_common(ridden)}"
+    on = _most_common(ridden) if ridden and len(ridden) >= RIDE_SHARE * with_vehicle else carried
+    if seen and on:
+        action = f"rides a {on}" if speed is not None and speed >= WALK else f"is on a {on}"
     elif speed is not None and speed >= RUN and usual != "sitting":
         action = "runs"
     elif speed is not None and speed >= WALK and usual != "sitting":
@@ -219,10 +232,7 @@ def _under(vehicle, person) -> bool:
     """A vehicle box overlapping the lower half of a person's box (both normalised)."""
     x0, y0, x1, y1 = person
     lower = (x0, (y0 + y1) / 2, x1, y1)
-    ix = max(0.0, min(lower[2], vehicle[2]) - max(lower[0], vehicle[0]))
-    iy = max(0.0, min(lower[3], vehicle[3]) - max(lower[1], vehicle[1]))
-    area = (lower[2] - lower[0]) * (lower[3] - lower[1])
-    return area > 0 and ix * iy / area > 0.3
+    return covered_share(vehicle, lower) > 0.3
 
 
 def _body_speed(centres, heights) -> float | None:

@@ -17,6 +17,7 @@ from agent.core.hookspecs import hookimpl
 from agent.core.tool import Observation, Tool
 
 from .frames import contact_sheet
+from .geometry import box_ellipse
 from .instance_evidence import fill_evidence
 from .parallel import thread_map
 from .shots import sample_shots
@@ -28,18 +29,6 @@ VIEW_WIDTH = 320  # width of one tile of an instance's contact sheet
 class SegmentArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     background: str | None = Field(None, description="'blur' (default) or 'pixelate'")
-
-
-def box_ellipse(shape, box) -> np.ndarray:
-    """The ellipse inscribed in ``box`` (normalised) as a full-frame boolean mask: where a box with no
-    mask of its own (a face or body detector's hit) most likely has its instance."""
-    h, w = shape[:2]
-    x0, y0, x1, y1 = box
-    mask = np.zeros((h, w), np.uint8)
-    centre = (int(round((x0 + x1) / 2 * w)), int(round((y0 + y1) / 2 * h)))
-    axes = (max(1, int(round((x1 - x0) / 2 * w))), max(1, int(round((y1 - y0) / 2 * h))))
-    cv2.ellipse(mask, centre, axes, 0, 0, 360, 1, -1)
-    return mask > 0
 
 
 def refine_mask(image: np.ndarray, box, seed: np.ndarray | None, iterations: int = 2) -> np.ndarray:
@@ -143,6 +132,14 @@ class SegmentAndBlur(Tool):
     )
     Args = SegmentArgs
     version = "2"
+    evidence_model = Segmentation
+    requires = ("detect_instances",)
+    consumes = ("detect.masks",)
+    produces = ("segment.masks",)  # per instance and sampled frame, at full resolution
+    reads_settings = ("background", "backend", "sam2_model", "sam2_checkpoint", "sam2_image_size",
+                      "device", "weights_dir", "allow_downloads", "random_weights")
+    stage = "gpu"
+    plan = 40
 
     def run(self, ctx, args: SegmentArgs) -> Observation:
         mode = args.background or ctx.settings.background
@@ -150,12 +147,13 @@ class SegmentAndBlur(Tool):
             return Observation({"error": f"background must be 'blur' or 'pixelate', not {mode!r}"}, ok=False)
         found = ctx.require("detect_instances")
         if not found or not found.get("instances"):
+            ctx.artifacts["segment.masks"] = {}
             return Observation({"views": 0, "note": "no instances to segment"},
                                Segmentation(method="none", background=mode))
         sampled = ctx.frames.sampled
         times = [f.time_s for f in sampled]
         shots = sample_shots(ctx)
-        seeds = ctx.artifacts.get("masks", {})
+        seeds = ctx.artifacts.get("detect.masks", {})
         views, refined, images, all_masks = [], [], [], {}
         instances = [InstanceTrack.model_validate(raw) for raw in found["instances"]]
         neural, model, fallback = _try_sam2(ctx, instances) if ctx.settings.backend in ("auto", "neural") else (None, None, None)
@@ -193,9 +191,8 @@ class SegmentAndBlur(Tool):
             images.append(path)
             area = float(np.mean([masks[k].mean() for k in seen])) if seen else 0.0
             views.append(InstanceView(id=inst.id, image=str(path), mask_area=round(area, 5), frames=len(seen)))
-        ctx.artifacts["masks"] = all_masks
+        ctx.artifacts["segment.masks"] = all_masks
         method = "sam2" if neural is not None else "grabcut"
-        ctx.artifacts["masks.source"] = method
         evidence = Segmentation(method=method, model=model, fallback_reason=fallback, background=mode, views=views,
                                 instances=refined, frames_by_method=by_method)
         summary = {

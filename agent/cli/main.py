@@ -103,9 +103,11 @@ def _parser(prog: str | None = None) -> argparse.ArgumentParser:
     enhance.add_argument("--llm", help="'openai:MODEL', or a model name with --base-url")
     enhance.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     enhance.add_argument("--max-instances", type=int, help="most instances (default 3)")
-    enhance.add_argument("--camera-path", dest="camera_path", metavar="F",
-                         help="a camera path (RealEstate10K .txt or JSON poses) the caption must follow")
-    enhance.add_argument("--pose", metavar="F", help="a pose sequence (COCO-17 or OpenPose JSON) the caption must follow")
+    enhance.add_argument("--format", dest="output_format", metavar="FORMAT",
+                         help="output format: instancecap (default), any2caption, dense, or a plugin's")
+    from plugins.conditions import add_condition_flags
+
+    add_condition_flags(enhance)  # --camera-path, --pose, --image, --style, --depth, --reference-video
 
     flat = sub.add_parser("flatten", help="one paragraph from a caption, within a text encoder's token budget",
                           description="One paragraph from a caption, within a text encoder's token budget.")
@@ -392,23 +394,39 @@ def cmd_export(args) -> int:
     return EXIT_OK
 
 
+def enhance_format(name: str | None):
+    """The formatter for ``enhance --format NAME`` (None: the caption as it is), or a one-line InputError."""
+    from agent.run.plugins import load_plugins
+
+    if name in (None, "instancecap"):
+        return None
+    formats = load_plugins().output_formats()
+    if name not in formats:
+        raise InputError(f"--format {name}: not a known format (known: {', '.join(sorted(formats))})")
+    return formats[name]
+
+
 def cmd_enhance(args) -> int:
     from agent.core.config import load_settings
     from agent.run.enhance import enhance_prompt
     from agent.cli.trace import print_caption
 
     settings = load_settings(llm=args.llm, base_url=args.base_url, max_instances=args.max_instances)
-    files = {name: getattr(args, name) for name in ("camera_path", "pose") if getattr(args, name, None)}
-    conditions = None
-    if files:
-        from agent.run.plugins import load_plugins
+    from agent.run.plugins import load_plugins
+    from plugins.conditions import condition_files
 
-        conditions = load_plugins().read_conditions(files)
+    formatter = enhance_format(args.output_format)
+    files, options = condition_files(args)
+    conditions = load_plugins().read_conditions(files, options) if files else None
     result = enhance_prompt(args.prompt, settings, conditions)
+    out = formatter(result.caption, conditions or {}) if formatter else result.caption
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result.caption, indent=2, ensure_ascii=False) + "\n")
-    print_caption(result.caption)
+        args.output.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    if isinstance(out, dict):
+        print_caption(out)
+    else:
+        print(out)
     print(f"{result.calls} model call(s), {result.repairs} repair(s)", file=sys.stderr)
     if result.problems:
         for p in result.problems:
@@ -420,7 +438,9 @@ def cmd_enhance(args) -> int:
 def cmd_flatten(args) -> int:
     from agent.core.caption import load_captions
     from agent.core.flatten import DEFAULT_TOKENIZER, flatten, make_counter
+    from agent.run.plugins import load_plugins
 
+    load_plugins()  # plugin sections say how they read and how much they matter
     if args.token_budget < 8:
         raise InputError("--token-budget must be at least 8")
     items = load_captions(args.caption)
@@ -485,14 +505,15 @@ def cmd_plugins(args) -> int:
     settings = load_settings()
     plugins = load_plugins(settings.disabled_plugins)
     plugins.tools(settings)
-    conditions = {"plugins.film_language": "film_language", "plugins.depth": "depth", "plugins.pose": "pose"}
     rows = []
     for i in plugins.infos:
-        row = {"name": i.name, "source": i.source, "tools": i.tools}
+        row = {"name": i.name, "source": i.source, "tools": i.tools, "conditions": i.conditions,
+               "chat_backends": i.backends}
+        off = [name for name in i.conditions if name not in settings.conditions]
         if i.error:
             row["error"] = i.error
-        elif i.name in conditions and not i.tools:
-            row["status"] = f"off (enable with --condition {conditions[i.name]})"
+        elif off and not i.tools:
+            row["status"] = f"off (enable with {', '.join(f'--condition {name}' for name in off)})"
         rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -500,9 +521,11 @@ def cmd_plugins(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("plugin", "source", "tools", "status")
+    table = Table("plugin", "source", "provides", "status")
     for r in rows:
-        table.add_row(r["name"], r["source"], ", ".join(r["tools"]) or "-", r.get("error") or r.get("status", "ok"))
+        provides = [*r["tools"], *(f"condition {c}" for c in r["conditions"]),
+                    *(f"--llm {b}" for b in r["chat_backends"])]
+        table.add_row(r["name"], r["source"], ", ".join(provides) or "-", r.get("error") or r.get("status", "ok"))
     Console().print(table)
     return EXIT_OK
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from pydantic import (
     BaseModel,
@@ -161,16 +162,65 @@ class Caption(BaseModel):
 
 
 # -- sections added by plugins ------------------------------------------------------------
-_SECTIONS: dict[str, type[BaseModel] | None] = {}
+Sentences = list[tuple[str, str]]  # (label, sentence): how a section reads as prose, in order
 
 
-def register_section(name: str, model: type[BaseModel] | None = None) -> None:
-    """Allow a top-level section ``name`` (validated with ``model`` when given)."""
-    _SECTIONS[name] = model
+@dataclass(frozen=True)
+class CaptionSection:
+    """A top-level caption section a plugin adds, and how it reads as prose.
+
+    ``model`` validates the section when a caption carries it (None: any JSON). ``rank`` is its
+    importance when a caption is flattened into a token budget (0 kept longest, 6 dropped first;
+    see :mod:`agent.core.flatten`). ``text(value) -> [(label, sentence), ...]`` writes the section
+    as sentences for the flattened paragraph and the ``dense`` format; without it a text section is
+    its own sentence and a dict section reads ``Key: value`` for each text value in it.
+    """
+
+    name: str
+    model: type[BaseModel] | None = None
+    rank: int = 6
+    text: Callable[[Any], Sentences] | None = None
+
+    def sentences(self, value: Any) -> Sentences:
+        if self.text is not None:
+            return [(label, sentence) for label, sentence in self.text(value) if sentence and sentence.strip()]
+        return plain_sentences(self.name, value)
+
+
+def plain_sentences(name: str, value: Any) -> Sentences:
+    """A section with no text of its own: a string as it is, a dict as ``Key: value`` per text value
+    (nested dicts by their keys), anything else not at all."""
+    if isinstance(value, str):
+        return [(name, value)] if value.strip() else []
+    if not isinstance(value, dict):
+        return []
+    out: Sentences = []
+    for key, inner in value.items():
+        if isinstance(inner, str) and inner.strip():
+            out.append((f"{name} {key}", f"{key}: {inner.strip().rstrip('.')}"))
+        elif isinstance(inner, dict):
+            out += [(f"{name} {key} {k}", f"{k}: {v.strip().rstrip('.')}") for k, v in inner.items()
+                    if isinstance(v, str) and v.strip()]
+    return out
+
+
+_SECTIONS: dict[str, CaptionSection] = {}
+
+
+def register_section(name: str | CaptionSection, model: type[BaseModel] | None = None) -> None:
+    """Allow a top-level section: a :class:`CaptionSection`, or a name (validated with ``model`` when given)."""
+    section = name if isinstance(name, CaptionSection) else CaptionSection(name, model)
+    _SECTIONS[section.name] = section
 
 
 def registered_sections() -> dict[str, type[BaseModel] | None]:
-    return dict(_SECTIONS)
+    """Section name -> its model (None: any JSON)."""
+    return {name: section.model for name, section in _SECTIONS.items()}
+
+
+def caption_section(name: str) -> CaptionSection:
+    """How section ``name`` reads; a section no plugin registered reads like :func:`plain_sentences`."""
+    return _SECTIONS.get(name) or CaptionSection(name)
 
 
 # -- reading and error reporting ----------------------------------------------------------
@@ -186,7 +236,7 @@ def field_errors(exc: ValidationError) -> list[str]:
 def parse_caption(data: Any) -> Caption:
     caption = Caption.model_validate(data)
     for name, section in caption.extra_sections.items():
-        model = _SECTIONS.get(name)
+        model = registered_sections().get(name)
         if model is not None:
             model.model_validate(section)
     return caption
@@ -249,6 +299,6 @@ def json_schema() -> dict[str, Any]:
     schema = Caption.model_json_schema(by_alias=True)
     schema["title"] = "InstanceCap caption"
     schema.setdefault("properties", {}).pop("extra_sections", None)
-    for name, model in _SECTIONS.items():
+    for name, model in registered_sections().items():
         schema["properties"][name] = model.model_json_schema() if model else {"type": "object"}
     return schema

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from agent.core.caption import STRUCTURAL_KEY, Caption
-from agent.core.evidence import instances_of, typed
+from agent.core.evidence import CameraMotion, Instances, VideoMetadata, evidence_of, instances_of
 from agent.core.hookspecs import hookimpl
 from agent.core.validation import Problem
 
@@ -25,7 +25,7 @@ def _norm(text: str) -> str:
 
 
 def instances_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
-    if typed(evidence, "detect_instances") is None:
+    if evidence_of(evidence, Instances) is None:
         return []
     found = instances_of(evidence)
     written = caption.structural.main_instance
@@ -90,7 +90,7 @@ STATIC_FORMS = r"\b(static|still|stationary|fixed|locked|steady|does not move|re
 
 
 def camera_matches(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
-    cam = typed(evidence, "estimate_camera_motion")
+    cam = evidence_of(evidence, CameraMotion)
     if cam is None or cam.label == "unclear":
         return []
     text = caption.structural.camera_movement.lower()
@@ -127,7 +127,7 @@ def wording(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
 
 
 def video_name(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
-    meta = typed(evidence, "read_metadata")
+    meta = evidence_of(evidence, VideoMetadata)
     if meta is not None and caption.video != meta.file_name:
         return [Problem("Video", f"is {caption.video!r}", f"the clip is {meta.file_name!r}")]
     return []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.core.caption import STRUCTURAL_KEY, Caption, parse_caption
-from agent.core.evidence import Background, CameraMotion, InstanceTrack, instances_of, typed
+from agent.core.evidence import Background, CameraMotion, Instances, InstanceTrack, evidence_of, instances_of
 
 PERSON = "person"
 
@@ -106,6 +106,7 @@ def appearance(inst: InstanceTrack) -> str:
 
 
 TRAVELLING = ("walks", "runs", "rides")  # actions that carry the person along a direction
+STATES = ("is ",)  # actions that say where the person is ('is on a bicycle'), not what the body does in place
 
 
 def actions(inst: InstanceTrack) -> str:
@@ -124,7 +125,7 @@ def actions(inst: InstanceTrack) -> str:
             text += f", moving {inst.motion_speed} {_direction_phrase(inst.direction)}"
         elif shifted and inst.direction:
             text += f", shifting slightly {_direction_phrase(inst.direction)}"
-        else:
+        elif not inst.action.startswith(STATES):
             text += " in place"
     elif moving:
         text = f"{who} moves {inst.motion_speed} {_direction_phrase(inst.direction)} across the frame"
@@ -185,7 +186,7 @@ ROAD_VEHICLES = {"car", "bus", "truck", "motorcycle", "bicycle", "taxi", "van", 
 
 def street(evidence: dict[str, Any]) -> bool:
     """Road vehicles, two or more in all (main instances and what else is in view), make a street scene."""
-    found = typed(evidence, "detect_instances")
+    found = evidence_of(evidence, Instances)
     if found is None:
         return False
     seen = sum(1 for i in found.instances if i.class_name in ROAD_VEHICLES and i.class_confidence)
@@ -217,11 +218,14 @@ def global_description(insts: list[InstanceTrack], bg: Background | None, cam: C
     subjects = _subjects(insts)
     moving = any(i.direction for i in insts) or any((i.action or "").startswith(TRAVELLING) for i in insts)
     plural_ = len(insts) > 1
-    verb = ("move across" if plural_ else "moves across") if moving else ("stay in front of" if plural_ else "stays in front of")
+    # things stay in front of a background, but on a street
+    still = ("are on" if plural_ else "is on") if on_street else ("stay in front of" if plural_ else "stays in front of")
+    verb = ("move across" if plural_ else "moves across") if moving else still
     one = insts[0]
     if len(insts) == 1 and one.action and not one.action.startswith(TRAVELLING) \
             and one.motion_speed in (None, "still", "slowly"):
-        verb = f"{one.action.split(',')[0]} in front of"  # what the person does, not how the mask drifts
+        # what the person does, not how the mask drifts
+        verb = f"{one.action.split(',')[0]} {'on' if on_street else 'in front of'}"
     text = f"{subjects} {verb} {setting}{camera}."
     if len(text.split()) > 28:  # keep it one short sentence
         text = f"{subjects} {verb} {setting}."
@@ -239,7 +243,7 @@ def _subjects(insts: list[InstanceTrack]) -> str:
 
 def _also_in_view(evidence: dict[str, Any]) -> str | None:
     """'Two cars and a bus are also in view.': what the detector saw besides the main instances."""
-    found = typed(evidence, "detect_instances")
+    found = evidence_of(evidence, Instances)
     extra = getattr(found, "also_seen", None) or {}
     if not extra:
         return None
@@ -267,11 +271,11 @@ def compose(evidence: dict[str, Any], video: str, sections: dict[str, Any] | Non
     insts = instances_of(evidence)
     looks = _distinct([appearance(i) for i in insts], insts)
     acts = _distinct([actions(i) for i in insts], insts)
-    bg = typed(evidence, "describe_background")
-    cam = typed(evidence, "estimate_camera_motion")
+    bg = evidence_of(evidence, Background)
+    cam = evidence_of(evidence, CameraMotion)
     data = {
         "Video": video,
-        "Global Description": global_description(insts, bg, cam, detected="detect_instances" in evidence,
+        "Global Description": global_description(insts, bg, cam, detected=evidence_of(evidence, Instances) is not None,
                                                  on_street=street(evidence)),
         STRUCTURAL_KEY: {
             "Main Instance": {

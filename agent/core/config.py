@@ -67,8 +67,9 @@ class Settings(BaseModel):
     allow_downloads: bool = Field(False, description="let ultralytics and the hub download weights")
     random_weights: bool = Field(False, description="build neural models with random weights (tests; meaningless output)")
 
-    conditions: list[Literal["depth", "pose", "film_language"]] = Field(
-        default_factory=list, description="optional conditions whose tools run and whose sections the caption gets")
+    conditions: list[str] = Field(
+        default_factory=list, description="optional conditions whose tools run and whose sections the caption gets "
+                                          "(built in: depth, pose, film_language; plugins add more)")
     depth_model: str = Field("depth-anything/Depth-Anything-V2-Small-hf",
                              description="transformers depth model id or folder (neural depth backend)")
     pose_weights: str = Field("yolo11n-pose.pt", description="ultralytics pose weights (neural pose backend)")

@@ -172,15 +172,12 @@ class LexiconReport(BaseModel):
     checked_fields: int = 0
 
 
-EVIDENCE_MODELS: dict[str, type[BaseModel]] = {
-    "read_metadata": VideoMetadata,
-    "sample_frames": SampledFrames,
-    "estimate_camera_motion": CameraMotion,
-    "detect_instances": Instances,
-    "segment_and_blur": Segmentation,
-    "describe_background": Background,
-    "check_lexicon": LexiconReport,
-}
+EVIDENCE_MODELS: dict[str, type[BaseModel]] = {}  # tool name -> its evidence model, as each tool declares
+
+
+def declare_evidence(tool: str, model: type[BaseModel]) -> None:
+    """Record ``tool``'s evidence model (every :class:`agent.core.tool.Tool` with an ``evidence_model`` does)."""
+    EVIDENCE_MODELS[tool] = model
 
 
 def typed(evidence: dict[str, Any], tool: str):
@@ -192,10 +189,23 @@ def typed(evidence: dict[str, Any], tool: str):
     return model.model_validate(raw) if model else raw
 
 
+def tools_declaring(model: type[BaseModel]) -> list[str]:
+    """The tools whose evidence is a ``model``."""
+    return [tool for tool, declared in EVIDENCE_MODELS.items() if declared is model]
+
+
+def evidence_of(evidence: dict[str, Any], model: type[BaseModel]):
+    """The evidence of the tool that declares ``model``, as that model, or ``None`` when none has run."""
+    for tool, declared in EVIDENCE_MODELS.items():
+        if declared is model and evidence.get(tool) is not None:
+            return model.model_validate(evidence[tool])
+    return None
+
+
 def instances_of(evidence: dict[str, Any]) -> list[InstanceTrack]:
     """The final instances: the segmentation's refined ones when present, else the detector's."""
-    seg = typed(evidence, "segment_and_blur")
+    seg = evidence_of(evidence, Segmentation)
     if seg is not None and seg.instances:
         return seg.instances
-    found = typed(evidence, "detect_instances")
+    found = evidence_of(evidence, Instances)
     return found.instances if found else []

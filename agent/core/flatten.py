@@ -7,8 +7,9 @@ The caption is cut into sentences, each with an importance rank:
     2  the other instances' appearance and action
     3  the first sentence of the background
     4  the instances' positions
-    5  the rest of the background, film-language shot size
-    6  other plugin sections
+    5  the rest of the background
+    *  each plugin section at the rank it registered (``CaptionSection.rank``; film-language shot
+       size and depth layout 5, postures 4, others 6 unless they say), written as its ``text`` says
 
 While the paragraph is over budget, the least important sentence goes (the later instance first
 among equals). Deterministic: the same caption and budget always give the same paragraph.
@@ -25,10 +26,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from agent.core.caption import STRUCTURAL_KEY
-from agent.core.composer import shot_size_sentence
+from agent.core.caption import STRUCTURAL_KEY, caption_section
 
 DEFAULT_TOKENIZER = "google/t5-v1_1-xxl"
+STANDARD_KEYS = {"Video", "Global Description", STRUCTURAL_KEY, "Structural_Description"}
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -80,13 +81,11 @@ def units(caption: dict[str, Any]) -> list[Unit]:
     for i, sentence in enumerate(background):
         add(3 if i == 0 else 5, "Background Detail" + (f" sentence {i + 1}" if len(background) > 1 else ""), sentence)
     add(1, "Camera Movement", sd.get("Camera Movement", ""))
-    film = caption.get("Film Language")
-    if isinstance(film, dict) and film.get("Shot Size"):
-        add(5, "Film Language shot size", shot_size_sentence(film["Shot Size"]))
-    known = {"Video", "Global Description", STRUCTURAL_KEY, "Structural_Description", "Film Language"}
     for name, value in caption.items():
-        if name not in known and isinstance(value, str):
-            add(6, name, value)
+        if name not in STANDARD_KEYS:  # a plugin's section: it says how it reads and how much it matters
+            section = caption_section(name)
+            for label, sentence in section.sentences(value):
+                add(section.rank, label, sentence)
     return out
 
 

@@ -26,7 +26,22 @@ def register_validation_checks(settings):
 
 @hookspec
 def register_caption_sections():
-    """Return ``{section name: pydantic model or None}`` for top-level caption sections this plugin adds."""
+    """Return ``{section name: pydantic model or None}`` for top-level caption sections this plugin adds,
+    or a list of :class:`agent.core.caption.CaptionSection` (a section that also says its flatten rank
+    and how it reads as sentences)."""
+
+
+@hookspec
+def register_conditions():
+    """Return a list of :class:`agent.core.conditions.Condition`: names ``--condition`` takes, each with
+    the caption section it adds (registered with it) and the model of its ``[plugins.NAME]`` settings."""
+
+
+@hookspec
+def register_chat_backends():
+    """Return a list of :class:`agent.models.registry.ChatBackend`: what ``--llm PREFIX:...`` makes (a
+    factory from the spec and the settings) and how its errors read (one line for the user). The
+    built-in ``offline``, ``openai``, ``hf`` and ``replay`` backends register through this hook too."""
 
 
 @hookspec
@@ -48,6 +63,7 @@ def register_commands(subparsers):
 
 @hookspec
 def register_condition_readers():
-    """Return ``{condition name: reader}``; ``reader(path) -> pydantic model`` reads a condition the user
-    supplies (a camera path, a pose sequence) into typed evidence, raising ``agent.core.errors.InputError``
-    (one line) on a file it cannot read."""
+    """Return ``{condition name: reader}``; ``reader(path, **options) -> pydantic model`` reads a condition
+    the user supplies (a camera path, a pose sequence, a reference image, a depth map) into typed evidence,
+    raising ``agent.core.errors.InputError`` (one line) on a file it cannot read. Options (such as
+    ``depth_convention``) are passed only to readers whose signature names them."""

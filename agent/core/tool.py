@@ -9,6 +9,19 @@ version (part of any cache key) and ``run(ctx, args) -> Observation``. An observ
 
 Tools never take file paths from the LLM: they work on the run's clip through ``ctx.frames``
 and write only inside ``ctx.run_dir``. A tool that fails returns an observation that says so.
+
+A tool also declares, once, what the run needs to know about it (:mod:`agent.core.registry` derives
+the offline plan, the Ray stages, the evidence models and the cache keys from these):
+
+* ``evidence_model``: the pydantic model of its evidence;
+* ``requires``: the tools whose evidence it reads (run first when missing; it sees no other tool's);
+* ``produces`` / ``consumes``: the in-memory artifacts it leaves for other tools and those it reads
+  (each consumed artifact has a producer among the tools it requires, directly or not);
+* ``reads_settings``: the settings it reads; with the versions, they are its cache key;
+* ``stage``: ``cpu``, ``gpu`` or ``llm``, where the Ray engine runs it;
+* ``plan``: its place in the offline plan (lower first), or ``None`` when the planner does not call it;
+* ``offline_role``: how the offline planner uses a tool that takes arguments: ``describe`` (asked about
+  each instance, the background and the camera) or ``check_draft`` (given the draft caption's fields).
 """
 
 from __future__ import annotations
@@ -17,7 +30,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -46,13 +59,37 @@ class Observation:
         return self.evidence
 
 
+Stage = Literal["cpu", "gpu", "llm"]
+DECLARATIONS = frozenset({"name", "description", "Args", "version", "evidence_model", "requires", "produces",
+                          "consumes", "reads_settings", "stage", "plan", "offline_role", "cacheable"})
+
+
 class Tool:
     name: ClassVar[str]
     description: ClassVar[str]
     Args: ClassVar[type[BaseModel]] = NoArgs
     version: ClassVar[str] = "1"
-    cacheable: ClassVar[bool] = True  # results depend only on the clip, the arguments and the vision settings
-    offline_plan: ClassVar[bool] = False  # the offline planner calls it (with no arguments) after the core tools
+    evidence_model: ClassVar[type[BaseModel] | None] = None
+    requires: ClassVar[tuple[str, ...]] = ()
+    produces: ClassVar[tuple[str, ...]] = ()
+    consumes: ClassVar[tuple[str, ...]] = ()
+    reads_settings: ClassVar[tuple[str, ...]] = ()
+    stage: ClassVar[Stage] = "cpu"
+    plan: ClassVar[int | None] = None
+    offline_role: ClassVar[Literal["describe", "check_draft"] | None] = None
+    cacheable: ClassVar[bool] = True  # results depend only on the clip, the arguments and the settings it reads
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for key, value in cls.__dict__.items():  # a misspelled declaration would silently change nothing
+            if not (key in DECLARATIONS or key.startswith("_") or key.isupper() or callable(value)
+                    or isinstance(value, (property, staticmethod, classmethod))):
+                raise TypeError(f"{cls.__name__}.{key} is not a tool declaration "
+                                f"(a tool declares: {', '.join(sorted(DECLARATIONS))})")
+        if cls.evidence_model is not None and "name" in cls.__dict__:
+            from agent.core.evidence import declare_evidence
+
+            declare_evidence(cls.name, cls.evidence_model)
 
     def run(self, ctx, args: BaseModel) -> Observation:  # pragma: no cover - interface
         raise NotImplementedError
@@ -70,16 +107,13 @@ class Tool:
         else:
             obs = ctx.cached(self, args) if self.cacheable else None
             if obs is None:
-                caching = self.cacheable and ctx.cache is not None
-                before = dict(ctx.artifacts) if caching else {}
                 try:
-                    obs = self.run(ctx, args)
+                    obs = self.run(ctx.view(self), args)
                 except Exception as e:  # the run goes on; the observation says what broke
                     ctx.log_exception(self.name, e)
                     obs = Observation({"error": f"{self.name} failed: {type(e).__name__}: {e}"}, ok=False)
                 else:
-                    if caching and obs.ok:
-                        made = {k: v for k, v in ctx.artifacts.items() if before.get(k) is not v}
-                        ctx.store(self, args, obs, made)
+                    if self.cacheable and obs.ok:
+                        ctx.store(self, args, obs, {k: ctx.artifacts[k] for k in self.produces if k in ctx.artifacts})
         ctx.remember(self.name, obs, time.perf_counter() - started)
         return obs

@@ -49,25 +49,6 @@ def join_camera_label(primitives: list[str], shaky: bool = False) -> str:
     return label
 
 
-def split_camera_label(label: str) -> tuple[set[str], bool]:
-    """Inverse of :func:`join_camera_label`: (set of primitives, shaky)."""
-    label = label.strip().lower()
-    shaky = label.endswith(", " + SHAKY) or label == SHAKY
-    base = label.replace(", " + SHAKY, "") if shaky else label
-    if base in (STATIC, UNCLEAR, SHAKY, ""):
-        return set(), shaky
-    return {p.strip() for p in base.split(" and ")}, shaky
-
-
-def speed_word(rate: float, slow: float, fast: float) -> str:
-    """'slowly', 'steadily' or 'quickly' for a rate against two thresholds."""
-    if rate < slow:
-        return "slowly"
-    if rate < fast:
-        return "steadily"
-    return "quickly"
-
-
 def direction_word(dx: float, dy: float) -> str:
     """Compass-like screen direction of a displacement (y grows downwards)."""
     if math.hypot(dx, dy) == 0:

@@ -7,7 +7,8 @@
 * ``MODEL`` with ``--base-url URL`` (or ``INSTANCE_AGENT_BASE_URL`` / ``OPENAI_BASE_URL``): any
   OpenAI-compatible server: vLLM, SGLang, Ollama, LM Studio;
 * ``hf:MODEL``: a vision-language model run in-process with transformers (:mod:`agent.models.hf`);
-* ``replay:PATH``: the model replies recorded in an earlier run (its folder or its ``llm.jsonl``).
+* ``replay:PATH``: the model replies recorded in an earlier run (its folder or its ``llm.jsonl``);
+* ``PREFIX:...``: a backend a plugin registers (``register_chat_backends``, :mod:`agent.models.registry`).
 
 Retries with exponential backoff on HTTP 429, 5xx, time-outs and dropped connections are the
 OpenAI client's own (``retries`` times; it honours ``Retry-After``).
@@ -26,6 +27,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agent.core.config import Settings
 from agent.core.errors import InputError
+from agent.core.hookspecs import hookimpl
 from agent.core.jsonl import read_text
 from agent.core.secrets import redact
 from agent.models.planner import OfflinePlanner
@@ -39,16 +41,28 @@ def base_url(settings: Settings) -> str | None:
 
 
 def make_chat_model(settings: Settings) -> BaseChatModel:
-    spec = settings.llm.strip()
-    if spec in ("", "offline"):
-        return OfflinePlanner()
-    if spec.startswith("replay:"):
-        return ReplayModel.from_path(Path(spec.removeprefix("replay:")).expanduser())
-    if spec == "hf" or spec.startswith("hf:"):
-        from agent.models.hf import HFChatModel, load_vlm
+    """The chat model ``settings.llm`` names, made by the backend that owns its prefix."""
+    from agent.models.registry import backend_for
 
-        load_vlm(spec, settings)  # fail now, in one line, if it cannot be loaded
-        return HFChatModel(spec=spec, settings=settings, max_new_tokens=settings.max_tokens)
+    return backend_for(settings.llm).create(settings.llm.strip(), settings)
+
+
+def _offline(spec: str, settings: Settings) -> BaseChatModel:
+    return OfflinePlanner()
+
+
+def _replay(spec: str, settings: Settings) -> BaseChatModel:
+    return ReplayModel.from_path(Path(spec.removeprefix("replay:")).expanduser())
+
+
+def _hf(spec: str, settings: Settings) -> BaseChatModel:
+    from agent.models.hf import HFChatModel, load_vlm
+
+    load_vlm(spec, settings)  # fail now, in one line, if it cannot be loaded
+    return HFChatModel(spec=spec, settings=settings, max_new_tokens=settings.max_tokens)
+
+
+def _openai(spec: str, settings: Settings) -> BaseChatModel:
     model = spec.split(":", 1)[1] if spec.startswith("openai:") else spec
     if not model:
         raise InputError(f"--llm {spec}: name a model, e.g. openai:gpt-4o-mini")
@@ -57,8 +71,27 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
     if not key and not url:
         raise InputError(f"--llm {spec}: set OPENAI_API_KEY, or give --base-url for a local OpenAI-compatible server")
     return CheckedChatOpenAI(model=model, base_url=url, api_key=key or "not-needed",
-                      temperature=settings.temperature, max_tokens=settings.max_tokens,
-                      timeout=settings.timeout_s, max_retries=settings.retries)
+                             temperature=settings.temperature, max_tokens=settings.max_tokens,
+                             timeout=settings.timeout_s, max_retries=settings.retries)
+
+
+def builtin_backends() -> list:
+    """The backends this package ships, registered through ``register_chat_backends`` like any plugin's."""
+    from agent.models.registry import ChatBackend
+
+    return [
+        ChatBackend("offline", _offline, summary="the embedded planner: no key, no network (the default)"),
+        ChatBackend("openai", _openai, _describe_openai, takes_bare_names=True,
+                    summary="openai:MODEL, or MODEL with --base-url: any OpenAI-compatible server"),
+        ChatBackend("hf", _hf, summary="hf:MODEL: a vision-language model run in-process with transformers"),
+        ChatBackend("replay", _replay, _describe_replay,
+                    summary="replay:PATH: the replies recorded in an earlier run"),
+    ]
+
+
+@hookimpl
+def register_chat_backends():
+    return builtin_backends()
 
 
 class MalformedReply(Exception):
@@ -137,14 +170,33 @@ def is_offline(model: BaseChatModel) -> bool:
 
 def describe_llm_error(exc: Exception, settings: Settings) -> str | None:
     """One line saying what went wrong with the model server and what to do; None if ``exc`` is
-    not a model-server error (then it is a bug and keeps its traceback under --debug)."""
+    not a model-server error (then it is a bug and keeps its traceback under --debug).
+
+    The backend ``settings.llm`` names is asked first, then the others (a describer or a plugin
+    may have used another backend's client)."""
+    from agent.models.registry import backend_for, chat_backends
+
+    try:
+        first = [backend_for(settings.llm)]
+    except InputError:
+        first = []
+    for backend in [*first, *(b for b in chat_backends().values() if b not in first)]:
+        line = backend.describe(exc, settings)
+        if line is not None:
+            return redact(line)
+    return None
+
+
+def _describe_openai(exc: Exception, settings: Settings) -> str | None:
     try:
         import openai
     except ImportError:  # pragma: no cover - langchain-openai depends on it
         return None
-    url = base_url(settings) or OPENAI_URL
-    line = _describe(exc, settings, url, openai)
-    return None if line is None else redact(line)
+    return _describe(exc, settings, base_url(settings) or OPENAI_URL, openai)
+
+
+def _describe_replay(exc: Exception, settings: Settings) -> str | None:
+    return str(exc) if isinstance(exc, ReplayExhausted) else None
 
 
 RETRIED_STATUS = {408, 409, 429}  # and every 5xx: what the OpenAI client retries
@@ -185,8 +237,6 @@ def _describe(exc: Exception, settings: Settings, url: str, openai) -> str | Non
                 any(w in str(exc.message).lower() for w in ("image", "vision", "multimodal", "multi-modal")):
             line += "; if this model takes no images, run with --no-images"
         return line
-    if isinstance(exc, ReplayExhausted):
-        return str(exc)
     return None
 
 

@@ -1,10 +1,12 @@
 """The offline planner: a chat model that needs no weights, no key and no network.
 
-It makes the tool calls a careful captioner would make, in order (metadata, camera, instances,
-segmentation, background), drafts the caption from the evidence the tools returned (read from
-the tool messages' artifacts, never from anything an LLM would not also be given), checks the
-draft's wording with ``check_lexicon``, applies the suggested rewordings, and submits. It runs
-through the same graph, tools and validation as an LLM.
+It makes the tool calls a careful captioner would make, in the order the tools' declarations give
+(metadata, camera, instances, segmentation, background, then the conditions' tools), drafts the
+caption from the evidence the tools returned (read from the tool messages' artifacts, never from
+anything an LLM would not also be given), asks the tool whose ``offline_role`` is ``describe`` (the
+local describer, when there is one) about each instance, the background and the camera, checks the
+draft's wording with the tool whose role is ``check_draft`` (``check_lexicon``), applies the
+suggested rewordings, and submits. It runs through the same graph, tools and validation as an LLM.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agent.core.caption import STRUCTURAL_KEY
 from agent.core.composer import compose
+from agent.core.evidence import VideoMetadata, evidence_of, instances_of
 
-PLAN = ("read_metadata", "estimate_camera_motion", "detect_instances", "segment_and_blur", "describe_background")
 SUBMIT = "submit_caption"
-LEXICON = "check_lexicon"
-DESCRIBE = "describe"
+# how the planner uses a tool that takes arguments (each tool's ``offline_role`` declaration)
+DESCRIBES = "describe"  # asked about each instance, the background and the camera; its answers replace measured text
+CHECKS_DRAFT = "check_draft"  # given the draft's fields; the rewordings it suggests are applied before submitting
 FIELD_LINE = re.compile(r"^- ([^:]+):", re.M)
 VIDEO_LINE = re.compile(r"^Video file: (.+)$", re.M)
 
@@ -37,7 +40,8 @@ def _tool_name(tool: Any) -> str:
 
 class OfflinePlanner(BaseChatModel):
     tool_names: list[str] = []
-    extra_plan: list[str] = []  # plugin tools marked offline_plan, called after the core ones
+    plan: list[str] = []  # the tools to call first, in order: each bound tool's metadata gives its plan position
+    roles: dict[str, str] = {}  # offline role -> the tool that declares it
     section_writer: Any = None  # evidence -> {section: content}, from the plugins' compose_sections
 
     @property
@@ -45,8 +49,11 @@ class OfflinePlanner(BaseChatModel):
         return "offline-planner"
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> "OfflinePlanner":
-        extra = [_tool_name(t) for t in tools if (getattr(t, "metadata", None) or {}).get("offline_plan")]
-        return self.model_copy(update={"tool_names": [_tool_name(t) for t in tools], "extra_plan": extra})
+        metadata = {_tool_name(t): getattr(t, "metadata", None) or {} for t in tools}
+        positions = {name: meta.get("plan_position") for name, meta in metadata.items()}
+        plan = sorted((name for name, at in positions.items() if at is not None), key=lambda name: positions[name])
+        roles = {meta["offline_role"]: name for name, meta in reversed(metadata.items()) if meta.get("offline_role")}
+        return self.model_copy(update={"tool_names": list(metadata), "plan": plan, "roles": roles})
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self.next_step(messages))])
@@ -64,33 +71,33 @@ class OfflinePlanner(BaseChatModel):
                             evidence.setdefault(name, found)
                     if m.artifact.get("evidence") is not None:
                         evidence[m.name] = m.artifact["evidence"]
-        for name in [*PLAN, *self.extra_plan]:
-            if name in self.tool_names and name not in called:
+        for name in self.plan:
+            if name not in called:
                 return _call(name, {}, f"Next I need {name.replace('_', ' ')}.")
-        answers = _described(messages)
-        if DESCRIBE in self.tool_names:
-            found = evidence.get("segment_and_blur") or evidence.get("detect_instances") or {}
-            targets = [i["id"] for i in found.get("instances", [])] + ["background", "camera"]
+        describer, checker = self.roles.get(DESCRIBES), self.roles.get(CHECKS_DRAFT)
+        answers = _described(messages, describer) if describer else {}
+        if describer:
+            targets = [i.id for i in instances_of(evidence)] + ["background", "camera"]
             for target in targets:
                 if target not in answers:
-                    return _call(DESCRIBE, {"target": target}, f"Asking the local model about {target}.")
+                    return _call(describer, {"target": target}, f"Asking the local model about {target}.")
         sections = self.section_writer(evidence) if self.section_writer else {}
         draft = compose(evidence, self._video_name(messages, evidence), sections).to_dict()
         draft = _with_answers(draft, answers, _rejected_fields(messages))
         last = messages[-1] if messages else None
         fields = _fields(draft)
-        if LEXICON in self.tool_names and not (isinstance(last, ToolMessage) and last.name == LEXICON):
-            if not _already_checked(messages, fields):
-                return _call(LEXICON, {"fields": fields}, "Checking the draft's wording.")
-        if isinstance(last, ToolMessage) and last.name == LEXICON and isinstance(last.artifact, dict):
+        checked_last = checker is not None and isinstance(last, ToolMessage) and last.name == checker
+        if checker and not checked_last and not _already_checked(messages, fields, checker):
+            return _call(checker, {"fields": fields}, "Checking the draft's wording.")
+        if checked_last and isinstance(last.artifact, dict):
             draft = _reword(draft, last.artifact.get("evidence") or {})
         return _call(SUBMIT, draft, "Submitting the caption composed from the evidence.")
 
     @staticmethod
     def _video_name(messages: list[BaseMessage], evidence: dict[str, Any]) -> str:
-        meta = evidence.get("read_metadata")
+        meta = evidence_of(evidence, VideoMetadata)
         if meta:
-            return meta["file_name"]
+            return meta.file_name
         for m in messages:
             if isinstance(m, HumanMessage):
                 text = m.content if isinstance(m.content, str) else " ".join(
@@ -106,13 +113,13 @@ def _call(name: str, args: dict[str, Any], thought: str) -> AIMessage:
                                                    "type": "tool_call"}])
 
 
-def _described(messages: list[BaseMessage]) -> dict[str, dict]:
+def _described(messages: list[BaseMessage], describer: str) -> dict[str, dict]:
     """Answers of the describe tool so far, by target; a call that failed counts as an unusable answer."""
     asked = {c["id"]: c["args"].get("target") for m in messages if isinstance(m, AIMessage)
-             for c in m.tool_calls if c["name"] == DESCRIBE}
+             for c in m.tool_calls if c["name"] == describer}
     out: dict[str, dict] = {}
     for m in messages:
-        if isinstance(m, ToolMessage) and m.name == DESCRIBE:
+        if isinstance(m, ToolMessage) and m.name == describer:
             found = (m.artifact.get("evidence") if isinstance(m.artifact, dict) else None) or {}
             target = found.get("target") or asked.get(m.tool_call_id)
             if target:
@@ -160,11 +167,11 @@ def _fields(draft: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _already_checked(messages: list[BaseMessage], fields: dict[str, str]) -> bool:
+def _already_checked(messages: list[BaseMessage], fields: dict[str, str], checker: str) -> bool:
     for m in messages:
         if isinstance(m, AIMessage):
             for call in m.tool_calls:
-                if call["name"] == LEXICON and call["args"].get("fields") == fields:
+                if call["name"] == checker and call["args"].get("fields") == fields:
                     return True
     return False
 

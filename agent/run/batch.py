@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterable
 from agent.core.config import Settings
 from agent.core.errors import AgentError, InputError, StorageError, storage_error
 from agent.core.jsonl import json_lines
+from agent.core.evidence import VideoMetadata, evidence_of
 from agent.run.media import content_hash
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".gif"}
@@ -256,7 +257,8 @@ def caption_one(clip: str, digest: str, settings_json: str, cache_path: str | No
 
 def run_record(clip: str, digest: str, rec) -> dict[str, Any]:
     """The batch record of a finished run."""
-    meta = rec.evidence.get("read_metadata") or {}  # a montage is worth filtering or splitting at its cuts
+    found = evidence_of(rec.evidence, VideoMetadata)  # a montage is worth filtering or splitting at its cuts
+    meta = found.model_dump() if found else {}
     return {"path": clip, "content_hash": digest, "status": rec.status, "caption": rec.caption,
             "error": rec.llm_error or rec.fallback_reason, "shots": meta.get("shots"), "cuts_s": meta.get("cuts_s"),
             "problems": rec.problems, "backend": rec.backend, "backend_fallback_reason": rec.backend_fallback_reason,

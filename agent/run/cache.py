@@ -1,10 +1,10 @@
 """A cache of tool results, so that changing the LLM or the prompt re-runs no vision work.
 
-One SQLite file holds, per (clip content hash, tool, arguments and vision settings, tool
-version): the observation the model saw, the evidence, the images the tool wrote (as bytes, put
-back into the new run's folder on a hit) and the in-memory artifacts it left for other tools
-(camera transforms, masks), pickled and compressed. Settings that only concern the language model
-(which model, its endpoint, limits, where runs go) are not part of the key.
+One SQLite file holds, per (clip content hash, tool, arguments, the settings the tool and the tools
+it requires declare they read, their versions and the package's): the observation the model saw,
+the evidence, the images the tool wrote (as bytes, put back into the new run's folder on a hit) and
+the in-memory artifacts it declares it produces (camera transforms, masks), pickled and compressed.
+Settings no tool reads (which language model, its endpoint, limits, where runs go) are in no key.
 
 SQLite in WAL mode with one short transaction per write, so parallel workers can share it.
 
@@ -26,11 +26,6 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("agent.run.cache")
-
-# settings that change what the language model does, never what a vision tool measures
-NOT_VISION = {"llm", "base_url", "temperature", "max_tokens", "timeout_s", "retries", "max_repairs", "max_steps",
-              "runs_dir", "disabled_plugins", "device", "weights_dir", "allow_downloads", "cache", "cache_path",
-              "llm_concurrency"}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -59,10 +54,13 @@ def package_version() -> str:
         return "source"
 
 
-def cache_key(clip_hash: str, tool: str, version: str, args: dict[str, Any], settings) -> tuple[str, str]:
-    vision = {k: v for k, v in settings.model_dump(mode="json").items() if k not in NOT_VISION}
-    params = json.dumps({"args": args, "settings": vision, "package": package_version()}, sort_keys=True, default=str)
-    key = hashlib.sha256(f"{clip_hash}\0{tool}\0{version}\0{params}".encode()).hexdigest()
+def cache_key(clip_hash: str, tool: str, versions: dict[str, str], args: dict[str, Any],
+              settings: dict[str, Any]) -> tuple[str, str]:
+    """The key of one tool result: ``versions`` of the tool and the tools it requires, and ``settings``:
+    the values of exactly the settings they declare they read (:meth:`ToolRegistry.key_settings`)."""
+    params = json.dumps({"args": args, "settings": settings, "versions": versions, "package": package_version()},
+                        sort_keys=True, default=str)
+    key = hashlib.sha256(f"{clip_hash}\0{tool}\0{params}".encode()).hexdigest()
     return key, params
 
 

@@ -6,9 +6,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Mapping
 
 from agent.core.config import Settings
+from agent.core.registry import ToolRegistry
 from agent.run.media import FrameStore
 
 log = logging.getLogger("agent")
@@ -28,7 +29,8 @@ class RunContext:
 
     ``evidence`` holds each tool's latest typed evidence (as JSON-able dicts), so a tool can
     build on another's results; ``require`` runs a tool on demand when its evidence is missing.
-    ``artifacts`` holds large in-memory results (masks) that never enter the graph state.
+    ``artifacts`` holds large in-memory results (camera transforms, masks) that never enter the graph
+    state. A tool works on a :class:`ToolView` of this context, which shows it only what it declares.
     """
 
     frames: FrameStore
@@ -44,12 +46,47 @@ class RunContext:
     clip_hash: str | None = None
     cache_hits: int = 0
     _seq: int = 0
+    _recomputed: set[str] = field(default_factory=set)
+    _uncached: set[str] = field(default_factory=set)  # producers measuring again for a missing artifact
+
+    @property
+    def registry(self) -> ToolRegistry:
+        return ToolRegistry.of(self.tools.values())
+
+    def view(self, tool) -> "ToolView":
+        """What ``tool`` may see of this run: the evidence and artifacts it declares it reads."""
+        return ToolView(self, tool, ToolRegistry({**self.tools, tool.name: tool}))
+
+    def artifact(self, name: str, default: Any = None) -> Any:
+        """An artifact, made again by its producer when it is missing (a resumed run, a cached result
+        stored without it): the producer measures again, past the cache, once per run, so a producer
+        that cannot make it is not asked again."""
+        if name not in self.artifacts and name not in self._recomputed:
+            self._recomputed.add(name)
+            producer = self.registry.producer_of(name)
+            if producer is not None:
+                self.emit("dependency", tool=producer, artifact=name)
+                self._uncached.add(producer)
+                try:
+                    self.tools[producer](self)
+                finally:
+                    self._uncached.discard(producer)
+        return self.artifacts.get(name, default)
 
     def emit(self, kind: str, **data: Any) -> None:
+        """One event: inside the caption graph it goes out on LangGraph's ``custom`` stream (the runner
+        passes it on to the listeners as the stream yields it), elsewhere straight to the listeners."""
         from agent.core.secrets import redact
 
         self._seq += 1
         event = {"event": kind, "seq": self._seq, "time": round(time.time(), 3), **redact(data)}
+        writer = _graph_stream_writer()
+        if writer is None:
+            self.deliver(event)
+        else:
+            writer(event)
+
+    def deliver(self, event: dict[str, Any]) -> None:
         for listener in self.listeners:
             listener(event)
 
@@ -70,11 +107,13 @@ class RunContext:
     def _key(self, tool, args) -> tuple[str, str]:
         from agent.run.cache import cache_key
 
-        return cache_key(self.clip_hash or "", tool.name, tool.version, args.model_dump(mode="json"), self.settings)
+        registry = ToolRegistry({**self.tools, tool.name: tool})
+        return cache_key(self.clip_hash or "", tool.name, registry.versions(tool.name), args.model_dump(mode="json"),
+                         self.settings.model_dump(mode="json", include=set(registry.key_settings(tool.name))))
 
     def cached(self, tool, args):
         """The tool's cached observation for this clip and these arguments (artifacts and images restored)."""
-        if self.cache is None or self.clip_hash is None:
+        if self.cache is None or self.clip_hash is None or tool.name in self._uncached:
             return None
         from agent.core.tool import Observation
 
@@ -107,3 +146,94 @@ class RunContext:
         path = self.run_dir.joinpath(*parts)
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def _graph_stream_writer() -> Callable[[Any], None] | None:
+    """The custom-stream writer of the graph step running on this thread, or None outside a graph."""
+    from langgraph.config import get_stream_writer
+
+    try:
+        return get_stream_writer()
+    except RuntimeError:  # not inside a graph's node or tool
+        return None
+
+
+class UndeclaredRead(RuntimeError):
+    """A tool reached for evidence, an artifact or a tool it did not declare."""
+
+
+class _VisibleEvidence(Mapping):
+    """The run's evidence, limited to the tools one tool may read."""
+
+    def __init__(self, evidence: dict[str, Any], names: set[str]):
+        self._evidence, self._names = evidence, names
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names:
+            raise KeyError(name)
+        return self._evidence[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return (n for n in self._evidence if n in self._names)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _DeclaredArtifacts(Mapping):
+    """The artifacts one tool consumes or produces: a missing one is made by its producer; writing one the
+    tool does not declare it produces, or reading one it does not consume, raises :class:`UndeclaredRead`."""
+
+    def __init__(self, ctx: RunContext, tool):
+        self._ctx, self._tool = ctx, tool
+
+    def _check(self, name: str, allowed: tuple[str, ...], verb: str) -> None:
+        if name not in allowed:
+            raise UndeclaredRead(f"{self._tool.name} {verb} the artifact {name!r} without declaring it")
+
+    def __getitem__(self, name: str) -> Any:
+        self._check(name, (*self._tool.consumes, *self._tool.produces), "reads")
+        if name in self._tool.produces:
+            return self._ctx.artifacts[name]
+        found = self._ctx.artifact(name, _MISSING)
+        if found is _MISSING:
+            raise KeyError(name)
+        return found
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._check(name, self._tool.produces, "writes")
+        self._ctx.artifacts[name] = value
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        self._check(name, self._tool.produces, "writes")
+        return self._ctx.artifacts.setdefault(name, default)
+
+    def __iter__(self) -> Iterator[str]:
+        allowed = {*self._tool.consumes, *self._tool.produces}
+        return (n for n in self._ctx.artifacts if n in allowed)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+_MISSING = object()
+
+
+class ToolView:
+    """A tool's window on the run: everything of the :class:`RunContext`, but only the evidence of the tools
+    it requires, only the artifacts it declares, and ``require`` only for declared requirements, so what a
+    tool measures never depends on which tools happened to run before it."""
+
+    def __init__(self, ctx: RunContext, tool, registry: ToolRegistry):
+        self._ctx, self._tool = ctx, tool
+        self._visible = registry.visible(tool.name)
+        self.evidence = _VisibleEvidence(ctx.evidence, self._visible)
+        self.artifacts = _DeclaredArtifacts(ctx, tool)
+
+    def require(self, name: str, **kwargs: Any) -> dict[str, Any] | None:
+        if name not in self._visible:
+            raise UndeclaredRead(f"{self._tool.name} requires {name!r} without declaring it")
+        return self._ctx.require(name, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # frames, settings, run_dir, emit, output_path, ...
+        return getattr(self._ctx, name)

@@ -23,7 +23,7 @@ def _name(prompt: str) -> str:
 
 
 def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = None) -> Enhanced:
-    """``conditions``: ``{condition name: evidence}`` from the condition readers (plugins/conditions.py);
+    """``conditions``: ``{condition name: evidence}`` from the condition readers (plugins/conditions/);
     the model is told them and the caption is held to them."""
     from graphs.enhance import build_enhance_graph
 
@@ -34,18 +34,18 @@ def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = No
 
     if not prompt.strip():
         raise InputError("enhance: the prompt is empty")
+    load_plugins(settings.disabled_plugins)  # plugin sections are part of the schema; plugins add chat backends
     llm = make_chat_model(settings)
     if is_offline(llm) or settings.llm.startswith("replay:"):
         raise InputError("enhance needs a language model: give --llm openai:MODEL (with OPENAI_API_KEY), or "
                          "--llm MODEL --base-url URL for a local server, or set INSTANCE_AGENT_LLM")
     from agent.core.checks import wording
 
-    load_plugins(settings.disabled_plugins)  # plugin sections are part of the schema
     checks, text = [wording], ""
     if conditions:
-        from plugins.conditions import camera_path_matches, conditions_text, pose_actions_match
+        from plugins.conditions import CHECKS, conditions_text
 
-        checks += [camera_path_matches, pose_actions_match]
+        checks += CHECKS
         text = conditions_text(conditions)
     graph = build_enhance_graph(llm, checks, max_instances=settings.max_instances, max_repairs=settings.max_repairs,
                                 video_name=_name(prompt), conditions=text, evidence=conditions or {})

@@ -4,27 +4,38 @@ Third-party packages declare, in their ``pyproject.toml``::
 
     [project.entry-points.instance_agent]
     my_plugin = "my_package.plugin_module"
+
+One manager per process and set of disabled plugins (:func:`load_plugins` is cached). A plugin that
+cannot be imported, implements a hook that does not exist (a misspelled name) or raises inside a
+hook is reported by name (``python -m agent plugins``, a warning on stderr, a ``plugin_error`` event
+in each run) and the others load.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
+import inspect
 import os
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pluggy
 
 from agent.core import hookspecs
-from agent.core.caption import register_section
-from agent.core.errors import BackendError, InputError
+from agent.core.caption import CaptionSection, register_section
+from agent.core.conditions import Condition
+from agent.core.errors import AgentError, InputError
+from agent.models.registry import use_backends
 
 ENTRY_POINT_GROUP = "instance_agent"
 DISABLE_ENV = "INSTANCE_AGENT_DISABLED_PLUGINS"
+log = logging.getLogger("instance_agent.plugins")
 
 # Every built-in feature is a plugin module registered through the same hooks as third-party ones.
 BUILTIN_PLUGINS = (
+    "agent.models.llm",
     "tools.metadata",
     "tools.frames",
     "tools.camera",
@@ -40,6 +51,10 @@ BUILTIN_PLUGINS = (
     "plugins.pose",
     "plugins.camera_path",
     "plugins.pose_sequence",
+    "plugins.pose_video",
+    "plugins.reference_image",
+    "plugins.depth_map",
+    "plugins.reference_video",
     "plugins.conditions",
 )
 
@@ -49,78 +64,150 @@ class PluginInfo:
     name: str
     source: str  # "builtin" or the distribution that provides it
     tools: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+    backends: list[str] = field(default_factory=list)
     error: str | None = None
+
+    def fail(self, message: str) -> None:
+        """Record what went wrong with this plugin (the first problem stays first; a repeat is said once)."""
+        if self.error is not None and message in self.error:
+            return
+        self.error = message if self.error is None else f"{self.error}; {message}"
+        log.warning("warning: plugin %s: %s", self.name, message)
 
 
 @dataclass
 class Plugins:
     manager: pluggy.PluginManager
     infos: list[PluginInfo]
+    condition_specs: dict[str, Condition] = field(default_factory=dict)
+    sections: list[CaptionSection] = field(default_factory=list)
+    backends: list = field(default_factory=list)
+
+    def _info(self, plugin: Any) -> PluginInfo:
+        name = self.manager.get_name(plugin)
+        return next(i for i in self.infos if i.name == name)
+
+    def _each(self, hook: str, *, last_first: bool = False, **available) -> Iterator[tuple[PluginInfo, Any]]:
+        """Each plugin's answer to ``hook``, in registration order (``last_first``: in the order pluggy
+        itself calls them); a plugin that raises is named and skipped."""
+        impls = getattr(self.manager.hook, hook).get_hookimpls()
+        for impl in reversed(impls) if last_first else impls:
+            info = self._info(impl.plugin)
+            try:
+                result = impl.function(**_kwargs(impl, **available))
+            except AgentError:  # a plugin telling the user something (a bad setting of its own)
+                raise
+            except Exception as e:  # a broken plugin must not stop the others
+                info.fail(f"{hook} failed: {type(e).__name__}: {e}")
+                continue
+            if result is not None:
+                yield info, result
 
     def tools(self, settings) -> list[Any]:
-        """All tools, each attributed to its plugin in ``infos``; later names do not shadow earlier ones."""
+        """All tools, each attributed to its plugin in ``infos``; later names do not shadow earlier ones.
+        Unknown ``--condition`` names and bad ``[plugins.NAME]`` settings of a condition fail here."""
+        self.check_settings(settings)
         found: dict[str, Any] = {}
-        by_plugin = {info.name: info for info in self.infos}
-        for impl in self.manager.hook.register_tools.get_hookimpls():
-            plugin_name = self.manager.get_name(impl.plugin)
-            try:
-                result = impl.function(**_kwargs(impl, settings=settings)) or []
-            except Exception as e:  # a broken plugin must not stop the others
-                by_plugin[plugin_name].error = f"register_tools failed: {e}"
-                continue
+        for info, result in self._each("register_tools", settings=settings):
             names = []
             for tool in result:
                 if tool.name in found:
-                    by_plugin[plugin_name].error = f"tool {tool.name!r} is already registered"
+                    info.fail(f"tool {tool.name!r} is already registered")
                     continue
                 found[tool.name] = tool
                 names.append(tool.name)
-            by_plugin[plugin_name].tools = names
+            info.tools = names
         return list(found.values())
+
+    def check_settings(self, settings) -> None:
+        """Every condition asked for is registered, and its own settings are valid."""
+        for name in getattr(settings, "conditions", None) or []:
+            if name not in self.condition_specs:
+                known = ", ".join(sorted(self.condition_specs)) or "none"
+                raise InputError(f"--condition {name}: not a known condition (known: {known}; is its plugin "
+                                 "installed and enabled?)")
+            self.condition_specs[name].settings_from(settings)
+
+    def conditions(self) -> dict[str, Condition]:
+        """``{name: condition}`` from every plugin; the first name wins."""
+        return dict(self.condition_specs)
 
     def validation_checks(self, settings) -> list[Any]:
         checks: list[Any] = []
-        for group in self.manager.hook.register_validation_checks(settings=settings):
-            checks.extend(group or [])
+        for _, group in self._each("register_validation_checks", last_first=True, settings=settings):
+            checks.extend(group)
         return checks
 
     def composed_sections(self, evidence: dict, settings) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for sections in self.manager.hook.compose_sections(evidence=evidence, settings=settings):
-            out.update(sections or {})
+        for _, sections in self._each("compose_sections", last_first=True, evidence=evidence, settings=settings):
+            out.update(sections)
         return out
 
     def output_formats(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for formats in self.manager.hook.register_output_formats():
-            out.update(formats or {})
+        for _, formats in self._each("register_output_formats"):
+            for name, formatter in formats.items():
+                out.setdefault(name, formatter)
         return out
 
     def condition_readers(self) -> dict[str, Any]:
         """``{condition name: reader(path) -> evidence}`` from every plugin; the first name wins."""
         out: dict[str, Any] = {}
-        for readers in reversed(self.manager.hook.register_condition_readers()):  # registration order
-            for name, reader in (readers or {}).items():
+        for _, readers in self._each("register_condition_readers"):
+            for name, reader in readers.items():
                 out.setdefault(name, reader)
         return out
 
-    def read_conditions(self, files: dict[str, str]) -> dict:
-        """``{condition name: path}`` -> ``{condition name: evidence model}``, through the readers."""
+    def read_conditions(self, files: dict, options: dict | None = None) -> dict:
+        """``{condition name: path or [paths]}`` -> ``{condition name: evidence model (or a list)}``,
+        through the readers; ``options`` go to the readers whose signature names them
+        (``depth_convention``)."""
         readers = self.condition_readers()
+        options = {"caption_video": _caption_video, **(options or {})}
         out = {}
         for name, path in files.items():
             if name not in readers:
                 raise InputError(f"no condition reader named {name!r} is registered (is its plugin disabled?)")
-            out[name] = readers[name](path)
+            if isinstance(path, (list, tuple)):
+                out[name] = [_reader_call(readers[name], p, options) for p in path]
+            else:
+                out[name] = _reader_call(readers[name], path, options)
         return out
 
     def add_commands(self, subparsers) -> None:
-        by_plugin = {info.name: info for info in self.infos}
-        for impl in self.manager.hook.register_commands.get_hookimpls():
-            try:
-                impl.function(**_kwargs(impl, subparsers=subparsers))
-            except Exception as e:  # a broken plugin must not take the CLI down
-                by_plugin[self.manager.get_name(impl.plugin)].error = f"register_commands failed: {e}"
+        for _ in self._each("register_commands", subparsers=subparsers):
+            pass
+
+    def activate(self) -> None:
+        """Make this manager's caption sections and chat backends the process's."""
+        use_backends(self.backends)
+        for section in self.sections:
+            register_section(section)
+
+    def _collect(self) -> None:
+        """Read the registries once: caption sections, conditions (with their sections), chat backends."""
+        for info, sections in self._each("register_caption_sections", last_first=True):
+            items = sections.items() if isinstance(sections, dict) else ((s.name, s) for s in sections)
+            for name, spec in items:
+                self.sections.append(spec if isinstance(spec, CaptionSection) else CaptionSection(name, spec))
+        for info, conditions in self._each("register_conditions"):
+            for condition in conditions:
+                if condition.name in self.condition_specs:
+                    info.fail(f"condition {condition.name!r} is already registered")
+                    continue
+                self.condition_specs[condition.name] = condition
+                info.conditions.append(condition.name)
+                if condition.section is not None:
+                    self.sections.append(condition.section)
+        for info, backends in self._each("register_chat_backends"):
+            for backend in backends:
+                if any(b.prefix == backend.prefix for b in self.backends):
+                    info.fail(f"chat backend {backend.prefix!r} is already registered")
+                    continue
+                self.backends.append(backend)
+                info.backends.append(backend.prefix)
 
 
 def _kwargs(impl, **available):
@@ -133,38 +220,81 @@ def _disabled(extra: Iterable[str]) -> set[str]:
     return names
 
 
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
+    """Hooks ``plugin`` implements that no spec declares (what ``check_pending`` finds, for one plugin)."""
+    return sorted(caller.name for caller in pm.get_hookcallers(plugin) or []
+                  if not caller.has_spec() and any(not impl.optionalhook for impl in caller.get_hookimpls()
+                                                   if impl.plugin is plugin))
+
+
+def _register(pm: pluggy.PluginManager, plugin: Any, info: PluginInfo) -> None:
+    """Register one plugin; one that implements an unknown hook (a misspelling) is named and left out."""
+    try:
+        pm.register(plugin, name=info.name)
+    except Exception as e:  # pluggy.PluginValidationError: a hook with arguments its spec does not have
+        info.fail(f"failed to register: {e}")
+        return
+    unknown = _unknown_hooks(pm, plugin)
+    if unknown:
+        pm.unregister(plugin)
+        known = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith(("register_", "compose_"))))
+        info.fail(f"implements {', '.join(unknown)}, which is no hook (hooks: {known})")
+
+
+def _discover(off: set[str]) -> list[tuple[str, str, Any]]:
+    """(name, source, loader) of each plugin to load: the built-ins, then the entry points."""
+    found = [(name, "builtin", lambda name=name: importlib.import_module(name))
+             for name in BUILTIN_PLUGINS if name not in off and name.rsplit(".", 1)[-1] not in off]  # or "depth"
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in off:
+            found.append((ep.name, ep.dist.name if ep.dist else "?", ep.load))
+    return found
+
+
+_LOADED: dict[tuple, Plugins] = {}
+
+
+def _caption_video(path, settings):
+    """The caption pipeline, for readers that caption a reference video."""
+    from agent.run.runner import caption_video
+
+    return caption_video(path, settings)
+
+
+def _reader_call(reader, path, options: dict):
+    try:
+        names = set(inspect.signature(reader).parameters)
+    except (TypeError, ValueError):
+        names = set()
+    return reader(path, **{k: v for k, v in options.items() if k in names})
+
+
 def load_plugins(disabled: Iterable[str] = ()) -> Plugins:
+    """The plugin manager for these disabled plugins (and ``INSTANCE_AGENT_DISABLED_PLUGINS``): built once per
+    process and set of installed entry points, and made the active one (its sections and chat backends)."""
+    off = _disabled(disabled)
+    plan = _discover(off)
+    key = (frozenset(off), tuple((name, source) for name, source, _ in plan))
+    plugins = _LOADED.get(key)
+    if plugins is None:
+        plugins = _LOADED[key] = _build(plan)
+    plugins.activate()
+    return plugins
+
+
+def _build(plan: list[tuple[str, str, Any]]) -> Plugins:
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    off = _disabled(disabled)
     infos: list[PluginInfo] = []
-
-    for module_name in BUILTIN_PLUGINS:
-        if module_name in off or module_name.rsplit(".", 1)[-1] in off:  # 'plugins.depth' or 'depth'
-            continue
-        module = importlib.import_module(module_name)
-        pm.register(module, name=module_name)
-        infos.append(PluginInfo(module_name, "builtin"))
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in off:
-            continue
-        dist = ep.dist.name if ep.dist else "?"
+    for name, source, load in plan:
+        info = PluginInfo(name, source)
+        infos.append(info)
         try:
-            plugin = ep.load()
-            pm.register(plugin, name=ep.name)
-            infos.append(PluginInfo(ep.name, dist))
+            module = load()
         except Exception as e:
-            infos.append(PluginInfo(ep.name, dist, error=f"failed to load: {type(e).__name__}: {e}"))
-
-    for sections in pm.hook.register_caption_sections():
-        for name, model in (sections or {}).items():
-            register_section(name, model)
-    return Plugins(pm, infos)
-
-
-def require_tool(tools: list[Any], name: str):
-    for tool in tools:
-        if tool.name == name:
-            return tool
-    raise BackendError(f"no tool named {name!r} is registered (is its plugin disabled?)")
+            info.fail(f"failed to load: {type(e).__name__}: {e}")
+            continue
+        _register(pm, module, info)
+    plugins = Plugins(pm, infos)
+    plugins._collect()
+    return plugins

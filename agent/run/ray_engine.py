@@ -1,13 +1,15 @@
 """The batch on Ray Data: the same work as the local engine, split into stages that scale apart.
 
-    measure (CPU tasks)      decode, metadata, camera motion; with the classical backend also
-                             detection, segmentation and background
-    neural (GPU actors)      detection, segmentation and background with YOLO and SAM2, one
+    measure (CPU tasks)      decode and the planned tools whose stage is ``cpu`` (metadata, camera
+                             motion); with the classical backend also the ``gpu`` ones
+    neural (GPU actors)      the planned tools whose stage is ``gpu``, or that require one (detection,
+                             segmentation, background; depth and pose with their conditions), one
                              model copy per actor (only when the backend is not classical)
     caption (LLM actors)     the agent graph; every tool call is served from the tool cache the
                              stages above filled, so this stage holds only model calls; its
                              concurrency caps the requests in flight to the LLM server
 
+Each tool's stage comes from its declaration (:meth:`agent.core.registry.ToolRegistry.stages`).
 The stages hand over through the tool cache (SQLite), so on a multi-node cluster it must live on
 storage every node sees, or each node's stages must share a node-local cache. Local by default
 (``ray.init()`` with this machine's CPUs); ``address`` attaches to a running cluster.
@@ -22,8 +24,18 @@ from typing import Any, Iterator
 
 from agent.core.config import Settings
 
-CPU_TOOLS = ("read_metadata", "estimate_camera_motion")
-VISION_TOOLS = ("detect_instances", "segment_and_blur", "describe_background")
+
+def planned_stages(settings: Settings) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(tools the CPU stage measures, tools the GPU stage measures), from the registered tools' declarations;
+    with a backend that loads no neural model, the CPU stage measures them all."""
+    from agent.core.registry import ToolRegistry
+    from agent.run.plugins import load_plugins
+
+    registry = ToolRegistry.of(load_plugins(settings.disabled_plugins).tools(settings))
+    stages = registry.stages(registry.plan())
+    if settings.backend in ("auto", "neural"):
+        return tuple(stages["cpu"]), tuple(stages["gpu"])
+    return tuple(stages["cpu"] + stages["gpu"]), ()
 
 
 def _measure(clip: str, settings: Settings, cache_path: str | None, tools: tuple[str, ...]) -> str | None:
@@ -118,8 +130,8 @@ def run_on_ray(jobs: list[tuple[str, str]], settings: Settings, cache_path: str 
         settings_json = settings.model_dump_json()
         rows = [{"path": clip, "content_hash": digest, "error": ""} for clip, digest in jobs]
         ds = ray.data.from_items(rows)
-        neural = settings.backend in ("auto", "neural")
-        cpu_tools = CPU_TOOLS if neural else CPU_TOOLS + VISION_TOOLS
+        cpu_tools, gpu_tools = planned_stages(settings)
+        neural = bool(gpu_tools)
         n_gpus = gpus if gpus is not None else int(ray.cluster_resources().get("GPU", 0))
         measure = max(1, workers)
         vision = max(1, n_gpus or 1) if neural else 0
@@ -128,7 +140,7 @@ def run_on_ray(jobs: list[tuple[str, str]], settings: Settings, cache_path: str 
         ds = ds.map(MeasureStage, fn_constructor_args=(settings_json, cache_path, cpu_tools),
                     concurrency=measure, num_cpus=cpu_share)
         if neural:
-            ds = ds.map(MeasureStage, fn_constructor_args=(settings_json, cache_path, VISION_TOOLS),
+            ds = ds.map(MeasureStage, fn_constructor_args=(settings_json, cache_path, gpu_tools),
                         concurrency=vision, num_gpus=1 if n_gpus else 0, num_cpus=cpu_share)
         ds = ds.map(CaptionStage, fn_constructor_args=(settings_json, cache_path),
                     concurrency=caption, num_cpus=cpu_share / 2)

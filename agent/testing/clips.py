@@ -6,9 +6,6 @@ import os
 import sys
 from pathlib import Path
 
-REAL_CLIPS = ("bikes.mp4", "carphone_pristine.mp4", "carphone_distorted.mp4", "bigbuckbunny.mp4")
-
-
 def clip_dirs() -> list[Path]:
     dirs = []
     if os.environ.get("INSTANCE_AGENT_CLIPS"):

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tools.geometry import iou_many
+
 from .image import letterbox
 from .models import session
 
@@ -44,15 +46,6 @@ class Face:
     keypoints: dict[str, tuple[float, float]]  # the 6 of KEYPOINTS -> (x, y) in pixels
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    w = (np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])).clip(0)
-    h = (np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])).clip(0)
-    inter = w * h
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
-
-
 def detect_faces(image_bgr: np.ndarray, min_score: float = 0.5, *, iou: float = 0.3,
                  threads: int | None = None) -> list[Face]:
     """Faces in a BGR uint8 image (H, W, 3), best first."""
@@ -72,7 +65,7 @@ def detect_faces(image_bgr: np.ndarray, min_score: float = 0.5, *, iou: float = 
     faces = []
     order = np.argsort(-s, kind="stable")
     while len(order):
-        cluster = order[_iou(boxes[order[0]], boxes[order]) > iou]
+        cluster = order[iou_many(boxes[order[0]], boxes[order]) > iou]
         w = s[cluster][:, None]
         box = lb.to_image((boxes[cluster] * w).sum(0) / w.sum())
         pts = lb.to_image(((points[cluster] * w[:, :, None]).sum(0) / w.sum()).reshape(-1)).reshape(6, 2)

@@ -36,7 +36,8 @@ class MeasureMotionEnergy(Tool):
     description = "Measure how much the picture changes from frame to frame: calm, lively or busy."
     Args = NoArgs
     version = "1"
-    offline_plan = True
+    evidence_model = MotionEnergy
+    plan = 90  # the offline planner calls it after the built-in measurements
 
     def run(self, ctx, args) -> Observation:
         energy = measure(ctx.frames.motion.frames)

@@ -1,52 +1,22 @@
-"""Shots: where a clip changes from one camera set-up to another, and how.
+"""Gradual transitions (dissolves, fades from and to black) in a stream of thumbnails.
 
-Training clips are usually cut at scene changes before captioning, but montages still arrive (
-``bikes.mp4`` is one) and long videos are nothing else. Across a shot change nothing lines up: a
-camera fit between the two sides is noise, a background built from both sides is wrong, and an
-object on one side is not the one on the other. So the tools measure within shots, the metadata
-says where the shots are, and a batch can caption each shot as its own sample.
-
-Every decoded frame passes through :class:`ShotFinder` during the one decode pass (downscaled to
-``DETECT_WIDTH``), so boundaries are exact to the frame at the clip's own frame rate:
-
-* **hard cuts**: PySceneDetect's ``AdaptiveDetector`` (HSV pixel differences between consecutive
-  frames against their neighbours', with its defaults and our minimum shot length). It finds
-  cuts between dim shots of similar colour that a fixed threshold misses and none in fast camera
-  motion. A reported cut whose two sides are one picture (an encoder's key frame refreshing a slow
-  scene) is dropped.
-* **gradual transitions** (dissolves, fades from and to black): for a window of frames ``a < j < b``
-  whose ends are two different pictures (or one is black), every middle frame must be a mix of
-  the ends, ``g_j = (1 - w_j) g_a + w_j g_b`` on 16-pixel thumbnails with ``w`` rising, with a
-  small residual and the lower contrast of a mix (two pictures' details partly cancel; a moving
-  camera's frames keep their full contrast, see :func:`mix_fit`). The first and last mixed frames
-  are then placed where each frame's step along the change rises to the mix's rate and falls back
-  (:func:`_extent`). Black frames (dark and flat) belong to the transition around them, so a fade
-  out, black frames and a fade in are one transition. PySceneDetect has no dissolve detector, and
-  its ``ThresholdDetector`` marks a fade through black at one frame in its middle, without its
-  start or end.
-
-A transition at the very start (fade in) or end (fade out) of the clip is not a shot; a shot
-shorter than ``MIN_SHOT_S`` beside a cut joins its neighbour (PySceneDetect's minimum scene length).
-Memory is bounded: the finder keeps a few seconds of thumbnails and a few numbers per frame.
-``benchmarks/shots.py`` measures precision and recall (both ends within one frame) on generated
-montages and ``bikes.mp4``.
+For a window of frames ``a < j < b`` whose ends are two different pictures (or one is black), every
+middle frame must be a mix of the ends, ``g_j = (1 - w_j) g_a + w_j g_b`` on 16-pixel thumbnails
+with ``w`` rising, with a small residual and the lower contrast of a mix (two pictures' details
+partly cancel; a moving camera's frames keep their full contrast, see :func:`mix_fit`). The first
+and last mixed frames are then placed where each frame's step along the change rises to the mix's
+rate and falls back (:func:`_extent`). PySceneDetect has no dissolve detector, and its
+``ThresholdDetector`` marks a fade through black at one frame in its middle, without its start or
+end.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-DETECT_WIDTH = 160  # long side of the frames the cut detector sees (at 256 the benchmark found the same transitions, in 1.8x the time)
-THUMB = 16  # long side of the thumbnails gradual transitions are measured on
-MIN_SHOT_S = 0.25  # a shorter shot is merged into its neighbour (bikes.mp4's last shot is 0.32 s)
 MAX_TRANSITION_S = 2.5  # longest dissolve or fade ramp looked for
-CUT_RATIO = 3.0  # AdaptiveDetector's defaults: a cut's score is this many times its neighbours'
-CUT_MIN_CONTENT = 15.0  # and at least this
-CUT_SAME_PICTURE, CUT_MIN_CHANGE = 0.9, 3.0  # a "cut" between two thumbnails this alike is the encoder refreshing a frame
 BLEND_CHANGE = 10.0  # least mean absolute change (0-255) between the two ends of a transition
 BLEND_RESIDUAL = 0.45  # most residual of a mixed frame, as a share of that change (both shots may move)
 BLEND_MEAN_RESIDUAL = 0.3
@@ -56,74 +26,7 @@ SAME_PICTURE = 0.6  # ends this correlated are one picture that changed (light, 
 DARK_MEAN, DARK_STD = 20.0, 8.0  # a black frame (a fade's middle)
 
 
-@dataclass
-class Transition:
-    kind: str  # cut | dissolve | fade in | fade out | fade (out and in, through black)
-    start: int  # first frame that is not purely the shot before (a cut: the new shot's first frame)
-    end: int  # first frame that is purely the shot after (== start for a cut)
-    start_s: float = 0.0
-    end_s: float = 0.0
-
-    def as_dict(self) -> dict:
-        return {"kind": self.kind, "start_s": self.start_s, "end_s": self.end_s,
-                "start_frame": self.start, "end_frame": self.end}
-
-
-@dataclass
-class Shots:
-    """Shots and transitions of a clip, in decoded-frame numbers and seconds."""
-
-    frames: int
-    spans: list[tuple[int, int]]  # each shot's [first frame, end frame)
-    transitions: list[Transition]
-    frame_times: np.ndarray  # time of each decoded frame
-    duration_s: float
-
-    def time_of(self, frame: int) -> float:
-        if frame >= self.frames:
-            return round(self.duration_s, 3)
-        return round(float(self.frame_times[frame]), 3)
-
-    @property
-    def count(self) -> int:
-        return len(self.spans)
-
-    def starts_s(self) -> list[float]:
-        return [self.time_of(s) for s, _ in self.spans]
-
-    def span_s(self, k: int) -> tuple[float, float]:
-        s, e = self.spans[k]
-        return self.time_of(s), self.time_of(e)
-
-    def shot_of(self, frame: int) -> int:
-        """The shot a frame belongs to; a frame in a transition belongs to the nearer shot."""
-        import bisect
-
-        k = bisect.bisect_right(self._starts(), frame) - 1  # the last shot starting at or before it
-        if k < 0:
-            return 0
-        s, e = self.spans[k]
-        if frame < e or k + 1 >= len(self.spans):
-            return k
-        return k if frame - (e - 1) <= self.spans[k + 1][0] - frame else k + 1
-
-    def in_transition(self, frame: int) -> bool:
-        import bisect
-
-        k = bisect.bisect_right(self._starts(), frame) - 1
-        return k < 0 or frame >= self.spans[k][1]
-
-    def _starts(self) -> list[int]:
-        if getattr(self, "_starts_cache", None) is None or len(self._starts_cache) != len(self.spans):
-            self._starts_cache = [s for s, _ in self.spans]
-        return self._starts_cache
-
-    @staticmethod
-    def single(frames: int, frame_times: np.ndarray, duration_s: float) -> "Shots":
-        return Shots(frames, [(0, max(1, frames))], [], frame_times, duration_s)
-
-
-class _BlendFinder:
+class BlendFinder:
     """Gradual transitions in a stream of thumbnails, with a bounded look-back.
 
     Each new frame ``b`` is the far end of windows ``(a, b)`` reaching back up to
@@ -293,14 +196,14 @@ class _BlendFinder:
         if float(np.abs(last - first).mean()) < BLEND_CHANGE:
             return
         resid, contrast, _ = mix_fit(first, last, g[s:e])
-        dark_first, dark_last = _dark(first), _dark(last)
+        dark_first, dark_last = is_dark(first), is_dark(last)
         if resid.mean() > BLEND_MEAN_RESIDUAL or resid.max() > BLEND_RESIDUAL * 1.25:
             return
         if not (fade or dark_first or dark_last) and contrast > MIX_CONTRAST:
             return
         if dark_first and dark_last:
             return
-        if not dark_first and not dark_last and _correlation(first, last) > SAME_PICTURE:
+        if not dark_first and not dark_last and correlation(first, last) > SAME_PICTURE:
             return  # one picture that changed: not two shots
         kind = "fade in" if dark_first else "fade out" if dark_last else "dissolve"
         self.events.append((lo + s, lo + e, kind))
@@ -401,192 +304,12 @@ def mix_fit(first: np.ndarray, last: np.ndarray, mixed: np.ndarray) -> tuple[np.
     return resid, score, w
 
 
-def _dark(thumb: np.ndarray) -> bool:
+def is_dark(thumb: np.ndarray) -> bool:
     return float(thumb.mean()) < DARK_MEAN and float(thumb.std()) < DARK_STD
 
 
-def _correlation(x: np.ndarray, y: np.ndarray) -> float:
+def correlation(x: np.ndarray, y: np.ndarray) -> float:
     x, y = x - x.mean(), y - y.mean()
     den = float(np.sqrt((x @ x) * (y @ y)))
     return float(x @ y) / den if den > 1e-6 else 1.0
 
-
-class ShotFinder:
-    """Fed every decoded frame in order (downscaled), finds the clip's shots and transitions."""
-
-    def __init__(self, fps: float, min_shot_s: float = MIN_SHOT_S):
-        try:
-            from scenedetect.detectors import AdaptiveDetector
-        except ImportError:
-            from agent.core.errors import AgentError
-
-            raise AgentError("PySceneDetect is not installed, and shots are found with it: "
-                             "pip install 'scenedetect>=0.7.2,<0.8' (scripts/setup.sh installs it)") from None
-
-        self.fps = fps if fps and fps > 0 else 25.0
-        self.min_shot = max(1, int(round(min_shot_s * self.fps)))
-        self._detector = AdaptiveDetector(adaptive_threshold=CUT_RATIO, min_content_val=CUT_MIN_CONTENT,
-                                          min_scene_len=self.min_shot)
-        self._blend = _BlendFinder(self.fps)
-        self._cuts: list[int] = []
-        self._dark = bytearray()  # one flag per frame
-        self._count = 0
-
-    def push(self, image: np.ndarray) -> None:
-        """The next decoded frame, BGR, about ``DETECT_WIDTH`` pixels on its long side."""
-        from scenedetect.common import FrameTimecode
-
-        index = self._count
-        self._count += 1
-        h, w = image.shape[:2]
-        tw, th = (THUMB, max(1, round(THUMB * h / w))) if w >= h else (max(1, round(THUMB * w / h)), THUMB)
-        thumb = cv2.resize(image, (tw, th), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
-        dark = _dark(thumb)
-        self._dark.append(dark)
-        self._blend.push(thumb, dark)
-        for tc in self._detector.process_frame(FrameTimecode(index, fps=self.fps), image):
-            self._cut(int(tc.frame_num))
-
-    def _cut(self, c: int) -> None:
-        """A cut the detector reported, unless the frames on its two sides are one picture (an
-        encoder's key frame refreshing a slow scene scores like a cut between dim shots)."""
-        before, after = self._blend.thumb(c - 1), self._blend.thumb(c)
-        if before is not None and after is not None and float(np.abs(after - before).mean()) < CUT_MIN_CHANGE \
-                and _correlation(before, after) > CUT_SAME_PICTURE:
-            return
-        self._cuts.append(c)
-
-    def finish(self, frame_times: np.ndarray, duration_s: float) -> Shots:
-        from scenedetect.common import FrameTimecode
-
-        n = self._count
-        if n:
-            for tc in self._detector.post_process(FrameTimecode(n - 1, fps=self.fps)):
-                self._cut(int(tc.frame_num))
-        times = np.asarray(frame_times, dtype=np.float64)
-        if n <= 1:
-            return Shots.single(n, times, duration_s)
-        dark = np.frombuffer(bytes(self._dark), dtype=np.uint8).astype(bool)
-        shots = assemble(n, sorted(set(self._cuts)), self._blend.finish(), dark, self.min_shot)
-        for t in shots.transitions:
-            t.start_s, t.end_s = _time(times, t.start, duration_s), _time(times, t.end, duration_s)
-        shots.frame_times, shots.duration_s = times, duration_s
-        return shots
-
-
-def _time(times: np.ndarray, frame: int, duration_s: float) -> float:
-    return round(float(times[frame]) if frame < len(times) else duration_s, 3)
-
-
-def assemble(n: int, cuts: list[int], blends: list[tuple[int, int, str]], dark: np.ndarray,
-             min_shot: int) -> Shots:
-    """Shots and transitions from hard cuts, gradual transitions and black frames."""
-    # frames that belong to a transition: mixed frames and black ones
-    inside = np.zeros(n, bool)
-    kinds: dict[int, str] = {}
-    for s, e, kind in blends:
-        inside[s:e] = True
-        for j in range(s, e):
-            kinds[j] = kind
-    inside |= dark[:n]
-    runs: list[list] = []  # [start, end, set of kinds]
-    j = 0
-    while j < n:
-        if inside[j]:
-            k = j
-            found = set()
-            while k < n and inside[k]:
-                found.add(kinds.get(k, "black"))
-                k += 1
-            if runs and j - runs[-1][1] <= 1:  # one clean frame between two parts is still one transition
-                runs[-1][1] = k
-                runs[-1][2] |= found
-            else:
-                runs.append([j, k, found])
-            j = k
-        else:
-            j += 1
-    if len(runs) == 1 and runs[0][0] == 0 and runs[0][1] == n:
-        return Shots(n, [(0, n)], [], np.zeros(0), 0.0)  # nothing but black (or one long mix): one shot
-    transitions: list[Transition] = []
-    for s, e, found in runs:
-        if "black" in found or ("fade out" in found and "fade in" in found):
-            kind = "fade in" if s == 0 else "fade out" if e == n else "fade"
-        elif len(found) == 1:
-            kind = next(iter(found))
-        else:
-            kind = "dissolve"
-        transitions.append(Transition(kind, s, e))
-    for c in cuts:
-        if 0 < c < n and not any(t.start - 1 <= c <= t.end + 1 for t in transitions):
-            transitions.append(Transition("cut", c, c))
-    transitions.sort(key=lambda t: t.start)
-
-    def spans_of(trs: list[Transition]) -> list[tuple[int, int]]:
-        out, pos = [], 0
-        for t in trs:
-            if t.start > pos:
-                out.append((pos, t.start))
-            pos = max(pos, t.end)
-        if pos < n:
-            out.append((pos, n))
-        return out
-
-    # shots shorter than the minimum: a cut beside one is dropped (the frames join the neighbour);
-    # between two gradual transitions, the three become one
-    changed = True
-    while changed and transitions:
-        changed = False
-        spans = spans_of(transitions)
-        for s, e in spans:
-            if e - s >= min_shot or len(spans) == 1:
-                continue
-            before = next((t for t in reversed(transitions) if t.end <= s), None)
-            after = next((t for t in transitions if t.start >= e), None)
-            if after is not None and after.kind == "cut":
-                transitions.remove(after)
-            elif before is not None and before.kind == "cut":
-                transitions.remove(before)
-            elif before is not None and after is not None:
-                merged = Transition("fade" if "fade" in before.kind + after.kind else "dissolve", before.start, after.end)
-                transitions = [t for t in transitions if t is not before and t is not after] + [merged]
-                transitions.sort(key=lambda t: t.start)
-            else:
-                continue  # a short shot next to a fade at the clip's start or end: keep it
-            changed = True
-            break
-    spans = spans_of(transitions)
-    if not spans:
-        return Shots(n, [(0, n)], [], np.zeros(0), 0.0)
-    return Shots(n, spans, transitions, np.zeros(0), 0.0)
-
-
-# -- what the tools read ---------------------------------------------------------------------------
-def clip_shots(ctx) -> Shots:
-    """The run's shots (found during the decode pass)."""
-    return ctx.frames.shots
-
-
-def motion_shots(ctx) -> np.ndarray:
-    """Shot number of each frame of the run's motion stream (a frame in a transition: the nearer shot)."""
-    if "shots" not in ctx.artifacts:
-        shots, motion = ctx.frames.shots, ctx.frames.motion
-        ctx.artifacts["shots"] = np.array([shots.shot_of(i) for i in motion.indices], dtype=int)
-    return ctx.artifacts["shots"]
-
-
-def motion_in_transition(ctx) -> np.ndarray:
-    """Whether each motion frame lies in a transition (a camera fit must not use it)."""
-    shots, motion = ctx.frames.shots, ctx.frames.motion
-    return np.array([shots.in_transition(i) for i in motion.indices], dtype=bool)
-
-
-def sample_shots(ctx) -> list[int]:
-    """Shot number of each sampled frame."""
-    shots = ctx.frames.shots
-    return [shots.shot_of(f.index) for f in ctx.frames.sampled]
-
-
-def cut_times(ctx) -> list[float]:
-    """When each shot after the first starts, in seconds."""
-    return ctx.frames.shots.starts_s()[1:]

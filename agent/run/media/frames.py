@@ -1,0 +1,345 @@
+"""The run's frame store: each needed frame of a clip decoded exactly once, in one streaming pass.
+
+Memory does not grow with the clip's length. During the pass
+
+* every frame, downscaled, goes to the shot finder (``tools/shots/``: cuts, dissolves and fades,
+  exact to the frame);
+* a low-resolution stream at a fixed rate (10 fps) goes to the camera's pair fitter
+  (``tools/camera.py``), which keeps a few numbers per frame pair;
+
+and the store keeps, for the whole run:
+
+* the uniformly sampled frames at full resolution (InstanceCap samples 8),
+* the motion stream's frames within ``KEEP_AROUND_S`` of each sample (detection builds each
+  sample's background from them) and ``OVERVIEW_FRAMES`` spread over the clip; in a clip up to
+  about a minute long that is every motion frame,
+* the times of every motion frame, the shots and the camera's frame-pair fits.
+
+Frames are returned upright (the container's display rotation is applied) as BGR ``uint8`` arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from agent.core.errors import InputError
+from agent.run.media.motion import KEEP_AROUND_S, OVERVIEW_FRAMES, MotionFrames, MotionStream
+from agent.run.media.probe import VideoInfo, ffmpeg_reason, open_video, probe
+
+
+@dataclass
+class Frame:
+    index: int  # position among the decoded frames
+    time_s: float  # presentation time from the start of the clip
+    image: np.ndarray  # BGR uint8, upright
+
+
+def rotate(image: np.ndarray, rotation: int) -> np.ndarray:
+    k = (round(rotation / 90.0)) % 4
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
+def shrink(frame, width: int, height: int) -> np.ndarray:
+    """A decoded frame as a small BGR array.
+
+    For 4:2:0 video (nearly all of it) each plane is shrunk by area averaging first and only the
+    small picture is converted to BGR: a fifth of the cost of swscale's scale-and-convert, which
+    is what the motion stream otherwise spends most of its time on.
+    """
+    w, h = frame.width, frame.height
+    if frame.format.name != "yuv420p" or w % 2 or h % 2 or width % 2 or height % 2:
+        return frame.reformat(width=width, height=height, format="bgr24").to_ndarray()
+    planes = frame.to_ndarray()  # (h * 3 / 2, w): Y, then U and V at half size each
+    y = cv2.resize(planes[:h], (width, height), interpolation=cv2.INTER_AREA)
+    uv = planes[h:].reshape(2, h // 2, w // 2)
+    u = cv2.resize(uv[0], (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    v = cv2.resize(uv[1], (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    i420 = np.concatenate([y.ravel(), u.ravel(), v.ravel()]).reshape(height * 3 // 2, width)
+    return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+
+
+def coded_size(info: VideoInfo) -> tuple[int, int, bool]:
+    """The frames' size as decoded (before the display rotation), and whether rotation swaps it."""
+    swapped = (round(info.rotation / 90.0)) % 2 == 1
+    coded_w, coded_h = (info.height, info.width) if swapped else (info.width, info.height)
+    return coded_w, coded_h, swapped
+
+
+def shrunk_size(coded_w: int, coded_h: int, long_side: int) -> tuple[int, int]:
+    """An even size with the long side at most ``long_side`` (never enlarged)."""
+    longest = max(coded_w, coded_h)
+    scale = min(1.0, long_side / longest) if longest else 1.0
+    return max(2, int(round(coded_w * scale / 2)) * 2), max(2, int(round(coded_h * scale / 2)) * 2)
+
+
+@dataclass
+class DecodeStats:
+    frames_in_stream: int = 0  # every frame
+    frames_decoded: int = 0  # the ones decoded: all of them (the shot finder sees every frame)
+    first_time_s: float = 0.0
+    last_time_s: float = 0.0
+    mean_fps: float = 0.0
+    variable_frame_rate: bool = False
+    warning: str | None = None
+    decode_s: float = 0.0
+
+
+@dataclass
+class FrameStore:
+    """Decode-once access to a clip's frames for every tool of one run."""
+
+    path: Path
+    samples: int = 8
+    motion_fps: float = 10.0
+    motion_width: int = 320
+    on_progress: "Callable[[int, int], None] | None" = None  # (frames decoded, frames expected)
+    info: VideoInfo = field(init=False)
+    _stats: DecodeStats = field(init=False, default_factory=DecodeStats)
+    _sampled: list[Frame] | None = field(init=False, default=None, repr=False)
+    _motion: MotionStream | None = field(init=False, default=None, repr=False)
+    _shots: "object | None" = field(init=False, default=None, repr=False)
+    _pairs: list | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.info = probe(self.path)
+
+    # -- public --------------------------------------------------------------------------
+    @property
+    def sampled(self) -> list[Frame]:
+        """The uniformly sampled frames at full resolution (decoded on first use)."""
+        if self._sampled is None:
+            self._decode()
+        return self._sampled  # type: ignore[return-value]
+
+    @property
+    def motion(self) -> MotionStream:
+        if self._motion is None:
+            self._decode()
+        return self._motion  # type: ignore[return-value]
+
+    @property
+    def shots(self):
+        """The clip's shots and transitions (:class:`tools.shots.Shots`), found during the decode pass."""
+        if self._motion is None:
+            self._decode()
+        return self._shots
+
+    @property
+    def motion_pairs(self) -> list:
+        """The camera's fit between each motion frame and the next (:class:`tools.camera.PairMotion`)."""
+        if self._motion is None:
+            self._decode()
+        return self._pairs
+
+    @property
+    def stats(self) -> DecodeStats:
+        """Facts learned while decoding (frame count, real frame rate, VFR, warnings)."""
+        if self._motion is None:
+            self._decode()
+        return self._stats
+
+    @property
+    def sample_times(self) -> list[float]:
+        return [round(f.time_s, 2) for f in self.sampled]
+
+    @property
+    def duration_s(self) -> float:
+        self.motion  # noqa: B018 - make sure we decoded
+        if self.stats.frames_in_stream <= 1:
+            return self.info.duration_s
+        step = 1.0 / self.stats.mean_fps if self.stats.mean_fps else 0.0
+        return round(self._stats.last_time_s - self._stats.first_time_s + step, 3)
+
+    def temporal_metadata(self) -> str:
+        """InstanceCap's temporal prompt prefix: the clip's length and when the frames were taken."""
+        times = ", ".join(f"{t:.2f}s" for t in self.sample_times)
+        n = len(self.sampled)
+        return (
+            f"The video lasts {self.duration_s:.2f} seconds. {n} frame{'s' if n != 1 else ''} "
+            f"were sampled uniformly at {times}."
+        )
+
+    # -- decoding ------------------------------------------------------------------------
+    def _targets(self, start: float, span: float) -> np.ndarray:
+        n = max(1, self.samples)
+        return start + np.linspace(0.0, max(span, 0.0), n)
+
+    def _decode(self) -> None:
+        import time
+
+        t0 = time.perf_counter()
+        info = self.info
+        expected_span = max(info.duration_s - (1.0 / info.fps if info.fps else 0.0), 0.0)
+        result = self._decode_pass(expected_span)
+        actual_span = self._stats.last_time_s - self._stats.first_time_s
+        if expected_span > 0 and actual_span < 0.8 * expected_span and self._stats.frames_in_stream > 1:
+            # the container promised more than it holds (truncated or mislabelled): sample again
+            result = self._decode_pass(actual_span)
+        self._sampled, self._motion, self._shots, self._pairs = result
+        self._stats.decode_s = time.perf_counter() - t0
+
+    def _keep_motion(self, targets: np.ndarray, span: float):
+        """Which motion frames to hold: a test on a frame's time, in the order frames arrive."""
+        near = np.sort(targets)
+        overview = iter(np.linspace(0.0, max(span, 0.0), OVERVIEW_FRAMES)) if span > 0 else iter(())
+        state = {"next": next(overview, math.inf)}
+
+        def keep(t: float) -> bool:
+            wanted = False
+            while t >= state["next"] - 1e-6:
+                wanted = True
+                state["next"] = next(overview, math.inf)
+            k = int(np.searchsorted(near, t))
+            close = any(abs(t - near[j]) <= KEEP_AROUND_S for j in (k - 1, k) if 0 <= j < len(near))
+            return wanted or close
+
+        return keep
+
+    def _motion_schedule(self, targets: np.ndarray, half_frame: float):
+        """When to take motion frames: (time, how early a frame may be) every 1/motion_fps s; the grid
+        point nearest each sample moves onto the sample, so every sampled frame is a motion frame too
+        (detection's masks are measured on the very frame they describe) at the same rate."""
+        step = 1.0 / self.motion_fps
+        ordered = np.sort(targets)
+        k = 0
+        while True:
+            g = k * step
+            j = int(np.searchsorted(ordered, g))
+            near = [ordered[i] for i in (j - 1, j) if 0 <= i < len(ordered) and abs(ordered[i] - g) < step / 2]
+            yield (float(near[0]), half_frame) if near else (g, 1e-6)
+            k += 1
+
+    def _decoded(self, container, stream, expected: int, packets: list[int]):
+        """The stream's frames in decode order; counts its packets in ``packets[0]`` and reports progress."""
+        report_every = max(10, expected // 50)
+        for packet in container.demux(stream):
+            if packet.size:
+                packets[0] += 1
+                if self.on_progress is not None and packets[0] % report_every == 0:
+                    self.on_progress(packets[0], max(expected, packets[0]))
+            yield from packet.decode()
+
+    def _decode_pass(self, span: float):
+        info = self.info
+        rotation = info.rotation
+        coded_w, coded_h, swapped = coded_size(info)
+        small_w, small_h = shrunk_size(coded_w, coded_h, self.motion_width)
+
+        stats = DecodeStats()
+        best: list[tuple[float, object, int, float]] = []  # (distance, frame, index, time)
+        motion_frames = MotionFrames()
+        motion_times: list[float] = []
+        motion_idx: list[int] = []
+        times: list[float] = []
+        from tools.camera import PairTracker
+        from tools.shots import DETECT_WIDTH, ShotFinder
+
+        detect_w, detect_h = shrunk_size(coded_w, coded_h, DETECT_WIDTH)
+
+        finder = ShotFinder(info.fps or 25.0)
+        tracker = PairTracker()
+        targets = self._targets(0.0, span)
+        keep = self._keep_motion(targets, span)
+        schedule = self._motion_schedule(targets, 0.5 / (info.fps or 25.0) + 1e-6)
+        pick = next(schedule)
+
+        expected = max(1, info.frame_count or int(round(info.duration_s * (info.fps or 25.0))))
+        container = open_video(self.path)
+        packets = [0]
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            start_time = None
+            index = 0
+            try:
+                for frame in self._decoded(container, stream, expected, packets):
+                    t_abs = frame.time if frame.time is not None else index / (info.fps or 25.0)
+                    if start_time is None:
+                        start_time = t_abs
+                        best = [(math.inf, None, -1, 0.0) for _ in targets]
+                    t = t_abs - start_time
+                    times.append(t)
+                    _keep_nearer(best, targets, frame, index, t)
+                    finder.push(shrink(frame, detect_w, detect_h))
+                    if t >= pick[0] - pick[1]:
+                        small = rotate(shrink(frame, small_w, small_h), rotation)
+                        tracker.push(small, t)
+                        motion_frames.append(small if keep(t) else None)
+                        motion_times.append(t)
+                        motion_idx.append(index)
+                        while t >= pick[0] - pick[1]:  # (a gap in a variable-rate clip passes several)
+                            pick = next(schedule)
+                    index += 1
+            except av.error.FFmpegError as e:
+                stats.warning = f"decoding stopped early after {index} frames ({ffmpeg_reason(e)})"
+        finally:
+            container.close()
+            pairs = tracker.finish()
+
+        if self.on_progress is not None:
+            self.on_progress(packets[0], packets[0])
+        if not times:
+            raise InputError(f"{self.path}: video stream holds no decodable frames")
+        sampled = _sampled_frames(best, rotation)
+        best.clear()
+
+        arr = np.asarray(times)
+        _add_timing(stats, arr, info.fps)
+        self._stats = stats
+        out_w, out_h = (small_h, small_w) if swapped else (small_w, small_h)
+        motion = MotionStream(np.asarray(motion_times), motion_frames, motion_idx,
+                              scale=(small_h if swapped else small_w) / float(info.width or 1), width=out_w, height=out_h)
+        step = 1.0 / stats.mean_fps if stats.mean_fps else 0.0
+        shots = finder.finish(arr, round(stats.last_time_s - stats.first_time_s + step, 3))
+        return sampled, motion, shots, pairs
+
+    @property
+    def frame_count(self) -> int:
+        self.motion  # noqa: B018
+        return self.stats.frames_in_stream
+
+
+def _keep_nearer(best: list[tuple[float, object, int, float]], targets: np.ndarray, frame, index: int,
+                 t: float) -> None:
+    """Hold the frame for each sample time it is the nearest to so far (``(distance, frame, index, time)``)."""
+    for k, target in enumerate(targets):
+        d = abs(t - target)
+        if d < best[k][0]:
+            best[k] = (d, frame, index, t)
+
+
+def _sampled_frames(best: list[tuple[float, object, int, float]], rotation: int) -> list[Frame]:
+    """The frames nearest each sample time (``(distance, frame, index, time)``), each once, upright."""
+    sampled: list[Frame] = []
+    seen: set[int] = set()
+    for _, frame, idx, t in best:
+        if frame is None or idx in seen:
+            continue
+        seen.add(idx)
+        sampled.append(Frame(idx, round(t, 3), rotate(frame.to_ndarray(format="bgr24"), rotation)))
+    return sampled
+
+
+def _add_timing(stats: DecodeStats, times: np.ndarray, container_fps: float) -> None:
+    """Frame count, first and last times, the real mean frame rate and whether it varies."""
+    stats.frames_in_stream = len(times)
+    stats.frames_decoded = len(times)
+    stats.first_time_s = float(times[0])
+    stats.last_time_s = float(times[-1])
+    if len(times) > 1:
+        gaps = np.diff(times)
+        gaps = gaps[gaps > 0]
+        if len(gaps):
+            stats.mean_fps = float(1.0 / gaps.mean())
+            stats.variable_frame_rate = bool(gaps.std() / gaps.mean() > 0.1)
+    else:
+        stats.mean_fps = container_fps
+

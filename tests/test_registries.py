@@ -1,0 +1,250 @@
+"""Open registries: conditions, caption sections and chat backends from plugins; one guarded plugin manager."""
+
+import textwrap
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+from agent.core.caption import CaptionSection, caption_section
+from agent.core.config import Settings
+from agent.core.errors import InputError
+from agent.core.flatten import flatten, units
+from agent.models.llm import CheckedChatOpenAI, describe_llm_error, make_chat_model
+from agent.models.planner import OfflinePlanner
+from agent.models.registry import backend_for
+from agent.run import plugins as plugin_manager
+from agent.run.plugins import load_plugins
+from conftest import install_fake_distribution
+from plugins.formats import dense
+
+SD = {"Main Instance": {"No.0": {"Class": "person", "Appearance": "A man in a red coat.",
+                                 "Actions and Motion": "He walks to the left.", "Position": "He stays in the middle."}},
+      "Background Detail": "A quiet street with shops. Trees line it.", "Camera Movement": "The camera is static."}
+CAPTION = {"Video": "clip.mp4", "Global Description": "A man walks down a street.", "Structural Description": SD}
+
+THIRD_PARTY = textwrap.dedent('''
+    from pydantic import BaseModel, ConfigDict
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+    from agent.core.caption import CaptionSection
+    from agent.core.conditions import Condition
+    from agent.core.hookspecs import hookimpl
+    from agent.core.tool import NoArgs, Observation, Tool
+    from agent.models.registry import ChatBackend
+
+    class WeatherSettings(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        unit: str = "celsius"
+
+    class LookAtSky(Tool):
+        name = "look_at_sky"
+        description = "Say what the weather looks like."
+        Args = NoArgs
+        def run(self, ctx, args):
+            return Observation({"sky": "clear"})
+
+    WEATHER = Condition("weather", "what the weather looks like",
+                        section=CaptionSection("Weather", rank=2, text=lambda s: [("Weather sky", s["Sky"] + " skies")]),
+                        settings=WeatherSettings)
+
+    class Overheated(Exception):
+        pass
+
+    @hookimpl
+    def register_conditions():
+        return [WEATHER]
+
+    @hookimpl
+    def register_tools(settings):
+        return [LookAtSky()] if WEATHER.is_on(settings) else []
+
+    @hookimpl
+    def register_chat_backends():
+        return [ChatBackend("canned", lambda spec, settings: GenericFakeChatModel(messages=iter([])),
+                            lambda exc, settings: "the canned model overheated" if isinstance(exc, Overheated) else None)]
+''')
+
+MISSPELLED = textwrap.dedent('''
+    from agent.core.hookspecs import hookimpl
+    from agent.core.tool import Observation, Tool
+
+    class Nothing(Tool):
+        name = "do_nothing"
+        description = "Nothing."
+        def run(self, ctx, args):
+            return Observation({})
+
+    @hookimpl
+    def register_tool():
+        return [Nothing()]
+
+    @hookimpl
+    def register_output_formats():
+        return {"nothing": lambda caption, evidence: ""}
+''')
+
+RAISES = textwrap.dedent('''
+    from agent.core.hookspecs import hookimpl
+
+    @hookimpl
+    def register_output_formats():
+        raise RuntimeError("formats exploded")
+
+    @hookimpl
+    def register_validation_checks():
+        raise KeyError("no checks today")
+''')
+
+
+@pytest.fixture
+def third_party(tmp_path, monkeypatch):
+    install_fake_distribution(tmp_path, "weather_plugin", THIRD_PARTY, "weather")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield load_plugins()
+    monkeypatch.undo()
+    load_plugins()  # the built-ins alone again: their backends and sections are the process's
+
+
+def test_a_third_party_condition_is_registered_with_its_section_and_settings(third_party):
+    assert set(third_party.conditions()) >= {"depth", "pose", "film_language", "weather"}
+    info = next(i for i in third_party.infos if i.name == "weather")
+    assert info.conditions == ["weather"] and info.backends == ["canned"] and info.error is None
+    assert "look_at_sky" not in {t.name for t in third_party.tools(Settings())}
+    assert "look_at_sky" in {t.name for t in third_party.tools(Settings(conditions=["weather"]))}
+    weather = third_party.conditions()["weather"]
+    assert weather.settings_from(Settings(conditions=["weather"])).unit == "celsius"
+    assert weather.settings_from(Settings(plugins={"weather": {"unit": "kelvin"}})).unit == "kelvin"
+    with pytest.raises(InputError, match=r"\[plugins.weather\] colour: Extra inputs"):
+        third_party.tools(Settings(conditions=["weather"], plugins={"weather": {"colour": "blue"}}))
+    with pytest.raises(InputError, match=r"--condition wether: not a known condition \(known: depth, "
+                                         r"film_language, .*weather"):
+        third_party.tools(Settings(conditions=["wether"]))
+    # the section reads as its plugin says, at its rank, in flatten and in the dense format
+    caption = {**CAPTION, "Weather": {"Sky": "Clear"}}
+    weather_units = [u for u in units(caption) if u.label == "Weather sky"]
+    assert [(u.rank, u.text) for u in weather_units] == [(2, "Clear skies.")]
+    assert dense(caption, {}).endswith("The camera is static. Clear skies.")
+
+
+def test_a_third_party_chat_backend_is_made_and_its_errors_read(third_party):
+    model = make_chat_model(Settings(llm="canned:anything"))
+    assert isinstance(model, GenericFakeChatModel)
+    overheated = third_party.manager.get_plugin("weather").Overheated("boom")
+    assert describe_llm_error(overheated, Settings(llm="canned:x")) == "the canned model overheated"
+    assert describe_llm_error(ValueError("a bug"), Settings(llm="canned:x")) is None
+
+
+def test_built_in_backends_register_through_the_hook(monkeypatch):
+    plugins = load_plugins()
+    info = next(i for i in plugins.infos if i.name == "agent.models.llm")
+    assert info.backends == ["offline", "openai", "hf", "replay"]
+    assert isinstance(make_chat_model(Settings()), OfflinePlanner)
+    assert backend_for("llava:13b").prefix == "openai"  # a model name with a colon is still a model name
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert make_chat_model(Settings(llm="openai:gpt-4o-mini")).model_name == "gpt-4o-mini"
+    assert type(make_chat_model(Settings(llm="openai:gpt-4o-mini"))).__name__ == type(
+        CheckedChatOpenAI(model="m", api_key="k")).__name__
+    without = load_plugins(["agent.models.llm"])
+    assert without is not plugins and not any(i.name == "agent.models.llm" for i in without.infos)
+    with pytest.raises(InputError, match="no chat backend takes it"):
+        make_chat_model(Settings())
+    load_plugins()
+
+
+def test_flatten_and_dense_read_the_built_in_dict_sections():
+    load_plugins()
+    caption = {**CAPTION,
+               "Depth": {"Layout": "The scene recedes from the bottom of the frame towards the top.",
+                         "Instances": {"No.0": "in the foreground"}, "Method": "depth model (random weights)"},
+               "Pose": {"Instances": {"No.0": "walking"}, "Summary": "The person No.0 is mostly walking.",
+                        "Method": "box shape and speed (no pose model)"},
+               "Film Language": {"Shot Size": "wide", "Camera Angle": "eye level"}}
+    ranks = {u.label: (u.rank, u.text) for u in units(caption)}
+    assert ranks["Depth layout"] == (5, "The scene recedes from the bottom of the frame towards the top.")
+    assert ranks["Pose summary"] == (4, "The person No.0 is mostly walking.")
+    assert ranks["Film Language shot size"] == (5, "It is a wide shot.")
+    paragraph = dense(caption, {})
+    assert "The scene recedes" in paragraph and "mostly walking" in paragraph and "It is a wide shot." in paragraph
+    words = lambda text: len(text.split())  # noqa: E731
+    roomy = flatten(caption, max_tokens=45, counter=words, counted_with="words")
+    assert "Depth layout" in roomy.dropped and "Pose summary" not in roomy.dropped  # rank 5 goes before 4
+    tight = flatten(caption, max_tokens=20, counter=words, counted_with="words")
+    assert tight.dropped.index("Depth layout") < tight.dropped.index("Pose summary")
+    # ground contact orders instances but measures no layout: nothing to say in a paragraph
+    caption["Depth"]["Method"] = "ground contact (no depth model)"
+    assert "Depth layout" not in {u.label for u in units(caption)}
+    # a section nobody registered still reads, key by key
+    plain = caption_section("Lighting").sentences({"Key": "soft daylight", "Fill": {"Side": "a white wall"}})
+    assert plain == [("Lighting Key", "Key: soft daylight"), ("Lighting Fill Side", "Side: a white wall")]
+
+
+def test_a_misspelled_hook_is_named_and_the_plugin_left_out(tmp_path, monkeypatch):
+    install_fake_distribution(tmp_path, "typo_plugin", MISSPELLED, "typo")
+    install_fake_distribution(tmp_path, "raising_plugin", RAISES, "raising")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins = load_plugins()
+    infos = {i.name: i for i in plugins.infos}
+    assert "implements register_tool, which is no hook" in infos["typo"].error
+    assert "register_tools" in infos["typo"].error  # the hooks there are, to spot the misspelling
+    formats = plugins.output_formats()
+    assert "nothing" not in formats and "dense" in formats  # the misspelled plugin registered nothing at all
+    assert "register_output_formats failed: RuntimeError: formats exploded" in infos["raising"].error
+    assert plugins.validation_checks(Settings())  # the built-in checks still come
+    assert "register_validation_checks failed: KeyError" in infos["raising"].error
+    assert "read_metadata" in {t.name for t in plugins.tools(Settings())}
+    monkeypatch.undo()
+    load_plugins()
+
+
+def test_one_manager_per_process_and_a_broken_builtin_is_named(monkeypatch):
+    assert load_plugins() is load_plugins()
+    assert load_plugins(["tools.segment"]) is load_plugins(["tools.segment"]) is not load_plugins()
+    assert "segment_and_blur" not in {t.name for t in load_plugins(["tools.segment"]).tools(Settings())}
+    monkeypatch.setattr(plugin_manager, "BUILTIN_PLUGINS", (*plugin_manager.BUILTIN_PLUGINS, "tools.no_such_tool"))
+    plugins = load_plugins()
+    broken = next(i for i in plugins.infos if i.name == "tools.no_such_tool")
+    assert broken.error.startswith("failed to load: ModuleNotFoundError")
+    assert "detect_instances" in {t.name for t in plugins.tools(Settings())}
+    monkeypatch.undo()
+    load_plugins()
+
+
+def test_registering_a_caption_section_keeps_its_rank_and_text():
+    section = CaptionSection("Sound", rank=1, text=lambda s: [("Sound", "It is silent.")])
+    assert section.sentences({"anything": 1}) == [("Sound", "It is silent.")]
+    assert CaptionSection("Sound").sentences("Birds sing.") == [("Sound", "Birds sing.")]
+    assert CaptionSection("Sound").sentences(42) == []
+
+
+def test_an_unknown_condition_fails_a_run_before_any_work(tmp_path):
+    from agent.run.runner import caption_video
+
+    with pytest.raises(InputError, match="--condition wether: not a known condition"):
+        caption_video(tmp_path / "not-read.mp4", Settings(conditions=["wether"], runs_dir=tmp_path / "runs"))
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_plugin_may_stop_a_run_with_one_line_and_a_repeated_failure_is_said_once():
+    import types
+
+    from agent.core.hookspecs import hookimpl
+
+    strict = types.ModuleType("strict_plugin")
+
+    def register_tools(settings):
+        if settings.plugins.get("strict", {}).get("level") == "bad":
+            raise InputError("[plugins.strict] level: 'bad' is not a level")
+        return []
+
+    def compose_sections(evidence):
+        raise ZeroDivisionError("no sections")
+
+    strict.register_tools = hookimpl(register_tools)
+    strict.compose_sections = hookimpl(compose_sections)
+    plugins = plugin_manager._build([("strict", "test", lambda: strict)])
+    with pytest.raises(InputError, match="level: 'bad' is not a level"):
+        plugins.tools(Settings(plugins={"strict": {"level": "bad"}}))
+    assert plugins.composed_sections({}, Settings()) == {} == plugins.composed_sections({}, Settings())
+    [info] = plugins.infos
+    assert info.error == "compose_sections failed: ZeroDivisionError: no sections"
+    load_plugins()
