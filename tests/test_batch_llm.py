@@ -179,7 +179,11 @@ def test_shots_of_several_clips_through_the_server(tmp_path):
 
 
 def test_llm_concurrency_is_not_part_of_the_tool_cache_key():
-    from agent.run.cache import cache_key
+    """A batch run again with another --llm-concurrency is served the vision results measured before:
+    no tool declares it reads the setting, so no cache key holds it."""
+    from agent.core.registry import ToolRegistry
+    from agent.run.plugins import load_plugins
 
-    one, eight = Settings(llm_concurrency=1), Settings(llm_concurrency=8)
-    assert cache_key("abc", "detect_instances", "1", {}, one) == cache_key("abc", "detect_instances", "1", {}, eight)
+    registry = ToolRegistry({t.name: t for t in load_plugins().tools(Settings())})
+    read = {s for name in registry.tools for s in registry.key_settings(name)}
+    assert "llm_concurrency" not in read and {"frames", "max_instances", "backend"} <= read

@@ -23,6 +23,17 @@ from typing import Any, Iterator
 RETRIED_STATUS = {408, 409, 429}  # and every 5xx
 
 
+class VisionHold:
+    """One clip's claim on a vision slot: whether it holds one now, and the seconds it waited for them.
+
+    The claim belongs to the clip, not to a thread: the graph runs its model and tool nodes on
+    worker threads, and a model request made there gives up the slot its clip holds."""
+
+    def __init__(self) -> None:
+        self.held = False
+        self.wait = 0.0
+
+
 class Gates:
     """The vision and model slots a batch's clip threads share."""
 
@@ -32,43 +43,51 @@ class Gates:
         self.vision_slots, self.llm_slots, self.retries = vision, llm, retries
         self._vision = threading.BoundedSemaphore(vision)
         self._llm = threading.BoundedSemaphore(llm)
-        self._local = threading.local()
+        self._local = threading.local()  # the hold of the clip this thread runs, inside vision()
         self._lock = threading.Lock()
         self.in_flight = 0
         self.peak_in_flight = 0  # most model requests at once, for the summary and the tests
 
-    def _holding(self) -> bool:
-        return getattr(self._local, "vision", False)
+    def current_hold(self) -> VisionHold | None:
+        """The hold of the clip this thread runs (None outside :meth:`vision`)."""
+        return getattr(self._local, "hold", None)
 
-    def _take_vision(self) -> None:
+    def _take_vision(self, hold: VisionHold) -> None:
         started = time.perf_counter()
         self._vision.acquire()
-        self._local.vision = True
-        self._local.vision_wait = getattr(self._local, "vision_wait", 0.0) + time.perf_counter() - started
+        hold.held = True
+        hold.wait += time.perf_counter() - started
 
-    def vision_wait(self) -> float:
-        """Seconds this thread has waited for vision slots since its :meth:`vision` block began."""
-        return getattr(self._local, "vision_wait", 0.0)
+    def _give_vision(self, hold: VisionHold | None) -> bool:
+        """Give ``hold``'s slot up; whether it held one."""
+        if hold is None or not hold.held:
+            return False
+        hold.held = False
+        self._vision.release()
+        return True
+
+    def vision_wait(self, hold: VisionHold | None = None) -> float:
+        """Seconds the clip has waited for vision slots since its :meth:`vision` block began."""
+        hold = hold if hold is not None else self.current_hold()
+        return hold.wait if hold is not None else 0.0
 
     @contextmanager
     def vision(self) -> Iterator[float]:
         """Hold a vision slot for the block (one clip's work); yields the seconds waited for it."""
-        self._local.vision_wait = 0.0
-        self._take_vision()
+        hold = VisionHold()
+        self._local.hold = hold
+        self._take_vision(hold)
         try:
-            yield self._local.vision_wait
+            yield hold.wait
         finally:
-            if self._holding():
-                self._local.vision = False
-                self._vision.release()
+            self._give_vision(hold)
+            self._local.hold = None
 
     @contextmanager
-    def model_slot(self) -> Iterator[float]:
-        """Give the vision slot up (if held), take a model slot; yields the seconds waited for it."""
-        held = self._holding()
-        if held:
-            self._local.vision = False
-            self._vision.release()
+    def model_slot(self, hold: VisionHold | None = None) -> Iterator[float]:
+        """Give the clip's vision slot up (if held), take a model slot; yields the seconds waited for it."""
+        hold = hold if hold is not None else self.current_hold()
+        held = self._give_vision(hold)
         started = time.perf_counter()
         self._llm.acquire()
         waited = time.perf_counter() - started
@@ -82,20 +101,18 @@ class Gates:
                 self.in_flight -= 1
             self._llm.release()
             if held:
-                self._take_vision()
+                self._take_vision(hold)
 
     @contextmanager
-    def no_vision(self) -> Iterator[None]:
-        """Give the vision slot up for a wait that is not vision work (a back-off sleep)."""
-        held = self._holding()
-        if held:
-            self._local.vision = False
-            self._vision.release()
+    def no_vision(self, hold: VisionHold | None = None) -> Iterator[None]:
+        """Give the clip's vision slot up for a wait that is not vision work (a back-off sleep)."""
+        hold = hold if hold is not None else self.current_hold()
+        held = self._give_vision(hold)
         try:
             yield
         finally:
             if held:
-                self._take_vision()
+                self._take_vision(hold)
 
 
 def retry_delay(exc: Exception, attempt: int) -> float | None:
@@ -131,15 +148,16 @@ class GatedModel:
     excludes them.
     """
 
-    def __init__(self, inner: Any, gates: Gates, retries: int):
+    def __init__(self, inner: Any, gates: Gates, retries: int, hold: VisionHold | None = None):
         self.inner, self.gates, self.retries = inner, gates, retries
+        self.hold = hold if hold is not None else gates.current_hold()  # made in the clip's own thread
         self.queue_s = 0.0
         self.retried = 0
         self._last_wait = 0.0
         self._parent: GatedModel | None = None
 
     def bind_tools(self, tools, **kwargs) -> "GatedModel":
-        bound = GatedModel(self.inner.bind_tools(tools, **kwargs), self.gates, self.retries)
+        bound = GatedModel(self.inner.bind_tools(tools, **kwargs), self.gates, self.retries, self.hold)
         bound._parent = self
         return bound
 
@@ -158,15 +176,15 @@ class GatedModel:
         attempt = 0
         while True:
             result, error = None, None
-            before = self.gates.vision_wait()
-            with self.gates.model_slot() as queued:
+            before = self.gates.vision_wait(self.hold)
+            with self.gates.model_slot(self.hold) as queued:
                 waited += queued
                 try:
                     result = self.inner.invoke(messages, *args, **kwargs)
                 except Exception as e:
                     error = e
             # the wait for a vision slot again after the request is the vision's, not the model's time
-            waited_vision = self.gates.vision_wait() - before
+            waited_vision = self.gates.vision_wait(self.hold) - before
             delay = None
             if error is not None:
                 delay = retry_delay(error, attempt) if attempt < self.retries else None
@@ -179,7 +197,7 @@ class GatedModel:
             root._last_wait += waited_vision
             attempt += 1
             root.retried += 1
-            with self.gates.no_vision():  # the back-off holds no slot at all
+            with self.gates.no_vision(self.hold):  # the back-off holds no slot at all
                 time.sleep(delay)
             waited += delay
 
