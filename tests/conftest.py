@@ -84,3 +84,26 @@ def default_backend() -> str:
 
     return "packaged" if all(available(n) for n in ("nanodet", "movenet-multipose", "efficientnet-lite0")) \
         else "classical"
+
+
+def hard_cut_montage(seeds, path: Path, seconds: float = 2.0, n_objects: int = 2) -> Path:
+    """Generated shots panning left, one per seed over its own background, cut together at ``path``."""
+    import av
+
+    from agent.testing.synthetic import random_scene, render_clip
+
+    frames = []
+    for seed in seeds:
+        part = path.with_name(f"{path.stem}-part{seed}.mp4")
+        render_clip(random_scene(seed, "pan left", n_objects=n_objects, duration_s=seconds), part)
+        with av.open(str(part)) as c:
+            frames += [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for image in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        out.mux(stream.encode())
+    return path

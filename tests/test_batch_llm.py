@@ -9,6 +9,7 @@ import pytest
 
 from agent.core.config import Settings
 from agent.run.batch import run_batch
+from conftest import hard_cut_montage
 from openai_server import ScriptedOpenAI, caption_responder
 
 
@@ -135,28 +136,10 @@ def test_queue_time_is_counted_apart_and_a_back_off_holds_no_slot():
 
 def test_shots_of_several_clips_through_the_server(tmp_path):
     """--split-shots against a server: each shot's record as it is captioned, each with its own caption."""
-    import av
-
     from agent.run.batch import ShotOptions
-    from agent.testing.synthetic import random_scene, render_clip
 
-    clips = []
-    for n in range(2):
-        frames = []
-        for seed in (50 + 2 * n, 51 + 2 * n):
-            part = tmp_path / f"part{seed}.mp4"
-            render_clip(random_scene(seed, "pan left", n_objects=1, duration_s=1.2), part)
-            with av.open(str(part)) as c:
-                frames += [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
-        clips.append(tmp_path / "clips" / f"m{n}.mp4")
-        clips[-1].parent.mkdir(exist_ok=True)
-        with av.open(str(clips[-1]), "w") as out:
-            stream = out.add_stream("libx264", rate=25)
-            stream.height, stream.width = frames[0].shape[:2]
-            stream.pix_fmt = "yuv420p"
-            for image in frames:
-                out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
-            out.mux(stream.encode())
+    clips = [hard_cut_montage((50 + 2 * n, 51 + 2 * n), tmp_path / "clips" / f"m{n}.mp4", seconds=1.2, n_objects=1)
+             for n in range(2)]
     cache = tmp_path / "cache.sqlite"
     offline = run_batch(clips, tmp_path / "offline.jsonl", Settings(runs_dir=tmp_path / "runs"), cache_path=cache,
                         shots=ShotOptions())

@@ -7,7 +7,7 @@ import pytest
 
 from agent.core.config import Settings
 from agent.run.batch import read_inputs, run_batch
-from conftest import run_cli
+from conftest import hard_cut_montage, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -129,22 +129,8 @@ def test_shot_samples_carry_their_own_clip(tmp_path):
     import webdataset as wds
 
     from agent.run.batch import ShotOptions
-    from agent.testing.synthetic import random_scene, render_clip
 
-    frames = []
-    for seed in (61, 62):
-        part = tmp_path / f"part{seed}.mp4"
-        render_clip(random_scene(seed, "pan left", n_objects=1, duration_s=1.2), part)
-        with av.open(str(part)) as c:
-            frames += [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
-    clip = tmp_path / "montage.mp4"
-    with av.open(str(clip), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        for image in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
-        out.mux(stream.encode())
+    clip = hard_cut_montage((61, 62), tmp_path / "montage.mp4", seconds=1.2, n_objects=1)
     records = tmp_path / "shots.jsonl"
     assert run_batch([clip], records, Settings(runs_dir=tmp_path / "runs"), shots=ShotOptions()).done == {"ok": 2}
     assert all(json.loads(line)["shot_path"] is None for line in records.read_text().splitlines())

@@ -1,35 +1,20 @@
 """Shots: cuts, dissolves and fades found to the frame where a montage changes shot, never in
 continuous camera motion; each shot measured on its own, and no measurement reaches across one."""
 
-import av
 import numpy as np
 import pytest
 
 from agent.core.config import Settings
 from agent.run.media import FrameStore
 from agent.testing.synthetic import CameraSpec, TransitionSpec, random_scene, render_clip, render_montage
-from conftest import real_clip, tool_context as context
+from conftest import hard_cut_montage, real_clip, tool_context as context
 from tools.shots import Transition, assemble
 
 
 @pytest.fixture(scope="module")
 def montage(tmp_path_factory):
     """Two generated 2 s shots, each panning left over its own background, cut together at 2.0 s."""
-    folder = tmp_path_factory.mktemp("montage")
-    frames = []
-    for seed in (3, 21):
-        render_clip(random_scene(seed, "pan left", n_objects=2, duration_s=2.0), folder / f"{seed}.mp4")
-        with av.open(str(folder / f"{seed}.mp4")) as c:
-            frames += [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
-    path = folder / "montage.mp4"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        for image in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
-        out.mux(stream.encode())
-    return path
+    return hard_cut_montage((3, 21), tmp_path_factory.mktemp("montage") / "montage.mp4")
 
 
 def scene(seed, camera, seconds=1.6, **kw):
