@@ -368,6 +368,20 @@ def test_still_images_are_refused(tmp_path):
     assert result.stderr.strip() == f"error: {image}: is a still image (PNG), not a video; caption a video clip"
 
 
+def test_text_files_are_refused_whatever_their_name(tmp_path):
+    """FFmpeg opens a .txt as a video of its characters: a caption of that would look fine."""
+    from agent.core.errors import InputError
+    from agent.run.media import probe
+
+    text = tmp_path / "notes.txt"
+    text.write_text("a camera path, or any notes\n" * 40)
+    result = run_cli("run", str(text))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {text}: is a text file (tty), not a video"
+    with pytest.raises(InputError, match="is a text file"):
+        probe(text)
+
+
 def test_a_newline_in_a_file_name_stays_out_of_the_run_folder(three_objects_clip, tmp_path):
     path, _ = three_objects_clip
     odd = tmp_path / "two\nlines.mp4"

@@ -37,6 +37,11 @@ class VideoInfo:
 
 
 
+# FFmpeg's demuxers that render a text file as frames of characters, and their codecs
+TEXT_FORMATS = {"tty", "bin", "xbin", "adf", "idf"}
+TEXT_CODECS = {"ansi", "bintext", "xbin", "idf"}
+
+
 def check_path(path: Path) -> None:
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -55,6 +60,10 @@ def open_video(path: Path):
         container.close()
         raise InputError(f"{path}: has no video stream")
     fmt = container.format.name
+    codec = container.streams.video[0].codec_context.name
+    if fmt in TEXT_FORMATS or codec in TEXT_CODECS:  # FFmpeg draws a .txt (or ANSI art) as a video of text
+        container.close()
+        raise InputError(f"{path}: is a text file ({fmt}), not a video")
     if (fmt.endswith("_pipe") and fmt != "gif_pipe") or fmt == "image2":  # a still image FFmpeg also opens
         kind = container.streams.video[0].codec_context.name.upper()
         container.close()
