@@ -50,7 +50,10 @@ def test_wording_rules_are_checked_by_default_one_line_each(tmp_path):
 
 
 def test_every_output_format_we_write_is_read(cinecap_run, three_objects_clip, tmp_path):
+    from agent.run.plugins import load_plugins
     from plugins.formats import any2caption
+
+    load_plugins()  # the film-language section reads as its plugin says, as in a run
 
     root, cinecap, record, _ = cinecap_run
     assert set(json.loads(cinecap.read_text())) == {"Video", "Evidence", "Caption", "Text"}
@@ -73,6 +76,12 @@ def test_every_output_format_we_write_is_read(cinecap_run, three_objects_clip, t
     assert f"writing {tmp_path / 'dense.txt'} instead of {target}" in res.stderr
     res = run_cli("validate", str(tmp_path / "dense.txt"))
     assert res.returncode == 0, res.stdout + res.stderr
+    # and the other way round: JSON never goes into a .txt file, which validate would read as a paragraph
+    text = tmp_path / "caption.txt"
+    res = run_cli("run", str(path), "-q", "-o", str(text), "--runs-dir", str(root / "runs"))
+    assert res.returncode == 0 and not text.exists(), res.stderr
+    assert f"writing {tmp_path / 'caption.json'} instead of {text}" in res.stderr
+    assert run_cli("validate", str(tmp_path / "caption.json")).returncode == 0
 
 
 def test_evidence_checks_with_a_run_folder(cinecap_run, tmp_path):

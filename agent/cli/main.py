@@ -238,10 +238,15 @@ def cmd_run(args) -> int:
 
 
 def output_path(path: Path, output, fmt: str) -> Path:
-    """Where ``-o`` writes: the path given, but text never goes into a .json file: it goes next to it as .txt."""
+    """Where ``-o`` writes: the path given, but text never goes into a .json file (it goes next to it as
+    .txt) and JSON never into a .txt file (it goes next to it as .json), so ``validate`` reads it back."""
     if isinstance(output, str) and path.suffix.lower() in (".json", ".jsonl"):
         target = path.with_suffix(".txt")
         print(f"note: --format {fmt} is text, not JSON: writing {target} instead of {path}", file=sys.stderr)
+        return target
+    if not isinstance(output, str) and path.suffix.lower() == ".txt":
+        target = path.with_suffix(".json")
+        print(f"note: --format {fmt} is JSON, not text: writing {target} instead of {path}", file=sys.stderr)
         return target
     return path
 
