@@ -94,6 +94,9 @@ def test_webdataset_round_trip_with_clips(batch, tmp_path):
     assert done.returncode == 0, done.stderr
     shards = sorted((tmp_path / "shards").glob("part-*.tar"))
     assert [s.name for s in shards] == ["part-0000.tar", "part-0001.tar"]
+    assert f"2 shards, part-0000.tar to part-0001.tar in {tmp_path / 'shards'}" in done.stderr  # the names written
+    one = run_cli("export", str(out), "-o", str(tmp_path / "one.tar"))
+    assert one.returncode == 0 and f"to {tmp_path / 'one-000000.tar'} (wds)" in one.stderr, one.stderr
     samples = list(wds.WebDataset([str(s) for s in shards], shardshuffle=False).decode())
     assert len(samples) == 2 and len({s["__key__"] for s in samples}) == 2
     for sample in samples:

@@ -394,7 +394,9 @@ def cmd_export(args) -> int:
 
     result = export_records(args.records, args.output, args.to, ok_only=args.ok_only, shard_size=args.shard_size,
                             with_clips=args.with_clips)
-    where = args.output if len(result.files) <= 1 else f"{len(result.files)} shards in {result.files[0].parent}"
+    files = result.files  # the names written (a .tar or % pattern becomes numbered shards)
+    where = args.output if not files else files[0] if len(files) == 1 else \
+        f"{len(files)} shards, {files[0].name} to {files[-1].name} in {files[0].parent}"
     print(f"wrote {result.samples} sample(s) to {where} ({result.kind})", file=sys.stderr)
     return EXIT_OK
 
