@@ -102,6 +102,14 @@ def test_demo_clip_writes_clip_and_ground_truth(tmp_path):
     assert truth["camera"] == "zoom in" and len(truth["objects"]) == 2
     bad = run_cli("demo-clip", str(out), "--camera", "spin around")
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
+    for args, line in (([str(tmp_path)], "name a video file to write"), ([str(tmp_path / "x.gif")], "name a video file"),
+                       ([str(out), "--objects", "9"], "--objects 9: give 1 to 3"),
+                       ([str(out), "--noise", "-5"], "--noise -5: give 0 or more"),
+                       ([str(out), "--duration", "0"], "--duration 0: give a length above 0 seconds")):
+        bad = run_cli("demo-clip", *args)
+        assert bad.returncode == 2 and line in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+    unwritable = run_cli("demo-clip", "/proc/no/x.mp4")
+    assert unwritable.returncode == 1 and unwritable.stderr.startswith("error: demo-clip /proc/no/x.mp4: cannot write")
 
 
 def test_validate_loads_the_plugins_that_add_sections(tmp_path):

@@ -540,14 +540,26 @@ def cmd_plugins(args) -> int:
 def cmd_demo_clip(args) -> int:
     from agent.testing.synthetic import random_scene, render_clip, write_ground_truth
 
+    out = args.output
+    if out.suffix.lower() not in (".mp4", ".mkv", ".mov") or out.is_dir():
+        raise InputError(f"demo-clip {out}: name a video file to write (.mp4, .mkv or .mov)")
+    if args.objects is not None and not 1 <= args.objects <= 3:
+        raise InputError(f"--objects {args.objects}: give 1 to 3")
+    if not args.duration > 0:
+        raise InputError(f"--duration {args.duration:g}: give a length above 0 seconds")
+    if args.noise is not None and not args.noise >= 0:
+        raise InputError(f"--noise {args.noise:g}: give 0 or more")
     try:
         spec = random_scene(args.seed, args.camera, speed=args.speed, n_objects=args.objects, noise=args.noise,
                             duration_s=args.duration)
     except (ValueError, KeyError) as e:
         raise InputError(f"demo-clip: {e}")
-    truth = render_clip(spec, args.output)
-    gt_path = args.output.with_suffix(".json")
-    write_ground_truth(truth, gt_path)
+    try:
+        truth = render_clip(spec, out)
+        gt_path = out.with_suffix(".json")
+        write_ground_truth(truth, gt_path)
+    except OSError as e:
+        raise AgentError(f"demo-clip {out}: cannot write it ({e.strerror or e})", exit_code=EXIT_STORAGE) from None
     print(f"wrote {args.output} and {gt_path} (camera: {truth.camera}; "
           f"{len(truth.objects)} object(s): {', '.join(o.colour + ' ' + o.shape for o in truth.objects)})")
     return EXIT_OK
