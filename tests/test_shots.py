@@ -269,3 +269,23 @@ def test_split_shots_on_ray_gives_the_local_records(montage, tmp_path):
     assert rows("ray.jsonl") == rows("local.jsonl")
     again = run_batch([montage], tmp_path / "ray.jsonl", settings, shots=opts, engine="ray", workers=1)
     assert again.done == {} and again.skipped == 1 and len(_records(tmp_path / "ray.jsonl")) == 2
+
+
+def test_run_split_shots_prints_one_value_in_the_chosen_format(montage, tmp_path):
+    """stdout is one JSON list of the shots' captions (or a paragraph a line for a text format), and -o
+    keeps each shot's record with its output in that format."""
+    import json
+
+    from conftest import run_cli
+
+    listed = run_cli("run", str(montage), "--split-shots", "-q", "--runs-dir", str(tmp_path / "r"))
+    assert listed.returncode == 0, listed.stderr
+    captions = json.loads(listed.stdout)
+    assert len(captions) == 2 and all(c["Video"].startswith("montage-shot") for c in captions)
+    dense = run_cli("run", str(montage), "--split-shots", "-q", "--format", "dense", "--runs-dir", str(tmp_path / "r"),
+                    "-o", str(tmp_path / "shots.json"))
+    assert dense.returncode == 0, dense.stderr
+    lines = dense.stdout.strip().splitlines()
+    assert len(lines) == 2 and not any(line.startswith(("{", "[")) for line in lines)
+    written = json.loads((tmp_path / "shots.json").read_text())
+    assert [r["format"] for r in written] == ["dense", "dense"] and [r["output"] for r in written] == lines

@@ -255,7 +255,6 @@ def _run_shots(args, settings, opts) -> int:
     """``run --split-shots``: each shot of one clip captioned as its own sample."""
     from agent.run.batch import caption_shots
     from agent.run.media import content_hash, probe
-    from agent.cli.trace import print_caption
 
     if args.step or args.resume:
         raise InputError("--split-shots cannot be combined with --step or --resume")
@@ -274,18 +273,24 @@ def _run_shots(args, settings, opts) -> int:
         if not args.quiet:
             print(f"{span} ({where}, {record['cut']}): {record['status']}"
                   + (f" ({record.get('error')})" if record["status"] == "failed" else ""), file=sys.stderr)
-        if record.get("caption") and not args.json:
-            print_caption(record["caption"])
-        elif record.get("caption"):
+        if record.get("caption") and args.json:  # one JSON line per shot as it is captioned
             print(json.dumps({"shot": record["shot"], "part": record.get("part"), "start_s": record["start_s"],
-                              "end_s": record["end_s"], "caption": record["caption"]}, ensure_ascii=False))
+                              "end_s": record["end_s"], "format": settings.output_format,
+                              "output": _shot_output(record)}, ensure_ascii=False))
     for note in notes:
         print(note, file=sys.stderr)
     if not records:
         return EXIT_INPUT
+    outputs = [_shot_output(r) for r in records if r.get("caption")]
+    if not args.json and outputs:  # stdout holds one value: a JSON list, or one paragraph a line for text
+        if all(isinstance(o, str) for o in outputs):
+            print("\n".join(outputs))
+        else:
+            print(json.dumps(outputs, indent=2, ensure_ascii=False))
     if args.output:
-        out = [{k: r.get(k) for k in ("shot", "part", "start_s", "end_s", "start_frame", "end_frame", "status",
-                                      "shot_path", "cut", "caption", "error")} for r in records]
+        out = [{**{k: r.get(k) for k in ("shot", "part", "start_s", "end_s", "start_frame", "end_frame", "status",
+                                         "shot_path", "cut", "caption", "error")},
+                "format": settings.output_format, "output": _shot_output(r)} for r in records]
         try:
             args.output.parent.mkdir(parents=True, exist_ok=True)
             args.output.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -293,6 +298,12 @@ def _run_shots(args, settings, opts) -> int:
             print(f"error: {storage_error(e, 'the captions (-o)').message}", file=sys.stderr)
             return EXIT_STORAGE
     return EXIT_BACKEND if any(r["status"] == "failed" for r in records) else EXIT_OK
+
+
+def _shot_output(record: dict):
+    """A shot's caption in the chosen format (its record's ``output``), else the InstanceCap caption."""
+    output = record.get("output")
+    return output if output is not None else record.get("caption")
 
 
 def _listeners(args) -> list:
