@@ -85,6 +85,9 @@ def test_readme_reference_names_the_flags_of_each_help():
 def test_version_debug_anywhere_and_the_program_name(tmp_path):
     version = run_cli("--version")
     assert version.returncode == 0 and re.fullmatch(r"python -m agent \d+\.\d+\.\d+\S*", version.stdout.strip())
+    for command in ("run", "plugins"):  # after the command too
+        later = run_cli(command, "--version")
+        assert later.returncode == 0 and later.stdout == version.stdout, later.stderr
     assert prog_name("/usr/local/bin/instance-agent") == "instance-agent"
     assert prog_name("/work/agent/__main__.py") == "python -m agent"
     helped = run_cli("run", "--help")

@@ -589,6 +589,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv[:end]
     argv = [a for i, a in enumerate(argv) if not (i < end and a == "--debug")]
     parser = _parser()
+    if "--version" in argv[:end]:  # anywhere on the line too, as the reference says of the top-level flags
+        print(f"{parser.prog} {version()}")
+        return EXIT_OK
     args = parser.parse_args(argv)
     args.debug = debug
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(name)s: %(message)s")
