@@ -81,6 +81,7 @@ def test_arguments_that_are_not_an_object_go_back_to_the_model(args, three_objec
     (["--temperature", "nan"], "--temperature: Input should be a finite number"),
     (["--retries", "-5"], "--retries: Input should be greater than or equal to 0"),
     (["--max-tokens", "0"], "--max-reply-tokens: Input should be greater than or equal to 1"),
+    (["--max-instances", "0"], "--max-instances: Input should be greater than or equal to 1"),  # a caption of nothing
 ])
 def test_invalid_settings_are_refused_up_front(flags, says, three_objects_clip, tmp_path):
     path, _ = three_objects_clip

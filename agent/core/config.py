@@ -49,7 +49,7 @@ class Settings(BaseModel):
     frames: int = Field(8, ge=1, le=64, description="frames sampled uniformly for the prompt and tools")
     motion_fps: float = Field(10.0, gt=0, le=60, description="rate of the low-resolution motion stream")
     motion_width: int = Field(320, ge=64, le=1280, description="long side of the motion stream in pixels")
-    max_instances: int = Field(3, ge=0, le=20, description="most main instances kept (InstanceCap keeps 3)")
+    max_instances: int = Field(3, ge=1, le=20, description="most main instances kept, 1 to 20 (InstanceCap keeps 3)")
     background: Literal["blur", "pixelate"] = Field("blur", description="how instance views hide the background")
     backend: Literal["auto", "neural", "packaged", "classical"] = Field(
         "auto", description="auto: neural (YOLO, SAM2) where its weights are found, else the packaged pretrained "

@@ -15,7 +15,7 @@ from .instances import instance_summary
 
 class DetectArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    max_instances: int | None = Field(None, ge=0, le=20, description="most instances to keep (default from settings)")
+    max_instances: int | None = Field(None, ge=1, le=20, description="most instances to keep (default from settings)")
 
 
 class DetectInstances(Tool):
