@@ -130,6 +130,7 @@ def test_connection_refused_is_one_clear_line(three_objects_clip, tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: cannot reach the model server at {url} (connection refused)")
     assert "vllm serve" in last and "Traceback" not in result.stderr
+    assert last.endswith("the caption (status degraded) was composed from the tools' evidence, not written by the model")
     assert json.loads(out.read_text())["Video"] == path.name  # the composed caption is not lost
 
 

@@ -232,7 +232,8 @@ def cmd_run(args) -> int:
         return EXIT_BACKEND
     if record.llm_error:
         # the caption composed from the evidence is written above; the exit status says the model failed
-        print(f"error: {record.llm_error}", file=sys.stderr)
+        print(f"error: {record.llm_error}; the caption (status {record.status}) was composed from the tools' "
+              "evidence, not written by the model", file=sys.stderr)
         return EXIT_BACKEND
     return code
 
