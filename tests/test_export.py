@@ -148,3 +148,20 @@ def test_shot_samples_carry_their_own_clip(tmp_path):
             count = sum(1 for _ in c.decode(video=0))
         assert count == record["end_frame"] - record["start_frame"]
         assert sample["__key__"].endswith(f"_shot{record['shot']:03d}")
+
+
+def test_validate_reads_every_export(batch, tmp_path):
+    """validate takes what export writes (parquet, a datasets folder, webdataset shards): each sample's
+    caption checked, with its evidence where the run folder is still there; a broken file is one line."""
+    _, out, records = batch
+    for target, args in ((tmp_path / "v.parquet", ()), (tmp_path / "hf", ("--to", "hf")), (tmp_path / "v.tar", ())):
+        assert run_cli("export", str(out), "-o", str(target), *args).returncode == 0
+        written = target if target.suffix != ".tar" else tmp_path / "v-000000.tar"
+        done = run_cli("validate", str(written))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"{len(records)} caption(s) valid" in done.stderr
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 not really")
+    done = run_cli("validate", str(broken))
+    assert done.returncode == 2 and done.stderr.startswith(f"error: {broken}: cannot be read as an export")
+    assert "Traceback" not in done.stderr

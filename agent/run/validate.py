@@ -104,10 +104,41 @@ def _item(where: str | None, value: Any) -> Item:
     return Item(where, fmt, value)
 
 
+def _exported_rows(path: Path) -> list[dict] | None:
+    """The batch records in an export (each sample's record, or its caption), or None for other files."""
+    def row_of(fields: dict) -> dict:
+        raw = fields.get("record") or fields.get("record.json")
+        if raw:
+            return json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+        caption = fields.get("caption") or fields.get("caption.json")
+        return {"caption": json.loads(caption) if isinstance(caption, (str, bytes)) else caption,
+                "status": fields.get("status", "?")}
+
+    try:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return [row_of(r) for r in pq.read_table(path).to_pylist()]
+        if path.is_dir() and (path / "dataset_info.json").is_file():
+            import datasets
+
+            return [row_of(r) for r in datasets.load_from_disk(str(path)).to_list()]
+        if path.suffix == ".tar":
+            import webdataset as wds
+
+            return [row_of(s) for s in wds.WebDataset(str(path), shardshuffle=False)]
+    except (OSError, ValueError, ImportError) as e:  # a broken file: one line, not a traceback
+        raise InputError(f"{path}: cannot be read as an export ({type(e).__name__}: {e})") from None
+    return None
+
+
 def read_items(path: Path) -> list[Item]:
     """Every caption a file (or run folder) holds."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
+    exported = _exported_rows(path)
+    if exported is not None:  # what export wrote: parquet, a datasets folder, webdataset shards
+        return [_item(f"sample {n}", row) for n, row in enumerate(exported)]
     if path.is_dir():
         record = _run_record(path)
         return [_item(None, record)]
