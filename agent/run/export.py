@@ -31,6 +31,7 @@ from typing import Any
 
 from agent.core.errors import InputError, storage_error
 from agent.core.jsonl import json_lines
+from agent.run.files import write_aside, write_atomic
 
 KINDS = ("json", "instancevid", "parquet", "hf", "wds")
 # the columns every sample has, before the manifest's
@@ -167,26 +168,14 @@ def _write_json(samples: list[dict], out: Path, bare: bool) -> list[Path]:
             row = _entry(rec, names)
             row.pop("record")
             data.append(row)
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, out)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(out, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return [out]
 
 
 def _write_parquet(samples: list[dict], out: Path) -> list[Path]:
     import pyarrow.parquet as pq
 
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        pq.write_table(arrow_table(samples), tmp)
-        os.replace(tmp, out)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_aside(out, lambda tmp: pq.write_table(arrow_table(samples), tmp))
     return [out]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from agent.core.jsonl import JsonlSink
 from agent.core.secrets import redact
 from agent.models.llm import RECORDING, ReplayModel, describe_llm_error, is_offline, make_chat_model
 from agent.run.context import RunContext
+from agent.run.files import write_atomic
 from agent.run.media import FrameStore, content_hash
 from agent.run.plugins import Plugins, load_plugins
 from agent.run.record import ModelCallRecorder, RunRecord, Usage
@@ -300,17 +300,6 @@ def failed_core_tools(ctx, evidence: dict) -> str | None:
     core = set(ctx.registry.plan())
     failed = {r.name: r.summary for r in ctx.records if not r.ok and r.name in core and r.name not in evidence}
     return "; ".join(f"{name} ({_short(summary, 120)})" for name, summary in failed.items()) or None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write aside, then rename: a reader never sees half a file, a full disk never leaves one."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def run_folder(stem: str, digest: str, settings: Settings) -> str:
