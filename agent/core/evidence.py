@@ -10,6 +10,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+SURE = 0.7
+"""A measured fact whose confidence is at least this binds the caption; below it the fact is advice
+that a model which sees the frames may contradict, and the composer leaves it out or says less."""
+
+FACT_CONFIDENCE_DOC = ("how sure each measured fact is (0..1), by the name of the field that holds it "
+                       "('class_name', 'start_cell', 'end_cell', 'direction', 'action', 'colours', 'leaves_frame', "
+                       "'label', ...); a fact missing here has not been rated")
+
+
+def fact_confidence_field():
+    return Field(default_factory=dict, description=FACT_CONFIDENCE_DOC)
+
+
+def is_sure(model: BaseModel, fact: str) -> bool | None:
+    """Whether ``model``'s measured ``fact`` is sure (binding): ``None`` when it has not been rated."""
+    value = getattr(model, "fact_confidence", {}).get(fact)
+    return None if value is None else value >= SURE
+
 
 class VideoMetadata(BaseModel):
     file_name: str
@@ -28,6 +46,7 @@ class VideoMetadata(BaseModel):
     variable_frame_rate: bool = False
     size_bytes: int
     decode_warning: str | None = None
+    fact_confidence: dict[str, float] = fact_confidence_field()
     shots: int = 1  # camera set-ups the clip changes between (at cuts, dissolves or fades)
     cuts_s: list[float] = Field(default_factory=list, description="when each new shot starts")
     shot_spans: list[dict[str, Any]] = Field(
@@ -59,6 +78,7 @@ class CameraMotion(BaseModel):
     ambiguity: str | None = None
     shots: int = 1
     per_shot: list["ShotCamera"] = Field(default_factory=list, description="a montage: each shot measured on its own")
+    fact_confidence: dict[str, float] = fact_confidence_field()
 
 
 class ShotCamera(BaseModel):
@@ -75,6 +95,7 @@ class ShotCamera(BaseModel):
     rates: dict[str, float] = Field(default_factory=dict)
     pairs_used: int = 0
     pairs_total: int = 0
+    fact_confidence: dict[str, float] = fact_confidence_field()
 
 
 class InstanceTrack(BaseModel):
@@ -111,6 +132,7 @@ class InstanceTrack(BaseModel):
                                                                  "'a suit', 'a bow tie', 'a helmet'")
     lower_colours: list[str] = Field(default_factory=list,
                                      description="lower-body clothing colours (empty when the legs are not seen)")
+    fact_confidence: dict[str, float] = fact_confidence_field()
 
     def seen(self) -> list[int]:
         return [i for i, b in enumerate(self.boxes) if b is not None]
@@ -156,6 +178,7 @@ class Background(BaseModel):
     upper_colours: list[str] = Field(default_factory=list)
     lower_colours: list[str] = Field(default_factory=list)
     saturation: Literal["muted", "moderate", "vivid"] = "moderate"
+    fact_confidence: dict[str, float] = fact_confidence_field()
 
 
 class LexiconViolation(BaseModel):
