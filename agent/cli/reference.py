@@ -1,8 +1,8 @@
-"""The README's command reference, made from the parser: ``python -m agent.cli.reference``.
+"""The command reference in ``docs/cli.md``, made from the parser: ``python -m agent.cli.reference``.
 
 One section per command (plugins' commands included), one row per flag: every name it answers
-to, its value and its help text. ``tests/test_cli_flags.py`` checks that the README holds exactly
-this text and that it names the same flags as each command's ``--help``.
+to, its value and its help text. ``tests/test_cli_flags.py`` checks that ``docs/cli.md`` holds
+exactly this text and that it names the same flags as each command's ``--help``.
 """
 
 from __future__ import annotations
