@@ -15,6 +15,7 @@ from agent.core.config import Settings
 from agent.core.errors import STORAGE_ERRNOS, AgentError, InputError, storage_error
 from agent.core.evidence import Instances, Segmentation, evidence_of, tools_declaring
 from agent.core.jsonl import JsonlSink
+from agent.core.observation import readable
 from agent.core.secrets import redact
 from agent.models.llm import RECORDING, ReplayModel, describe_llm_error, is_offline, make_chat_model
 from agent.run.context import RunContext
@@ -264,7 +265,7 @@ def _note_updates(run: CaptionRun, update: dict, tool_started: float) -> None:
                     rec = next((r for r in reversed(ctx.records) if r.name == m.name), None)
                     entry = {"node": node, "tool": m.name, "ok": m.status != "error",
                              "duration_s": round(rec.duration_s if rec else now - tool_started, 3),
-                             "observation": _short(m.content, 240)}
+                             "observation": _short(m.content, 240), "summary": readable(m.content)}
                     steps.append(entry)
                     ctx.emit("tool", **entry)
         elif node == "validate":
