@@ -47,6 +47,11 @@ def settings_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     return []
 
 
+def _shown(actions: list[argparse.Action]) -> list[argparse.Action]:
+    """The flags ``--help`` shows (test-only flags are hidden there and here)."""
+    return [a for a in actions if a.help != argparse.SUPPRESS]
+
+
 def reference(parser: argparse.ArgumentParser | None = None) -> str:
     from agent.cli.main import _parser
 
@@ -65,14 +70,14 @@ def reference(parser: argparse.ArgumentParser | None = None) -> str:
                    and not isinstance(a, argparse._SubParsersAction)]
         lines += [f"#### `{name}`", "", summary[:1].upper() + summary[1:] + ".", ""]
         if actions:
-            lines += [*head, *(_row(a) for a in actions), ""]
+            lines += [*head, *(_row(a) for a in _shown(actions)), ""]
         if shared:
             lines += ["And every setting flag (the table below).", ""]
     if settings:
         lines += ["#### Setting flags (`run` and `batch`)", "",
                   "Each is also a config-file key (the flag without the dashes) and an environment variable "
                   "(`INSTANCE_AGENT_` and the key in upper case, `_` for `-`).", "", *head,
-                  *(_row(a) for a in settings), ""]
+                  *(_row(a) for a in _shown(settings)), ""]
     lines.append(END)
     return "\n".join(lines)
 

@@ -65,7 +65,8 @@ class Settings(BaseModel):
                                         description="SAM2 input size (model default 1024; smaller is faster)")
     weights_dir: Path = Field(Path("~/.cache/instance-agent/weights"), description="where weights are looked for")
     allow_downloads: bool = Field(False, description="let ultralytics and the hub download weights")
-    random_weights: bool = Field(False, description="build neural models with random weights (tests; meaningless output)")
+    random_weights: bool = Field(False, description="build neural models with random weights (tests; meaningless output)",
+                                 json_schema_extra={"testing_only": True})
 
     conditions: list[str] = Field(
         default_factory=list, description="optional conditions whose tools run and whose sections the caption gets "
