@@ -42,6 +42,9 @@ class Settings(BaseModel):
     max_calls_per_turn: int = Field(16, ge=1, le=1000, description="most tool calls in one model reply before "
                                                                    "the run falls back")
     max_tool_calls: int = Field(64, ge=1, le=10_000, description="most tool calls in one run before it falls back")
+    tool_timeout_s: float = Field(600.0, gt=0, le=86_400, allow_inf_nan=False,
+                                  description="seconds one tool call may take; a tool that takes longer is failed "
+                                              "and the run goes on without it")
     max_reply_chars: int = Field(20_000, ge=1000, le=10_000_000,
                                  description="most characters of a model reply's text kept in the conversation "
                                              "and in llm.jsonl")
@@ -94,7 +97,8 @@ class Settings(BaseModel):
 
 
 # settings that never change a run's output: left out of the run folder's key
-NOT_OUTPUT = {"runs_dir", "timeout_s", "retries", "llm_concurrency", "device", "weights_dir", "allow_downloads"}
+NOT_OUTPUT = {"runs_dir", "timeout_s", "retries", "llm_concurrency", "device", "weights_dir", "allow_downloads",
+              "tool_timeout_s"}
 
 
 def output_key(settings: Settings) -> str:
@@ -121,13 +125,13 @@ def _config_file() -> Path | None:
 
 
 # Each setting's flag. A setting not named here has the flag of its field name (``--frames``).
-FLAGS = {"timeout_s": "--timeout", "output_format": "--format", "conditions": "--condition",
+FLAGS = {"timeout_s": "--timeout", "tool_timeout_s": "--tool-timeout", "output_format": "--format", "conditions": "--condition",
          "class_hints": "--class-hint", "disabled_plugins": "--no-plugin", "max_tokens": "--max-reply-tokens",
          "send_images": "--images"}
 # earlier names of flags, still accepted
 FLAG_ALIASES = {"max_tokens": ["--max-tokens"]}
 # settings that are not flags: set in a config file ([plugins.NAME] tables) or the environment
-NOT_FLAGS = {"plugins"}
+NOT_FLAGS = {"plugins", "tool_timeout_s"}  # tool_timeout_s: the config key tool-timeout, INSTANCE_AGENT_TOOL_TIMEOUT
 LIST_FIELDS = ("disabled_plugins", "class_hints", "conditions")
 # [plugins.NAME] keys that are settings of their own
 PLUGIN_KEYS = {("depth", "model"): "depth_model", ("pose", "weights"): "pose_weights"}
