@@ -655,6 +655,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     args = parser.parse_args(argv)
     args.debug = debug
+    _terminate_like_interrupt()
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(name)s: %(message)s")
     try:
         if args.command not in COMMANDS and hasattr(args, "handler"):
@@ -673,9 +674,40 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {redact(storage_error(e, 'a file').message)}", file=sys.stderr)
         return EXIT_STORAGE
-    except KeyboardInterrupt:
+    except RecursionError:  # a file or reply nested deeper than Python reads (100,000 levels of JSON)
+        if args.debug:
+            raise
+        print("error: an input is nested too deeply to read (JSON or TOML thousands of levels deep); nothing "
+              "this program writes is nested like that", file=sys.stderr)
+        return EXIT_INPUT
+    except MemoryError:
+        if args.debug:
+            raise
+        print("error: out of memory; give the process more memory, or fewer --frames / --workers", file=sys.stderr)
+        return EXIT_STORAGE
+    except KeyboardInterrupt as e:
+        if isinstance(e, Terminated):
+            print("terminated (SIGTERM); a clip in progress has its run record marked failed (interrupted)",
+                  file=sys.stderr)
+            return 143
         print("interrupted", file=sys.stderr)
         return 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the run in progress writes its record (failed, interrupted)."""
+
+
+def _terminate_like_interrupt() -> None:
+    import signal
+
+    def on_term(signum, frame):
+        raise Terminated()
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (main() called from a thread): leave the default
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,11 +20,28 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.core.errors import InputError
 
 ENV_PREFIX = "INSTANCE_AGENT_"
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a model server's address (checked before any work), or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # raises on a port that is not a number or out of range
+    except ValueError as e:
+        return f"not a valid URL ({e})"
+    if parts.scheme not in ("http", "https"):
+        shown = f"{parts.scheme}://" if parts.scheme else "no http:// or https://"
+        return f"not an http(s) URL ({shown}); give one like http://localhost:8000/v1"
+    if not parts.hostname:
+        return "names no host; give one like http://localhost:8000/v1"
+    return None if port is None or port > 0 else "port 0 is not a server's port"
 
 
 class Settings(BaseModel):
@@ -90,6 +107,14 @@ class Settings(BaseModel):
     disabled_plugins: list[str] = Field(default_factory=list, description="plugins to leave out")
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict,
                                                description="each plugin's own settings ([plugins.NAME] tables)")
+
+    @field_validator("base_url")
+    @classmethod
+    def _a_server_url(cls, value: str | None) -> str | None:
+        problem = url_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     def plugin(self, name: str) -> dict[str, Any]:
         """The settings of plugin ``name`` from its ``[plugins.NAME]`` config table (empty if none)."""
@@ -218,6 +243,8 @@ def load_settings(**overrides: Any) -> Settings:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise InputError(f"{path}: not valid TOML ({e})")
+        except RecursionError:
+            raise InputError(f"{path}: nested too deeply to read (a config file is a few flat tables)") from None
         except UnicodeDecodeError:
             raise InputError(f"{path}: config file is not UTF-8 text")
         except OSError as e:
@@ -231,6 +258,7 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**values)
     except ValidationError as e:
         err = e.errors()[0]
+        err["msg"] = err["msg"].removeprefix("Value error, ")
         field = ".".join(str(p) for p in err["loc"])
         top = str(err["loc"][0]) if err["loc"] else ""
         if top in given:
