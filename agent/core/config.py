@@ -20,11 +20,28 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.core.errors import InputError
 
 ENV_PREFIX = "INSTANCE_AGENT_"
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a model server's address (checked before any work), or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # raises on a port that is not a number or out of range
+    except ValueError as e:
+        return f"not a valid URL ({e})"
+    if parts.scheme not in ("http", "https"):
+        shown = f"{parts.scheme}://" if parts.scheme else "no http:// or https://"
+        return f"not an http(s) URL ({shown}); give one like http://localhost:8000/v1"
+    if not parts.hostname:
+        return "names no host; give one like http://localhost:8000/v1"
+    return None if port is None or port > 0 else "port 0 is not a server's port"
 
 
 class Settings(BaseModel):
@@ -42,6 +59,9 @@ class Settings(BaseModel):
     max_calls_per_turn: int = Field(16, ge=1, le=1000, description="most tool calls in one model reply before "
                                                                    "the run falls back")
     max_tool_calls: int = Field(64, ge=1, le=10_000, description="most tool calls in one run before it falls back")
+    tool_timeout_s: float = Field(600.0, gt=0, le=86_400, allow_inf_nan=False,
+                                  description="seconds one tool call may take; a tool that takes longer is failed "
+                                              "and the run goes on without it")
     max_reply_chars: int = Field(20_000, ge=1000, le=10_000_000,
                                  description="most characters of a model reply's text kept in the conversation "
                                              "and in llm.jsonl")
@@ -89,13 +109,22 @@ class Settings(BaseModel):
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict,
                                                description="each plugin's own settings ([plugins.NAME] tables)")
 
+    @field_validator("base_url")
+    @classmethod
+    def _a_server_url(cls, value: str | None) -> str | None:
+        problem = url_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
     def plugin(self, name: str) -> dict[str, Any]:
         """The settings of plugin ``name`` from its ``[plugins.NAME]`` config table (empty if none)."""
         return dict(self.plugins.get(name, {}))
 
 
 # settings that never change a run's output: left out of the run folder's key
-NOT_OUTPUT = {"runs_dir", "timeout_s", "retries", "llm_concurrency", "device", "weights_dir", "allow_downloads"}
+NOT_OUTPUT = {"runs_dir", "timeout_s", "retries", "llm_concurrency", "device", "weights_dir", "allow_downloads",
+              "tool_timeout_s"}
 
 
 def output_key(settings: Settings) -> str:
@@ -122,13 +151,13 @@ def _config_file() -> Path | None:
 
 
 # Each setting's flag. A setting not named here has the flag of its field name (``--frames``).
-FLAGS = {"timeout_s": "--timeout", "output_format": "--format", "conditions": "--condition",
+FLAGS = {"timeout_s": "--timeout", "tool_timeout_s": "--tool-timeout", "output_format": "--format", "conditions": "--condition",
          "class_hints": "--class-hint", "disabled_plugins": "--no-plugin", "max_tokens": "--max-reply-tokens",
          "send_images": "--images"}
 # earlier names of flags, still accepted
 FLAG_ALIASES = {"max_tokens": ["--max-tokens"]}
 # settings that are not flags: set in a config file ([plugins.NAME] tables) or the environment
-NOT_FLAGS = {"plugins"}
+NOT_FLAGS = {"plugins", "tool_timeout_s"}  # tool_timeout_s: the config key tool-timeout, INSTANCE_AGENT_TOOL_TIMEOUT
 LIST_FIELDS = ("disabled_plugins", "class_hints", "conditions")
 # [plugins.NAME] keys that are settings of their own
 PLUGIN_KEYS = {("depth", "model"): "depth_model", ("pose", "weights"): "pose_weights"}
@@ -215,6 +244,8 @@ def load_settings(**overrides: Any) -> Settings:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise InputError(f"{path}: not valid TOML ({e})")
+        except RecursionError:
+            raise InputError(f"{path}: nested too deeply to read (a config file is a few flat tables)") from None
         except UnicodeDecodeError:
             raise InputError(f"{path}: config file is not UTF-8 text")
         except OSError as e:
@@ -228,6 +259,7 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**values)
     except ValidationError as e:
         err = e.errors()[0]
+        err["msg"] = err["msg"].removeprefix("Value error, ")
         field = ".".join(str(p) for p in err["loc"])
         top = str(err["loc"][0]) if err["loc"] else ""
         if top in given:

@@ -72,8 +72,9 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     except AgentError:
         run.trace_file.close()
         raise
-    except KeyboardInterrupt:  # the record says so, then the interrupt goes on
-        run.state.update(status="failed", caption=None, fallback_reason="interrupted",
+    except KeyboardInterrupt as e:  # the record says so, then the interrupt goes on
+        why = "interrupted (SIGTERM)" if type(e).__name__ == "Terminated" else "interrupted"
+        run.state.update(status="failed", caption=None, fallback_reason=why,
                          evidence={**run.ctx.evidence, **(run.state.get("evidence") or {})})  # what was measured
         finish(run)
         raise
@@ -208,6 +209,9 @@ def finish(run: CaptionRun) -> RunRecord:
     failed = failed_core_tools(ctx, evidence)
     if failed and state.get("status") == "ok":  # a caption without what those tools measure is not fine
         state.update(status="degraded", fallback_reason=f"a tool failed and its evidence is missing: {failed}")
+    cut_short = ctx.frames._stats.warning if ctx.frames._motion is not None else None
+    if cut_short and state.get("status") == "ok":  # measured on part of the clip: not a fine caption
+        state.update(status="degraded", fallback_reason=f"the clip could not be read to its end ({cut_short})")
     answers = ctx.artifacts.get("describe.answers")
     if answers and not answers["usable"] and state.get("status") == "ok":  # the caption is all measured text
         state.update(status="degraded", fallback_reason=f"the describer ({settings.describer}) gave no usable "
