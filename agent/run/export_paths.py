@@ -187,11 +187,18 @@ def write_beside(out: Path, write: Callable[[Path], Any]) -> None:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def replace_folder(out: Path, write: Callable[[Path], Any]) -> None:
     """``write(folder)`` into a fresh hidden folder beside ``out``, then put it in place of ``out``
     (an earlier export of ours, already checked) or at ``out``."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name[:80]}.", suffix=".part", dir=out.parent))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # a folder as mkdir makes it, not the private one mkdtemp makes
         write(tmp)
         if out.is_dir():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name[:80]}.", suffix=".old", dir=out.parent))
