@@ -73,7 +73,7 @@ def _read_json(path: Path) -> Any:
 def _classes(caption: dict | None, evidence: dict) -> list[str]:
     instances = ((caption or {}).get(STRUCTURAL_KEY) or {}).get("Main Instance") or {}
     found = [str(i.get("Class")) for i in instances.values() if isinstance(i, dict) and i.get("Class")]
-    return found or ["(none)"]
+    return found or (["(none)"] if caption else [])
 
 
 def _camera(evidence: dict, caption: dict | None) -> list[str]:
@@ -83,7 +83,9 @@ def _camera(evidence: dict, caption: dict | None) -> list[str]:
             return [str(p) for p in motion["primitives"]]
         label = str(motion.get("label") or "")
         return ["static"] if "static" in label else [label or "unclear"]
-    text = (((caption or {}).get(STRUCTURAL_KEY) or {}).get("Camera Movement") or "").lower()
+    if not caption:
+        return []
+    text = str((caption.get(STRUCTURAL_KEY) or {}).get("Camera Movement") or "").lower()
     return ["static"] if "static" in text else ["(no evidence)"]
 
 
@@ -123,7 +125,7 @@ def clip_view(record: dict) -> ClipView:
         name += f" shot {record['shot']}" + (f" part {record['part']}" if record.get("part") else "")
     view = ClipView(name=name, path=str(record.get("path") or ""), status=str(record.get("status") or "?"),
                     caption=record.get("caption") if isinstance(record.get("caption"), dict) else None,
-                    error=record.get("error"), backend=str(record.get("backend") or "?"),
+                    error=record.get("error"), backend=str(record.get("backend") or "not recorded"),
                     problems=[str(p) for p in record.get("problems") or []],
                     timings={k: v for k, v in (record.get("timings") or {}).items() if isinstance(v, (int, float))})
     run = dict(record)
