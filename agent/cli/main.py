@@ -95,6 +95,9 @@ def _parser(prog: str | None = None) -> argparse.ArgumentParser:
     export.add_argument("--shard-size", type=int, default=1000, metavar="N", help="samples per webdataset shard "
                                                                                   "(default 1000)")
     export.add_argument("--with-clips", action="store_true", help="webdataset: put each sample's clip in too (mp4)")
+    from agent.cli.report import add_export_flags, add_report_command
+
+    add_export_flags(export)  # --skip-changed, --text-tokens, --tokenizer
 
     enhance = sub.add_parser("enhance", help="expand a short prompt into a structured caption (needs an LLM)",
                              description="Expand a short prompt into a structured caption.")
@@ -137,6 +140,7 @@ def _parser(prog: str | None = None) -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed of the scene (default 0)")
     demo.add_argument("--duration", type=float, default=4.0, help="seconds (default 4)")
     demo.add_argument("--noise", type=float, default=None, help="pixel noise level (default: chosen by the seed)")
+    add_report_command(sub)
     _plugin_commands(sub)
     return p
 
@@ -464,11 +468,15 @@ def cmd_export(args) -> int:
     from agent.run.export import export_records
 
     result = export_records(args.records, args.output, args.to, ok_only=args.ok_only, shard_size=args.shard_size,
-                            with_clips=args.with_clips)
+                            with_clips=args.with_clips, skip_changed=args.skip_changed,
+                            text_tokens=args.text_tokens, tokenizer=args.tokenizer)
     files = result.files  # the names written (a .tar or % pattern becomes numbered shards)
     where = args.output if not files else files[0] if len(files) == 1 else \
         f"{len(files)} shards, {files[0].name} to {files[-1].name} in {files[0].parent}"
     print(f"wrote {result.samples} sample(s) to {where} ({result.kind})", file=sys.stderr)
+    if result.skipped:
+        print(f"left out {len(result.skipped)} clip(s) that changed since they were captioned "
+              f"(first: {result.skipped[0]})", file=sys.stderr)
     return EXIT_OK
 
 

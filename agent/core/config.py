@@ -105,6 +105,9 @@ class Settings(BaseModel):
                                              "keeps --workers); 8 suits a local vLLM, SGLang or Ollama server")
 
     runs_dir: Path = Field(Path("runs"), description="where each run's folder is created")
+    keep_runs: Literal["all", "not-ok", "none"] = Field(
+        "all", description="batch: which clips keep their run folder (frames, instance views, trace): all; not-ok "
+                           "(only degraded and failed ones); none (the records alone, for large batches)")
     disabled_plugins: list[str] = Field(default_factory=list, description="plugins to leave out")
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict,
                                                description="each plugin's own settings ([plugins.NAME] tables)")
@@ -123,8 +126,8 @@ class Settings(BaseModel):
 
 
 # settings that never change a run's output: left out of the run folder's key
-NOT_OUTPUT = {"runs_dir", "timeout_s", "retries", "llm_concurrency", "device", "weights_dir", "allow_downloads",
-              "tool_timeout_s"}
+NOT_OUTPUT = {"runs_dir", "keep_runs", "timeout_s", "retries", "llm_concurrency", "device", "weights_dir",
+              "allow_downloads", "tool_timeout_s"}
 
 
 def output_key(settings: Settings) -> str:

@@ -264,6 +264,7 @@ def failed_record(path: str, digest: str, error: str, started: float | None = No
 def caption_one(clip: str, digest: str, settings_json: str, cache_path: str | None, gates=None) -> dict[str, Any]:
     """Caption one clip into a batch record; never raises. ``gates``: the batch's shared slots
     (:mod:`agent.run.throttle`), for clips run in threads."""
+    from agent.run.run_folders import tidy_run_folder
     from agent.run.runner import caption_video
 
     started = time.perf_counter()
@@ -276,7 +277,7 @@ def caption_one(clip: str, digest: str, settings_json: str, cache_path: str | No
         return failed_record(clip, digest, e.message, started)
     except Exception as e:  # a bug: the batch goes on, the record says what broke
         return failed_record(clip, digest, f"{type(e).__name__}: {e}", started)
-    return run_record(clip, digest, rec)
+    return tidy_run_folder(run_record(clip, digest, rec), settings)  # keep_runs: all, not-ok or none
 
 
 def run_record(clip: str, digest: str, rec) -> dict[str, Any]:

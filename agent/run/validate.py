@@ -107,7 +107,11 @@ def _item(where: str | None, value: Any) -> Item:
 def _exported_rows(path: Path) -> list[dict] | None:
     """The batch records in an export (each sample's record, or its caption), or None for other files."""
     def row_of(fields: dict) -> dict:
-        raw = fields.get("record") or fields.get("record.json")
+        if "record" in fields:  # parquet or datasets: the record's caption is a column of its own
+            from agent.run.export import sample_of
+
+            return sample_of(fields)
+        raw = fields.get("record.json")
         if raw:
             return json.loads(raw) if isinstance(raw, (str, bytes)) else raw
         caption = fields.get("caption") or fields.get("caption.json")
