@@ -175,7 +175,8 @@ def _montage_problems(text: str, cam: CameraMotion, ratings, field: str) -> list
 
 # -- claims against the evidence ----------------------------------------------------------------------
 def colours_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
-    """An instance's colour words must include one near a colour measured on it."""
+    """At least half of an instance's colour words (those of its small parts aside: 'a red bow tie') must
+    be near a colour measured on it; free text also colours what surrounds it ('locked to a green railing')."""
     problems = []
     ratings = sureness.rate(evidence)
     written = caption.structural.main_instance
@@ -184,8 +185,8 @@ def colours_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
         measured = [*inst.colours, *inst.upper_colours, *inst.lower_colours]
         if entry is None or not measured:
             continue
-        said = colour_words(entry.appearance)
-        if said and not any(colour_fits(w, measured) for w in said):
+        said = colour_words(entry.appearance, skip_small_parts=True)
+        if said and 2 * sum(colour_fits(w, measured) for w in said) < len(said):
             problems.append(_problem(f"{BASE}.{inst.id}.Appearance", f"says {', '.join(dict.fromkeys(said))}",
                                      f"{inst.id} measured as {', '.join(dict.fromkeys(measured))}",
                                      sureness.confidence(ratings, inst.id, "colours"), ", ".join(measured),
@@ -200,7 +201,7 @@ def _measured_counts(evidence: dict[str, Any], ratings) -> dict[str, tuple[int, 
     for inst in instances_of(evidence):
         entry = counts.setdefault(inst.class_name, [0, True])
         entry[0] += 1
-        entry[1] = entry[1] and sureness.is_sure(ratings, inst.id, "class_name")
+        entry[1] = entry[1] and sureness.is_sure(ratings, inst.id, "exists")
     for noun, n in (found.also_seen if found else {}).items():
         entry = counts.setdefault(noun, [0, True])
         entry[0] = max(entry[0], n) if noun not in [i.class_name for i in instances_of(evidence)] else entry[0] + n
@@ -228,15 +229,18 @@ def counts_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def _accounted(word_: str, caption: Caption, insts: list[InstanceTrack], seen: set[str]) -> bool:
-    """Whether a thing the caption names could be something detected or one of its own checked instances."""
-    for cls in seen:
-        if class_word(word_, cls):
-            return True
+def _accounted(word_: str, insts: list[InstanceTrack], seen: set[str]) -> bool:
+    """Whether a thing the caption names could be something the detector saw: a class it saw (or a
+    hyponym of one), anything for an unnamed 'object', any animal for an 'animal', or one of an
+    unsure instance's candidate classes."""
+    if any(class_word(word_, cls) for cls in seen if cls not in ("object", "animal")):
+        return True
     for inst in insts:
-        unnamed = inst.class_name in ("object", "animal") or not inst.class_binding
-        if unnamed and (word_ in words()["animals"] or inst.class_name == "object"
-                        or any(class_word(word_, c) for c in inst.class_candidates)):
+        if inst.class_name == "object":
+            return True
+        if inst.class_name == "animal" and word_ in words()["animals"]:
+            return True
+        if any(class_word(word_, c) for c in inst.class_candidates):
             return True
     return False
 
@@ -250,15 +254,17 @@ def things_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
     insts = instances_of(evidence)
     seen = {i.class_name for i in insts} | set(found.also_seen)
     table = words()
-    settings = "|".join(re.escape(p) for p in table["setting_prepositions"])
+    settings = "|".join(re.escape(p) for p in sorted(table["setting_prepositions"], key=len, reverse=True))
+    parts = "|".join(re.escape(p) for p in table["setting_parts"])
     problems = []
-    for field, text in _caption_texts(caption):
+    for field, text in caption.text_fields():
         low = " ".join(tokens(text))
         low = re.sub(rf"\b(?:{settings}) (?:a|an|the|his|her|their|its) (?:[a-z-]+ )?([a-z]+)", " ", low)
+        low = re.sub(rf"\b[a-z]+ (?:{parts})\b", " ", low)  # 'a car interior', 'the bus window': a setting
         names = [t for t in low.split() if t in table["animals"] or t in table["vehicles"]]
         names += [t for t in low.split() if t in table["person_kinds"] and t not in ("figure", "someone", "host")]
         for name in dict.fromkeys(names):
-            if not _accounted(name, caption, insts, seen):
+            if not _accounted(name, insts, seen):
                 problems.append(Problem(field, f"names '{name}', which no tool detected",
                                         f"detected: {', '.join(sorted(seen)) or 'nothing'}", measured="not detected",
                                         confidence=0.8, said=text))

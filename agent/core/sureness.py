@@ -134,8 +134,9 @@ def _colour_rating(inst: InstanceTrack, masked: bool) -> float:
 def instance_rating(inst: InstanceTrack, masked: bool = False) -> dict[str, float]:
     """How sure each fact of one instance is; ``masked``: its evidence was measured on its mask."""
     seen = len(inst.seen())
+    steady = seen >= 3 and seen >= len(inst.boxes) / 2  # seen in most samples: it is there, whatever it is
     derived = {
-        "exists": round(inst.confidence if seen >= 2 else min(inst.confidence, 0.5), 3),
+        "exists": round(max(inst.confidence, 0.8 if steady else 0.0) if seen >= 2 else min(inst.confidence, 0.5), 3),
         "class_name": round(_class_rating(inst), 3),
         **_position_ratings(inst),
         **_edge_ratings(inst),
@@ -154,14 +155,15 @@ def _box_area(box: list[float] | None) -> float:
     return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
 
 
-def coverage(instances: list[InstanceTrack], samples: list[int] | None = None) -> float:
-    """The largest share of the frame the instances' boxes covered in one sample (of ``samples``)."""
+def coverage(instances: list[InstanceTrack], samples: list[int] | None = None, most: bool = False) -> float:
+    """The mean (``most``: the largest) share of the frame the instances' boxes covered in a sample
+    (``samples``: of these only)."""
     n = max((len(i.boxes) for i in instances), default=0)
-    picked = range(n) if samples is None else samples
-    best = 0.0
-    for k in picked:
-        best = max(best, min(1.0, sum(_box_area(i.boxes[k]) for i in instances if k < len(i.boxes))))
-    return best
+    picked = list(range(n) if samples is None else samples)
+    if not picked:
+        return 0.0
+    shares = [min(1.0, sum(_box_area(i.boxes[k]) for i in instances if k < len(i.boxes))) for k in picked]
+    return max(shares) if most else sum(shares) / len(shares)
 
 
 def _camera_rating(confidence: float, used: int, total: int, moves: bool, covered: float, smooth: bool) -> float:
@@ -184,14 +186,16 @@ def _shot_samples(times: list[float], start: float, end: float) -> list[int]:
 def camera_rating(cam: CameraMotion, instances: list[InstanceTrack], background: Background | None,
                   times: list[float] | None = None) -> dict[str, dict[str, float]]:
     smooth = background is not None and background.texture == "smooth"
-    covered = coverage(instances)
+    # a move is unsure if a large thing was in view at any sample; a still camera needs still background
+    # in the samples on the whole
+    covered = coverage(instances, most=bool(cam.primitives))
     out = {CAMERA: {"label": _camera_rating(cam.confidence, cam.pairs_used, cam.pairs_total, bool(cam.primitives),
                                             covered, smooth),
                     "shaky": 0.6}}
     out[CAMERA].update(cam.fact_confidence)
     for shot in cam.per_shot:
         samples = _shot_samples(times, shot.start_s, shot.end_s) if times else None
-        shot_cover = coverage(instances, samples) if samples is not None else covered
+        shot_cover = coverage(instances, samples, most=bool(shot.primitives))
         rating = {"label": _camera_rating(shot.confidence, shot.pairs_used, shot.pairs_total, bool(shot.primitives),
                                           shot_cover, smooth), "shaky": 0.6}
         out[shot_subject(shot.index)] = {**rating, **shot.fact_confidence}

@@ -128,10 +128,19 @@ def cells_named(text: str) -> set[str]:
     return named
 
 
-def colour_words(text: str) -> list[str]:
-    """The colour words of ``text``, in order ('dark', 'grey', ...)."""
-    table = words()["colour_words"]
-    return [t for t in tokens(text) for part in [t.split("-")[-1]] if part in table or t in table]
+def colour_words(text: str, skip_small_parts: bool = False) -> list[str]:
+    """The colour words of ``text``, in order ('dark', 'grey', ...); ``skip_small_parts``: leave out
+    those that colour a small part within the next two words ('red bow tie', 'brown hair')."""
+    table, small = words()["colour_words"], set(words()["small_parts"])
+    found = tokens(text)
+    out = []
+    for k, t in enumerate(found):
+        if not (t.split("-")[-1] in table or t in table):
+            continue
+        if skip_small_parts and small & set(found[k + 1:k + 3]):
+            continue
+        out.append(t)
+    return out
 
 
 def colour_fits(word: str, measured: list[str]) -> bool:
@@ -142,12 +151,12 @@ def colour_fits(word: str, measured: list[str]) -> bool:
 
 
 def number_claims(text: str) -> list[tuple[int, str]]:
-    """(count, the next three words) for each 'three people', 'a dozen pedestrians', '2 cars' in ``text``."""
+    """(count, the next four words) for each 'three people', 'a dozen pedestrians', '2 cars' in ``text``."""
     numbers = words()["numbers"]
     low = " ".join(tokens(plain_text(text).lower())) if not _re.search(r"\d", text) else plain_text(text).lower()
     alts = "|".join(sorted((_re.escape(n) for n in numbers), key=len, reverse=True))
     out = []
-    for m in _re.finditer(rf"(?<![a-z-])({alts}|\d+)((?:\s+[a-z-]+){{1,3}})", low):
+    for m in _re.finditer(rf"(?<![a-z-])({alts}|\d+)((?:\s+[a-z-]+){{1,4}})", low):
         word, noun = m.group(1), m.group(2).strip()
         count = int(word) if word.isdigit() else numbers[word]
         out.append((count, noun))
