@@ -113,7 +113,12 @@ def _motion_ratings(inst: InstanceTrack) -> dict[str, float]:
     seen = len(inst.seen())
     enough = 1.0 if seen >= 3 else 0.5
     if inst.direction and inst.motion_speed not in (None, "still"):
-        direction = min(0.95, 0.45 + 2 * inst.displacement) * enough
+        boxes = [b for b in inst.boxes if b is not None]
+        size = max(0.05, sum(_box_area(b) for b in boxes) / max(1, len(boxes))) ** 0.5
+        # travel against its own size: a large subject's sway is not a move across the frame
+        direction = min(0.95, 0.3 + inst.displacement / size) * enough
+        if inst.boxes and inst.boxes[-1] is None:
+            direction = min(direction, 0.5)  # measured up to a missed sample
     else:
         direction = 0.8 * enough
     out = {"direction": round(direction, 3), "motion_speed": round(direction, 3)}
