@@ -72,6 +72,7 @@ def replay_run(clip: Path, submissions: list[dict], runs: Path) -> dict | None:
     """Run the graph with a model that submits ``submissions`` in turn, calling no tool."""
     from langchain_core.messages import AIMessage, message_to_dict
 
+    runs.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
         for k, args in enumerate(submissions):
             reply = AIMessage(content="", tool_calls=[{"name": "submit_caption", "args": args, "id": f"call_{k}",

@@ -256,6 +256,9 @@ def things_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
     table = words()
     settings = "|".join(re.escape(p) for p in sorted(table["setting_prepositions"], key=len, reverse=True))
     parts = "|".join(re.escape(p) for p in table["setting_parts"])
+    # a model may correct a class the tools were unsure of: its word stands for that instance
+    corrected = {w for inst in insts if not inst.class_binding and inst.id in caption.structural.main_instance
+                 for w in tokens(caption.structural.main_instance[inst.id].class_)}
     problems = []
     for field, text in caption.text_fields():
         low = " ".join(tokens(text))
@@ -264,7 +267,7 @@ def things_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
         names = [t for t in low.split() if t in table["animals"] or t in table["vehicles"]]
         names += [t for t in low.split() if t in table["person_kinds"] and t not in ("figure", "someone", "host")]
         for name in dict.fromkeys(names):
-            if not _accounted(name, insts, seen):
+            if name not in corrected and name.rstrip("s") not in corrected and not _accounted(name, insts, seen):
                 problems.append(Problem(field, f"names '{name}', which no tool detected",
                                         f"detected: {', '.join(sorted(seen)) or 'nothing'}", measured="not detected",
                                         confidence=0.8, said=text))
