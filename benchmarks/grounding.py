@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATA = Path(__file__).resolve().with_name("grounding_captions.json")
-CLIPS = ROOT / ".venv" / "clips"
+CLIPS = next((p for p in (ROOT / ".venv" / "clips", Path(sys.prefix) / "clips") if p.is_dir()), ROOT / ".venv" / "clips")
 STRUCT = "Structural Description"
 WRONG = {"Global Description": "A man in a red coat walks a dog along a river as the camera zooms in.",
          STRUCT: {"Main Instance": {"No.0": {"Class": "man", "Appearance": "A man in a red coat.",
@@ -98,6 +98,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs-dir", type=Path, default=Path(tempfile.gettempdir()) / "instance-agent-grounding")
     ap.add_argument("--skip-replay", action="store_true")
+    ap.add_argument("--clips-dir", type=Path, default=CLIPS, help="where the real clips are (default: %(default)s)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     from agent.core.config import load_settings
@@ -109,7 +110,7 @@ def main() -> int:
     data = json.loads(DATA.read_text())
     offline, correct, planted_, contested, replays, calib = [], [], [], [], [], []
     for name, entry in data["clips"].items():
-        clip = CLIPS / name
+        clip = args.clips_dir / name
         runs = args.runs_dir / "offline"
         if record_of(runs, name) is None:
             agent("run", str(clip), "--runs-dir", str(runs), "-o", str(runs / f"{clip.stem}.json"))
