@@ -205,3 +205,20 @@ def test_validate_strips_a_byte_order_mark(tmp_path):
     path.write_text("\ufeff" + json.dumps(caption()), encoding="utf-8")
     assert read_items(path)[0].data["Video"] == "a.mp4"
     assert parse_caption(read_items(path)[0].data)
+
+
+def test_an_unsure_name_of_a_sure_kind_binds_the_kind():
+    animal = track("animal", binding=False, class_confidence=0.45,
+                   class_candidates={"sheep": 0.25, "bird": 0.45, "dog": 0.2, "cat": 0.2})
+    ev = evidence(animal)
+    assert judged(caption(cls="rabbit", appearance="A black rabbit.", glob="A rabbit by a wall."), ev)[0] == []
+    problems, _ = judged(caption(cls="car", appearance="A black car.", glob="A car by a wall."), ev)
+    assert any("says 'car'" in p for p in problems)
+
+
+def test_the_tool_summary_names_the_unsure_facts():
+    moved = track(cells=((0.5, 0.5),) * 7 + ((0.1, 0.5),), gaps={7}, end_cell="middle-left", leaves_frame=True)
+    ev = evidence(moved)
+    note = sureness.note_for(ev, Instances.model_validate(ev[tool(Instances)]))
+    assert note.startswith("unsure") and "No.0 end_cell" in note and "No.0 leaves_frame" in note
+    assert len(note) < 300

@@ -17,7 +17,7 @@ from agent.core.evidence import CameraMotion, Instances, InstanceTrack, VideoMet
 from agent.core.hookspecs import hookimpl
 from agent.core.validation import Problem
 from agent.core.vocab import (
-    cells_named, class_word, colour_fits, colour_words, english_share, number_claims, person_word, plain_text,
+    category, cells_named, class_word, colour_fits, colour_words, english_share, number_claims, person_word, plain_text,
     tokens, words,
 )
 
@@ -65,6 +65,10 @@ def instances_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]
         if inst.class_name == "object" or class_word(entry.class_, inst.class_name):
             continue
         conf = sureness.confidence(ratings, inst.id, "class_name")
+        kind, said_kind = category(inst.class_name), category(entry.class_)
+        if not sureness.sure(conf) and kind and said_kind and kind != said_kind:
+            # the name is unsure, but not what kind of thing it is
+            conf = sureness.confidence(ratings, inst.id, "category")
         problems.append(_problem(f"{BASE}.{inst.id}.Class", f"says {entry.class_!r} but a {inst.class_name} was detected",
                                  f"{inst.id} recognised as {inst.class_name} by {', '.join(inst.recognised_by) or 'the detector'}",
                                  conf, inst.class_name, entry.class_))
@@ -257,8 +261,11 @@ def things_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
     settings = "|".join(re.escape(p) for p in sorted(table["setting_prepositions"], key=len, reverse=True))
     parts = "|".join(re.escape(p) for p in table["setting_parts"])
     # a model may correct a class the tools were unsure of: its word stands for that instance
+    ratings = sureness.rate(evidence)
     corrected = {w for inst in insts if not inst.class_binding and inst.id in caption.structural.main_instance
-                 for w in tokens(caption.structural.main_instance[inst.id].class_)}
+                 for w in tokens(caption.structural.main_instance[inst.id].class_)
+                 if category(w) in (None, category(inst.class_name))
+                 or not sureness.is_sure(ratings, inst.id, "category")}
     problems = []
     for field, text in caption.text_fields():
         low = " ".join(tokens(text))

@@ -81,6 +81,18 @@ def _class_rating(inst: InstanceTrack) -> float:
     return max(measured, SURE) if inst.class_binding else min(measured, NOT_SURE)
 
 
+def _category_rating(inst: InstanceTrack, class_rating: float) -> float:
+    """How sure it is a person, an animal or a vehicle: when every candidate class is of one kind, their
+    scores add up (an animal the detector calls a sheep, a bird and a dog is surely an animal)."""
+    from agent.core.vocab import category
+
+    names = list(inst.class_candidates) or [inst.class_name]
+    kinds = {category(n) for n in names}
+    if len(kinds) != 1 or None in kinds:
+        return class_rating
+    return round(max(class_rating, min(0.9, sum(inst.class_candidates.values()))), 3)
+
+
 def _position_ratings(inst: InstanceTrack) -> dict[str, float]:
     cells = _cells(inst)
     if len(cells) < 2:  # a position that rests on one sample
@@ -143,6 +155,7 @@ def instance_rating(inst: InstanceTrack, masked: bool = False) -> dict[str, floa
     derived = {
         "exists": round(max(inst.confidence, 0.8 if steady else 0.0) if seen >= 2 else min(inst.confidence, 0.5), 3),
         "class_name": round(_class_rating(inst), 3),
+        "category": _category_rating(inst, _class_rating(inst)),
         **_position_ratings(inst),
         **_edge_ratings(inst),
         **_motion_ratings(inst),
@@ -249,7 +262,7 @@ def is_sure(ratings: dict[str, dict[str, float]], subject: str, fact: str) -> bo
     return sure(confidence(ratings, subject, fact))
 
 
-SHOWN = ("class_name", "start_cell", "end_cell", "leaves_frame", "direction", "action", "colours", "label")
+SHOWN = ("class_name", "category", "start_cell", "end_cell", "leaves_frame", "direction", "action", "colours", "label")
 
 
 def unsure_facts(evidence: dict[str, Any], subjects: list[str] | None = None) -> list[str]:
@@ -260,7 +273,8 @@ def unsure_facts(evidence: dict[str, Any], subjects: list[str] | None = None) ->
             continue
         for fact in SHOWN:
             value = facts.get(fact)
-            if value is not None and not sure(value) and not (fact == "class_name" and value == 0.0):
+            if value is not None and not sure(value) and not (fact in ("class_name", "category") and value == 0.0) \
+                    and not (fact == "category" and value == facts.get("class_name")):
                 out.append(f"{subject} {fact} {value:.2f}")
     return out
 

@@ -94,6 +94,20 @@ def person_word(text: str) -> bool:
     return bool(found & set(w["person_kinds"]) or found & set(w["person_parts"]))
 
 
+def category(text: str) -> str | None:
+    """'person', 'animal' or 'vehicle' for the first word of ``text`` that names one ('young man' ->
+    person, 'sheep' -> animal, 'van' -> vehicle); None when no word does."""
+    w = words()
+    for t in tokens(text):
+        if t in w["person_kinds"] or t in w["person_parts"]:
+            return "person"
+        if t in w["animals"]:
+            return "animal"
+        if t in w["vehicles"]:
+            return "vehicle"
+    return None
+
+
 def class_word(text: str, class_name: str) -> bool:
     """Whether ``text`` names ``class_name``, one of its hyponyms or its hypernym ('van' for a car)."""
     low = " ".join(tokens(text))
