@@ -29,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 DATA = Path(__file__).resolve().with_name("grounding_captions.json")
 CLIPS = next((p for p in (ROOT / ".venv" / "clips", Path(sys.prefix) / "clips") if p.is_dir()), ROOT / ".venv" / "clips")
 STRUCT = "Structural Description"
@@ -100,6 +101,9 @@ def main() -> int:
     ap.add_argument("--skip-replay", action="store_true")
     ap.add_argument("--clips-dir", type=Path, default=CLIPS, help="where the real clips are (default: %(default)s)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--generated", type=int, default=0, metavar="N",
+                    help="also compose and validate captions of the first N of benchmarks/accuracy.py's 64 "
+                         "generated clips (every 64 // N-th), as the offline planner does")
     args = ap.parse_args()
     from agent.core.config import load_settings
     from agent.core.evidence import SURE
@@ -142,10 +146,50 @@ def main() -> int:
                                                                       "estimate_camera_motion"))
             replays.append((f"{name} correct caption, no tool call", (rec or {}).get("status"), core))
     report(offline, correct, planted_, contested, replays, calib, SURE)
+    if args.generated:
+        generated = generated_clips(args.generated, args.runs_dir / "generated", checks)
+        rate_line("offline captions of generated clips valid", generated)
+        for name, ok, problems in generated:
+            if not ok:
+                print(f"  MISS {name}: {problems}")
     if args.json:
         args.json.write_text(json.dumps({"offline": offline, "correct": correct, "planted": planted_,
                                          "contested": contested, "replays": replays, "calibration": calib}, indent=1))
     return 0
+
+
+def generated_clips(n: int, where: Path, checks) -> list[tuple[str, bool, list[str]]]:
+    """Compose the caption of each generated clip from the offline plan's evidence and validate it."""
+    from accuracy import cases
+    from agent.core.composer import compose
+    from agent.core.config import Settings
+    from agent.run.context import RunContext
+    from agent.run.media import FrameStore
+    from agent.testing.synthetic import random_scene, render_clip
+    from graphs.caption import offline_tools
+
+    settings = Settings(runs_dir=where / "runs")
+    tools = {t.name: t for t in load_plugins_tools(settings)}
+    everything = cases()
+    picked = everything[:: max(1, len(everything) // n)][:n]
+    out = []
+    for label, speed, seed in picked:
+        path = where / f"{seed}.mp4"
+        if not path.exists():
+            where.mkdir(parents=True, exist_ok=True)
+            render_clip(random_scene(seed, label, speed=speed), path)
+        ctx = RunContext(FrameStore(path), settings, settings.runs_dir / str(seed), tools=tools)
+        for name in offline_tools(list(tools.values())):
+            ctx.require(name)
+        judged_ = judge(compose(ctx.evidence, path.name).to_dict(), ctx.evidence, checks)
+        out.append((f"{seed} {label} {speed}", judged_[0], judged_[1]))
+    return out
+
+
+def load_plugins_tools(settings):
+    from agent.run.plugins import load_plugins
+
+    return load_plugins(settings.disabled_plugins).tools(settings)
 
 
 def rate_line(label: str, rows: list, index: int = 1) -> None:
