@@ -227,6 +227,7 @@ def finish(run: CaptionRun) -> RunRecord:
         video=frames.info.file_name, path=str(run.path), content_hash=run.digest,
         status=state.get("status") or "failed", caption=state.get("caption"),
         problems=state.get("problems", []), fallback_reason=redact(state.get("fallback_reason")),
+        advice=state.get("advice") or [], field_sources=state.get("field_sources") or {},
         llm_error=redact(state.get("llm_error")),
         backend=_backend(evidence), backend_fallback_reason=_backend_fallback(evidence),
         evidence=evidence, cache_hits=ctx.cache_hits, output_format=settings.output_format, formatted=formatted,
