@@ -170,6 +170,11 @@ class PackagedRecogniser:
             self.missing.append(str(e))
             return
         track.action, track.posture = person.action, person.posture
+        track.fact_confidence["action"] = person.action_confidence
+        if track.action and track.action.startswith("stands") and track.direction is not None:
+            # standing only when the track is still: one that moves across the frame is not said to stand
+            track.action = None
+            track.fact_confidence["action"] = 0.0
         track.wearing = self.garments(images, track.boxes, scores)
         if person.frames_with_pose:
             track.recognised_by = sorted({*track.recognised_by, POSE})
