@@ -54,17 +54,21 @@ def background_share(gray: np.ndarray, points: np.ndarray, grid=GRID) -> float:
     """The share of the grid's cells that hold at least one of ``points`` (the corners that follow the fitted
     motion) and have texture of their own (a plain wall's cells give only noise corners).
 
-    A camera move shifts the whole picture, so its corners spread over the frame; a hand moving on a plain
-    wall moves the only corners there are, and they lie in a few cells.
+    A camera move shifts the whole picture, so its corners spread over the frame and reach its borders; a
+    hand moving on a plain wall moves the only corners there are, and they lie in a few cells, or in an
+    island that touches fewer than three of the frame's four sides: then the share is 0.
     """
     h, w = gray.shape
     cols = np.clip((points[:, 0] * grid[0] / w).astype(int), 0, grid[0] - 1)
     rows = np.clip((points[:, 1] * grid[1] / h).astype(int), 0, grid[1] - 1)
-    textured = 0
+    textured = []
     for gx, gy in set(zip(cols.tolist(), rows.tolist())):
         cell = gray[gy * h // grid[1]:(gy + 1) * h // grid[1], gx * w // grid[0]:(gx + 1) * w // grid[0]]
-        textured += float(cell.std()) >= CELL_TEXTURE_MIN
-    return textured / float(grid[0] * grid[1])
+        if float(cell.std()) >= CELL_TEXTURE_MIN:
+            textured.append((gx, gy))
+    sides = {side for gx, gy in textured for side, at in (("left", gx == 0), ("right", gx == grid[0] - 1),
+                                                          ("top", gy == 0), ("bottom", gy == grid[1] - 1)) if at}
+    return len(textured) / float(grid[0] * grid[1]) if len(sides) >= 3 else 0.0
 
 
 def _features_mask(shape, boxes: list[list[float]] | None) -> np.ndarray | None:
@@ -236,7 +240,10 @@ def from_pairs(pairs: list[PairMotion], times: np.ndarray, size: tuple[int, int]
     shots = np.zeros(n, dtype=int) if shots is None else np.asarray(shots)
     n_shots = max(n_shots or 0, int(shots.max()) + 1)
     ok = usable_pairs(n, shots, excluded)
-    kept = [p if ok[i] else PairMotion(None, p.dt, 0, 0.0) for i, p in enumerate(pairs)]
+    # a pair fitted on too little textured background may have followed an instance: detection must not
+    # warp the frames by it (that would make the instance look still and the wall move)
+    kept = [p if ok[i] and p.background >= BACKGROUND_MIN else PairMotion(None, p.dt, 0, 0.0)
+            for i, p in enumerate(pairs)]
     w, h = size
     per_shot: list[CameraMotion] = []
     for k in range(n_shots):
