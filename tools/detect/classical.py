@@ -50,6 +50,8 @@ def detect_classical(ctx, max_instances: int, recogniser=None) -> tuple[Instance
         track, full_masks, is_person = to_instance(idx, tr, namings.get(id(tr)), sampled, shots)
         if recogniser is not None and is_person:
             recogniser.describe_person(track, [f.image for f in sampled], [f.time_s for f in sampled], found)
+        elif recogniser is not None and track.class_name == "hand":
+            recogniser.describe_hand(track, found)
         instances.append(track)
         masks[track.id] = full_masks
     note = None if instances else "no instances: nothing moved against the background and no person was recognised"

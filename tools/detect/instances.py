@@ -91,6 +91,8 @@ def instance_summary(inst: InstanceTrack) -> dict:
                 out["guesses"] = inst.class_candidates
     if inst.action:
         out["action"] = inst.action
+    if inst.holds:
+        out["holds"] = inst.holds
     if inst.shape:
         out["shape"] = inst.shape
     out.update({

@@ -20,7 +20,8 @@ SMALL = 0.02  # a box under this share of the frame needs its class's full thres
 # a still thing (nothing moved there) must be recognised this surely in a sighting to be a candidate
 STILL_SCORE = 0.4
 # the detector's class names a track when its mean score over the sightings that carry it is at least this
-CLASS_SCORE = {"person": 0.45, "car": 0.4, "bus": 0.4, "truck": 0.45, "bicycle": 0.38, "motorcycle": 0.45,
+CLASS_SCORE = {"hand": 0.5,  # MediaPipe's palm threshold; each hand is also confirmed by the landmark model
+               "person": 0.45, "car": 0.4, "bus": 0.4, "truck": 0.45, "bicycle": 0.38, "motorcycle": 0.45,
                # animals: NanoDet sees an animal at 0.3-0.5 but rarely which one (the species needs agreement)
                **{a: 0.36 for a in ("bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra",
                                     "giraffe")}}

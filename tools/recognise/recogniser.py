@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.geometry import crop
+from tools.geometry import contains, covered_share, crop
 from tools.recognise.labels import (ANIMAL_AGREEMENT, ANIMAL_CLASSIFIER_SCORE, ANIMALS, ATTACH, CLASS_SCORE, CLASSIFIER,
                                     CLASSIFIER_SCORE, DEFAULT_CLASS_SCORE, DETECTOR, GARMENT_SCORE, MIN_SCORE, POSE,
                                     RIDDEN, SAME_GARMENT, SMALL, STILL_CLASS_SCORE, STILL_SCORE, Naming, caption_word,
                                     garment_words, imagenet_noun, two_wheeler)
+
+HAND = "hand"
+HAND_EXPLAINS = 0.6  # a person detection lying this much inside a hand's box is that hand
+HELD_OVERLAP = 0.3  # share of a thing's box inside a hand's box that makes it held in that sighting
 
 
 class PackagedRecogniser:
@@ -26,6 +30,7 @@ class PackagedRecogniser:
         self._poses: dict[int, list] = {}  # sampled frame -> MoveNet's people there (run once per frame)
         self._faces: dict[int, list] = {}  # sampled frame -> BlazeFace's faces there
         self.missing: list[str] = []  # optional models that were not found
+        self._hands_missing = False  # the hand models (or their runtime) are not here: looked for once
 
     def frames(self, images: list[np.ndarray]) -> list[list[tuple[tuple[float, float, float, float], str, float]]]:
         """Per image: (normalised box, COCO class, score) of every detection worth attaching."""
@@ -42,8 +47,49 @@ class PackagedRecogniser:
                     continue  # too unsure to join what moved, or to be a still instance
                 found.append(((max(0.0, x1 / w), max(0.0, y1 / h), min(1.0, x2 / w), min(1.0, y2 / h)),
                               d.label, d.score))
-            out.append(found)
+            out.append(self._with_hands(image, found))
         return out
+
+    def _with_hands(self, image: np.ndarray, found: list) -> list:
+        """``found`` with the hands in ``image`` added (label ``hand``), and without the person detections a
+        hand explains (a hand alone in view is no person); unchanged where the hand models are not here."""
+        from tools.weights import WeightsMissing
+
+        if self._hands_missing:
+            return found
+        try:
+            from tools.vision.hands import detect_hands
+
+            hands = detect_hands(image, threads=self.threads)
+        except WeightsMissing as e:  # optional: without them hands stay unnamed
+            self._hands_missing = True
+            self.missing.append(str(e))
+            return found
+        h, w = image.shape[:2]
+        boxes = [((x1 / w, y1 / h, x2 / w, y2 / h), hand.score) for hand in hands for x1, y1, x2, y2 in [hand.box]]
+        kept = [d for d in found if d[1] != "person" or not any(contains(hb, d[0], HAND_EXPLAINS) for hb, _ in boxes)]
+        return kept + [(box, HAND, score) for box, score in boxes]
+
+    def describe_hand(self, track, found) -> None:
+        """What a hand holds: the detected thing whose box meets the hand's in most of its sightings."""
+        held: dict[str, list[float]] = {}
+        seen = [k for k, b in enumerate(track.boxes) if b is not None]
+        for k in seen:
+            here = {}
+            for box, label, score in found[k]:
+                if label in (HAND, "person") or covered_share(track.boxes[k], box) < HELD_OVERLAP:
+                    continue
+                here[caption_word(label)] = max(here.get(caption_word(label), 0.0), score)
+            for word, score in here.items():
+                held.setdefault(word, []).append(score)
+        if not held:
+            return
+        word = max(held, key=lambda w: (len(held[w]), sum(held[w])))
+        agreement = len(held[word]) / max(len(seen), 1)
+        sure = round(agreement * float(np.mean(held[word])) / CLASS_SCORE.get(word, DEFAULT_CLASS_SCORE), 2)
+        if agreement >= 0.5:
+            track.holds = word
+            track.fact_confidence["holds"] = min(1.0, sure)
 
     def names_still(self, labels: list[dict[str, float]]) -> bool:
         """Whether the detector alone names a track that never moved: a parked car, a seated man; textures
@@ -67,7 +113,8 @@ class PackagedRecogniser:
         best = max(coco, key=coco.get, default=None)
         sure = best is not None and coco[best] >= CLASS_SCORE.get(best, DEFAULT_CLASS_SCORE)
         if sure and best not in ANIMALS:
-            return Naming(caption_word(best), coco[best], DETECTOR, candidates)
+            return Naming(caption_word(best), coco[best], "palm-detection-full" if best == HAND else DETECTOR,
+                          candidates)
         crops = [c for c in crops if c is not None and c.size]
         noun, p = self.classify(crops) if crops else (None, 0.0)
         if noun is not None:
@@ -170,6 +217,11 @@ class PackagedRecogniser:
             self.missing.append(str(e))
             return
         track.action, track.posture = person.action, person.posture
+        track.fact_confidence["action"] = person.action_confidence
+        if track.action and track.action.startswith("stands") and track.direction is not None:
+            # standing only when the track is still: one that moves across the frame is not said to stand
+            track.action = None
+            track.fact_confidence["action"] = 0.0
         track.wearing = self.garments(images, track.boxes, scores)
         if person.frames_with_pose:
             track.recognised_by = sorted({*track.recognised_by, POSE})
