@@ -124,7 +124,9 @@ def test_a_batch_against_a_dead_server_says_so_and_exits_3(three_objects_clip, t
 def test_files_nested_too_deeply_are_one_line(tmp_path):
     deep = tmp_path / "deep.jsonl"
     deep.write_text("[" * 100_000 + "]" * 100_000 + "\n")
-    for args in (("trace", "show", str(deep)), ("validate", str(deep))):
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    for args in (("trace", "show", str(deep)), ("validate", str(deep)), ("flatten", str(tmp_path / "deep.json")),
+                 ("export", str(deep), "-o", str(tmp_path / "out.json"))):
         result = run_cli(*args)
         assert result.returncode == 2 and "nested too deeply" in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
@@ -327,3 +329,27 @@ def test_out_of_memory_is_named_as_such(tmp_path, monkeypatch, capsys):
                             env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(__file__))})
     first = result.stderr.splitlines()[0]
     assert first.startswith("warning: this process may use at most 1300 MB of memory (ulimit -v)"), result.stderr
+
+
+def test_a_tiny_noisy_clip_is_one_shot_not_a_montage(tmp_path):
+    import av
+    import numpy as np
+
+    from agent.run.media import FrameStore
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "tiny.mp4"
+    with av.open(str(path), "w") as out:  # 16x16: a small yellow square drifting a pixel at a time, in noise
+        stream = out.add_stream("libx264", rate=25)
+        stream.width = stream.height = 16
+        stream.pix_fmt = "yuv420p"
+        for i in range(25 * 30):
+            image = np.zeros((16, 16, 3), np.uint8)
+            y = int(4 + 3 * np.sin(i / 10))
+            image[y:y + 6, 5:11] = (0, 230, 230)
+            image = np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    assert FrameStore(path).shots.count == 1
