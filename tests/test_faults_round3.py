@@ -124,7 +124,9 @@ def test_a_batch_against_a_dead_server_says_so_and_exits_3(three_objects_clip, t
 def test_files_nested_too_deeply_are_one_line(tmp_path):
     deep = tmp_path / "deep.jsonl"
     deep.write_text("[" * 100_000 + "]" * 100_000 + "\n")
-    for args in (("trace", "show", str(deep)), ("validate", str(deep))):
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    for args in (("trace", "show", str(deep)), ("validate", str(deep)), ("flatten", str(tmp_path / "deep.json")),
+                 ("export", str(deep), "-o", str(tmp_path / "out.json"))):
         result = run_cli(*args)
         assert result.returncode == 2 and "nested too deeply" in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
@@ -261,3 +263,93 @@ def test_a_clip_that_decodes_only_in_part_is_degraded(three_objects_clip, tmp_pa
     record = caption_video(broken, Settings(runs_dir=tmp_path / "runs"))
     assert record.status == "degraded", record.fallback_reason
     assert record.fallback_reason.startswith("the clip could not be read to its end")
+
+
+def _with_a_timestamp_jump(src, dst, hours: float = 10.0):
+    """``src`` re-encoded with every frame after the middle stamped ``hours`` later."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(src)) as c:
+        frames = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    with av.open(str(dst), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 25)
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts = i + (int(hours * 3600 * 25) if i >= len(frames) // 2 else 0)
+            frame.time_base = Fraction(1, 25)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return len(frames)
+
+
+def test_a_jump_in_the_timestamps_is_taken_out(three_objects_clip, tmp_path):
+    path, _ = three_objects_clip
+    jumped = tmp_path / "jump.mp4"
+    n = _with_a_timestamp_jump(path, jumped)
+    record = caption_video(jumped, Settings(runs_dir=tmp_path / "runs"))
+    assert record.status == "ok", record.fallback_reason
+    metadata = record.evidence["read_metadata"]
+    assert abs(metadata["duration_s"] - n / 25) < 0.1 and metadata["fps"] == 25.0
+
+
+def test_out_of_memory_is_named_as_such(tmp_path, monkeypatch, capsys):
+    import errno
+    import resource
+    import subprocess
+    import sys
+
+    from agent.cli import main as cli
+    from agent.run.media.probe import out_of_memory
+
+    with pytest.raises(MemoryError, match="FFmpeg could not allocate memory"):
+        out_of_memory(OSError(errno.ENOMEM, "Cannot allocate memory"))
+
+    def runs_out(args):
+        raise MemoryError()
+
+    monkeypatch.setitem(cli.COMMANDS, "schema", runs_out)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        assert cli.main(["schema"]) == 1 and capsys.readouterr().err.startswith("error: out of memory")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_AS, (1300 << 20, resource.RLIM_INFINITY))
+
+    result = subprocess.run([sys.executable, "-m", "agent", "run", str(tmp_path / "none.mp4")], capture_output=True,
+                            text=True, preexec_fn=limited, timeout=120, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(__file__))})
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("warning: this process may use at most 1300 MB of memory (ulimit -v)"), result.stderr
+
+
+def test_a_tiny_noisy_clip_is_one_shot_not_a_montage(tmp_path):
+    import av
+    import numpy as np
+
+    from agent.run.media import FrameStore
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "tiny.mp4"
+    with av.open(str(path), "w") as out:  # 16x16: a small yellow square drifting a pixel at a time, in noise
+        stream = out.add_stream("libx264", rate=25)
+        stream.width = stream.height = 16
+        stream.pix_fmt = "yuv420p"
+        for i in range(25 * 30):
+            image = np.zeros((16, 16, 3), np.uint8)
+            y = int(4 + 3 * np.sin(i / 10))
+            image[y:y + 6, 5:11] = (0, 230, 230)
+            image = np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    assert FrameStore(path).shots.count == 1

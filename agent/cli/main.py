@@ -664,6 +664,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.debug = debug
     _terminate_like_interrupt()
+    if args.command in ("run", "batch"):
+        _warn_of_a_memory_limit()
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(name)s: %(message)s")
     try:
         if args.command not in COMMANDS and hasattr(args, "handler"):
@@ -700,6 +702,24 @@ def main(argv: list[str] | None = None) -> int:
             return 143
         print("interrupted", file=sys.stderr)
         return 130
+
+
+LOW_MEMORY_LIMIT = 3 << 30  # the vision libraries and their threads reserve about this much address space
+
+
+def _warn_of_a_memory_limit() -> None:
+    """A limit on the address space (``ulimit -v``) below what the vision libraries reserve makes them
+    fail inside native code, sometimes with no message at all: say so once, before any work."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, ValueError, OSError):
+        return
+    if soft != resource.RLIM_INFINITY and soft < LOW_MEMORY_LIMIT:
+        print(f"warning: this process may use at most {soft >> 20} MB of memory (ulimit -v); the vision "
+              f"libraries need about {LOW_MEMORY_LIMIT >> 30} GB and may run out of memory, or crash without a "
+              "message, below that", file=sys.stderr)
 
 
 class Terminated(KeyboardInterrupt):

@@ -16,6 +16,9 @@ MIN_SHOT_S = 0.25  # a shorter shot is merged into its neighbour (bikes.mp4's la
 CUT_RATIO = 3.0  # AdaptiveDetector's defaults: a cut's score is this many times its neighbours'
 CUT_MIN_CONTENT = 15.0  # and at least this
 CUT_SAME_PICTURE, CUT_MIN_CHANGE = 0.9, 3.0  # a "cut" between two thumbnails this alike is the encoder refreshing a frame
+# a cut changes much of the picture: on a tiny or noisy frame, a small object moving one pixel (or the
+# encoder's noise) scores like a cut while it changes a few thumbnail pixels; real cuts change half or more
+CUT_PIXEL_CHANGE, CUT_MIN_CHANGED_SHARE, CUT_ALIKE = 30.0, 0.15, 0.6
 
 
 class ShotFinder:
@@ -56,11 +59,16 @@ class ShotFinder:
 
     def _cut(self, c: int) -> None:
         """A cut the detector reported, unless the frames on its two sides are one picture (an
-        encoder's key frame refreshing a slow scene scores like a cut between dim shots)."""
+        encoder's key frame refreshing a slow scene scores like a cut between dim shots; on a tiny
+        frame, a small object moving a pixel scores like a cut too)."""
         before, after = self._blend.thumb(c - 1), self._blend.thumb(c)
-        if before is not None and after is not None and float(np.abs(after - before).mean()) < CUT_MIN_CHANGE \
-                and correlation(before, after) > CUT_SAME_PICTURE:
-            return
+        if before is not None and after is not None:
+            change = np.abs(after - before)
+            alike = correlation(before, after)
+            if float(change.mean()) < CUT_MIN_CHANGE and alike > CUT_SAME_PICTURE:
+                return
+            if float((change > CUT_PIXEL_CHANGE).mean()) < CUT_MIN_CHANGED_SHARE and alike > CUT_ALIKE:
+                return  # a few pixels changed on one picture: motion or noise, not another shot
         self._cuts.append(c)
 
     def finish(self, frame_times: np.ndarray, duration_s: float) -> Shots:

@@ -31,7 +31,7 @@ import numpy as np
 
 from agent.core.errors import InputError
 from agent.run.media.motion import KEEP_AROUND_S, OVERVIEW_FRAMES, MotionFrames, MotionStream
-from agent.run.media.probe import VideoInfo, ffmpeg_reason, open_video, probe
+from agent.run.media.probe import VideoInfo, ffmpeg_reason, open_video, out_of_memory, probe
 
 
 @dataclass
@@ -89,6 +89,7 @@ class DecodeStats:
     variable_frame_rate: bool = False
     warning: str | None = None
     decode_s: float = 0.0
+    timestamp_jumps: int = 0  # jumps in the timestamps taken out (the frames re-timed at the frame rate)
 
 
 @dataclass
@@ -183,7 +184,7 @@ class FrameStore:
         if expected_span > 0 and actual_span < 0.8 * expected_span and self._stats.frames_in_stream > 1:
             # the container promised more than it holds (truncated or mislabelled): sample again
             result = self._decode_pass(actual_span)
-            if not self._stats.warning:  # a clip that ends long before its container says is not whole
+            if not self._stats.warning and not self._stats.timestamp_jumps:  # ends long before it says: not whole
                 self._stats.warning = (f"decoding ended early: {self._stats.frames_in_stream} frames, "
                                        f"{actual_span:.1f} s of the {info.duration_s:.1f} s the container declares")
         self._sampled, self._motion, self._shots, self._pairs = result
@@ -262,13 +263,19 @@ class FrameStore:
             stream.thread_type = "AUTO"
             start_time = None
             index = 0
+            shift = 0.0  # seconds taken out of the timestamps after a jump (a broken or spliced stream)
             try:
                 for frame in self._decoded(container, stream, expected, packets):
                     t_abs = frame.time if frame.time is not None else index / (info.fps or 25.0)
                     if start_time is None:
                         start_time = t_abs
                         best = [(math.inf, None, -1, 0.0) for _ in targets]
-                    t = t_abs - start_time
+                    t = t_abs - start_time - shift
+                    if times and t - times[-1] > TIMESTAMP_JUMP_S:  # no frame is held that long: re-time it
+                        step = _frame_step(times, info.fps)
+                        shift += t - times[-1] - step
+                        t = times[-1] + step
+                        stats.timestamp_jumps += 1
                     times.append(t)
                     _keep_nearer(best, targets, frame, index, t)
                     finder.push(shrink(frame, detect_w, detect_h))
@@ -282,6 +289,7 @@ class FrameStore:
                             pick = next(schedule)
                     index += 1
             except av.error.FFmpegError as e:
+                out_of_memory(e)
                 stats.warning = f"decoding stopped early after {index} frames ({ffmpeg_reason(e)})"
         finally:
             container.close()
@@ -329,6 +337,16 @@ def _sampled_frames(best: list[tuple[float, object, int, float]], rotation: int)
         seen.add(idx)
         sampled.append(Frame(idx, round(t, 3), rotate(frame.to_ndarray(format="bgr24"), rotation)))
     return sampled
+
+
+TIMESTAMP_JUMP_S = 600.0  # a gap between two frames longer than this is a broken timestamp, not a held frame
+
+
+def _frame_step(times: list[float], fps: float) -> float:
+    """The gap to put in place of a jump: the last gap seen, else the container's frame period."""
+    if len(times) > 1 and 0 < times[-1] - times[-2] <= TIMESTAMP_JUMP_S:
+        return times[-1] - times[-2]
+    return 1.0 / fps if 1.0 <= (fps or 0) <= 240.0 else 1.0 / 25.0
 
 
 def _add_timing(stats: DecodeStats, times: np.ndarray, container_fps: float) -> None:

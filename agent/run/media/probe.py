@@ -86,6 +86,7 @@ def open_video(path: Path):
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as e:
+        out_of_memory(e)
         raise InputError(f"{path}: not a readable video ({ffmpeg_reason(e)})") from None
     if not container.streams.video:
         container.close()
@@ -100,6 +101,12 @@ def open_video(path: Path):
         container.close()
         raise InputError(f"{path}: is a still image ({kind}), not a video; caption a video clip")
     return container
+
+
+def out_of_memory(e: Exception) -> None:
+    """FFmpeg could not allocate memory: that is out of memory, not a clip that cannot be decoded."""
+    if isinstance(e, MemoryError) or getattr(e, "errno", None) == errno.ENOMEM:
+        raise MemoryError(f"FFmpeg could not allocate memory ({ffmpeg_reason(e)})") from None
 
 
 def ffmpeg_reason(e: Exception) -> str:
@@ -129,6 +136,7 @@ def probe(path: str | Path) -> VideoInfo:
                 first = frame
                 break
         except av.error.FFmpegError as e:
+            out_of_memory(e)
             raise InputError(f"{path}: video data cannot be decoded ({ffmpeg_reason(e)})") from None
         if first is None:
             raise InputError(f"{path}: video stream holds no decodable frames (truncated?)")

@@ -11,7 +11,7 @@ import numpy as np
 
 from agent.core.errors import InputError
 from agent.run.media.frames import coded_size, shrink, shrunk_size
-from agent.run.media.probe import ffmpeg_reason, open_video, probe
+from agent.run.media.probe import ffmpeg_reason, open_video, out_of_memory, probe
 
 
 def find_shots(path: str | Path, min_shot_s: float | None = None):
@@ -37,6 +37,7 @@ def find_shots(path: str | Path, min_shot_s: float | None = None):
                 times.append(t - start)
                 finder.push(shrink(frame, w, h))
         except av.error.FFmpegError as e:
+            out_of_memory(e)
             warning = ffmpeg_reason(e)
     finally:
         container.close()
