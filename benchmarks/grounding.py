@@ -177,7 +177,9 @@ def generated_clips(n: int, where: Path, checks) -> list[tuple[str, bool, list[s
         path = where / f"{seed}.mp4"
         if not path.exists():
             where.mkdir(parents=True, exist_ok=True)
-            render_clip(random_scene(seed, label, speed=speed), path)
+            partial = path.with_name(f"{seed}.partial.mp4")  # a stopped run leaves no half-written clip
+            render_clip(random_scene(seed, label, speed=speed), partial)
+            partial.rename(path)
         ctx = RunContext(FrameStore(path), settings, settings.runs_dir / str(seed), tools=tools)
         for name in offline_tools(list(tools.values())):
             ctx.require(name)

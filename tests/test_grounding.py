@@ -222,3 +222,10 @@ def test_the_tool_summary_names_the_unsure_facts():
     note = sureness.note_for(ev, Instances.model_validate(ev[tool(Instances)]))
     assert note.startswith("unsure") and "No.0 end_cell" in note and "No.0 leaves_frame" in note
     assert len(note) < 300
+
+
+def test_a_still_centroid_with_a_travelling_box_edge_is_not_surely_still():
+    rising = track()
+    rising.boxes = [[0.3, 0.4 - 0.05 * k, 0.5, 0.9] for k in range(8)]  # it stands up: the top edge rises
+    assert sureness.instance_rating(rising)["direction"] < sureness.SURE
+    assert sureness.instance_rating(track())["direction"] >= sureness.SURE

@@ -69,10 +69,8 @@ def say_only_sure(inst: InstanceTrack, ratings: dict[str, float]) -> InstanceTra
         update["action"] = None
     if not sure(ratings.get("colours")):
         update.update(colours=[], upper_colours=[], lower_colours=[], wearing=[])
-    if not sure(ratings.get("direction")):
-        update.update(direction=None, motion_speed="still")
-        if inst.start_cell != (update.get("end_cell") or inst.end_cell):
-            update["end_cell"] = inst.start_cell  # no motion said, so no move between cells either
+    if not sure(ratings.get("direction")) and update.get("end_cell", inst.end_cell) == inst.start_cell:
+        update.update(direction=None, motion_speed="still")  # a sure move between cells keeps its direction
     return inst.model_copy(update=update) if update else inst
 
 

@@ -132,7 +132,11 @@ def _motion_ratings(inst: InstanceTrack) -> dict[str, float]:
         if inst.boxes and inst.boxes[-1] is None:
             direction = min(direction, 0.5)  # measured up to a missed sample
     else:
-        direction = 0.8 * enough
+        # 'still' says the centroid stayed; a box edge that travels far (a subject that stands up, bends
+        # or reaches out) is motion a still centroid hides
+        boxes = [b for b in inst.boxes if b is not None]
+        steady_size = not boxes or max(max(b[k] for b in boxes) - min(b[k] for b in boxes) for k in range(4)) <= 0.25
+        direction = (0.8 if steady_size else 0.5) * enough
     out = {"direction": round(direction, 3), "motion_speed": round(direction, 3)}
     if inst.action:
         out["action"] = 0.75 if seen >= 3 else 0.5
