@@ -35,6 +35,7 @@ CONSISTENCY_MIN = 0.5  # |net| / total path: jitter around zero scores near 0
 SHAKE_MIN = 0.002  # residual translation velocity, frame widths per 0.1 s
 MIN_INLIERS = 12
 MIN_SHOT_PAIRS = 4  # a montage's shot with fewer frame pairs (0.4 s of the motion stream) is not measured
+TOO_PLAIN = "too little textured background: the corners that moved may be an instance's"
 GRID = (6, 4)  # cells the corners are spread over
 CELL_TEXTURE_MIN = 4.0  # grey-level spread (std) below which a cell is plain: its corners are noise
 BACKGROUND_MIN = 0.3  # share of cells with textured corners that follow the fit, below which no move is named
@@ -240,19 +241,21 @@ def from_pairs(pairs: list[PairMotion], times: np.ndarray, size: tuple[int, int]
     shots = np.zeros(n, dtype=int) if shots is None else np.asarray(shots)
     n_shots = max(n_shots or 0, int(shots.max()) + 1)
     ok = usable_pairs(n, shots, excluded)
-    # a pair fitted on too little textured background may have followed an instance: detection must not
-    # warp the frames by it (that would make the instance look still and the wall move)
-    kept = [p if ok[i] and p.background >= BACKGROUND_MIN else PairMotion(None, p.dt, 0, 0.0)
-            for i, p in enumerate(pairs)]
+    kept = [p if ok[i] else PairMotion(None, p.dt, 0, 0.0) for i, p in enumerate(pairs)]
     w, h = size
     per_shot: list[CameraMotion] = []
     for k in range(n_shots):
         mine = [p for i, p in enumerate(pairs) if ok[i] and shots[i] == k]
         if n_shots > 1 and len(mine) < MIN_SHOT_PAIRS:  # a flash of a shot: a few pairs are no measurement
             per_shot.append(CameraMotion(label=UNCLEAR, speed="unknown", pairs_used=0, pairs_total=len(mine),
-                                         hint="The shot is too short to measure the camera movement."))
+                                         hint="The shot is too short to measure the camera movement.",
+                                         fact_confidence={"label": 0.0}))
             continue
         per_shot.append(summarise(mine, w, h))
+        if per_shot[-1].ambiguity == TOO_PLAIN:
+            # its fits may have followed an instance: detection must not warp the frames by them (that would
+            # make the instance look still and the wall move)
+            kept = [PairMotion(None, p.dt, 0, 0.0) if shots[i] == k else p for i, p in enumerate(kept)]
     if n_shots == 1:
         return per_shot[0], kept
     return combine(per_shot, spans_s or _spans_from(times, shots, n_shots)), kept
@@ -347,7 +350,7 @@ def _too_plain(within: list[PairMotion], valid: list[PairMotion], background: fl
         hint=("Too little textured background to measure the camera motion (the corners that moved cover "
               f"{background:.0%} of the frame and may belong to a moving instance); it is unclear."),
         rates={k: round(float(v), 4) for k, v in zip(("pan", "tilt", "zoom", "roll"), rates)},
-        pairs_used=len(valid), pairs_total=len(within), fact_confidence={"label": 0.0})
+        pairs_used=len(valid), pairs_total=len(within), ambiguity=TOO_PLAIN, fact_confidence={"label": 0.0})
 
 
 def combine(per_shot: list[CameraMotion], spans_s: list[tuple[float, float]]) -> CameraMotion:

@@ -15,6 +15,7 @@ from .colors import dominant_colours, own_pixels, steady_colours
 from .geometry import at_edge
 
 EDGE = 0.02  # a box this close to the border counts as touching it
+CROSSED = 0.1  # frame widths from the first to the last sighting that make an instance move, however slowly
 GONE_SAMPLES = 2  # samples at the end (start) of its shot an instance must be missing from to leave (enter)
 
 
@@ -84,11 +85,28 @@ def fill_evidence(track: InstanceTrack, times: list[float], frames: list[np.ndar
     track.displacement = round(float(np.hypot(dx, dy)), 4)
     speed = track.displacement / span if span > 0 else 0.0
     track.motion_speed = motion_speed(speed)
+    if track.motion_speed == "still" and track.displacement >= CROSSED:
+        track.motion_speed = "slowly"  # a slow crossing of a tenth of the frame is no standing still
     track.direction = None if track.motion_speed == "still" else direction_word(dx, dy)
+    track.fact_confidence["direction"] = _direction_agreement(cents, seen, dx, dy, track.direction is None)
     track.relative_size = relative_size(float(np.mean([areas[i] for i in seen])))
     if frames is not None:
         track.colours = _colours(track, seen, frames, masks, person)
     return track
+
+
+def _direction_agreement(cents, seen: list[int], dx: float, dy: float, still: bool) -> float:
+    """How sure the direction (or the stillness) is: the share of steps between consecutive sightings that
+    go the net way (for a still track: that move under a twentieth of the frame), less when fewer than three
+    steps were seen."""
+    steps = [(cents[b][0] - cents[a][0], cents[b][1] - cents[a][1]) for a, b in zip(seen, seen[1:])]
+    if not steps:
+        return 0.0
+    if still:
+        agree = sum(float(np.hypot(*st)) < 0.05 for st in steps)
+    else:
+        agree = sum(st[0] * dx + st[1] * dy > 0 for st in steps)
+    return round(agree / len(steps) * min(1.0, len(steps) / 3.0), 2)
 
 
 def _frame_edge_confidence(track: InstanceTrack, seen: list[int], shot: list[int]) -> dict[str, float]:
