@@ -109,3 +109,13 @@ def test_a_thing_met_once_is_not_held():
     track = _hand()
     _recogniser().describe_hand(track, [[bottle], [], [], []])
     assert track.holds is None
+
+
+def test_the_caption_says_what_a_hand_holds_only_when_sure():
+    from agent.core.composer import actions
+
+    track = _hand()
+    track.holds, track.fact_confidence["holds"] = "bottle", 0.9
+    assert "holding a bottle" in actions(track)
+    track.fact_confidence["holds"] = 0.4
+    assert "holding" not in actions(track)
