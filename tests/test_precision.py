@@ -111,3 +111,19 @@ def test_walking_needs_several_agreeing_samples():
     assert _action_agreement("walks", steady, heights, [], 0, 6, []) >= SURE
     one_jump = [(0.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, 0.0, 2.0), (250.0, 0.0, 3.0)]
     assert _action_agreement("walks", one_jump, heights[:4], [], 0, 4, []) < SURE
+
+
+def test_a_colour_that_cannot_be_told_from_what_the_mask_took_in_is_unsure():
+    """A thin dark bicycle frame against a pale wall, its mask a rough box mostly of wall."""
+    frames, masks = [], []
+    for _ in range(3):
+        img = np.full((240, 320, 3), 200, np.uint8)
+        cv2.line(img, (100, 200), (200, 60), (20, 20, 20), 3)
+        cv2.line(img, (100, 200), (220, 200), (20, 20, 20), 3)
+        mask = np.zeros((240, 320), bool)
+        mask[50:210, 90:230] = True
+        frames.append(img)
+        masks.append(mask)
+    track = InstanceTrack(id="No.0", class_name="bicycle", confidence=0.9, boxes=[[0.28, 0.2, 0.72, 0.88]] * 3)
+    fill_evidence(track, [0.0, 0.5, 1.0], frames, masks)
+    assert track.fact_confidence["colours"] < SURE

@@ -15,6 +15,7 @@ from .colors import dominant_colours, own_pixels, steady_colours
 from .geometry import at_edge
 
 EDGE = 0.02  # a box this close to the border counts as touching it
+UNTOLD_COLOUR = 0.4  # colour confidence factor when the thing's pixels could not be told from its surroundings
 CROSSED = 0.1  # frame widths from the first to the last sighting that make an instance move, however slowly
 GONE_SAMPLES = 2  # samples at the end (start) of its shot an instance must be missing from to leave (enter)
 
@@ -132,7 +133,7 @@ def _colours(track, seen, frames, masks, person: bool) -> list[str]:
     For a person, the upper body (below the head) is named first and the lower body second:
     clothing is what a caption describes.
     """
-    main, lower = [], []
+    main, lower, told_apart = [], [], []
     for i in seen:
         img = frames[i]
         h, w = img.shape[:2]
@@ -149,14 +150,18 @@ def _colours(track, seen, frames, masks, person: bool) -> list[str]:
             main.append(img[m & (rows >= top + 0.22 * bh) & (rows < top + 0.55 * bh)])
             lower.append(img[m & (rows >= top + 0.6 * bh)])
         else:
-            main.append(own_pixels(img, m))
+            pixels, own = own_pixels(img, m)
+            main.append(pixels)
+            told_apart.append(own)
     if not person:  # each frame on its own, then the colours most frames agree on
         names, agreement = steady_colours(main)
-        track.fact_confidence["colours"] = round(agreement, 2)
+        # sure only where the thing's own pixels stood out from what its mask took in, in most frames
+        apart = sum(told_apart) / max(len(told_apart), 1)
+        track.fact_confidence["colours"] = round(agreement * (1.0 if apart >= 0.5 else UNTOLD_COLOUR), 2)
         return names[:3]
     names = [name for name, _ in dominant_colours(np.concatenate(main))] if main else []
     if person and lower:
         below = dominant_colours(np.concatenate(lower))
         if below:
-            names = names[:1] + [below[0][0]] + [n for n in names[1:] if n != below[0][0]]
+            names = list(dict.fromkeys(names[:1] + [below[0][0]] + names[1:]))
     return names
