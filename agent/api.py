@@ -16,11 +16,13 @@ Bad input raises :class:`agent.core.errors.AgentError` with a one-line ``message
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from agent.core.config import Settings, load_settings
+from agent.core.errors import InputError
 from agent.run.record import RunRecord
 
 __all__ = ["caption", "caption_many"]
@@ -38,7 +40,26 @@ def caption(video: str | Path, *, settings: Settings | None = None,
     ``listeners`` hear every event of the run (the trace's lines, as dicts)."""
     from agent.run.runner import caption_video
 
-    return caption_video(video, _settings(settings, overrides), listeners=list(listeners))
+    return caption_video(_clip_path(video, "caption"), _settings(settings, overrides), listeners=list(listeners))
+
+
+def _clip_path(video: Any, where: str) -> Path:
+    """A clip given as a str or a path; anything else is one :class:`AgentError` line."""
+    if isinstance(video, (str, os.PathLike)) and not isinstance(video, bytes) and str(os.fspath(video)).strip():
+        return Path(video)
+    shown = repr(video) if len(repr(video)) <= 60 else repr(video)[:57] + "..."
+    raise InputError(f"agent.{where}: a clip is a path (str or pathlib.Path), not {type(video).__name__} {shown}")
+
+
+def _clip_paths(videos: Any) -> list[Path]:
+    if isinstance(videos, (str, bytes, os.PathLike)):
+        raise InputError(f"agent.caption_many: give a list of clips, not one {type(videos).__name__} "
+                         f"({videos!r}); for one clip use agent.caption")
+    try:
+        items = list(videos)
+    except TypeError:
+        raise InputError(f"agent.caption_many: give a list of clips, not {type(videos).__name__}") from None
+    return [_clip_path(v, "caption_many") for v in items]
 
 
 def caption_many(videos: Iterable[str | Path], *, workers: int = 1, records: str | Path | None = None,
@@ -49,16 +70,18 @@ def caption_many(videos: Iterable[str | Path], *, workers: int = 1, records: str
     ``workers``: clips captioned at once, each in its own process. ``records``: a JSON-lines file the
     records are appended to; a clip it already holds is not captioned again (without it, the records
     are kept in a temporary file). ``cache``: a tool-cache file shared by the runs."""
-    from agent.run.batch import RecordFile, run_batch
+    from agent.run.batch import RecordFile, clip_identity, run_batch
 
-    paths = [Path(v) for v in videos]
+    paths = _clip_paths(videos)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise InputError(f"agent.caption_many: workers must be a whole number of at least 1, not {workers!r}")
     resolved = _settings(settings, overrides)
     with tempfile.TemporaryDirectory(prefix="instance-agent-batch-") as scratch:
         out = Path(records) if records is not None else Path(scratch) / "records.jsonl"
         run_batch(paths, out, resolved, workers=workers, cache_path=Path(cache) if cache else None)
         store = RecordFile(out)
         try:
-            by_path = {r["path"]: r for r in store.records() if r.get("shot") is None}
+            by_path = {clip_identity(r["path"]): r for r in store.records() if r.get("shot") is None}
         finally:
             store.close()
-    return [by_path[str(p)] for p in paths if str(p) in by_path]
+    return [by_path[clip_identity(p)] for p in paths if clip_identity(p) in by_path]

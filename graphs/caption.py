@@ -39,7 +39,8 @@ from agent.core.composer import compose
 from agent.core.registry import ToolRegistry
 from agent.core.prompts import SYSTEM_PROMPT, first_message_text
 from agent.models.toolcalls import cap_reply, normalise_reply, unparsed_error
-from agent.core.validation import validate
+from agent.core.validation import assess, validate
+from graphs.grounding import core_measured, field_by_field
 
 SUBMIT = "submit_caption"
 
@@ -78,6 +79,8 @@ class CaptionState(TypedDict, total=False):
     problems: list[str]
     fallback_reason: str | None
     llm_error: str | None  # the model could not be reached or answered with an error
+    advice: list[dict]  # disagreements with unsure evidence of the caption accepted (field, measured, confidence, said)
+    field_sources: dict[str, str]  # a degraded caption kept field by field: each field's source (model or composed)
 
 
 def as_langchain_tool(tool, plan_position: int | None = None) -> StructuredTool:
@@ -95,6 +98,11 @@ def as_langchain_tool(tool, plan_position: int | None = None) -> StructuredTool:
         artifact = {"evidence": obs.evidence_dict(), "images": [str(p) for p in obs.images], "ok": obs.ok,
                     "dependencies": {r.name: ctx.evidence.get(r.name) for r in ran_first}}
         content = obs.summary_text()
+        from agent.core.sureness import note_for
+
+        unsure = note_for(ctx.evidence, obs.evidence) if obs.evidence is not None else None
+        if unsure:
+            content += f"\n({unsure})"
         for r in ran_first:
             content += f"\n(ran first: {r.name} -> {r.summary})"
         return content, artifact
@@ -218,24 +226,40 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
         return {"nudges": 1, "messages": [HumanMessage(
             f"Reply with a tool call: use the tools to gather evidence, then call {SUBMIT} with the caption.")]}
 
-    def validate_submission(state: CaptionState) -> dict:
+    def validate_submission(state: CaptionState, runtime: Runtime) -> dict:
         last: AIMessage = state["messages"][-1]
         calls = last.tool_calls
         submit = next(c for c in calls if c["name"] == SUBMIT)
         replies = [ToolMessage(f"Not run: {SUBMIT} ends the turn; call tools before submitting.",
                                tool_call_id=c["id"], name=c["name"]) for c in calls if c is not submit]
         unparsed = unparsed_error(submit)
+        update: dict[str, Any] = {}
         if unparsed:
             caption, lines = None, [unparsed.removeprefix("Error: ")]
         else:
-            caption, problems = validate(submit["args"], state.get("evidence") or {}, checks)
+            # nothing unmeasured passes: the core measurements the model skipped run now
+            with one_at_a_time:
+                _seed(runtime.context, state)
+                evidence, ran, missing = core_measured(runtime.context, state.get("evidence") or {}, tools)
+            update["evidence"] = evidence
+            caption, problems, advice = assess(submit["args"], evidence, checks)
+            update["advice"] = [a.disagreement() for a in advice]
+            if caption is not None and not problems and missing:
+                replies.append(ToolMessage("Caption kept, unchecked against: " + ", ".join(missing),
+                                           tool_call_id=submit["id"], name=SUBMIT))
+                return {**update, "messages": replies, "status": "degraded", "caption": caption.to_dict(),
+                        "problems": [], "fallback_reason": "the caption could not be checked: "
+                                                           f"{', '.join(missing)} could not be measured"}
             if caption is not None and not problems:
                 replies.append(ToolMessage("Caption accepted.", tool_call_id=submit["id"], name=SUBMIT))
-                return {"messages": replies, "status": "ok", "caption": caption.to_dict(), "problems": []}
+                return {**update, "messages": replies, "status": "ok", "caption": caption.to_dict(), "problems": []}
             lines = [str(p) for p in problems]
+            if ran:
+                lines.append("these measurements were missing and ran before the check: "
+                             + "; ".join(f"{name} -> {summary}" for name, summary in ran))
         replies.append(ToolMessage("The caption was not accepted. Fix these problems and submit again:\n- "
                                    + "\n- ".join(lines), tool_call_id=submit["id"], name=SUBMIT, status="error"))
-        return {"messages": replies, "repairs": 1, "problems": lines}
+        return {**update, "messages": replies, "repairs": 1, "problems": lines}
 
     def fallback(state: CaptionState, runtime: Runtime) -> dict:
         ctx = runtime.context
@@ -244,9 +268,17 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
         for name in plan:  # measure what the model left unmeasured
             ctx.require(name)
         evidence = {**(state.get("evidence") or {}), **ctx.evidence}
-        caption = compose(evidence, state["video"], sections(evidence))
-        _, problems = validate(caption.to_dict(), evidence, checks)
-        return {"status": "degraded", "caption": caption.to_dict(), "fallback_reason": reason, "evidence": evidence,
+        composed = compose(evidence, state["video"], sections(evidence)).to_dict()
+        kept = field_by_field(state["messages"], composed, evidence, checks, SUBMIT)
+        if kept is not None:  # the model's fields that passed, composed text for the ones that failed
+            caption, sources, advice = kept
+            failed = sorted(f for f, source in sources.items() if source == "composed")
+            return {"status": "degraded", "caption": caption, "evidence": evidence, "field_sources": sources,
+                    "advice": advice, "problems": state.get("problems", []),
+                    "fallback_reason": f"{reason}; composed from the evidence: {', '.join(failed)}"}
+        _, problems = validate(composed, evidence, checks)
+        return {"status": "degraded", "caption": composed, "fallback_reason": reason, "evidence": evidence,
+                "field_sources": {"(caption)": "composed"},
                 "problems": [str(p) for p in problems] or state.get("problems", [])}
 
     # -- routing ---------------------------------------------------------------------------
@@ -323,7 +355,8 @@ def _fallback_reason(state: CaptionState, settings) -> str:
 
 def initial_state(video: str) -> CaptionState:
     return {"messages": [], "evidence": {}, "video": video, "steps": 0, "repairs": 0, "nudges": 0, "tool_calls": 0,
-            "status": "running", "caption": None, "problems": [], "fallback_reason": None, "llm_error": None}
+            "status": "running", "caption": None, "problems": [], "fallback_reason": None, "llm_error": None,
+            "advice": [], "field_sources": {}}
 
 
 __all__ = ["build_caption_graph", "initial_state", "offline_tools", "CaptionState", "SUBMIT"]

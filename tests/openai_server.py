@@ -8,7 +8,11 @@ takes the next entry of the script:
   a string sent as is (to send arguments that are not valid JSON);
 * ``status(code)``: an HTTP error (429 with ``retry-after-ms``, 500, ...);
 * ``raw(body, content_type)``: bytes sent as they are, for replies that are not a chat completion;
-* ``stall(seconds)``: answer nothing for that long (the client times out), then drop the request.
+* ``stall(seconds)``: answer nothing for that long (the client times out), then drop the request;
+* ``trickle(reply(...))``: a reply sent one byte at a time (each read gets data, the whole takes long);
+* ``reset_mid_body()``: half a reply, then the connection is dropped;
+* ``gzip_header()``: a plain JSON body labelled ``Content-Encoding: gzip``;
+* ``reply(..., usage={...}, finish_reason="length")``: bad usage numbers, a reply cut at the token limit.
 
 Instead of a script, ``responder(body)`` may choose each answer from the request (for clips
 captioned at once, whose requests come in any order); ``delay`` seconds pass before each answer
@@ -28,8 +32,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-def reply(content: str = "", calls: list[tuple[str, Any]] | None = None) -> dict:
-    return {"kind": "reply", "content": content, "calls": calls or []}
+def reply(content: str = "", calls: list[tuple[str, Any]] | None = None, *, usage: dict | None = None,
+          finish_reason: str | None = None) -> dict:
+    """``usage``: the usage object sent instead of the estimate (bad numbers: "many", NaN, -5);
+    ``finish_reason``: sent instead of "stop" / "tool_calls" (e.g. "length": cut at the token limit)."""
+    return {"kind": "reply", "content": content, "calls": calls or [], "usage": usage, "finish_reason": finish_reason}
+
+
+def trickle(item: dict, every: float = 0.2) -> dict:
+    """``item`` (a reply) sent one byte every ``every`` seconds: each read gets data, the whole takes long."""
+    return {"kind": "trickle", "item": item, "every": every}
+
+
+def reset_mid_body(item: dict | None = None) -> dict:
+    """The headers and half of ``item``'s body, then the connection is dropped."""
+    return {"kind": "reset", "item": item or reply("cut")}
+
+
+def gzip_header(item: dict | None = None) -> dict:
+    """``item``'s plain JSON body sent with ``Content-Encoding: gzip``."""
+    return {"kind": "gzip_header", "item": item or reply("plain")}
 
 
 def status(code: int, message: str = "scripted error") -> dict:
@@ -141,6 +163,9 @@ class ScriptedOpenAI:
                         server.in_flight -= 1
 
             def _answer(self, item: dict, body: dict) -> None:
+                if item["kind"] in ("trickle", "reset", "gzip_header"):
+                    self._broken(item, body)
+                    return
                 if item["kind"] == "stall":
                     time.sleep(item["seconds"])
                     self.close_connection = True
@@ -156,6 +181,9 @@ class ScriptedOpenAI:
                     self._send(item["code"], {"error": {"message": item["message"], "type": "scripted"}},
                                {"retry-after-ms": "10"})
                     return
+                self._send(200, self._completion(item, body))
+
+            def _completion(self, item: dict, body: dict) -> dict:
                 tokens, images = text_tokens(body)
                 with server._lock:
                     server.prompt_tokens += tokens
@@ -167,13 +195,36 @@ class ScriptedOpenAI:
                 if calls:
                     message["tool_calls"] = calls
                 completion = (len(item["content"]) + sum(len(c["function"]["arguments"]) for c in calls)) // 4
-                self._send(200, {
-                    "id": f"chatcmpl-{len(server.requests)}", "object": "chat.completion", "created": int(time.time()),
-                    "model": body.get("model", "scripted"),
-                    "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
-                    "usage": {"prompt_tokens": tokens, "completion_tokens": completion,
-                              "total_tokens": tokens + completion},
-                })
+                usage = item.get("usage") or {"prompt_tokens": tokens, "completion_tokens": completion,
+                                              "total_tokens": tokens + completion}
+                finish = item.get("finish_reason") or ("tool_calls" if calls else "stop")
+                return {"id": f"chatcmpl-{len(server.requests)}", "object": "chat.completion",
+                        "created": int(time.time()), "model": body.get("model", "scripted"),
+                        "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage}
+
+            def _broken(self, item: dict, body: dict) -> None:
+                data = json.dumps(self._completion(item["item"], body)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if item["kind"] == "gzip_header":
+                    self.send_header("Content-Encoding", "gzip")
+                self.end_headers()
+                if item["kind"] == "gzip_header":
+                    self.wfile.write(data)
+                elif item["kind"] == "reset":
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # dropped mid-body
+                else:
+                    try:
+                        for i in range(len(data)):
+                            self.wfile.write(data[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(item["every"])
+                    except OSError:  # the client gave up: as it should
+                        self.close_connection = True
 
         return Handler
 

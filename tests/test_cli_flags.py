@@ -1,5 +1,5 @@
 """One CLI: flags made from the settings model, the same on run and batch; config keys equal to flag
-names; help on every flag; --version, --debug anywhere, the program name; the README's reference."""
+names; help on every flag; --version, --debug anywhere, the program name; the command reference in docs/cli.md."""
 
 import argparse
 import json
@@ -42,22 +42,25 @@ def test_one_output_flag_name_everywhere():
         assert {"-o", "--output", "--out"} <= flags, name
 
 
-def readme_block() -> str:
-    text = (ROOT / "README.md").read_text()
-    assert BEGIN in text and END in text, "the README has no command reference"
+REFERENCE_FILE = ROOT / "docs" / "cli.md"
+
+
+def reference_block() -> str:
+    text = REFERENCE_FILE.read_text()
+    assert BEGIN in text and END in text, f"{REFERENCE_FILE} has no command reference"
     return text[text.index(BEGIN): text.index(END) + len(END)]
 
 
-def test_readme_command_reference_is_the_parsers():
-    assert readme_block() == reference(), "regenerate it: python -m agent.cli.reference"
+def test_docs_command_reference_is_the_parsers():
+    assert reference_block() == reference(), "regenerate it: python -m agent.cli.reference > the block in docs/cli.md"
 
 
 def _flags(line_cells: str) -> set[str]:
     return set(re.findall(r"`(--?[A-Za-z][\w-]*)`", line_cells))
 
 
-def test_readme_reference_names_the_flags_of_each_help():
-    block = readme_block()
+def test_docs_reference_names_the_flags_of_each_help():
+    block = reference_block()
     sections = re.split(r"^#### ", block, flags=re.M)
     documented: dict[str, set[str]] = {}
     settings: set[str] = set()

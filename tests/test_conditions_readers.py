@@ -367,7 +367,7 @@ def test_enhance_rejects_an_unknown_format_before_any_model(tmp_path, capsys):
 
 # -- enhance with every condition, through the scripted server -------------------------------------------
 def test_enhance_with_every_condition_through_the_scripted_server(tmp_path, capsys, three_objects_clip):
-    """The measurement the README reports: model calls, tokens, and the validator catching a caption that
+    """The measurement docs/conditions.md reports: model calls, tokens, and the validator catching a caption that
     contradicts the conditions (a zoom for the path's dolly, the wrong colour, bright light for a dark style)."""
     from openai_server import ScriptedOpenAI, reply
 

@@ -201,8 +201,12 @@ def test_an_interrupt_leaves_a_failed_record(three_objects_clip, tmp_path, monke
 
     path, _ = three_objects_clip
 
-    def interrupted(self, ctx, args):
-        raise KeyboardInterrupt
+    def interrupted(self, ctx, args):  # Ctrl-C while the tool works: the signal reaches the main thread
+        import signal
+        import time
+
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
 
     monkeypatch.setattr(tools.camera.EstimateCameraMotion, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):

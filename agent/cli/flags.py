@@ -45,10 +45,13 @@ def add_settings_flags(parser: argparse.ArgumentParser, title: str = "settings (
         flag = flag_of(name)
         names = [flag, *FLAG_ALIASES.get(name, [])]
         text = (field.description or name.replace("_", " ")) + _default_text(field)
+        if (field.json_schema_extra or {}).get("testing_only"):
+            text = argparse.SUPPRESS  # works, but kept out of --help: it is for the tests
         choices = _choices(field.annotation)
         if field.annotation is bool:
             group.add_argument(*names, dest=name, action=argparse.BooleanOptionalAction, default=None,
-                               help=text + (" (default on)" if field.default else " (default off)"))
+                               help=text if text == argparse.SUPPRESS
+                               else text + (" (default on)" if field.default else " (default off)"))
         elif name in LIST_FIELDS:
             metavar = key_of(name).upper().replace("-", "_").removeprefix("NO_")
             group.add_argument(*names, dest=name, action="append", default=None, choices=choices,

@@ -95,6 +95,9 @@ def _parser(prog: str | None = None) -> argparse.ArgumentParser:
     export.add_argument("--shard-size", type=int, default=1000, metavar="N", help="samples per webdataset shard "
                                                                                   "(default 1000)")
     export.add_argument("--with-clips", action="store_true", help="webdataset: put each sample's clip in too (mp4)")
+    from agent.cli.report import add_export_flags, add_report_command
+
+    add_export_flags(export)  # --skip-changed, --text-tokens, --tokenizer
 
     enhance = sub.add_parser("enhance", help="expand a short prompt into a structured caption (needs an LLM)",
                              description="Expand a short prompt into a structured caption.")
@@ -137,6 +140,7 @@ def _parser(prog: str | None = None) -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed of the scene (default 0)")
     demo.add_argument("--duration", type=float, default=4.0, help="seconds (default 4)")
     demo.add_argument("--noise", type=float, default=None, help="pixel noise level (default: chosen by the seed)")
+    add_report_command(sub)
     _plugin_commands(sub)
     return p
 
@@ -184,9 +188,13 @@ def cmd_run(args) -> int:
     from agent.cli.trace import print_caption
 
     settings = settings_from_args(args)
+    _refuse_run_outputs_among_inputs(args)
     shots = _shot_opts(args)
     if shots is not None:
         return _run_shots(args, settings, shots)
+    if args.step and not sys.stdin.isatty():
+        raise InputError("--step asks before each tool call and needs a terminal to answer on; stdin is not one "
+                         "(run without --step, or from a terminal)")
     listeners = _listeners(args)
     try:
         step = None
@@ -194,8 +202,9 @@ def cmd_run(args) -> int:
             from agent.cli.stepper import StepPrompt
 
             step = StepPrompt()
-        record = caption_video(args.video, settings, listeners=listeners, debug=args.debug, step=step,
-                               resume=args.resume)
+        with tools_print_to_stderr():  # the caption and --json own stdout
+            record = caption_video(args.video, settings, listeners=listeners, debug=args.debug, step=step,
+                                   resume=args.resume)
     finally:
         for listener in listeners:
             listener.close()
@@ -236,6 +245,26 @@ def cmd_run(args) -> int:
               "evidence, not written by the model", file=sys.stderr)
         return EXIT_BACKEND
     return code
+
+
+def _refuse_run_outputs_among_inputs(args) -> None:
+    """``-o`` and ``--trace`` never overwrite the clip, the config file or each other."""
+    from agent.run.batch import refuse_output_among_inputs
+
+    inputs = [args.video, *_config_files()]
+    if args.trace:
+        refuse_output_among_inputs(args.trace, inputs, "--trace")
+    if args.output:
+        targets = {args.output, args.output.with_suffix(".txt"), args.output.with_suffix(".json")}
+        for target in targets:  # output_path may move text or JSON next to the name given
+            refuse_output_among_inputs(target, [*inputs, *([args.trace] if args.trace else [])])
+
+
+def tools_print_to_stderr():
+    """While a run writes machine output on stdout, what tools and plugins print goes to stderr."""
+    import contextlib
+
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def output_path(path: Path, output, fmt: str) -> Path:
@@ -330,7 +359,8 @@ def cmd_batch(args) -> int:
     from rich.console import Console
 
     from agent.cli.flags import settings_from_args
-    from agent.run.batch import read_inputs, run_batch
+    from agent.run.batch import refuse_output_among_inputs, run_batch, scan_inputs
+    from agent.run.records_file import check_is_records_file
     from agent.run.plugins import load_plugins
 
     if args.workers < 1:
@@ -346,8 +376,14 @@ def cmd_batch(args) -> int:
         raise InputError(f"--format {settings.output_format}: not a known format "
                          f"(known: {', '.join(sorted(formats))})")
     shots = _shot_opts(args)
-    clips, columns = read_inputs(args.input)
+    found = scan_inputs(args.input)
+    clips, columns = found.clips, found.columns
     cache = None if args.no_cache else (args.cache or args.output.with_name(args.output.stem + ".tool-cache.sqlite"))
+    named = [*clips, *([found.manifest] if found.manifest else []), *_config_files()]
+    refuse_output_among_inputs(args.output, named)
+    check_is_records_file(args.output)  # an existing file that is not our records is left as it is
+    if cache is not None:
+        refuse_output_among_inputs(cache, [*named, args.output], "--cache")
     console = Console(stderr=True, highlight=False)
     print(f"{len(clips)} clip(s) from {args.input}; records in {args.output}"
           + (f"; tool cache {cache}" if cache else ""), file=sys.stderr)
@@ -375,9 +411,20 @@ def cmd_batch(args) -> int:
         elif not args.quiet:
             print(line, file=sys.stderr, flush=True)
 
+    model_errors: list[str] = []
+
+    def heard(record: dict, done: int, total: int) -> None:
+        if record.get("model_error"):
+            if not model_errors:  # the first model error once, as it happens; the rest are in the records
+                line = f"error: {redact(record['model_error'])}; captions are composed from the tools' evidence"
+                (progress.console.print(line, style="red") if progress is not None else
+                 print(line, file=sys.stderr, flush=True))
+            model_errors.append(record["model_error"])
+        on_record(record, done, total)
+
     try:
         summary = run_batch(clips, args.output, settings, columns=columns, workers=args.workers, retry_failed=args.retry_failed,
-                            cache_path=cache, engine=args.engine, ray_address=args.ray_address, on_record=on_record,
+                            cache_path=cache, engine=args.engine, ray_address=args.ray_address, on_record=heard,
                             shots=shots, on_note=lambda note: print(note, file=sys.stderr, flush=True))
     finally:
         if progress is not None:
@@ -390,26 +437,46 @@ def cmd_batch(args) -> int:
         notes.append("a torn last line from an interrupted run was cut off")
     if summary.dropped_failed:
         notes.append(f"{summary.dropped_failed} failed record(s) retried")
+    if found.passed_over:
+        notes.append(f"{len(found.passed_over)} entr{'y' if len(found.passed_over) == 1 else 'ies'} passed over, "
+                     f"not regular files: {', '.join(found.passed_over[:3])}" + (", ..." if len(found.passed_over) > 3 else ""))
     print(f"{parts} in {summary.seconds:.1f}s" + (f" ({'; '.join(notes)})" if notes else ""), file=sys.stderr)
     failed = summary.in_file.get("failed", 0)
     if summary.in_file != summary.done:  # earlier runs' records count too: say what the file holds
         held = ", ".join(f"{n} {status}" for status, n in sorted(summary.in_file.items()))
         print(f"{args.output} holds {held}", file=sys.stderr)
+    if summary.other_settings:
+        print(summary.other_settings, file=sys.stderr)
     if failed:
         what = "record(s)" if shots is not None else "clip(s)"
         print(f"{failed} {what} failed; run again with --retry-failed to retry them", file=sys.stderr)
-    return EXIT_BACKEND if failed else EXIT_OK
+    if model_errors:
+        print(f"error: the model failed for {len(model_errors)} clip(s); their captions were composed from the "
+              "tools' evidence, not written by the model (exit 3)", file=sys.stderr)
+    return EXIT_BACKEND if failed or model_errors else EXIT_OK
+
+
+def _config_files() -> list[Path]:
+    """The config file the settings were read from, if any (an output must never overwrite it)."""
+    from agent.core.config import _config_file
+
+    found = _config_file()
+    return [found] if found else []
 
 
 def cmd_export(args) -> int:
     from agent.run.export import export_records
 
     result = export_records(args.records, args.output, args.to, ok_only=args.ok_only, shard_size=args.shard_size,
-                            with_clips=args.with_clips)
+                            with_clips=args.with_clips, skip_changed=args.skip_changed,
+                            text_tokens=args.text_tokens, tokenizer=args.tokenizer)
     files = result.files  # the names written (a .tar or % pattern becomes numbered shards)
     where = args.output if not files else files[0] if len(files) == 1 else \
         f"{len(files)} shards, {files[0].name} to {files[-1].name} in {files[0].parent}"
     print(f"wrote {result.samples} sample(s) to {where} ({result.kind})", file=sys.stderr)
+    if result.skipped:
+        print(f"left out {len(result.skipped)} clip(s) that changed since they were captioned "
+              f"(first: {result.skipped[0]})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -589,12 +656,14 @@ def main(argv: list[str] | None = None) -> int:
     end = argv.index("--") if "--" in argv else len(argv)
     debug = "--debug" in argv[:end]
     argv = [a for i, a in enumerate(argv) if not (i < end and a == "--debug")]
-    parser = _parser()
+    with tools_print_to_stderr():  # a plugin that prints while it loads never reaches stdout
+        parser = _parser()
     if "--version" in argv[:end]:  # anywhere on the line too, as the reference says of the top-level flags
         print(f"{parser.prog} {version()}")
         return EXIT_OK
     args = parser.parse_args(argv)
     args.debug = debug
+    _terminate_like_interrupt()
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(name)s: %(message)s")
     try:
         if args.command not in COMMANDS and hasattr(args, "handler"):
@@ -613,9 +682,40 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {redact(storage_error(e, 'a file').message)}", file=sys.stderr)
         return EXIT_STORAGE
-    except KeyboardInterrupt:
+    except RecursionError:  # a file or reply nested deeper than Python reads (100,000 levels of JSON)
+        if args.debug:
+            raise
+        print("error: an input is nested too deeply to read (JSON or TOML thousands of levels deep); nothing "
+              "this program writes is nested like that", file=sys.stderr)
+        return EXIT_INPUT
+    except MemoryError:
+        if args.debug:
+            raise
+        print("error: out of memory; give the process more memory, or fewer --frames / --workers", file=sys.stderr)
+        return EXIT_STORAGE
+    except KeyboardInterrupt as e:
+        if isinstance(e, Terminated):
+            print("terminated (SIGTERM); a clip in progress has its run record marked failed (interrupted)",
+                  file=sys.stderr)
+            return 143
         print("interrupted", file=sys.stderr)
         return 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the run in progress writes its record (failed, interrupted)."""
+
+
+def _terminate_like_interrupt() -> None:
+    import signal
+
+    def on_term(signum, frame):
+        raise Terminated()
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (main() called from a thread): leave the default
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

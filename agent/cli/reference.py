@@ -1,8 +1,8 @@
-"""The README's command reference, made from the parser: ``python -m agent.cli.reference``.
+"""The command reference in ``docs/cli.md``, made from the parser: ``python -m agent.cli.reference``.
 
 One section per command (plugins' commands included), one row per flag: every name it answers
-to, its value and its help text. ``tests/test_cli_flags.py`` checks that the README holds exactly
-this text and that it names the same flags as each command's ``--help``.
+to, its value and its help text. ``tests/test_cli_flags.py`` checks that ``docs/cli.md`` holds
+exactly this text and that it names the same flags as each command's ``--help``.
 """
 
 from __future__ import annotations
@@ -47,6 +47,11 @@ def settings_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     return []
 
 
+def _shown(actions: list[argparse.Action]) -> list[argparse.Action]:
+    """The flags ``--help`` shows (test-only flags are hidden there and here)."""
+    return [a for a in actions if a.help != argparse.SUPPRESS]
+
+
 def reference(parser: argparse.ArgumentParser | None = None) -> str:
     from agent.cli.main import _parser
 
@@ -65,14 +70,14 @@ def reference(parser: argparse.ArgumentParser | None = None) -> str:
                    and not isinstance(a, argparse._SubParsersAction)]
         lines += [f"#### `{name}`", "", summary[:1].upper() + summary[1:] + ".", ""]
         if actions:
-            lines += [*head, *(_row(a) for a in actions), ""]
+            lines += [*head, *(_row(a) for a in _shown(actions)), ""]
         if shared:
             lines += ["And every setting flag (the table below).", ""]
     if settings:
         lines += ["#### Setting flags (`run` and `batch`)", "",
                   "Each is also a config-file key (the flag without the dashes) and an environment variable "
                   "(`INSTANCE_AGENT_` and the key in upper case, `_` for `-`).", "", *head,
-                  *(_row(a) for a in settings), ""]
+                  *(_row(a) for a in _shown(settings)), ""]
     lines.append(END)
     return "\n".join(lines)
 

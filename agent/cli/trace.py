@@ -29,6 +29,7 @@ from rich.text import Text
 
 from agent.core.errors import InputError
 from agent.core.jsonl import json_lines
+from agent.core.observation import readable
 
 
 def _args(args: Any, limit: int = 80) -> str:
@@ -56,7 +57,7 @@ def format_event(event: dict[str, Any]) -> Text | None:
     if kind == "tool":
         style = "green" if event.get("ok", True) else "red"
         return Text.assemble("         ", (event["tool"], style), (f"  {event['duration_s']:.2f}s  ", "dim"),
-                             (event.get("observation", ""), "white"))
+                             (event.get("summary") or readable(event.get("observation", "")), "white"))
     if kind == "dependency":
         return Text.assemble("         ", ("runs first: ", "dim"), (event["tool"], "cyan"))
     if kind == "validation":
@@ -74,18 +75,40 @@ def format_event(event: dict[str, Any]) -> Text | None:
         who = event.get("tool") or event.get("plugin") or "run"
         return Text(f"         {kind.replace('_', ' ')} in {who}: {event.get('error')}", style="red")
     if kind == "backend":
-        return Text.assemble("         ", (f"{event['tool']}: ", "dim"), (f"neural backend {event.get('model')}", "cyan"))
+        return None  # which models ran is said once, on the done line
     if kind == "backend_fallback":
-        style = "yellow" if event.get("level") == "warning" else "dim"
-        return Text(f"         {event['tool']}: using {event['backend']} ({event['reason']})", style=style)
+        if event.get("level") != "warning":
+            return None  # a tier the default tries and passes over is no news; the done line names what ran
+        return Text(f"         {event['tool']}: using {event['backend']} ({event['reason']})", style="yellow")
     if kind == "step_decision":
         return Text(f"         you chose: {event['action']} ({', '.join(event.get('tools', []))})", style="yellow")
     if kind == "resumed":
         return Text(f"resumed before {', '.join(event.get('before', []))}", style="bold")
     if kind == "done":
-        return Text.assemble(("done: ", "bold"), (event["status"], "green" if event["status"] == "ok" else "yellow"),
-                             (f" in {event['total_s']:.2f}s", "dim"))
+        t = Text.assemble(("done: ", "bold"), (event["status"], "green" if event["status"] == "ok" else "yellow"),
+                          (f" in {event['total_s']:.2f}s", "dim"))
+        if event.get("models"):
+            t.append(f"  models: {', '.join(event['models'])}", "dim")
+        return t
     return None
+
+
+class ModelsUsed:
+    """Which model (or method) each tool ran, from its ``backend`` and ``backend_fallback`` events."""
+
+    def __init__(self) -> None:
+        self.by_tool: dict[str, str] = {}
+
+    def add(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Notes ``event``; a ``done`` event comes back with the list of models used added."""
+        kind = event.get("event")
+        if kind == "backend":
+            self.by_tool[event["tool"]] = str(event.get("model") or event.get("backend"))
+        elif kind == "backend_fallback":
+            self.by_tool[event["tool"]] = str(event.get("backend"))
+        elif kind == "done" and self.by_tool and "models" not in event:
+            return {**event, "models": [f"{model} ({tool})" for tool, model in self.by_tool.items()]}
+        return event
 
 
 class Totals:
@@ -93,11 +116,14 @@ class Totals:
 
     def __init__(self) -> None:
         self.calls = self.tokens = self.tools = self.failed_checks = 0
+        self.model = True  # False when the offline planner drives the run: no model calls or tokens to count
         self.started = time.monotonic()
 
     def add(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
-        if kind == "model":
+        if kind == "start":
+            self.model = event.get("llm") not in ("offline", None)
+        elif kind == "model":
             self.calls += 1
             self.tokens += int(event.get("tokens") or 0)
         elif kind == "tool":
@@ -105,9 +131,12 @@ class Totals:
         elif kind == "validation" and not event.get("ok"):
             self.failed_checks += 1
 
+    def summary(self) -> str:
+        model = f"model calls {self.calls} · tokens {self.tokens} · " if self.model else ""
+        return f"{model}tools run {self.tools} · failed validations {self.failed_checks}"
+
     def text(self) -> Text:
-        return Text(f"model calls {self.calls} · tokens {self.tokens} · tools run {self.tools} · "
-                    f"failed validations {self.failed_checks} · {time.monotonic() - self.started:.1f}s", style="dim")
+        return Text(f"{self.summary()} · {time.monotonic() - self.started:.1f}s", style="dim")
 
 
 class TracePrinter:
@@ -116,9 +145,10 @@ class TracePrinter:
     def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True, highlight=False)
         self.plain = not self.console.is_terminal
+        self.models = ModelsUsed()
 
     def __call__(self, event: dict[str, Any]) -> None:
-        line = format_event(event)
+        line = format_event(self.models.add(event))
         if line is None:
             return
         if self.plain:
@@ -136,6 +166,7 @@ class LiveTrace:
     def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True, highlight=False)
         self.totals = Totals()
+        self.models = ModelsUsed()
         self.running: str | None = None
         self.running_since = time.monotonic()
         self.progress: tuple[str, int, int] | None = None
@@ -176,7 +207,7 @@ class LiveTrace:
                 self.progress = None
         elif kind in ("model", "tool", "validation", "fallback", "llm_error", "done"):
             self.running = None
-        line = format_event(event)
+        line = format_event(self.models.add(event))
         if line is not None:
             self.live.console.print(line)
         self.live.refresh()
@@ -211,8 +242,7 @@ def show_trace(events: Iterable[dict[str, Any]], console: Console | None = None)
         printer(event)
         if event.get("event") == "caption":
             caption = event.get("caption")
-    summary = (f"model calls {totals.calls} · tokens {totals.tokens} · tools run {totals.tools} · "
-               f"failed validations {totals.failed_checks}")
+    summary = totals.summary()
     if printer.plain:
         print(summary, file=printer.console.file or sys.stderr)
     else:

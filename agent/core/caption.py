@@ -213,6 +213,13 @@ def register_section(name: str | CaptionSection, model: type[BaseModel] | None =
     _SECTIONS[section.name] = section
 
 
+def use_sections(sections: list[CaptionSection]) -> None:
+    """Make exactly ``sections`` the allowed top-level sections (a plugin manager's, when it becomes the active one)."""
+    _SECTIONS.clear()
+    for section in sections:
+        _SECTIONS[section.name] = section
+
+
 def registered_sections() -> dict[str, type[BaseModel] | None]:
     """Section name -> its model (None: any JSON)."""
     return {name: section.model for name, section in _SECTIONS.items()}
@@ -300,5 +307,7 @@ def json_schema() -> dict[str, Any]:
     schema["title"] = "InstanceCap caption"
     schema.setdefault("properties", {}).pop("extra_sections", None)
     for name, model in registered_sections().items():
-        schema["properties"][name] = model.model_json_schema() if model else {"type": "object"}
+        # a section with no model is any JSON: the composer writes most as sentences, a model may write an object
+        schema["properties"][name] = (model.model_json_schema() if model else
+                                      {"type": ["string", "object"], "description": f"the {name} section"})
     return schema

@@ -1,33 +1,51 @@
-"""Built-in validation checks, registered as a plugin like any other."""
+"""Built-in validation checks, registered as a plugin like any other.
+
+Each check holds the caption to the evidence through :mod:`agent.core.sureness`: a fact the tools were
+sure of binds (a problem), one they were not sure of is advice (an advisory problem: recorded, the
+caption accepted). Words are read through the tables of :mod:`agent.core.vocab` (``words.json``):
+kinds and parts of a person, hyponyms of a class, colour words, plain position phrases, numbers.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from agent.core import sureness
 from agent.core.caption import STRUCTURAL_KEY, Caption
-from agent.core.evidence import CameraMotion, Instances, VideoMetadata, evidence_of, instances_of
+from agent.core.evidence import CameraMotion, Instances, InstanceTrack, VideoMetadata, evidence_of, instances_of
 from agent.core.hookspecs import hookimpl
 from agent.core.validation import Problem
+from agent.core.vocab import (
+    category, cells_named, class_word, colour_fits, colour_words, english_share, number_claims, person_word, plain_text,
+    tokens, words,
+)
 
-PERSON_WORDS = {
-    "person", "man", "woman", "boy", "girl", "child", "kid", "people", "adult", "pedestrian", "cyclist",
-    "rider", "driver", "player", "worker", "human", "lady", "gentleman", "baby", "toddler", "teenager",
-}
 BASE = f"{STRUCTURAL_KEY}.Main Instance"
+PERSON_WORDS = set(words()["person_kinds"])  # kept for plugins that read it
 
 
 def _norm(text: str) -> str:
-    text = text.lower().replace("centre", "center")
+    text = plain_text(text).lower().replace("centre", "center")
     text = re.sub(r"\b(top|middle|bottom)[\s_]+(left|middle|right)\b", r"\1-\2", text)
     text = re.sub(r"\b(left|right)[\s-]+(middle)\b", r"middle-\1", text)
     return text
 
 
+def _problem(field: str, message: str, evidence: str, confidence: float | None, measured: str, said: str) -> Problem:
+    """A binding problem when ``confidence`` is sure, else advice."""
+    advisory = not sureness.sure(confidence)
+    note = f"{evidence}; confidence {confidence:.2f}" if confidence is not None else evidence
+    return Problem(field, message, note, advisory=advisory, measured=measured,
+                   confidence=None if confidence is None else round(confidence, 3), said=said)
+
+
+# -- instances --------------------------------------------------------------------------------------
 def instances_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
     if evidence_of(evidence, Instances) is None:
         return []
     found = instances_of(evidence)
+    ratings = sureness.rate(evidence)
     written = caption.structural.main_instance
     problems = []
     # an instance whose class the recognisers were unsure of is advice: a vision-language model that sees
@@ -44,35 +62,45 @@ def instances_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]
             if inst in sure and len(written) == len(found):
                 problems.append(Problem(f"{BASE}.{inst.id}", "is missing", f"{inst.id} {inst.class_name} was detected"))
             continue
-        if not inst.class_binding:
-            continue  # its class is advice: the model may correct 'object' to 'rabbit
-        words = set(re.findall(r"[a-z]+", entry.class_.lower()))
-        if inst.class_name == "person" and not words & PERSON_WORDS:
-            problems.append(Problem(f"{BASE}.{inst.id}.Class", f"says {entry.class_!r} but a person was detected",
-                                    f"{inst.id} recognised as person by {', '.join(inst.recognised_by)}"))
-        elif inst.class_name not in ("person", "object") and inst.class_name not in entry.class_.lower():
-            problems.append(Problem(f"{BASE}.{inst.id}.Class", f"says {entry.class_!r}",
-                                    f"{inst.id} detected as {inst.class_name}"))
+        if inst.class_name == "object" or class_word(entry.class_, inst.class_name):
+            continue
+        conf = sureness.confidence(ratings, inst.id, "class_name")
+        kind, said_kind = category(inst.class_name), category(entry.class_)
+        if not sureness.sure(conf) and kind and said_kind and kind != said_kind:
+            # the name is unsure, but not what kind of thing it is
+            conf = sureness.confidence(ratings, inst.id, "category")
+        problems.append(_problem(f"{BASE}.{inst.id}.Class", f"says {entry.class_!r} but a {inst.class_name} was detected",
+                                 f"{inst.id} recognised as {inst.class_name} by {', '.join(inst.recognised_by) or 'the detector'}",
+                                 conf, inst.class_name, entry.class_))
     return problems
 
 
 def positions_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
     problems = []
+    ratings = sureness.rate(evidence)
     written = caption.structural.main_instance
     for inst in instances_of(evidence):
         entry = written.get(inst.id)
         if entry is None or inst.start_cell is None:
             continue
-        text = _norm(entry.position)
-        missing = [c for c in dict.fromkeys([inst.start_cell, inst.end_cell]) if c not in text]
-        if missing:
-            measured = (f"stays at {inst.start_cell}" if inst.start_cell == inst.end_cell
-                        else f"moves from {inst.start_cell} to {inst.end_cell}")
-            problems.append(Problem(f"{BASE}.{inst.id}.Position", f"does not name {', '.join(missing)}",
-                                    f"measured on the 3x3 grid: {measured}"))
+        named = cells_named(entry.position) | set(re.findall(r"[a-z]+-[a-z]+|center", _norm(entry.position)))
+        for fact, cell in (("start_cell", inst.start_cell), ("end_cell", inst.end_cell)):
+            if cell is None or cell in named:
+                continue
+            conf = sureness.confidence(ratings, inst.id, fact)
+            where = "starts" if fact == "start_cell" else "ends"
+            problems.append(_problem(f"{BASE}.{inst.id}.Position", f"does not name {cell}",
+                                     f"measured on the 3x3 grid: {where} at {cell}", conf, cell, entry.position))
+        if inst.leaves_frame is False and re.search(r"\b(leaves|exits|leaving|exiting) the (frame|view|shot)\b",
+                                                    _norm(entry.position + " " + entry.actions_and_motion)):
+            conf = sureness.confidence(ratings, inst.id, "leaves_frame")
+            problems.append(_problem(f"{BASE}.{inst.id}.Position", "says it leaves the frame",
+                                     "it was still seen in the last samples", conf, "stays in the frame",
+                                     entry.position))
     return problems
 
 
+# -- camera -----------------------------------------------------------------------------------------
 CAMERA_FORMS = {
     "pan left": (r"\bpan(s|ning|ned)?\b[^.]*\bleft\b", r"\btruck(s|ing)?\b[^.]*\bleft\b"),
     "pan right": (r"\bpan(s|ning|ned)?\b[^.]*\bright\b", r"\btruck(s|ing)?\b[^.]*\bright\b"),
@@ -86,32 +114,182 @@ CAMERA_FORMS = {
     "roll counterclockwise": (r"\broll(s|ing|ed)?\b[^.]*counter-?clockwise\b", r"\brotat\w*[^.]*counter-?clockwise\b",
                               r"\banticlockwise\b"),
 }
-STATIC_FORMS = r"\b(static|still|stationary|fixed|locked|steady|does not move|remains? (still|static|fixed))\b"
+STATIC_FORMS = (r"\b(static|still|stationary|fixed|locked|steady|steadily|motionless|does not move|"
+                r"remains? (still|static|fixed)|holds? (still|its view|steady))\b")
+OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up", "in": "out", "out": "in",
+            "clockwise": "counterclockwise", "counterclockwise": "clockwise"}
+
+
+def _camera_problems(text: str, prims: list[str], shaky: bool, label: str, conf: float | None,
+                     field: str, which: str = "") -> list[Problem]:
+    problems = []
+    for prim in prims:
+        if not any(re.search(p, text) for p in CAMERA_FORMS[prim]):
+            problems.append(_problem(field, f"does not describe the measured '{prim}'{which}",
+                                     f"estimator label: {label}", conf, label, text))
+    for prim, forms in CAMERA_FORMS.items():
+        if prim in prims:
+            continue
+        # 'pans left' must not be read as 'pan right' inside 'pans left and right' etc.: only flag
+        # a primitive whose opposite was measured, or any primitive when the camera was static
+        kind, way = prim.rsplit(" ", 1)
+        if (f"{kind} {OPPOSITE[way]}" in prims or not prims) and any(re.search(p, text) for p in forms):
+            problems.append(_problem(field, f"describes '{prim}', which was not measured{which}",
+                                     f"estimator label: {label}", conf, label, text))
+    if not prims and not shaky and not re.search(STATIC_FORMS, text):
+        problems.append(_problem(field, f"does not say the camera is static{which}", f"estimator label: {label}",
+                                 conf, label, text))
+    return problems
 
 
 def camera_matches(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
     cam = evidence_of(evidence, CameraMotion)
     if cam is None or cam.label == "unclear":
         return []
-    text = caption.structural.camera_movement.lower()
+    text = _norm(caption.structural.camera_movement)
     field = f"{STRUCTURAL_KEY}.Camera Movement"
+    ratings = sureness.rate(evidence)
+    if cam.shots > 1 and cam.per_shot:
+        return _montage_problems(text, cam, ratings, field)
+    return _camera_problems(text, cam.primitives, cam.shaky, cam.label,
+                            sureness.confidence(ratings, sureness.CAMERA, "label"), field)
+
+
+def _montage_problems(text: str, cam: CameraMotion, ratings, field: str) -> list[Problem]:
+    """A montage: every move measured surely in some shot must be described; a move the caption names
+    is wrong only when no shot has it and every shot was measured surely."""
     problems = []
-    for prim in cam.primitives:
+    shots = [s for s in cam.per_shot if s.label != "unclear"]
+    conf = {s.index: sureness.confidence(ratings, sureness.shot_subject(s.index), "label") for s in shots}
+    for prim in dict.fromkeys(p for s in shots for p in s.primitives):
+        best = max(conf[s.index] or 0.0 for s in shots if prim in s.primitives)
         if not any(re.search(p, text) for p in CAMERA_FORMS[prim]):
-            problems.append(Problem(field, f"does not describe the measured '{prim}'", f"estimator label: {cam.label}"))
+            problems.append(_problem(field, f"does not describe the measured '{prim}'", f"estimator label: {cam.label}",
+                                     best, cam.label, text))
+    measured = {p for s in shots for p in s.primitives}
+    least = min((c or 0.0 for c in conf.values()), default=0.0)
     for prim, forms in CAMERA_FORMS.items():
-        if prim in cam.primitives:
+        if prim not in measured and any(re.search(p, text) for p in forms):
+            kind, way = prim.rsplit(" ", 1)
+            if f"{kind} {OPPOSITE[way]}" in measured or not measured:
+                problems.append(_problem(field, f"describes '{prim}', which no shot measured",
+                                         f"estimator label: {cam.label}", least, cam.label, text))
+    return problems
+
+
+# -- claims against the evidence ----------------------------------------------------------------------
+def colours_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
+    """At least half of an instance's colour words (those of its small parts aside: 'a red bow tie') must
+    be near a colour measured on it; free text also colours what surrounds it ('locked to a green railing')."""
+    problems = []
+    ratings = sureness.rate(evidence)
+    written = caption.structural.main_instance
+    for inst in instances_of(evidence):
+        entry = written.get(inst.id)
+        measured = [*inst.colours, *inst.upper_colours, *inst.lower_colours]
+        if entry is None or not measured:
             continue
-        # 'pans left' must not be read as 'pan right' inside 'pans left and right' etc.: only flag
-        # a primitive whose opposite was measured, or any primitive when the camera was static
-        opposite = {"left": "right", "right": "left", "up": "down", "down": "up", "in": "out", "out": "in",
-                    "clockwise": "counterclockwise", "counterclockwise": "clockwise"}
-        kind, way = prim.rsplit(" ", 1)
-        measured_opposite = f"{kind} {opposite[way]}" in cam.primitives
-        if (measured_opposite or not cam.primitives) and any(re.search(p, text) for p in forms):
-            problems.append(Problem(field, f"describes '{prim}', which was not measured", f"estimator label: {cam.label}"))
-    if not cam.primitives and not cam.shaky and not re.search(STATIC_FORMS, text):
-        problems.append(Problem(field, "does not say the camera is static", f"estimator label: {cam.label}"))
+        said = colour_words(entry.appearance, skip_small_parts=True)
+        if said and 2 * sum(colour_fits(w, measured) for w in said) < len(said):
+            problems.append(_problem(f"{BASE}.{inst.id}.Appearance", f"says {', '.join(dict.fromkeys(said))}",
+                                     f"{inst.id} measured as {', '.join(dict.fromkeys(measured))}",
+                                     sureness.confidence(ratings, inst.id, "colours"), ", ".join(measured),
+                                     entry.appearance))
+    return problems
+
+
+def _measured_counts(evidence: dict[str, Any], ratings) -> dict[str, tuple[int, bool]]:
+    """class -> (how many were seen, whether that count is sure)."""
+    found = evidence_of(evidence, Instances)
+    counts: dict[str, list] = {}
+    for inst in instances_of(evidence):
+        entry = counts.setdefault(inst.class_name, [0, True])
+        entry[0] += 1
+        entry[1] = entry[1] and sureness.is_sure(ratings, inst.id, "exists")
+    for noun, n in (found.also_seen if found else {}).items():
+        entry = counts.setdefault(noun, [0, True])
+        entry[0] = max(entry[0], n) if noun not in [i.class_name for i in instances_of(evidence)] else entry[0] + n
+    return {k: (n, ok) for k, (n, ok) in counts.items()}
+
+
+def _caption_texts(caption: Caption) -> list[tuple[str, str]]:
+    return [(f, t) for f, t in caption.text_fields() if not f.endswith((".Class", ".Position"))]
+
+
+def counts_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
+    """'three people' against the people seen: off by two or more contradicts a sure count."""
+    if evidence_of(evidence, Instances) is None:
+        return []
+    ratings = sureness.rate(evidence)
+    counts = _measured_counts(evidence, ratings)
+    problems = []
+    for field, text in _caption_texts(caption):
+        for claimed, phrase in number_claims(text):
+            for cls, (n, is_sure) in counts.items():
+                if class_word(phrase.split(" and ")[0], cls) and abs(claimed - n) >= 2:
+                    problems.append(_problem(field, f"counts {claimed} ({phrase})", f"{n} {cls} seen",
+                                             0.9 if is_sure else 0.5, f"{n} {cls}", text))
+                    break
+    return problems
+
+
+def _accounted(word_: str, insts: list[InstanceTrack], seen: set[str]) -> bool:
+    """Whether a thing the caption names could be something the detector saw: a class it saw (or a
+    hyponym of one), anything for an unnamed 'object', any animal for an 'animal', or one of an
+    unsure instance's candidate classes."""
+    if any(class_word(word_, cls) for cls in seen if cls not in ("object", "animal")):
+        return True
+    for inst in insts:
+        if inst.class_name == "object":
+            return True
+        if inst.class_name == "animal" and word_ in words()["animals"]:
+            return True
+        if any(class_word(word_, c) for c in inst.class_candidates):
+            return True
+    return False
+
+
+def things_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
+    """People, animals and vehicles the caption names must be among what the detector saw (or a
+    setting: 'sits in a car'); the detector finds these reliably, so a clean miss is sure absence."""
+    found = evidence_of(evidence, Instances)
+    if found is None or found.backend == "classical":
+        return []
+    insts = instances_of(evidence)
+    seen = {i.class_name for i in insts} | set(found.also_seen)
+    table = words()
+    settings = "|".join(re.escape(p) for p in sorted(table["setting_prepositions"], key=len, reverse=True))
+    parts = "|".join(re.escape(p) for p in table["setting_parts"])
+    # a model may correct a class the tools were unsure of: its word stands for that instance
+    ratings = sureness.rate(evidence)
+    corrected = {w for inst in insts if not inst.class_binding and inst.id in caption.structural.main_instance
+                 for w in tokens(caption.structural.main_instance[inst.id].class_)
+                 if category(w) in (None, category(inst.class_name))
+                 or not sureness.is_sure(ratings, inst.id, "category")}
+    problems = []
+    for field, text in caption.text_fields():
+        low = " ".join(tokens(text))
+        low = re.sub(rf"\b(?:{settings}) (?:a|an|the|his|her|their|its) (?:[a-z-]+ )?([a-z]+)", " ", low)
+        low = re.sub(rf"\b[a-z]+ (?:{parts})\b", " ", low)  # 'a car interior', 'the bus window': a setting
+        names = [t for t in low.split() if t in table["animals"] or t in table["vehicles"]]
+        names += [t for t in low.split() if t in table["person_kinds"] and t not in ("figure", "someone", "host")]
+        for name in dict.fromkeys(names):
+            if name not in corrected and name.rstrip("s") not in corrected and not _accounted(name, insts, seen):
+                problems.append(Problem(field, f"names '{name}', which no tool detected",
+                                        f"detected: {', '.join(sorted(seen)) or 'nothing'}", measured="not detected",
+                                        confidence=0.8, said=text))
+    return problems
+
+
+def english(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
+    """Captions are English (InstanceVid's language)."""
+    problems = []
+    for field, text in caption.text_fields():
+        if len(text.split()) < 3 and not re.search(r"[^\x00-\u024f]", text):
+            continue
+        en, other = english_share(text)
+        if other > en:
+            problems.append(Problem(field, "is not in English; write the caption in English"))
     return problems
 
 
@@ -135,4 +313,5 @@ def video_name(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
 
 @hookimpl
 def register_validation_checks():
-    return [video_name, instances_match, positions_match, camera_matches, wording]
+    return [video_name, instances_match, positions_match, camera_matches, colours_match, counts_match,
+            things_match, english, wording]

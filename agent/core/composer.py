@@ -51,6 +51,31 @@ def counted(noun: str, n: int) -> str:
     return f"{NUMBERS.get(n, str(n))} {plural(noun)}"
 
 
+def say_only_sure(inst: InstanceTrack, ratings: dict[str, float]) -> InstanceTrack:
+    """The instance as the caption states it: unsure facts left out or said with less detail (see
+    :mod:`agent.core.sureness`). An unsure class becomes 'object' (unless it binds); an unsure edge
+    ('leaves the frame' on one missed sample) is dropped; an unsure end cell is the start cell, so
+    position and motion never contradict; unsure colours and actions are left out."""
+    from agent.core.sureness import sure
+
+    update: dict[str, Any] = {}
+    if inst.leaves_frame and not sure(ratings.get("leaves_frame")):
+        update["leaves_frame"] = False
+    if inst.enters_frame and not sure(ratings.get("enters_frame")):
+        update["enters_frame"] = False
+    if inst.start_cell != inst.end_cell and not sure(ratings.get("end_cell")):
+        update.update(end_cell=inst.start_cell, direction=None, motion_speed="still")
+    if inst.action and not sure(ratings.get("action")):
+        update["action"] = None
+    if not sure(ratings.get("colours")):
+        update.update(colours=[], upper_colours=[], lower_colours=[], wearing=[])
+    if not sure(ratings.get("direction")):
+        update.update(direction=None, motion_speed="still")
+        if inst.start_cell != (update.get("end_cell") or inst.end_cell):
+            update["end_cell"] = inst.start_cell  # no motion said, so no move between cells either
+    return inst.model_copy(update=update) if update else inst
+
+
 def _noun(inst: InstanceTrack) -> str:
     if inst.class_name == PERSON:
         return "person"
@@ -277,8 +302,12 @@ def _distinct(texts: list[str], insts: list[InstanceTrack]) -> list[str]:
 
 
 def compose(evidence: dict[str, Any], video: str, sections: dict[str, Any] | None = None) -> Caption:
-    """The caption the evidence supports; ``sections``: plugin sections written from the same evidence."""
-    insts = instances_of(evidence)
+    """The caption the evidence supports; ``sections``: plugin sections written from the same evidence.
+    Only sure facts are stated (:func:`say_only_sure`)."""
+    from agent.core.sureness import rate
+
+    ratings = rate(evidence)
+    insts = [say_only_sure(i, ratings.get(i.id, {})) for i in instances_of(evidence)]
     looks = _distinct([appearance(i) for i in insts], insts)
     acts = _distinct([actions(i) for i in insts], insts)
     bg = evidence_of(evidence, Background)

@@ -20,11 +20,28 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.core.errors import InputError
 
 ENV_PREFIX = "INSTANCE_AGENT_"
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a model server's address (checked before any work), or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # raises on a port that is not a number or out of range
+    except ValueError as e:
+        return f"not a valid URL ({e})"
+    if parts.scheme not in ("http", "https"):
+        shown = f"{parts.scheme}://" if parts.scheme else "no http:// or https://"
+        return f"not an http(s) URL ({shown}); give one like http://localhost:8000/v1"
+    if not parts.hostname:
+        return "names no host; give one like http://localhost:8000/v1"
+    return None if port is None or port > 0 else "port 0 is not a server's port"
 
 
 class Settings(BaseModel):
@@ -42,6 +59,9 @@ class Settings(BaseModel):
     max_calls_per_turn: int = Field(16, ge=1, le=1000, description="most tool calls in one model reply before "
                                                                    "the run falls back")
     max_tool_calls: int = Field(64, ge=1, le=10_000, description="most tool calls in one run before it falls back")
+    tool_timeout_s: float = Field(600.0, gt=0, le=86_400, allow_inf_nan=False,
+                                  description="seconds one tool call may take; a tool that takes longer is failed "
+                                              "and the run goes on without it")
     max_reply_chars: int = Field(20_000, ge=1000, le=10_000_000,
                                  description="most characters of a model reply's text kept in the conversation "
                                              "and in llm.jsonl")
@@ -65,7 +85,8 @@ class Settings(BaseModel):
                                         description="SAM2 input size (model default 1024; smaller is faster)")
     weights_dir: Path = Field(Path("~/.cache/instance-agent/weights"), description="where weights are looked for")
     allow_downloads: bool = Field(False, description="let ultralytics and the hub download weights")
-    random_weights: bool = Field(False, description="build neural models with random weights (tests; meaningless output)")
+    random_weights: bool = Field(False, description="build neural models with random weights (tests; meaningless output)",
+                                 json_schema_extra={"testing_only": True})
 
     conditions: list[str] = Field(
         default_factory=list, description="optional conditions whose tools run and whose sections the caption gets "
@@ -84,9 +105,20 @@ class Settings(BaseModel):
                                              "keeps --workers); 8 suits a local vLLM, SGLang or Ollama server")
 
     runs_dir: Path = Field(Path("runs"), description="where each run's folder is created")
+    keep_runs: Literal["all", "not-ok", "none"] = Field(
+        "all", description="batch: which clips keep their run folder (frames, instance views, trace): all; not-ok "
+                           "(only degraded and failed ones); none (the records alone, for large batches)")
     disabled_plugins: list[str] = Field(default_factory=list, description="plugins to leave out")
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict,
                                                description="each plugin's own settings ([plugins.NAME] tables)")
+
+    @field_validator("base_url")
+    @classmethod
+    def _a_server_url(cls, value: str | None) -> str | None:
+        problem = url_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     def plugin(self, name: str) -> dict[str, Any]:
         """The settings of plugin ``name`` from its ``[plugins.NAME]`` config table (empty if none)."""
@@ -94,7 +126,8 @@ class Settings(BaseModel):
 
 
 # settings that never change a run's output: left out of the run folder's key
-NOT_OUTPUT = {"runs_dir", "timeout_s", "retries", "llm_concurrency", "device", "weights_dir", "allow_downloads"}
+NOT_OUTPUT = {"runs_dir", "keep_runs", "timeout_s", "retries", "llm_concurrency", "device", "weights_dir",
+              "allow_downloads", "tool_timeout_s"}
 
 
 def output_key(settings: Settings) -> str:
@@ -121,13 +154,13 @@ def _config_file() -> Path | None:
 
 
 # Each setting's flag. A setting not named here has the flag of its field name (``--frames``).
-FLAGS = {"timeout_s": "--timeout", "output_format": "--format", "conditions": "--condition",
+FLAGS = {"timeout_s": "--timeout", "tool_timeout_s": "--tool-timeout", "output_format": "--format", "conditions": "--condition",
          "class_hints": "--class-hint", "disabled_plugins": "--no-plugin", "max_tokens": "--max-reply-tokens",
          "send_images": "--images"}
 # earlier names of flags, still accepted
 FLAG_ALIASES = {"max_tokens": ["--max-tokens"]}
 # settings that are not flags: set in a config file ([plugins.NAME] tables) or the environment
-NOT_FLAGS = {"plugins"}
+NOT_FLAGS = {"plugins", "tool_timeout_s"}  # tool_timeout_s: the config key tool-timeout, INSTANCE_AGENT_TOOL_TIMEOUT
 LIST_FIELDS = ("disabled_plugins", "class_hints", "conditions")
 # [plugins.NAME] keys that are settings of their own
 PLUGIN_KEYS = {("depth", "model"): "depth_model", ("pose", "weights"): "pose_weights"}
@@ -214,6 +247,8 @@ def load_settings(**overrides: Any) -> Settings:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise InputError(f"{path}: not valid TOML ({e})")
+        except RecursionError:
+            raise InputError(f"{path}: nested too deeply to read (a config file is a few flat tables)") from None
         except UnicodeDecodeError:
             raise InputError(f"{path}: config file is not UTF-8 text")
         except OSError as e:
@@ -227,6 +262,7 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**values)
     except ValidationError as e:
         err = e.errors()[0]
+        err["msg"] = err["msg"].removeprefix("Value error, ")
         field = ".".join(str(p) for p in err["loc"])
         top = str(err["loc"][0]) if err["loc"] else ""
         if top in given:

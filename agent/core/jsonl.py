@@ -44,9 +44,17 @@ class JsonlSink:
         self.stream = target.open("w", encoding="utf-8") if isinstance(target, Path) else target
 
     def __call__(self, event: dict[str, Any]) -> None:
-        self.stream.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")  # emit() masked the keys
-        self.stream.flush()
+        try:
+            self.stream.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")  # emit() masked the keys
+            self.stream.flush()
+        except OSError as e:  # a full disk, /dev/full: the error names the file
+            if e.filename:
+                raise
+            raise OSError(e.errno, e.strerror or str(e), getattr(self.stream, "name", "a JSON-lines stream")) from None
 
     def close(self) -> None:
         if self._own:
-            self.stream.close()
+            try:
+                self.stream.close()
+            except OSError:  # every line was flushed as written: a failure here was already raised there
+                pass

@@ -16,6 +16,8 @@ from agent.core.evidence import LexiconViolation
 TIMESTAMP = re.compile(r"\b\d+(?:\.\d+)?\s?(?:s|sec|secs|seconds?|ms|milliseconds?)\b|\b\d{1,2}:\d{2}(?::\d{2})?\b", re.I)
 FRAME_NUMBER = re.compile(r"\bframes?\s*(?:#|no\.?|number)?\s*\d+\b|\b\d+(?:st|nd|rd|th)\s+frames?\b", re.I)
 BULLET = re.compile(r"(?m)^\s*(?:[-*\u2022]|\d+[.)])\s+")
+MARKUP = re.compile(r"</?[a-z][a-z0-9]*(?:\s[^<>]*)?/?>", re.I)
+BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
 @lru_cache(maxsize=1)
@@ -46,15 +48,42 @@ def word_limit(field: str) -> int:
     return limits.get(leaf, limits["default"])
 
 
+def hidden_characters(field: str, text: str) -> list[LexiconViolation]:
+    """Control characters (NUL, escape, ...), direction overrides and invisible format characters
+    (zero-width spaces, soft hyphens): a caption is plain visible text."""
+    import unicodedata
+
+    out = []
+    for i, ch in enumerate(text):
+        category = unicodedata.category(ch)
+        if ch in BIDI:
+            kind = "bidirectional_character"
+        elif category == "Cc" and ch not in "\n\t":
+            kind = "control_character"
+        elif category == "Cf" and ch != "\ufeff" or ch == "\ufeff" and i > 0:
+            kind = "invisible_character"
+        else:
+            continue
+        out.append(LexiconViolation(field=field, kind=kind, text=f"U+{ord(ch):04X}", start=i, end=i + 1))
+    return out
+
+
 def scan(field: str, text: str) -> list[LexiconViolation]:
-    out: list[LexiconViolation] = []
+    """The wording rules on ``field``'s ``text``, read after NFKC with format characters taken out (so
+    zero-width spaces, soft hyphens and full-width letters hide nothing); spans are on that reading.
+    The hidden characters themselves are violations too."""
+    from agent.core.vocab import plain_text
+
+    out: list[LexiconViolation] = hidden_characters(field, text)
+    text = plain_text(text)
     negative = lexicon()["negative"]
     for kind, pattern in _patterns().items():
         for m in pattern.finditer(text):
             suggestion = negative.get(m.group(0).lower()) if kind == "negative_word" else None
             out.append(LexiconViolation(field=field, kind=kind, text=m.group(0), start=m.start(), end=m.end(),
                                         suggestion=suggestion))
-    for kind, pattern in (("timestamp", TIMESTAMP), ("frame_number", FRAME_NUMBER), ("bullet", BULLET)):
+    for kind, pattern in (("timestamp", TIMESTAMP), ("frame_number", FRAME_NUMBER), ("bullet", BULLET),
+                          ("markup", MARKUP)):
         for m in pattern.finditer(text):
             out.append(LexiconViolation(field=field, kind=kind, text=m.group(0).strip(), start=m.start(), end=m.end()))
     words = len(text.split())

@@ -35,6 +35,60 @@ Rules for the text:
 """
 
 
+# -- the compact form, for small models run on this machine (--llm local) ------------------------
+# The same rules as SYSTEM_PROMPT in fewer tokens. The tools are listed one line each by
+# compact_tool_lines(); the caption's structure is enforced by constrained decoding, so it is shown
+# once, here, and the submission's JSON schema is not spelled out.
+COMPACT_SYSTEM_PROMPT = """\
+You caption short silent video clips for training text-to-video models. You read text only: the
+tools measure the clip and tell you what they found.
+Answer every turn with one tool call. First gather evidence: read_metadata, estimate_camera_motion,
+detect_instances, segment_and_blur, describe_background. Then call submit_caption with
+{"Video": file name, "Global Description": one sentence of at most 20 words,
+ "Structural Description": {"Main Instance": {"No.0": {"Class", "Appearance", "Actions and Motion",
+ "Position"}, ...}, "Background Detail", "Camera Movement"}}
+Rules:
+- Main Instance: one entry per detected instance, in the detector's order and numbering; {} if none.
+  A class marked class_is_advice comes with recognisers' guesses: keep it, correct it from the
+  guesses, or leave out an instance that is a fragment of another. Other classes and instances are binding.
+- Concrete colour, shape, material and clothing; for people: clothing, age range, hair, accessories when known.
+- Actions: what each instance does and how that changes. Position in grid words (top-left, top-middle,
+  top-right, middle-left, center, middle-right, bottom-left, bottom-middle, bottom-right):
+  "<class> moves from the <cell> to the <cell>" or "<class> stays at the <cell>".
+- Camera Movement agrees with the measured camera motion; add speed and shot distance when clear.
+- Never: sound, metaphors, personification, intent or feelings, timestamps or frame numbers, bullet
+  points, blurring, masks or other processing. Prefer neutral or positive words; check_lexicon checks wording.
+"""
+
+PROMPT_FORMS = {SYSTEM_PROMPT: COMPACT_SYSTEM_PROMPT}
+
+
+def compact_form(text: str) -> str:
+    """The compact form of one of the full prompts above; any other text unchanged."""
+    return PROMPT_FORMS.get(text, text)
+
+
+def _type_word(schema: dict) -> str:
+    kinds = [s.get("type") for s in schema.get("anyOf", [schema]) if s.get("type") not in (None, "null")]
+    return "|".join(kinds) or "any"
+
+
+def compact_tool_lines(tools: list[dict]) -> str:
+    """One line per tool (OpenAI tool specs): ``name(arg: type, ...): its description's first sentence``.
+    Required arguments have no ``?``; the submission's fields are shown by the system prompt instead."""
+    lines = []
+    for spec in tools:
+        fn = spec.get("function", spec)
+        params = fn.get("parameters") or {}
+        required = set(params.get("required") or [])
+        args = "" if fn["name"] == "submit_caption" else ", ".join(
+            f"{name}{'' if name in required else '?'}: {_type_word(schema)}"
+            for name, schema in (params.get("properties") or {}).items())
+        first = (fn.get("description") or "").split(". ")[0].strip().rstrip(".")
+        lines.append(f"- {fn['name']}({args}): {first}.")
+    return "Tools:\n" + "\n".join(lines)
+
+
 def first_message_text(video: str, temporal_metadata: str, tool_names: list[str], metadata: str = "") -> str:
     return (
         f"Video file: {video}\n"

@@ -3,7 +3,7 @@
 A server's error text can echo the request's ``Authorization`` header, and an exception's message
 can carry a URL with a token in it. :func:`redact` masks every secret the process knows (the
 values of environment variables whose names say they hold one) and anything shaped like a bearer
-token or an API key, in strings and in nested dicts and lists. Every path that prints or writes run
+token or an API key (or a password in a URL, ``http://user:PASSWORD@host``), in strings and in nested dicts and lists. Every path that prints or writes run
 output (stderr lines, ``record.json``, ``trace.jsonl``, ``--json`` events, batch records,
 ``llm.jsonl``) goes through it.
 """
@@ -22,6 +22,8 @@ SHAPES = [
     re.compile(r"()\bsk-[A-Za-z0-9_-]{8,}"),
     re.compile(r"()\bhf_[A-Za-z0-9]{16,}"),
     re.compile(r"(?i)([?&](?:api[_-]?key|key|token|access_token)=)[^&\s'\"]+"),
+    # a password in a URL: scheme://user:PASSWORD@host
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@'\"]*:)[^/\s@'\"]+(?=@)"),
 ]
 MIN_SECRET = 6  # shorter values ("1", "yes") are not worth masking and would mangle text
 

@@ -107,13 +107,83 @@ class Tool:
         else:
             obs = ctx.cached(self, args) if self.cacheable else None
             if obs is None:
-                try:
-                    obs = self.run(ctx.view(self), args)
-                except Exception as e:  # the run goes on; the observation says what broke
-                    ctx.log_exception(self.name, e)
-                    obs = Observation({"error": f"{self.name} failed: {type(e).__name__}: {e}"}, ok=False)
-                else:
-                    if self.cacheable and obs.ok:
-                        ctx.store(self, args, obs, {k: ctx.artifacts[k] for k in self.produces if k in ctx.artifacts})
+                obs = self._measure(ctx, args)
+                if self.cacheable and obs.ok:
+                    ctx.store(self, args, obs, {k: ctx.artifacts[k] for k in self.produces if k in ctx.artifacts})
         ctx.remember(self.name, obs, time.perf_counter() - started)
         return obs
+
+    def _measure(self, ctx, args: BaseModel) -> Observation:
+        """``run`` within the tool time-out; whatever it raises (``SystemExit`` and ``KeyboardInterrupt``
+        included) or returns that cannot be kept as JSON is a failed observation, never the end of the run."""
+        limit = getattr(ctx.settings, "tool_timeout_s", None)
+        try:
+            obs = run_bounded(lambda: self.run(ctx.view(self), args), limit, self.name)
+        except ToolTimedOut:
+            ctx.emit("tool_error", tool=self.name, error=f"no result within {limit:g}s")
+            return Observation({"error": f"{self.name} failed: no result within {limit:g}s (the tool time-out, "
+                                         "setting tool-timeout); the run goes on without it"}, ok=False)
+        except ToolRaised as raised:  # the run goes on; the observation says what broke
+            e = raised.error
+            ctx.log_exception(self.name, e)
+            what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            if isinstance(e, SystemExit):
+                what = f"it tried to end the program (SystemExit {e.code!r})"
+            return Observation({"error": f"{self.name} failed: {what}"}, ok=False)
+        problem = unkeepable(obs)
+        if problem:
+            ctx.emit("tool_error", tool=self.name, error=problem)
+            return Observation({"error": f"{self.name} failed: {problem}"}, ok=False)
+        return obs
+
+
+class ToolTimedOut(Exception):
+    """A tool gave no result within the time-out."""
+
+
+class ToolRaised(Exception):
+    """What a tool raised, carried out of the thread it ran in (a Ctrl-C of the user is never one)."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+def run_bounded(work, limit: float | None, name: str):
+    """``work()`` on a thread of its own, waited for at most ``limit`` seconds. A tool that hangs is left
+    behind (a daemon thread: it never keeps the process alive); what it raises comes back as
+    :class:`ToolRaised`; a Ctrl-C while waiting stops the run as before."""
+    import contextvars
+    import threading
+
+    box: dict[str, Any] = {}
+    context = contextvars.copy_context()  # the graph's stream writer and config, as on the caller's thread
+
+    def target() -> None:
+        try:
+            box["result"] = context.run(work)
+        except BaseException as e:  # noqa: BLE001 - SystemExit and KeyboardInterrupt of a tool are its failure
+            box["error"] = e
+
+    thread = threading.Thread(target=target, name=f"tool-{name}", daemon=True)
+    thread.start()
+    thread.join(limit)
+    if thread.is_alive():
+        raise ToolTimedOut(name)
+    if "error" in box:
+        raise ToolRaised(box["error"])
+    return box["result"]
+
+
+def unkeepable(obs: Any) -> str | None:
+    """Why an observation cannot be kept (not an Observation, evidence that is not JSON), or None."""
+    if not isinstance(obs, Observation):
+        return f"it returned a {type(obs).__name__}, not an Observation"
+    try:
+        json.dumps(obs.evidence_dict(), allow_nan=True)
+        obs.summary_text()
+    except (TypeError, ValueError, RecursionError) as e:
+        return f"its evidence cannot be kept as JSON ({type(e).__name__}: {str(e)[:160]})"
+    except Exception as e:  # a model_dump that fails
+        return f"its evidence cannot be kept as JSON ({type(e).__name__}: {str(e)[:160]})"
+    return None

@@ -24,7 +24,10 @@ def keep_loaded(key: tuple, build: Callable[[], T]) -> T:
 def pick_device(preference: str = "auto") -> str:
     if preference != "auto":
         return preference
-    import torch
+    try:
+        import torch
+    except ImportError:
+        return "cpu"  # without torch no neural model runs; the caller's own import says what to install
 
     if torch.cuda.is_available():
         return "cuda"

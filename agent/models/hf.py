@@ -52,9 +52,10 @@ def load_vlm(spec: str, settings) -> tuple[Any, Any, str]:
 
     def build() -> tuple[Any, Any, str]:
         try:
+            import torch  # noqa: F401
             from transformers import AutoModelForImageTextToText, AutoProcessor
         except ImportError as e:
-            raise InputError(f"hf:{name}: transformers is not installed ({e.name}); pip install 'instance-agent[neural]'")
+            raise InputError(f"hf:{name}: {e.name or 'transformers'} is not installed; pip install 'instance-agent[neural]'")
         offline = not settings.allow_downloads
         if name.startswith(("/", ".", "~")) and not Path(name).expanduser().is_dir():
             raise InputError(f"hf:{name}: no such model folder")

@@ -25,7 +25,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, messages_from_dict, message_to_dict
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from agent.core.config import Settings
+from agent.core.config import Settings, url_problem
 from agent.core.errors import InputError
 from agent.core.hookspecs import hookimpl
 from agent.core.jsonl import read_text
@@ -67,12 +67,61 @@ def _openai(spec: str, settings: Settings) -> BaseChatModel:
     if not model:
         raise InputError(f"--llm {spec}: name a model, e.g. openai:gpt-4o-mini")
     url = base_url(settings)
+    if url is not None:
+        problem = url_problem(url)
+        if problem:
+            where = "--base-url" if settings.base_url else "OPENAI_BASE_URL"
+            raise InputError(f"{where} {redact(url)}: {problem}")
     key = os.environ.get("OPENAI_API_KEY")
     if not key and not url:
         raise InputError(f"--llm {spec}: set OPENAI_API_KEY, or give --base-url for a local OpenAI-compatible server")
     return CheckedChatOpenAI(model=model, base_url=url, api_key=key or "not-needed",
                              temperature=settings.temperature, max_tokens=settings.max_tokens,
-                             timeout=settings.timeout_s, max_retries=settings.retries)
+                             timeout=settings.timeout_s, max_retries=settings.retries,
+                             http_client=deadline_client(settings.timeout_s))
+
+
+def deadline_client(total_s: float):
+    """An HTTP client whose requests each end within ``total_s`` seconds in all: a server that trickles
+    its reply a byte at a time is cut off at the deadline, not held for as long as it keeps sending."""
+    import httpx2
+    import openai
+    from openai._constants import DEFAULT_CONNECTION_LIMITS
+
+    class DeadlineStream(httpx2.SyncByteStream):
+        def __init__(self, inner, deadline: float, request):
+            self.inner, self.deadline, self.request = inner, deadline, request
+
+        def __iter__(self):
+            import time
+
+            for chunk in self.inner:
+                if time.monotonic() > self.deadline:
+                    raise httpx2.ReadTimeout(f"the reply took longer than {total_s:g}s in all", request=self.request)
+                yield chunk
+
+        def close(self) -> None:
+            self.inner.close()
+
+    class DeadlineTransport(httpx2.BaseTransport):
+        def __init__(self):
+            self.inner = httpx2.HTTPTransport(limits=DEFAULT_CONNECTION_LIMITS)
+
+        def handle_request(self, request):
+            import time
+
+            deadline = time.monotonic() + total_s
+            response = self.inner.handle_request(request)
+            if time.monotonic() > deadline:
+                response.close()
+                raise httpx2.ReadTimeout(f"no reply within {total_s:g}s", request=request)
+            response.stream = DeadlineStream(response.stream, deadline, request)
+            return response
+
+        def close(self) -> None:
+            self.inner.close()
+
+    return openai.DefaultHttpxClient(transport=DeadlineTransport(), timeout=total_s)
 
 
 def builtin_backends() -> list:
@@ -96,6 +145,33 @@ def register_chat_backends():
 
 class MalformedReply(Exception):
     """The server answered 200 with something that is not a chat completion."""
+
+
+class CutOffReply(MalformedReply):
+    """The reply stopped at the token limit in the middle of a tool call's arguments."""
+
+
+USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
+def clean_usage(usage: Any) -> dict | None:
+    """A reply's token counts, keeping only whole numbers of 0 or more (usage is optional data: a
+    server's "many", NaN or -5 is left out, never the end of the run)."""
+    if not isinstance(usage, dict):
+        return None
+    out = {}
+    for k, v in usage.items():
+        if k in USAGE_FIELDS or k.endswith("_tokens"):
+            if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+                out[k] = v
+            elif isinstance(v, float) and v == v and 0 <= v < 1e15 and v == int(v):
+                out[k] = int(v)
+        elif isinstance(v, dict):
+            details = {dk: dv for dk, dv in v.items()
+                       if isinstance(dv, int) and not isinstance(dv, bool) and dv >= 0}
+            if details:
+                out[k] = details
+    return out or None
 
 
 def _preview(value: Any, limit: int = 120) -> str:
@@ -132,6 +208,9 @@ def checked_completion(response: Any) -> dict:
     message = choices[0].get("message") if isinstance(choices[0], dict) else None
     if not isinstance(message, dict):
         raise MalformedReply(f"a choice with no message: {_preview(json.dumps(choices[0], default=str))}")
+    if "usage" in response:
+        response["usage"] = clean_usage(response["usage"])
+    cut_off = choices[0].get("finish_reason") == "length"
     for call in message.get("tool_calls") or []:
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict):
@@ -141,7 +220,13 @@ def checked_completion(response: Any) -> dict:
             continue
         try:
             parsed = json.loads(args)
+        except RecursionError:  # nested deeper than any caption: kept as unparsed arguments
+            function["arguments"] = json.dumps({UNPARSED: args[:200] + "... (nested too deeply)"})
+            continue
         except json.JSONDecodeError:
+            if cut_off:
+                raise CutOffReply(f"a reply cut off at the token limit in the middle of the arguments of "
+                                  f"{function.get('name') or 'a tool call'} (finish_reason \"length\")") from None
             continue  # LangChain keeps these as invalid tool calls, answered like unparsed ones
         if not isinstance(parsed, dict):
             function["arguments"] = json.dumps({UNPARSED: args})
@@ -205,14 +290,20 @@ RETRIED_STATUS = {408, 409, 429}  # and every 5xx: what the OpenAI client retrie
 def _describe(exc: Exception, settings: Settings, url: str, openai) -> str | None:
     tries = f"after {settings.retries} retr{'y' if settings.retries == 1 else 'ies'}" if settings.retries else \
         "with retries off"
+    if isinstance(exc, CutOffReply):
+        return (f"the model server at {url} answered with {exc}; raise --max-reply-tokens (now "
+                f"{settings.max_tokens}) or use a model that writes shorter replies")
     if isinstance(exc, MalformedReply):
         return f"the model server at {url} answered with {exc}, not a chat completion"
+    if isinstance(exc, RecursionError):
+        return f"the model server at {url} answered with JSON nested too deeply to read, not a chat completion"
     if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
         return (f"the model server at {url} answered with a body that is not JSON (empty, or not UTF-8 text: "
                 f"{_preview(exc)}), not a chat completion")
     if isinstance(exc, openai.APITimeoutError):
-        return (f"the model server at {url} did not answer within {settings.timeout_s:g}s ({tries}); "
-                "raise the timeout (--timeout) or check the server's load")
+        return (f"the model server at {url} did not finish its reply within {settings.timeout_s:g}s "
+                f"(the time-out covers the whole request; {tries}); raise the timeout (--timeout) or check the "
+                "server's load")
     if isinstance(exc, openai.APIConnectionError):
         chain, seen = [], exc
         while seen is not None and len(chain) < 8:
@@ -220,6 +311,9 @@ def _describe(exc: Exception, settings: Settings, url: str, openai) -> str | Non
             seen = seen.__cause__ or seen.__context__
         text = " ".join(f"{e} {getattr(e, 'strerror', '') or ''}" for e in chain).lower()
         root = chain[-1]
+        broken = _broken_reply(chain)
+        if broken:
+            return f"the model server at {url} {broken} ({tries}); the server is up: check its log"
         reason = "connection refused" if "refused" in text else f"{type(root).__name__}: {_first_line(str(root), 120)}"
         return (f"cannot reach the model server at {url} ({reason}); start it (for example "
                 "`vllm serve MODEL` or `ollama serve`) or point --base-url at a running one")
@@ -237,6 +331,22 @@ def _describe(exc: Exception, settings: Settings, url: str, openai) -> str | Non
                 any(w in str(exc.message).lower() for w in ("image", "vision", "multimodal", "multi-modal")):
             line += "; if this model takes no images, run with --no-images"
         return line
+    return None
+
+
+def _broken_reply(chain: list) -> str | None:
+    """What went wrong with a reply the server began to send (it is up), or None when it was never reached."""
+    names = {type(e).__name__ for e in chain}
+    text = " ".join(str(e) for e in chain)
+    if "DecodingError" in names:
+        return (f"sent a reply whose body does not match its Content-Encoding header ({_first_line(text, 100)}), "
+                "so it could not be read")
+    if names & {"RemoteProtocolError", "ReadError", "ConnectionResetError"} and \
+            not any(isinstance(e, ConnectionRefusedError) for e in chain):
+        if "without sending complete message body" in text or "incomplete" in text.lower() or \
+                names & {"ReadError", "ConnectionResetError"}:
+            return "dropped the connection in the middle of its reply"
+        return f"broke the HTTP exchange ({_first_line(text, 100)})"
     return None
 
 

@@ -1,7 +1,7 @@
 """The chat backends ``--llm`` can name, registered by plugins (hook ``register_chat_backends``).
 
 A backend owns a prefix: ``--llm PREFIX`` or ``--llm PREFIX:REST`` goes to it (``hf:Qwen/...``,
-``replay:runs/x``). One backend may also take bare model names (``openai``: any name with
+``replay:runs/x``, ``local:0.5b``). One backend may also take bare model names (``openai``: any name with
 ``--base-url``). The plugin manager makes the backends of the loaded plugins the active ones; a
 process that never loads plugins (a script calling :func:`agent.models.llm.make_chat_model`
 directly) gets the built-in ones.
@@ -42,8 +42,9 @@ def chat_backends() -> dict[str, ChatBackend]:
     """Prefix -> backend: those of the loaded plugins, or the built-in ones if none were loaded."""
     if _active is None:
         from agent.models.llm import builtin_backends
+        from agent.models.local import local_backends
 
-        use_backends(builtin_backends())
+        use_backends([*builtin_backends(), *local_backends()])
     return dict(_active)
 
 

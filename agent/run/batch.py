@@ -37,22 +37,34 @@ from agent.core.config import Settings
 from agent.core.errors import AgentError, InputError, StorageError, storage_error
 from agent.core.jsonl import json_lines
 from agent.core.evidence import VideoMetadata, evidence_of
-from agent.run.media import content_hash
+from agent.run.media import content_hash, not_regular
+from agent.run.records_file import RecordFile, clip_identity, key  # noqa: F401  (importable from here too)
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".gif"}
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def _manifest(path: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """The clips of a manifest, each with its row (every column, the path column included)."""
+@dataclass
+class Inputs:
+    """What a batch's input names: its clips in a stable order, each clip's manifest row (keyed by the
+    clip's identity, :func:`clip_identity`), and the entries passed over (not regular files)."""
+
+    clips: list[Path]
+    columns: dict[str, dict[str, Any]]
+    passed_over: list[str]
+    manifest: Path | None = None
+
+
+def _manifest(path: Path) -> list[tuple[Path, dict[str, Any], int]]:
+    """The clips of a manifest, each with its row (every column, the path column included) and line."""
     base = path.parent
-    out: list[tuple[Path, dict[str, Any]]] = []
+    out: list[tuple[Path, dict[str, Any], int]] = []
     if path.suffix == ".jsonl":
         for n, row in json_lines(path):
             value = (row.get("path") or row.get("video")) if isinstance(row, dict) else row
             if not isinstance(value, str):
                 raise InputError(f"{path}:{n}: needs a \"path\" field")
-            out.append((base / value, dict(row) if isinstance(row, dict) else {"path": value}))
+            out.append((base / value, dict(row) if isinstance(row, dict) else {"path": value}, n))
     else:
         try:
             with path.open(newline="", encoding="utf-8") as f:
@@ -60,33 +72,76 @@ def _manifest(path: Path) -> list[tuple[Path, dict[str, Any]]]:
                 column = next((c for c in (reader.fieldnames or []) if c.lower() in ("path", "video", "file")), None)
                 if column is None:
                     raise InputError(f"{path}: a CSV manifest needs a 'path' column")
-                out = [(base / row[column], dict(row)) for row in reader if row.get(column)]
+                out = [(base / row[column], dict(row), reader.line_num) for row in reader if row.get(column)]
         except UnicodeDecodeError as e:
             raise InputError(f"{path}: file is not UTF-8 text (byte {e.start})") from None
+    _refuse_duplicates(path, out)
     return out
 
 
-def read_inputs(spec: str) -> tuple[list[Path], dict[str, dict[str, Any]]]:
-    """The clips named by a folder, a glob, a clip or a manifest, in a stable order, and for a
-    manifest each clip's row (keyed by the clip's path as the records spell it)."""
+def _refuse_duplicates(path: Path, rows: list[tuple[Path, dict[str, Any], int]]) -> None:
+    """Two rows naming one clip (the same file, however spelled) would be one sample with one row's
+    columns: refused in one line, naming both."""
+    first: dict[str, tuple[int, Path]] = {}
+    for clip, _, line in rows:
+        ident = clip_identity(clip)
+        if ident in first:
+            earlier, spelled = first[ident]
+            raise InputError(f"{path}: lines {earlier} and {line} both name {spelled}; give each clip once "
+                             "(a clip is one sample; copy the file to caption it twice)")
+        first[ident] = (line, clip)
+
+
+def _video_entries(folder: Path) -> tuple[list[Path], list[str]]:
+    """The regular video files under ``folder`` (each once, however linked), and the video-named
+    entries passed over: FIFOs, devices, broken or looping links."""
+    clips, passed, seen = [], [], set()
+    for p in sorted(folder.rglob("*")):
+        if p.suffix.lower() not in VIDEO_SUFFIXES:
+            continue
+        why = not_regular(p)
+        if why:
+            if not p.is_dir():
+                passed.append(f"{p} ({why})")
+            continue
+        ident = clip_identity(p)
+        if ident not in seen:
+            seen.add(ident)
+            clips.append(p)
+    return clips, passed
+
+
+def scan_inputs(spec: str) -> Inputs:
+    """The clips named by a folder, a glob, a clip or a manifest (see :class:`Inputs`)."""
     path = Path(spec).expanduser()
     columns: dict[str, dict[str, Any]] = {}
+    passed: list[str] = []
+    manifest = None
     if path.is_dir():
-        clips = sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+        clips, passed = _video_entries(path)
     elif path.is_file() and path.suffix.lower() in (".jsonl", ".csv"):
         rows = _manifest(path)
-        clips = [clip for clip, _ in rows]
-        columns = {str(clip): row for clip, row in rows}
-    elif path.is_file():
-        clips = [path]
+        clips = [clip for clip, _, _ in rows]
+        columns = {clip_identity(clip): row for clip, row, _ in rows}
+        manifest = path
+    elif path.is_file() or (path.exists() and not path.is_dir()):
+        clips = [path]  # a FIFO or a device is one failed record, said in one line
     else:
         clips = sorted(Path(p) for p in glob.glob(os.path.expanduser(spec), recursive=True)
                        if Path(p).suffix.lower() in VIDEO_SUFFIXES)
         if not clips and not any(ch in spec for ch in "*?["):
             raise InputError(f"{spec}: no such file or folder")
     if not clips:
-        raise InputError(f"{spec}: holds no video clips")
-    return clips, columns
+        raise InputError(f"{spec}: holds no video clips" + (f" ({len(passed)} entries that are not regular files "
+                                                            "passed over)" if passed else ""))
+    return Inputs(clips, columns, passed, manifest)
+
+
+def read_inputs(spec: str) -> tuple[list[Path], dict[str, dict[str, Any]]]:
+    """The clips named by a folder, a glob, a clip or a manifest, in a stable order, and for a
+    manifest each clip's row (keyed by the clip's identity, :func:`clip_identity`)."""
+    found = scan_inputs(spec)
+    return found.clips, found.columns
 
 
 def expand_inputs(spec: str) -> list[Path]:
@@ -94,117 +149,86 @@ def expand_inputs(spec: str) -> list[Path]:
     return read_inputs(spec)[0]
 
 
-# -- the record file -----------------------------------------------------------------------------
-class RecordFile:
-    """An append-only JSONL of batch records that survives being killed at any point."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._lock_fd: int | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock()
-            self.repaired = self._cut_torn_tail()
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except OSError as e:
-            self._unlock()
-            raise storage_error(e, "the batch records (-o)") from None
-
-    def _lock(self) -> None:
-        """One batch per records file: a second one is refused instead of recording every clip twice."""
-        import fcntl
-
-        lock = self.path.with_name(self.path.name + ".lock")
-        self._lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._unlock()
-            raise InputError(f"{self.path}: another batch is writing these records (it holds {lock}); "
-                             "wait for it to finish, or give another -o") from None
-
-    def _unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing the descriptor releases the lock
-            self._lock_fd = None
-
-    def _cut_torn_tail(self) -> bool:
-        if not self.path.exists():
-            return False
-        data = self.path.read_bytes()
-        good = len(data)
-        if data and not data.endswith(b"\n"):
-            good = data.rfind(b"\n") + 1
-        else:
-            lines = data.splitlines(keepends=True)
-            if lines:
-                try:
-                    json.loads(lines[-1])
-                except ValueError:
-                    good = len(data) - len(lines[-1])
-        if good == len(data):
-            return False
-        with self.path.open("r+b") as f:
-            f.truncate(good)
-        return True
-
-    def records(self) -> list[dict[str, Any]]:
-        out = []
-        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    continue
-        return out
-
-    def drop_failed(self) -> int:
-        """Rewrite the file without its failed records (atomically: write aside, then rename)."""
-        records = self.records()
-        kept = [r for r in records if r.get("status") != "failed"]
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        try:
-            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            raise storage_error(e, "the batch records (-o)") from None
-        os.close(self._fd)
-        os.replace(tmp, self.path)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        return len(records) - len(kept)
-
-    def append(self, record: dict[str, Any]) -> None:
-        """One line, on disk before it counts; a write the disk cannot take is undone, so the file stays valid."""
-        from agent.core.secrets import redact
-
-        data = (json.dumps(redact(record), ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        size = os.fstat(self._fd).st_size
-        try:
-            written = os.write(self._fd, data)
-            if written != len(data):
-                raise OSError(28, "No space left on device", str(self.path))
-            os.fsync(self._fd)
-        except OSError as e:
-            try:
-                os.truncate(self.path, size)
-            except OSError:
-                pass  # the torn line is cut off when the file is next opened
-            raise storage_error(e if e.filename else OSError(e.errno, e.strerror, str(self.path)),
-                                "the batch records (-o)") from None
-
-    def close(self) -> None:
-        os.close(self._fd)
-        self._unlock()
+def refuse_output_among_inputs(out: Path, inputs: Iterable[Path], what: str = "-o") -> None:
+    """An output that is one of the inputs (a clip, the manifest, the config file) is refused in one
+    line before any work: writing it would destroy the input."""
+    target = Path(out).expanduser()
+    for item in inputs:
+        if same_file(target, Path(item)):
+            raise InputError(f"{what} {out}: is one of the inputs ({item}); give another file to write")
 
 
-def key(record: dict[str, Any]) -> tuple:
-    """What a record is of: the clip (path and content), and the shot and part when it is of one."""
-    return record.get("path", ""), record.get("content_hash") or "", record.get("shot"), record.get("part")
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (by identity when both exist, else by their resolved paths)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return clip_identity(a) == clip_identity(b)
+
+
+# -- settings the records were made with ---------------------------------------------------------
+def settings_summary(settings: Settings) -> dict[str, Any]:
+    """The settings that change a caption, where they differ from the defaults (kept in each record)."""
+    from agent.core.config import NOT_OUTPUT, key_of
+
+    now = settings.model_dump(mode="json", exclude=NOT_OUTPUT)
+    default = Settings().model_dump(mode="json", exclude=NOT_OUTPUT)
+    return {key_of(k): v for k, v in now.items() if v != default.get(k)}
+
+
+def settings_differences(record: dict[str, Any], settings: Settings) -> str | None:
+    """How the settings a record was made with differ from ``settings`` ("format dense (now
+    instancecap)"), or None when they are the same (or the record does not say)."""
+    from agent.core.config import output_key
+
+    made = record.get("settings")
+    if record.get("settings_key") == output_key(settings):
+        return None
+    if not isinstance(made, dict):  # an older record: only its format is known
+        fmt = record.get("format")
+        return f"format {fmt} (now {settings.output_format})" if fmt and fmt != settings.output_format else None
+    from agent.core.config import NOT_OUTPUT, key_of
+
+    now = settings_summary(settings)
+    default = {key_of(k): v for k, v in Settings().model_dump(mode="json", exclude=NOT_OUTPUT).items()}
+    changed = []
+    for name in sorted(set(made) | set(now)):
+        was, is_now = made.get(name, default.get(name)), now.get(name, default.get(name))
+        if was != is_now:
+            changed.append(f"{name} {_shown(was)} (now {_shown(is_now)})")
+    return ", ".join(changed) or "other settings"
+
+
+def _shown(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def other_settings_note(records: list[dict[str, Any]], identities: set[str], settings: Settings) -> str | None:
+    """One line when clips of this batch are already recorded with other settings, and how to re-caption."""
+    differing: dict[str, str] = {}
+    for r in records:
+        ident = key(r)[0]
+        if ident in identities and ident not in differing:
+            why = settings_differences(r, settings)
+            if why:
+                differing[ident] = why
+    if not differing:
+        return None
+    example = next(iter(differing.values()))
+    return (f"warning: {len(differing)} clip(s) already recorded were captioned with other settings ({example}); "
+            "they are kept and not captioned again: to caption them with these settings, give another -o")
 
 
 def annotate(record: dict[str, Any], settings: Settings, columns: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
-    """The record as it is written: with the output format, and the clip's manifest row if it has one."""
+    """The record as it is written: with the output format, the settings it was made with, and the
+    clip's manifest row if it has one."""
+    from agent.core.config import output_key
+
     record.setdefault("format", settings.output_format)
+    record["settings_key"] = output_key(settings)
+    record["settings"] = settings_summary(settings)
     if columns and record.get("path") in columns:
         record["manifest"] = columns[record["path"]]
     return record
@@ -240,6 +264,7 @@ def failed_record(path: str, digest: str, error: str, started: float | None = No
 def caption_one(clip: str, digest: str, settings_json: str, cache_path: str | None, gates=None) -> dict[str, Any]:
     """Caption one clip into a batch record; never raises. ``gates``: the batch's shared slots
     (:mod:`agent.run.throttle`), for clips run in threads."""
+    from agent.run.run_folders import tidy_run_folder
     from agent.run.runner import caption_video
 
     started = time.perf_counter()
@@ -252,7 +277,7 @@ def caption_one(clip: str, digest: str, settings_json: str, cache_path: str | No
         return failed_record(clip, digest, e.message, started)
     except Exception as e:  # a bug: the batch goes on, the record says what broke
         return failed_record(clip, digest, f"{type(e).__name__}: {e}", started)
-    return run_record(clip, digest, rec)
+    return tidy_run_folder(run_record(clip, digest, rec), settings)  # keep_runs: all, not-ok or none
 
 
 def run_record(clip: str, digest: str, rec) -> dict[str, Any]:
@@ -260,7 +285,7 @@ def run_record(clip: str, digest: str, rec) -> dict[str, Any]:
     found = evidence_of(rec.evidence, VideoMetadata)  # a montage is worth filtering or splitting at its cuts
     meta = found.model_dump() if found else {}
     return {"path": clip, "content_hash": digest, "status": rec.status, "caption": rec.caption,
-            "error": rec.llm_error or rec.fallback_reason, "shots": meta.get("shots"), "cuts_s": meta.get("cuts_s"),
+            "error": rec.llm_error or rec.fallback_reason, "model_error": rec.llm_error, "shots": meta.get("shots"), "cuts_s": meta.get("cuts_s"),
             "problems": rec.problems, "backend": rec.backend, "backend_fallback_reason": rec.backend_fallback_reason,
             "timings": rec.timings, "usage": vars(rec.usage), "cache_hits": rec.cache_hits, "run_dir": rec.run_dir,
             "format": rec.output_format, "output": rec.formatted if rec.formatted is not None else rec.caption}
@@ -501,6 +526,27 @@ def _clip_in_thread(gates, settings_json: str, cache: str | None):
     return work
 
 
+def unique_clips(inputs: Iterable[Path]) -> list[Path]:
+    """The clips, each once (two spellings of one file are one clip), in their order."""
+    seen: set[str] = set()
+    out = []
+    for clip in inputs:
+        ident = clip_identity(clip)
+        if ident not in seen:
+            seen.add(ident)
+            out.append(Path(clip))
+    return out
+
+
+def clip_digest(clip: Path) -> str:
+    """The clip's content hash; an OSError naming why when it is not a regular file (a FIFO would
+    block the batch forever, a device never ends)."""
+    why = not_regular(Path(clip))
+    if why:
+        raise OSError(0, why)
+    return content_hash(clip)
+
+
 # -- the batch -------------------------------------------------------------------------------------
 @dataclass
 class BatchSummary:
@@ -511,6 +557,7 @@ class BatchSummary:
     repaired: bool
     dropped_failed: int
     in_file: dict[str, int]  # statuses of every record in the file, earlier runs' included
+    other_settings: str | None = None  # a warning: clips already recorded with other settings
 
     @property
     def ran(self) -> int:
@@ -531,28 +578,33 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
     ``total`` counts clips, and ``on_note`` hears of clips that give no records.
     """
     started = time.perf_counter()
+    clips = unique_clips(inputs)
+    refuse_output_among_inputs(out, clips)
     store = RecordFile(out)
     dropped = store.drop_failed() if retry_failed else 0
+    note = other_settings_note(store.records(), {clip_identity(c) for c in clips}, settings)
     if shots is not None:
         try:
-            return _run_shot_batch(list(inputs), store, settings, shots, workers, cache_path, engine, ray_address,
-                                   on_record, on_note, dropped, started, columns or {})
+            summary = _run_shot_batch(clips, store, settings, shots, workers, cache_path, engine, ray_address,
+                                      on_record, on_note, dropped, started, columns or {})
+            summary.other_settings = note
+            return summary
         finally:
             store.close()
     done_keys = {key(r)[:2] for r in store.records() if r.get("shot") is None}
-    clips = list(inputs)
     jobs: list[tuple[str, str]] = []
     unreadable: list[dict] = []
     for clip in clips:
+        ident = clip_identity(clip)
         try:
-            digest = content_hash(clip)
+            digest = clip_digest(clip)
         except OSError as e:
-            record = failed_record(str(clip), "", f"{clip}: {e.strerror or e}")
+            record = failed_record(ident, "", f"{clip}: {e.strerror or e}")
             if key(record)[:2] not in done_keys:
                 unreadable.append(record)
             continue
-        if (str(clip), digest) not in done_keys:
-            jobs.append((str(clip), digest))
+        if (ident, digest) not in done_keys:
+            jobs.append((ident, digest))
     total = len(jobs) + len(unreadable)
     counts: dict[str, int] = {}
 
@@ -608,7 +660,7 @@ def run_batch(inputs: Iterable[Path], out: Path, settings: Settings, *, workers:
         in_file[record.get("status", "?")] = in_file.get(record.get("status", "?"), 0) + 1
     return BatchSummary(total=len(clips), skipped=len(clips) - total, done=counts,
                         seconds=time.perf_counter() - started, repaired=store.repaired, dropped_failed=dropped,
-                        in_file=in_file)
+                        in_file=in_file, other_settings=note)
 
 
 def _run_shot_batch(clips: list[Path], store: RecordFile, settings: Settings, opts: ShotOptions, workers: int,
@@ -621,7 +673,7 @@ def _run_shot_batch(clips: list[Path], store: RecordFile, settings: Settings, op
     pieces_of: dict[tuple[str, str], int] = {}
     whole: set[tuple[str, str]] = set()
     for r in store.records():
-        k = (r.get("path", ""), r.get("content_hash") or "")
+        k = key(r)[:2]
         if r.get("shot") is None:
             if r.get("status") == "failed":  # the clip itself could not be read: it counts as done
                 whole.add(k)
@@ -645,21 +697,22 @@ def _run_shot_batch(clips: list[Path], store: RecordFile, settings: Settings, op
 
     unreadable = []
     for clip in clips:
+        ident = clip_identity(clip)
         try:
-            digest = content_hash(clip)
+            digest = clip_digest(clip)
         except OSError as e:
-            k = (str(clip), "")
+            k = (ident, "")
             if k not in whole:
-                unreadable.append(failed_record(str(clip), "", f"{clip}: {e.strerror or e}"))
+                unreadable.append(failed_record(ident, "", f"{clip}: {e.strerror or e}"))
             else:
                 skipped += 1
             continue
-        k = (str(clip), digest)
+        k = (ident, digest)
         parts = done_parts.get(k, set())
         if k in whole or (k in pieces_of and len(parts) >= pieces_of[k]):
             skipped += 1
             continue
-        jobs.append((str(clip), digest, sorted(parts, key=lambda p: (p[0], p[1] or 0))))
+        jobs.append((ident, digest, sorted(parts, key=lambda p: (p[0], p[1] or 0))))
     total = len(jobs) + len(unreadable)
     settings_json = settings.model_dump_json()
     cache = str(cache_path) if cache_path else None

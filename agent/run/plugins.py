@@ -24,7 +24,7 @@ from typing import Any, Iterable, Iterator
 import pluggy
 
 from agent.core import hookspecs
-from agent.core.caption import CaptionSection, register_section
+from agent.core.caption import CaptionSection, use_sections
 from agent.core.conditions import Condition
 from agent.core.errors import AgentError, InputError
 from agent.models.registry import use_backends
@@ -36,6 +36,7 @@ log = logging.getLogger("instance_agent.plugins")
 # Every built-in feature is a plugin module registered through the same hooks as third-party ones.
 BUILTIN_PLUGINS = (
     "agent.models.llm",
+    "agent.models.local",
     "tools.metadata",
     "tools.frames",
     "tools.camera",
@@ -183,8 +184,7 @@ class Plugins:
     def activate(self) -> None:
         """Make this manager's caption sections and chat backends the process's."""
         use_backends(self.backends)
-        for section in self.sections:
-            register_section(section)
+        use_sections(self.sections)
 
     def _collect(self) -> None:
         """Read the registries once: caption sections, conditions (with their sections), chat backends."""

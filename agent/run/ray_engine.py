@@ -100,7 +100,7 @@ def _ray():
     except ImportError:
         from agent.core.errors import InputError
 
-        raise InputError("--engine ray needs Ray: pip install 'instance-agent[ray]'")
+        raise InputError("--engine ray needs Ray: pip install 'instance-agent[scale]'")
     return ray
 
 

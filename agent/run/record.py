@@ -35,6 +35,10 @@ class RunRecord:
     status: str  # ok | degraded | failed
     caption: dict | None
     problems: list[str] = field(default_factory=list)
+    # disagreements with unsure evidence that the caption was accepted with: field, measured, confidence, said
+    advice: list[dict] = field(default_factory=list)
+    # a degraded caption kept field by field: where each field came from ('model' or 'composed')
+    field_sources: dict[str, str] = field(default_factory=dict)
     backend: str = "classical"
     fallback_reason: str | None = None
     llm_error: str | None = None

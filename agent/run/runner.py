@@ -15,6 +15,7 @@ from agent.core.config import Settings
 from agent.core.errors import STORAGE_ERRNOS, AgentError, InputError, storage_error
 from agent.core.evidence import Instances, Segmentation, evidence_of, tools_declaring
 from agent.core.jsonl import JsonlSink
+from agent.core.observation import readable
 from agent.core.secrets import redact
 from agent.models.llm import RECORDING, ReplayModel, describe_llm_error, is_offline, make_chat_model
 from agent.run.context import RunContext
@@ -71,8 +72,9 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
     except AgentError:
         run.trace_file.close()
         raise
-    except KeyboardInterrupt:  # the record says so, then the interrupt goes on
-        run.state.update(status="failed", caption=None, fallback_reason="interrupted",
+    except KeyboardInterrupt as e:  # the record says so, then the interrupt goes on
+        why = "interrupted (SIGTERM)" if type(e).__name__ == "Terminated" else "interrupted"
+        run.state.update(status="failed", caption=None, fallback_reason=why,
                          evidence={**run.ctx.evidence, **(run.state.get("evidence") or {})})  # what was measured
         finish(run)
         raise
@@ -207,6 +209,9 @@ def finish(run: CaptionRun) -> RunRecord:
     failed = failed_core_tools(ctx, evidence)
     if failed and state.get("status") == "ok":  # a caption without what those tools measure is not fine
         state.update(status="degraded", fallback_reason=f"a tool failed and its evidence is missing: {failed}")
+    cut_short = ctx.frames._stats.warning if ctx.frames._motion is not None else None
+    if cut_short and state.get("status") == "ok":  # measured on part of the clip: not a fine caption
+        state.update(status="degraded", fallback_reason=f"the clip could not be read to its end ({cut_short})")
     answers = ctx.artifacts.get("describe.answers")
     if answers and not answers["usable"] and state.get("status") == "ok":  # the caption is all measured text
         state.update(status="degraded", fallback_reason=f"the describer ({settings.describer}) gave no usable "
@@ -222,6 +227,7 @@ def finish(run: CaptionRun) -> RunRecord:
         video=frames.info.file_name, path=str(run.path), content_hash=run.digest,
         status=state.get("status") or "failed", caption=state.get("caption"),
         problems=state.get("problems", []), fallback_reason=redact(state.get("fallback_reason")),
+        advice=state.get("advice") or [], field_sources=state.get("field_sources") or {},
         llm_error=redact(state.get("llm_error")),
         backend=_backend(evidence), backend_fallback_reason=_backend_fallback(evidence),
         evidence=evidence, cache_hits=ctx.cache_hits, output_format=settings.output_format, formatted=formatted,
@@ -264,7 +270,7 @@ def _note_updates(run: CaptionRun, update: dict, tool_started: float) -> None:
                     rec = next((r for r in reversed(ctx.records) if r.name == m.name), None)
                     entry = {"node": node, "tool": m.name, "ok": m.status != "error",
                              "duration_s": round(rec.duration_s if rec else now - tool_started, 3),
-                             "observation": _short(m.content, 240)}
+                             "observation": _short(m.content, 240), "summary": readable(m.content)}
                     steps.append(entry)
                     ctx.emit("tool", **entry)
         elif node == "validate":

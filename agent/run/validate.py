@@ -107,7 +107,11 @@ def _item(where: str | None, value: Any) -> Item:
 def _exported_rows(path: Path) -> list[dict] | None:
     """The batch records in an export (each sample's record, or its caption), or None for other files."""
     def row_of(fields: dict) -> dict:
-        raw = fields.get("record") or fields.get("record.json")
+        if "record" in fields:  # parquet or datasets: the record's caption is a column of its own
+            from agent.run.export import sample_of
+
+            return sample_of(fields)
+        raw = fields.get("record.json")
         if raw:
             return json.loads(raw) if isinstance(raw, (str, bytes)) else raw
         caption = fields.get("caption") or fields.get("caption.json")
@@ -142,7 +146,7 @@ def read_items(path: Path) -> list[Item]:
     if path.is_dir():
         record = _run_record(path)
         return [_item(None, record)]
-    text = read_text(path, "caption file")
+    text = read_text(path, "caption file").removeprefix("\ufeff")  # a UTF-8 byte order mark is not content
     if path.suffix == ".txt":
         if not text.strip():
             raise InputError(f"{path}: is empty")
@@ -207,7 +211,7 @@ def _schema(fmt: str, data: Any) -> list[str]:
 def check_items(items: list[Item], *, wording: bool = True, evidence: dict | None = None,
                 disabled: list[str] = ()) -> list[Finding]:
     """Every problem of every item; ``evidence`` (a run's) applies to all items without their own."""
-    from agent.core.checks import wording as wording_check
+    from agent.core.checks import english as english_check, wording as wording_check
     from agent.core.config import load_settings
     from agent.core.lexicon import scan
     from agent.core.validation import validate
@@ -228,7 +232,7 @@ def check_items(items: list[Item], *, wording: bool = True, evidence: dict | Non
             if known is not None:
                 checks = evidence_checks
             else:
-                checks = [wording_check] if wording else []
+                checks = [wording_check, english_check] if wording else []
             _, problems = validate(item.data, known or {}, checks)
             findings += [Finding(item.where, str(p)) for p in problems]
             continue

@@ -13,7 +13,7 @@ fragments inside it (its mask then comes from what moved). Each track is named:
    evidence as advice for a language model.
 
 Thresholds were measured on the four real clips (benchmarks/real_clips.py) and the 64 generated
-clips (benchmarks/accuracy.py), not guessed: see the README's models section.
+clips (benchmarks/accuracy.py), not guessed: see docs/backends.md (the packaged pretrained models).
 
 The package: :mod:`.labels` (the models, the thresholds and the label-to-word tables),
 :mod:`.recogniser` (the recogniser), :mod:`.candidates` (strays, a montage's order, what else is

@@ -33,11 +33,79 @@ STAGES = [
 ]
 
 
-def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
-    import torch
+_STORAGE_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
+                   "LongStorage": np.int64, "IntStorage": np.int32}
 
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
-    return {k: v.numpy() for k, v in state.items() if not k.endswith("num_batches_tracked")}
+
+class _Storage:
+    """A tensor storage named in a checkpoint's pickle, its bytes read afterwards."""
+
+    def __init__(self, dtype, key: str):
+        self.dtype, self.key, self.data = np.dtype(dtype).newbyteorder("<"), key, None
+
+
+class _Tensor:
+    def __init__(self, storage: _Storage, offset: int, size, stride):
+        self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
+
+    def array(self) -> np.ndarray:
+        flat = self.storage.data
+        if not self.size:
+            return flat[self.offset:self.offset + 1].reshape(()).copy()
+        return np.lib.stride_tricks.as_strided(flat[self.offset:], shape=self.size,
+                                               strides=tuple(s * flat.itemsize for s in self.stride)).copy()
+
+
+def _unpickler(stream, storages: dict[str, _Storage]):
+    import pickle
+    from collections import OrderedDict
+
+    class Reader(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+                return lambda storage, offset, size, stride, *_: _Tensor(storage, offset, size, stride)
+            if (module, name) == ("collections", "OrderedDict"):
+                return OrderedDict
+            if module == "torch" and name in _STORAGE_DTYPES:
+                return _STORAGE_DTYPES[name]
+            raise pickle.UnpicklingError(f"{module}.{name} is not a tensor: refused")
+
+        def persistent_load(self, pid):
+            _, dtype, key = pid[:3]
+            return storages.setdefault(str(key), _Storage(dtype, str(key)))
+
+    return Reader(stream)
+
+
+def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
+    """The tensors of a PyTorch checkpoint as numpy arrays, read without torch.
+
+    Both of ``torch.save``'s layouts are read: the zip (``*/data.pkl`` pickles the dict, each storage's
+    bytes are ``*/data/KEY``) and the legacy stream (magic number, protocol, system info, the dict's
+    pickle, the list of storage keys, then each storage as an int64 element count and its bytes).
+    Only tensors and ordered dicts are rebuilt; anything else in the pickle is refused, as
+    ``torch.load(weights_only=True)`` does.
+    """
+    import pickle
+    import zipfile
+
+    storages: dict[str, _Storage] = {}
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            pkl = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
+            state = _unpickler(archive.open(pkl), storages).load()
+            for st in storages.values():
+                st.data = np.frombuffer(archive.read(f"{pkl[:-len('data.pkl')]}data/{st.key}"), dtype=st.dtype)
+    else:
+        with open(path, "rb") as f:
+            for _header in range(3):  # magic number, protocol version, system info
+                pickle.load(f)
+            state = _unpickler(f, storages).load()
+            for key in pickle.load(f):
+                st = storages[str(key)]
+                count = int(np.frombuffer(f.read(8), dtype="<i8")[0])
+                st.data = np.frombuffer(f.read(count * st.dtype.itemsize), dtype=st.dtype)
+    return {k: v.array() for k, v in state.items() if not k.endswith("num_batches_tracked")}
 
 
 def _same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:

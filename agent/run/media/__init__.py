@@ -10,8 +10,8 @@ shots as clips of their own.
 
 from agent.run.media.frames import DecodeStats, Frame, FrameStore
 from agent.run.media.motion import KEEP_AROUND_S, OVERVIEW_FRAMES, MotionFrames, MotionStream
-from agent.run.media.probe import VideoInfo, content_hash, probe
+from agent.run.media.probe import VideoInfo, content_hash, not_regular, probe
 from agent.run.media.shot_files import CUT_MODES, ShotCut, find_shots, write_shots
 
 __all__ = ["CUT_MODES", "KEEP_AROUND_S", "OVERVIEW_FRAMES", "DecodeStats", "Frame", "FrameStore", "MotionFrames",
-           "MotionStream", "ShotCut", "VideoInfo", "content_hash", "find_shots", "probe", "write_shots"]
+           "MotionStream", "ShotCut", "VideoInfo", "content_hash", "find_shots", "not_regular", "probe", "write_shots"]

@@ -183,6 +183,9 @@ class FrameStore:
         if expected_span > 0 and actual_span < 0.8 * expected_span and self._stats.frames_in_stream > 1:
             # the container promised more than it holds (truncated or mislabelled): sample again
             result = self._decode_pass(actual_span)
+            if not self._stats.warning:  # a clip that ends long before its container says is not whole
+                self._stats.warning = (f"decoding ended early: {self._stats.frames_in_stream} frames, "
+                                       f"{actual_span:.1f} s of the {info.duration_s:.1f} s the container declares")
         self._sampled, self._motion, self._shots, self._pairs = result
         self._stats.decode_s = time.perf_counter() - t0
 

@@ -6,7 +6,9 @@ failure) and the content hash that keys runs and caches.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,11 +44,40 @@ TEXT_FORMATS = {"tty", "bin", "xbin", "adf", "idf"}
 TEXT_CODECS = {"ansi", "bintext", "xbin", "idf"}
 
 
+def not_regular(path: Path) -> str | None:
+    """Why ``path`` is not a regular file we can read to its end (a FIFO blocks, a device never
+    ends, a link loops), or None when it is one."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link that loops"
+        if os.path.islink(path):
+            return "a broken symbolic link"
+        return None  # missing or unreadable: said by whoever opens it
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe), not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a regular file"
+    return "not a regular file"
+
+
 def check_path(path: Path) -> None:
+    why = not_regular(path)
+    if why == "a directory":
+        raise InputError(f"{path}: is a directory, not a video file")
+    if why:
+        raise InputError(f"{path}: is {why}")
     if not path.exists():
         raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not a video file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty (0 bytes)")
 

@@ -1,0 +1,312 @@
+"""A chat model run in this process with llama.cpp (``--llm local``): no server, no network.
+
+* ``local`` or ``local:1.5b``: Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF), the default;
+* ``local:0.5b``: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF), faster and weaker;
+* ``local:/path/model.gguf``: any chat GGUF file.
+
+The runtime is the ``xllamacpp`` wheel; the model files are in the models folder
+(:mod:`agent.models.local_files`; ``scripts/fetch_llm.py`` puts them there).
+
+Small models do not write reliable tool calls on their own, so every reply is decoded under a
+JSON schema: one of ``{"name": <tool>, "arguments": <its parameters>}`` for each offered tool, the
+submission included, written without optional whitespace. The model gets the compact prompt
+(:func:`agent.core.prompts.compact_form`) and one line per tool instead of the chat template's
+tool listing. A tool that takes no required arguments is offered once per conversation (its
+evidence does not change when asked again). Token counts and seconds come from the runtime.
+
+One model per file, context size and thread count is loaded per process and shared by every run in
+it; calls to it are serialised (one llama.cpp context decodes one sequence at a time here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Sequence
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from agent.core.errors import InputError
+from agent.core.hookspecs import hookimpl
+from agent.models.local_files import DEFAULT_MODEL, FETCH, LOCAL_MODELS, model_file_problem, models_dir
+
+PREFIX = "local"
+RUNTIME = "xllamacpp==2026.10.11549"
+ENV_THREADS = "INSTANCE_AGENT_LLM_THREADS"
+CONTEXT_TOKENS = 8192
+MAX_STRING_CHARS = 600  # a free-text field of a constrained reply; bounds a small model's run-on text
+SUBMIT = "submit_caption"
+
+
+class LocalModelError(RuntimeError):
+    """The runtime answered with an error (a prompt longer than the context, say)."""
+
+
+# -- which file, how many threads --------------------------------------------------------------
+def resolve(spec: str) -> tuple[str, Path]:
+    """(a short name for records, the GGUF path) for ``local``, ``local:0.5b`` or ``local:/path/x.gguf``."""
+    rest = spec.strip().removeprefix(PREFIX).removeprefix(":").strip() or DEFAULT_MODEL
+    if rest.lower() in LOCAL_MODELS:
+        name = rest.lower()
+        return f"local:{name}", models_dir() / LOCAL_MODELS[name]["file"]
+    path = Path(rest).expanduser()
+    if path.suffix.lower() != ".gguf":
+        raise InputError(f"--llm {spec}: expected local, local:{' or local:'.join(LOCAL_MODELS)}, "
+                         "or local:/path/model.gguf")
+    return f"local:{path.name}", path
+
+
+def check_model_file(spec: str) -> Path:
+    """The model file, or one line naming the file and how to fetch it."""
+    label, path = resolve(spec)
+    name = label.removeprefix("local:")
+    if name in LOCAL_MODELS:
+        why = model_file_problem(name, path, full=False)
+        if why:
+            raise InputError(f"--llm {spec}: the model file {path} {why}; fetch it with `{FETCH} {name}` "
+                             f"({LOCAL_MODELS[name]['size'] / 1e9:.1f} GB)")
+    elif not path.is_file():
+        raise InputError(f"--llm {spec}: the model file {path} does not exist")
+    return path
+
+
+def thread_count() -> int:
+    """``INSTANCE_AGENT_LLM_THREADS``, else the CPUs this process may use (at most 8)."""
+    given = os.environ.get(ENV_THREADS, "").strip()
+    if given:
+        try:
+            return max(1, int(given))
+        except ValueError:
+            raise InputError(f"{ENV_THREADS}={given}: expected a whole number of threads") from None
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+# -- the runtime, loaded once per process ------------------------------------------------------
+class LoadedModel:
+    """One llama.cpp model in this process; :meth:`chat` is safe to call from several threads."""
+
+    def __init__(self, path: Path, threads: int, context: int = CONTEXT_TOKENS):
+        try:
+            import xllamacpp
+        except ImportError:
+            raise InputError(f"--llm local needs the llama.cpp runtime: pip install {RUNTIME}") from None
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.n_ctx = context
+        params.n_parallel = 1
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.use_jinja = True
+        params.warmup = False
+        params.verbosity = -1  # the runtime's own log lines stay off stderr
+        started = time.perf_counter()
+        self.server = xllamacpp.Server(params)
+        self.load_s = time.perf_counter() - started
+        self.path, self.threads, self.context = path, threads, context
+        self.lock = threading.Lock()
+
+    def chat(self, request: dict) -> dict:
+        with self.lock:
+            reply = self.server.handle_chat_completions(request)
+        if not isinstance(reply, dict) or reply.get("error") or not reply.get("choices"):
+            error = reply.get("error") if isinstance(reply, dict) else reply
+            message = error.get("message") if isinstance(error, dict) else error
+            raise LocalModelError(" ".join(str(message or "no completion").split())[:200])
+        return reply
+
+    def count_tokens(self, messages: list[dict]) -> int:
+        """The prompt tokens of a chat, by the model's own tokenizer and chat template."""
+        reply = self.chat({"messages": messages, "max_tokens": 1, "temperature": 0.0})
+        return int(reply["usage"]["prompt_tokens"])
+
+
+def load(spec: str) -> LoadedModel:
+    from agent.models.devices import keep_loaded
+
+    path = check_model_file(spec)
+    threads = thread_count()
+    return keep_loaded(("llama.cpp", str(path.resolve()), threads, CONTEXT_TOKENS),
+                       lambda: LoadedModel(path, threads))
+
+
+# -- the constrained reply ---------------------------------------------------------------------
+def _bounded(schema: Any) -> Any:
+    """The schema with a length limit on free strings (a small model can run on forever)."""
+    if isinstance(schema, dict):
+        out = {k: _bounded(v) for k, v in schema.items()}
+        if out.get("type") == "string" and not ({"maxLength", "enum", "const", "pattern"} & out.keys()):
+            out["maxLength"] = MAX_STRING_CHARS
+        return out
+    if isinstance(schema, list):
+        return [_bounded(v) for v in schema]
+    return schema
+
+
+def _without_titles(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_titles(v) for k, v in schema.items() if k != "title" or not isinstance(v, str)}
+    if isinstance(schema, list):
+        return [_without_titles(v) for v in schema]
+    return schema
+
+
+def call_schema(tools: list[dict]) -> dict:
+    """One of ``{"name": const, "arguments": parameters}`` per tool, ``$defs`` lifted to the top."""
+    options, defs = [], {}
+    for spec in tools:
+        fn = spec.get("function", spec)
+        params = dict(fn.get("parameters") or {"type": "object", "properties": {}})
+        defs.update(params.pop("$defs", {}))
+        params.pop("title", None)
+        params.setdefault("type", "object")
+        params.setdefault("additionalProperties", False)
+        options.append({"type": "object", "additionalProperties": False, "required": ["name", "arguments"],
+                        "properties": {"name": {"const": fn["name"]}, "arguments": params}})
+    schema = {"oneOf": options} if len(options) > 1 else options[0]
+    if defs:
+        schema["$defs"] = defs
+    return _bounded(_without_titles(schema))
+
+
+def grammar(schema: dict) -> str:
+    """A llama.cpp (llguidance) grammar for JSON under ``schema``, written with no optional whitespace."""
+    compact = {**schema, "x-guidance": {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}}
+    return "%llguidance {}\nstart: %json " + json.dumps(compact, separators=(",", ":"))
+
+
+def _still_offered(tools: list[dict], messages: Sequence[BaseMessage]) -> list[dict]:
+    """The tools minus those already called that take no required arguments (the submission stays)."""
+    called = {c["name"] for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
+    out = []
+    for spec in tools:
+        fn = spec.get("function", spec)
+        takes_arguments = bool((fn.get("parameters") or {}).get("required"))
+        if fn["name"] == SUBMIT or takes_arguments or fn["name"] not in called:
+            out.append(spec)
+    return out
+
+
+# -- messages ------------------------------------------------------------------------------------
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    parts = [p if isinstance(p, str) else p.get("text", "") for p in content or [] if isinstance(p, (str, dict))]
+    return "\n".join(p for p in parts if p)
+
+
+def _call_text(call: dict) -> str:
+    return json.dumps({"name": call["name"], "arguments": call["args"]}, ensure_ascii=False, separators=(",", ":"))
+
+
+def to_chat(messages: Sequence[BaseMessage], tools: list[dict]) -> list[dict]:
+    """LangChain messages as the runtime's chat: the compact prompt and tool lines, text only,
+    tool calls as the JSON the model writes, tool results as user turns."""
+    from agent.core.prompts import compact_form, compact_tool_lines
+
+    chat: list[dict] = []
+    for m in messages:
+        if isinstance(m, SystemMessage):
+            text = compact_form(_text(m.content))
+            chat.append({"role": "system", "content": text + ("\n" + compact_tool_lines(tools) if tools else "")})
+        elif isinstance(m, ToolMessage):
+            chat.append({"role": "user", "content": f"Result of {m.name}:\n{_text(m.content)}"})
+        elif isinstance(m, AIMessage):
+            text = "\n".join(_call_text(c) for c in m.tool_calls) or _text(m.content)
+            chat.append({"role": "assistant", "content": text})
+        elif isinstance(m, HumanMessage):
+            text = _text(m.content)
+            if text.strip():
+                chat.append({"role": "user", "content": text})
+    return chat
+
+
+def _reply(completion: dict, model_label: str, seconds: float, expects_call: bool) -> AIMessage:
+    content = completion["choices"][0]["message"].get("content") or ""
+    usage = completion.get("usage") or {}
+    timings = completion.get("timings") or {}
+    prompt, generated = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+    meta = {"input_tokens": prompt, "output_tokens": generated, "total_tokens": prompt + generated,
+            "input_token_details": {"cache_read": int(timings.get("cache_n", 0))}}
+    info = {"model": model_label, "seconds": round(seconds, 3),
+            "finish_reason": completion["choices"][0].get("finish_reason"),
+            "timings": {k: timings[k] for k in ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms", "cache_n")
+                        if k in timings}}
+    if not expects_call:
+        return AIMessage(content=content, usage_metadata=meta, response_metadata=info)
+    try:
+        data = json.loads(content)
+        call = {"name": data["name"], "args": data["arguments"], "id": f"call_{uuid.uuid4().hex[:12]}",
+                "type": "tool_call"}
+    except (json.JSONDecodeError, KeyError, TypeError):
+        # a reply cut at max_tokens: the graph reads the text, finds no call and nudges or falls back
+        return AIMessage(content=content, usage_metadata=meta, response_metadata=info)
+    return AIMessage(content="", tool_calls=[call], usage_metadata=meta, response_metadata=info)
+
+
+class LocalChatModel(BaseChatModel):
+    """A GGUF chat model run in process as the graph's chat model (``--llm local``)."""
+
+    spec: str = PREFIX
+    tools: list[dict] = []
+    temperature: float = 0.0
+    max_tokens: int = 2048
+    takes_json_schema: bool = True  # invoke(..., json_schema=S) decodes the reply under S
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama.cpp"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> "LocalChatModel":
+        from langchain_core.utils.function_calling import convert_to_openai_tool
+
+        specs = [t if isinstance(t, dict) else convert_to_openai_tool(t) for t in tools]
+        return self.model_copy(update={"tools": specs})
+
+    def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
+        model = load(self.spec)
+        offered = _still_offered(self.tools, messages) if self.tools else []
+        schema = kwargs.get("json_schema") or (call_schema(offered) if offered else None)
+        request: dict[str, Any] = {"messages": to_chat(messages, self.tools), "max_tokens": self.max_tokens,
+                                   "temperature": self.temperature}
+        if schema is not None:
+            request["grammar"] = grammar(_bounded(schema))
+        started = time.perf_counter()
+        completion = model.chat(request)
+        reply = _reply(completion, resolve(self.spec)[0], time.perf_counter() - started, expects_call=bool(offered)
+                       and "json_schema" not in kwargs)
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+# -- the backend -------------------------------------------------------------------------------
+def _create(spec: str, settings: Any) -> BaseChatModel:
+    load(spec)  # fail now, in one line, when the file or the runtime is missing
+    return LocalChatModel(spec=spec, temperature=settings.temperature, max_tokens=settings.max_tokens)
+
+
+def _describe(exc: Exception, settings: Any) -> str | None:
+    if isinstance(exc, LocalModelError):
+        return f"the local model ({settings.llm}) failed: {exc}"
+    return None
+
+
+def local_backends() -> list:
+    from agent.models.registry import ChatBackend
+
+    return [ChatBackend(PREFIX, _create, _describe,
+                        summary="local, local:0.5b or local:/path/model.gguf: a GGUF chat model run in process "
+                                "(llama.cpp; scripts/fetch_llm.py fetches the models)")]
+
+
+@hookimpl
+def register_chat_backends():
+    return local_backends()

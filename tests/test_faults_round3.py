@@ -1,0 +1,263 @@
+"""Faults, round three: every wait has a bound, no secret leaks, a model's or a tool's fault is one line
+and a record, never a traceback, a hang or the end of the process."""
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from agent.core.config import Settings
+from agent.core.tool import Observation
+from agent.run.runner import caption_video
+from conftest import run_cli
+from openai_server import ScriptedOpenAI, gzip_header, raw, reply, reset_mid_body, status, trickle
+
+
+def settings_for(server, tmp_path, **kw) -> Settings:
+    return Settings(**{"llm": "scripted-vl", "base_url": server.base_url, "runs_dir": tmp_path / "runs",
+                       "timeout_s": 5, "retries": 0, **kw})
+
+
+# -- the model server ------------------------------------------------------------------------------
+def test_the_time_out_covers_the_whole_request_not_each_read(three_objects_clip, tmp_path):
+    path, _ = three_objects_clip
+    slow = trickle(reply("a reply that takes a minute to arrive " * 4), every=0.25)  # ~60 s in all
+    with ScriptedOpenAI([slow]) as server:
+        started = time.perf_counter()
+        record = caption_video(path, settings_for(server, tmp_path, timeout_s=2))
+        took = time.perf_counter() - started
+    assert record.llm_error.startswith(f"the model server at {server.base_url} did not finish its reply within 2s")
+    assert record.status == "degraded" and took < 30, took
+
+
+def test_a_reset_mid_body_is_not_called_unreachable(three_objects_clip, tmp_path):
+    path, _ = three_objects_clip
+    with ScriptedOpenAI([reset_mid_body()]) as server:
+        record = caption_video(path, settings_for(server, tmp_path))
+    assert "dropped the connection in the middle of its reply" in record.llm_error
+    assert "cannot reach" not in record.llm_error and "start it" not in record.llm_error
+
+
+def test_a_gzip_header_on_a_plain_body_says_so(three_objects_clip, tmp_path):
+    path, _ = three_objects_clip
+    with ScriptedOpenAI([gzip_header()]) as server:
+        record = caption_video(path, settings_for(server, tmp_path))
+    assert "does not match its Content-Encoding header" in record.llm_error and "cannot reach" not in record.llm_error
+
+
+@pytest.mark.parametrize("usage", [
+    {"prompt_tokens": "many", "completion_tokens": 3, "total_tokens": "lots"},
+    {"prompt_tokens": float("nan"), "completion_tokens": -5, "total_tokens": None},
+])
+def test_bad_usage_numbers_are_ignored(usage, three_objects_clip, tmp_path):
+    path, _ = three_objects_clip
+    script = [reply("", [("read_metadata", {})], usage=usage), status(400, "end of the script")]
+    with ScriptedOpenAI(script) as server:
+        record = caption_video(path, settings_for(server, tmp_path))
+    assert record.status == "degraded" and "HTTP 400" in record.llm_error  # the first reply was taken
+    assert [s["tool"] for s in record.steps if s.get("node") == "tools"] == ["read_metadata"]
+    assert record.usage.calls >= 1 and record.usage.prompt_tokens >= 0
+
+
+def test_a_reply_cut_at_the_token_limit_suggests_max_reply_tokens(three_objects_clip, tmp_path):
+    path, _ = three_objects_clip
+    cut = reply("", [("submit_caption", '{"Video": "three.mp4", "Global Descr')], finish_reason="length")
+    with ScriptedOpenAI([cut]) as server:
+        record = caption_video(path, settings_for(server, tmp_path, max_tokens=64))
+    assert "cut off at the token limit" in record.llm_error and "raise --max-reply-tokens (now 64)" in record.llm_error
+
+
+def test_a_reply_nested_too_deeply_is_a_model_error(three_objects_clip, tmp_path):
+    path, _ = three_objects_clip
+    deep = "[" * 100_000 + "]" * 100_000
+    with ScriptedOpenAI([raw(deep), reply("", [("read_metadata", deep)]), status(400, "end")]) as server:
+        first = caption_video(path, settings_for(server, tmp_path))
+        second = caption_video(path, settings_for(server, tmp_path, runs_dir=tmp_path / "runs2"))
+    assert "nested too deeply" in first.llm_error and first.status == "degraded"
+    tools = [s for s in second.steps if s.get("node") == "tools"]
+    assert tools and tools[0]["ok"] is False and "HTTP 400" in second.llm_error  # the call's error went back
+
+
+def test_a_password_in_the_url_never_leaks(three_objects_clip, tmp_path):
+    path, _ = three_objects_clip
+    secret = "Hunter2Secret"
+    with ScriptedOpenAI([raw("<html>bad gateway</html>", "text/html")] * 2) as server:
+        url = server.base_url.replace("http://", f"http://alice:{secret}@")
+        trace = tmp_path / "t.jsonl"
+        result = run_cli("run", str(path), "--llm", "m", "--base-url", url, "--retries", "0", "--runs-dir",
+                         str(tmp_path / "runs"), "--trace", str(trace))
+        batch = run_cli("batch", str(path), "-o", str(tmp_path / "r.jsonl"), "--llm", "m", "--base-url", url,
+                        "--retries", "0", "--runs-dir", str(tmp_path / "runs2"))
+    assert result.returncode == 3 and "http://alice:***@127.0.0.1" in result.stderr
+    kept = [result.stdout, result.stderr, trace.read_text(), batch.stderr, (tmp_path / "r.jsonl").read_text()]
+    kept += [p.read_text() for p in tmp_path.rglob("*") if p.suffix in (".json", ".jsonl")]
+    assert all(secret not in text for text in kept)
+
+
+@pytest.mark.parametrize("url, says", [
+    ("http://[::1", "not a valid URL"),
+    ("ftp://example.com/v1", "not an http(s) URL (ftp://)"),
+    ("file:///etc/passwd", "not an http(s) URL (file://)"),
+    ("not-a-url", "not an http(s) URL (no http:// or https://)"),
+    ("http://127.0.0.1:99999/v1", "not a valid URL"),
+])
+def test_a_bad_base_url_is_refused_before_any_work(url, says, three_objects_clip, tmp_path):
+    path, _ = three_objects_clip
+    result = run_cli("run", str(path), "--llm", "m", "--base-url", url, "--runs-dir", str(tmp_path / "runs"))
+    assert result.returncode == 2 and result.stderr.startswith(f"error: --base-url: {says}"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
+
+
+def test_a_batch_against_a_dead_server_says_so_and_exits_3(three_objects_clip, tmp_path):
+    path, _ = three_objects_clip
+    result = run_cli("batch", str(path), "-o", str(tmp_path / "r.jsonl"), "--llm", "m", "--base-url",
+                     "http://127.0.0.1:9/v1", "--retries", "0", "--runs-dir", str(tmp_path / "runs"), "-q")
+    assert result.returncode == 3, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: cannot reach the model server")]
+    assert len(errors) == 1 and "captions are composed from the tools' evidence" in errors[0]
+    assert "the model failed for 1 clip(s)" in result.stderr
+
+
+# -- deep nesting in files ---------------------------------------------------------------------------
+def test_files_nested_too_deeply_are_one_line(tmp_path):
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    for args in (("trace", "show", str(deep)), ("validate", str(deep))):
+        result = run_cli(*args)
+        assert result.returncode == 2 and "nested too deeply" in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    config = tmp_path / "deep.toml"
+    config.write_text("x = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    result = run_cli("plugins", env={"INSTANCE_AGENT_CONFIG": str(config)})
+    assert result.returncode == 2 and result.stderr.strip() == \
+        f"error: {config}: nested too deeply to read (a config file is a few flat tables)"
+
+
+# -- tools -------------------------------------------------------------------------------------------
+def _patch_camera(monkeypatch, run):
+    import tools.camera
+
+    monkeypatch.setattr(tools.camera.EstimateCameraMotion, "run", run)
+
+
+@pytest.mark.parametrize("raised, says", [(SystemExit(0), "it tried to end the program (SystemExit 0)"),
+                                          (KeyboardInterrupt(), "KeyboardInterrupt")])
+def test_a_tool_that_exits_is_a_failed_tool_not_the_end_of_the_run(raised, says, three_objects_clip, tmp_path,
+                                                                   monkeypatch):
+    path, _ = three_objects_clip
+
+    def leaves(self, ctx, args):
+        raise raised
+
+    _patch_camera(monkeypatch, leaves)
+    record = caption_video(path, Settings(runs_dir=tmp_path / "runs"))
+    assert record.status == "degraded" and "estimate_camera_motion" in record.fallback_reason
+    assert says in record.fallback_reason
+    saved = json.loads(next((tmp_path / "runs").glob("*/record.json")).read_text())
+    assert saved["status"] == "degraded" and saved["caption"]
+
+
+def test_a_tool_that_hangs_is_failed_at_the_tool_time_out(three_objects_clip, tmp_path, monkeypatch):
+    path, _ = three_objects_clip
+
+    def hangs(self, ctx, args):
+        time.sleep(60)
+
+    _patch_camera(monkeypatch, hangs)
+    started = time.perf_counter()
+    record = caption_video(path, Settings(runs_dir=tmp_path / "runs", tool_timeout_s=1))
+    assert time.perf_counter() - started < 40
+    assert record.status == "degraded" and "no result within 1s" in record.fallback_reason
+    assert next((tmp_path / "runs").glob("*/record.json")).exists()
+
+
+def test_the_tool_time_out_is_a_setting(tmp_path):
+    from agent.core.config import load_settings
+
+    (tmp_path / "c.toml").write_text("tool-timeout = 30\n")
+    os.environ["INSTANCE_AGENT_CONFIG"] = str(tmp_path / "c.toml")
+    try:
+        assert load_settings().tool_timeout_s == 30
+    finally:
+        del os.environ["INSTANCE_AGENT_CONFIG"]
+    assert Settings().tool_timeout_s == 600
+
+
+def test_evidence_that_is_not_json_fails_the_tool_and_the_record_is_written(three_objects_clip, tmp_path,
+                                                                           monkeypatch):
+    path, _ = three_objects_clip
+
+    def odd(self, ctx, args):
+        return Observation({"ok": True}, {"when": object()})
+
+    _patch_camera(monkeypatch, odd)
+    record = caption_video(path, Settings(runs_dir=tmp_path / "runs"))
+    assert record.status == "degraded" and "cannot be kept as JSON" in record.fallback_reason
+    saved = json.loads(next((tmp_path / "runs").glob("*/record.json")).read_text())
+    assert saved["status"] == "degraded"
+
+
+def test_what_a_tool_prints_never_reaches_the_json_stream(three_objects_clip, tmp_path, monkeypatch, capsys):
+    import tools.camera
+    from agent.cli.main import main
+
+    path, _ = three_objects_clip
+    measure = tools.camera.EstimateCameraMotion.run
+
+    def chatty(self, ctx, args):
+        print("hello from a plugin")
+        return measure(self, ctx, args)
+
+    _patch_camera(monkeypatch, chatty)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        code = main(["run", str(path), "--json", "--runs-dir", str(tmp_path / "runs")])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    out, err = capsys.readouterr()
+    assert code == 0 and "hello from a plugin" in err
+    assert all(json.loads(line) for line in out.splitlines())
+
+
+def test_sigterm_is_handled_like_ctrl_c(three_objects_clip, tmp_path, monkeypatch, capsys):
+    from agent.cli.main import main
+
+    path, _ = three_objects_clip
+
+    def terminated(self, ctx, args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+
+    _patch_camera(monkeypatch, terminated)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        code = main(["run", str(path), "-q", "--runs-dir", str(tmp_path / "runs")])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 143 and capsys.readouterr().err.startswith("terminated (SIGTERM)")
+    saved = json.loads(next((tmp_path / "runs").glob("*/record.json")).read_text())
+    assert saved["status"] == "failed" and saved["fallback_reason"] == "interrupted (SIGTERM)"
+
+
+def test_a_trace_that_cannot_be_written_is_named(three_objects_clip, tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("/dev/full is a Linux device")
+    path, _ = three_objects_clip
+    result = run_cli("run", str(path), "--trace", "/dev/full", "-q", "--runs-dir", str(tmp_path / "runs"))
+    assert result.returncode == 1 and result.stderr.strip().startswith("error: /dev/full: cannot write")
+    assert "Traceback" not in result.stderr
+
+
+# -- clips -------------------------------------------------------------------------------------------
+def test_a_clip_that_decodes_only_in_part_is_degraded(three_objects_clip, tmp_path):
+    path, _ = three_objects_clip
+    data = bytearray(path.read_bytes())
+    third = len(data) // 3
+    data[third:2 * third] = bytes(third)  # the middle third zeroed
+    broken = tmp_path / "holes.mp4"
+    broken.write_bytes(bytes(data))
+    record = caption_video(broken, Settings(runs_dir=tmp_path / "runs"))
+    assert record.status == "degraded", record.fallback_reason
+    assert record.fallback_reason.startswith("the clip could not be read to its end")

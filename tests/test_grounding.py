@@ -1,0 +1,224 @@
+"""Grounded validation: sure evidence binds, unsure evidence advises, nothing unmeasured passes."""
+
+import json
+
+import pytest
+from langchain_core.messages import AIMessage
+
+from agent.core.caption import parse_caption
+from agent.core.evidence import (
+    Background, CameraMotion, Instances, InstanceTrack, VideoMetadata, tools_declaring,
+)
+from agent.run.plugins import load_plugins
+
+load_plugins()  # the tools declare their evidence models
+
+from agent.core import checks, sureness  # noqa: E402
+from agent.core.composer import compose  # noqa: E402
+from agent.core.validation import assess  # noqa: E402
+from agent.core.vocab import cells_named, class_word, english_share, plain_text  # noqa: E402
+from graphs.grounding import core_measured, field_by_field  # noqa: E402
+
+ALL = [checks.video_name, checks.instances_match, checks.positions_match, checks.camera_matches,
+       checks.colours_match, checks.counts_match, checks.things_match, checks.english, checks.wording]
+
+
+def tool(model):
+    return tools_declaring(model)[0]
+
+
+def box(x, y, w=0.2, h=0.3):
+    return [x - w / 2, y - h / 2, x + w / 2, y + h / 2]
+
+
+def track(cls="person", cells=((0.5, 0.5),) * 8, gaps=(), binding=True, **kw):
+    boxes = [None if k in gaps else box(*c) for k, c in enumerate(cells)]
+    return InstanceTrack(id=kw.pop("id", "No.0"), class_name=cls, confidence=0.9, class_binding=binding,
+                         class_confidence=kw.pop("class_confidence", 0.9 if binding else 0.4), boxes=boxes,
+                         centroids=[None if b is None else list(c) for b, c in zip(boxes, cells)],
+                         areas=[0 if b is None else 0.06 for b in boxes], start_cell="center",
+                         end_cell=kw.pop("end_cell", "center"), colours=kw.pop("colours", ["black", "dark gray"]),
+                         **kw)
+
+
+def evidence(*tracks, camera=None, texture="richly textured", backend="packaged", also=None):
+    cam = camera or CameraMotion(label="static", confidence=1.0, pairs_used=20, pairs_total=20, hint="")
+    return {
+        tool(VideoMetadata): VideoMetadata(file_name="a.mp4", duration_s=4, fps=25, frame_count=100, width=640,
+                                           height=360, orientation="landscape", rotation=0, codec="h264",
+                                           container="mov", has_audio=False, size_bytes=1).model_dump(),
+        tool(CameraMotion): cam.model_dump(),
+        tool(Instances): Instances(backend=backend, instances=list(tracks), also_seen=also or {}).model_dump(),
+        tool(Background): Background(colours=["gray"], brightness="bright", contrast="low", texture=texture).model_dump(),
+    }
+
+
+def caption(cls="man", appearance="A man in a black coat.", position="He stays in the middle of the frame.",
+            camera="The camera is static.", glob="A man stands by a wall.", actions="He stands."):
+    return {"Video": "a.mp4", "Global Description": glob, "Structural Description": {
+        "Main Instance": {"No.0": {"Class": cls, "Appearance": appearance, "Actions and Motion": actions,
+                                   "Position": position}},
+        "Background Detail": "A gray wall.", "Camera Movement": camera}}
+
+
+def judged(raw, ev):
+    _, problems, advice = assess(raw, ev, ALL)
+    return [str(p) for p in problems], [a.disagreement() for a in advice]
+
+
+# -- sureness ---------------------------------------------------------------------------------------
+def test_leaving_the_frame_needs_the_last_samples_not_one_miss():
+    one_miss = sureness.instance_rating(track(gaps={7}, leaves_frame=True))
+    two_missed = sureness.instance_rating(track(gaps={6, 7}, leaves_frame=True))
+    assert one_miss["leaves_frame"] < sureness.SURE <= two_missed["leaves_frame"]
+    assert one_miss["end_cell"] < sureness.SURE  # where it ends rests on an earlier sighting
+
+
+def test_a_position_on_one_sample_is_unsure_and_a_tool_rating_wins():
+    once = track(gaps=set(range(1, 8)))
+    assert sureness.instance_rating(once)["start_cell"] < sureness.SURE
+    rated = once.model_copy(update={"fact_confidence": {"start_cell": 0.95}})
+    assert sureness.instance_rating(rated)["start_cell"] == 0.95
+
+
+def test_a_move_measured_behind_a_large_subject_is_unsure():
+    big = track(cells=((0.5, 0.5),) * 8)
+    big.boxes = [[0.05, 0.05, 0.95, 0.95]] * 8
+    pan = CameraMotion(label="pan left", primitives=["pan left"], confidence=1.0, pairs_used=20, pairs_total=20, hint="")
+    assert not sureness.is_sure(sureness.rate(evidence(big, camera=pan)), "camera", "label")
+    assert sureness.is_sure(sureness.rate(evidence(track(), camera=pan)), "camera", "label")
+
+
+# -- sure facts bind, unsure advise ---------------------------------------------------------------------
+def test_a_sure_person_rejects_a_dog_and_an_unsure_class_is_advice():
+    problems, _ = judged(caption(cls="dog"), evidence(track()))
+    assert any("says 'dog'" in p for p in problems)
+    problems, advice = judged(caption(cls="van", appearance="A black van.", glob="A van by a wall."), evidence(track("truck", binding=False)))
+    assert problems == []
+    problems, advice = judged(caption(cls="rabbit", appearance="A black rabbit.", glob="A rabbit by a wall."), evidence(track("car", binding=False)))
+    assert problems == [] and advice[0]["measured"] == "car" and advice[0]["said"] == "rabbit"
+    assert advice[0]["confidence"] < sureness.SURE
+
+
+@pytest.mark.parametrize("word, cls", [("hand", "person"), ("young woman", "person"), ("cyclist", "person"),
+                                       ("white van", "car"), ("tumbler", "cup"), ("bow tie", "tie")])
+def test_words_mean_what_they_mean(word, cls):
+    assert class_word(word, cls)
+
+
+def test_plain_position_words_read_as_cells():
+    assert cells_named("He stays in the middle of the frame") == {"center"}
+    assert cells_named("near the top right corner") == {"top-right"}
+    assert cells_named("on the left") == {"top-left", "middle-left", "bottom-left"}
+    assert judged(caption(position="He stays in the middle of the frame."), evidence(track()))[0] == []
+
+
+def test_an_unsure_end_cell_is_advice_recorded_with_what_the_caption_says():
+    moved = track(cells=((0.5, 0.5),) * 7 + ((0.1, 0.5),), gaps={7}, end_cell="middle-left", leaves_frame=True)
+    problems, advice = judged(caption(position="He stays at the center of the frame."), evidence(moved))
+    assert problems == []
+    assert advice and advice[0]["field"].endswith("No.0.Position") and advice[0]["measured"] == "middle-left"
+
+
+def test_a_sure_static_camera_rejects_a_zoom_but_not_a_shake_and_a_plain_wall_only_advises():
+    problems, _ = judged(caption(camera="The camera zooms in slowly."), evidence(track()))
+    assert any("zoom in" in p for p in problems)
+    shaky = CameraMotion(label="static, shaky", shaky=True, confidence=1.0, pairs_used=20, pairs_total=20, hint="")
+    assert judged(caption(camera="The camera is static."), evidence(track(), camera=shaky))[0] == []
+    problems, advice = judged(caption(camera="The camera tilts up."), evidence(track(), texture="smooth"))
+    assert problems == [] and advice
+
+
+def test_colours_counts_and_invented_things_against_sure_evidence():
+    ev = evidence(track(upper_colours=["black"]))
+    assert any("says" in p for p in judged(caption(appearance="A man in a bright orange coat."), ev)[0])
+    assert judged(caption(appearance="A man in a dark coat and a red bow tie."), ev)[0] == []
+    assert any("counts 3" in p for p in judged(caption(glob="Three people stand by a wall."), ev)[0])
+    assert any("'dog'" in p for p in judged(caption(glob="A man walks a dog by a wall."), ev)[0])
+    assert judged(caption(glob="A man sits in a car by a wall."), ev)[0] == []
+
+
+def test_another_language_and_spelling_tricks_do_not_pass():
+    assert english_share("Un homme en costume parle dans une voiture.")[1] > 0
+    problems, _ = judged(caption(glob="Un homme en costume sombre parle dans une voiture."), evidence(track()))
+    assert any("not in English" in p for p in problems)
+    assert any("not in English" in p for p in judged(caption(glob="一个男人站在墙边。"), evidence(track()))[0])
+    for trick in ("mu\u00adsic", "mu\u200bsic", "ｍｕｓｉｃ"):
+        assert plain_text(trick) == "music"
+        problems, _ = judged(caption(actions=f"He stands while {trick} plays."), evidence(track()))
+        assert any("sound" in p for p in problems)
+    assert any("bidirectional" in p for p in judged(caption(actions="He stands.\u202e"), evidence(track()))[0])
+
+
+# -- nothing unmeasured passes; field-by-field keep -------------------------------------------------
+class FakeContext:
+    def __init__(self, supply):
+        self.evidence, self.records, self.supply = {}, [], supply
+
+    def require(self, name):
+        if name in self.supply:
+            self.evidence[name] = self.supply[name]
+        return self.evidence.get(name)
+
+    def emit(self, *a, **k):
+        pass
+
+
+class Named:
+    def __init__(self, name):
+        self.name = name
+
+
+def test_core_measurements_run_when_the_model_skipped_them_and_a_failed_one_is_missing():
+    full = evidence(track())
+    tools = [Named(n) for n in full]
+    measured, _, missing = core_measured(FakeContext(full), {}, tools)
+    assert set(full) - {tool(Background)} <= set(measured) and missing == []
+    broken = {k: v for k, v in full.items() if k != tool(CameraMotion)}
+    _, _, missing = core_measured(FakeContext(broken), {}, tools)
+    assert missing == [tool(CameraMotion)]
+
+
+def test_a_caption_is_kept_field_by_field():
+    ev = evidence(track())
+    raw = caption(camera="The camera zooms in quickly.", glob="A man in a black coat stands by a wall.")
+    messages = [AIMessage(content="", tool_calls=[{"name": "submit_caption", "args": raw, "id": "1", "type": "tool_call"}])]
+    composed = compose(ev, "a.mp4").to_dict()
+    kept, sources, _ = field_by_field(messages, composed, ev, ALL, "submit_caption")
+    assert kept["Global Description"] == raw["Global Description"]
+    assert kept["Structural Description"]["Camera Movement"] == composed["Structural Description"]["Camera Movement"]
+    assert sources["Structural Description.Camera Movement"] == "composed" and sources["Global Description"] == "model"
+
+
+def test_the_composer_states_only_sure_facts():
+    moved = track(cells=((0.5, 0.5),) * 7 + ((0.1, 0.5),), gaps={7}, end_cell="middle-left", leaves_frame=True,
+                  direction="left", motion_speed="steadily", displacement=0.4)
+    text = json.dumps(compose(evidence(moved), "a.mp4").to_dict())
+    assert "leaves the frame" not in text and "middle-left" not in text
+    assert judged(compose(evidence(moved), "a.mp4").to_dict(), evidence(moved))[0] == []
+
+
+def test_validate_strips_a_byte_order_mark(tmp_path):
+    from agent.run.validate import read_items
+
+    path = tmp_path / "c.json"
+    path.write_text("\ufeff" + json.dumps(caption()), encoding="utf-8")
+    assert read_items(path)[0].data["Video"] == "a.mp4"
+    assert parse_caption(read_items(path)[0].data)
+
+
+def test_an_unsure_name_of_a_sure_kind_binds_the_kind():
+    animal = track("animal", binding=False, class_confidence=0.45,
+                   class_candidates={"sheep": 0.25, "bird": 0.45, "dog": 0.2, "cat": 0.2})
+    ev = evidence(animal)
+    assert judged(caption(cls="rabbit", appearance="A black rabbit.", glob="A rabbit by a wall."), ev)[0] == []
+    problems, _ = judged(caption(cls="car", appearance="A black car.", glob="A car by a wall."), ev)
+    assert any("says 'car'" in p for p in problems)
+
+
+def test_the_tool_summary_names_the_unsure_facts():
+    moved = track(cells=((0.5, 0.5),) * 7 + ((0.1, 0.5),), gaps={7}, end_cell="middle-left", leaves_frame=True)
+    ev = evidence(moved)
+    note = sureness.note_for(ev, Instances.model_validate(ev[tool(Instances)]))
+    assert note.startswith("unsure") and "No.0 end_cell" in note and "No.0 leaves_frame" in note
+    assert len(note) < 300
