@@ -127,3 +127,15 @@ def test_a_colour_that_cannot_be_told_from_what_the_mask_took_in_is_unsure():
     track = InstanceTrack(id="No.0", class_name="bicycle", confidence=0.9, boxes=[[0.28, 0.2, 0.72, 0.88]] * 3)
     fill_evidence(track, [0.0, 0.5, 1.0], frames, masks)
     assert track.fact_confidence["colours"] < SURE
+
+
+def test_staying_in_place_is_unsure_for_a_thing_that_shifted_by_small_steps():
+    """The rabbit rising out of its burrow: small steps that add up to half the distance that counts as moving."""
+    boxes = [[0.30 + 0.008 * k, 0.3, 0.50 + 0.008 * k, 0.8] for k in range(8)]
+    track = fill_evidence(InstanceTrack(id="No.0", class_name="animal", confidence=0.9, boxes=boxes),
+                          [0.7 * k for k in range(8)])
+    assert track.direction is None
+    assert track.fact_confidence["direction"] < SURE
+    still = fill_evidence(InstanceTrack(id="No.1", class_name="animal", confidence=0.9, boxes=[[0.3, 0.3, 0.5, 0.8]] * 8),
+                          [0.7 * k for k in range(8)])
+    assert still.fact_confidence["direction"] >= SURE

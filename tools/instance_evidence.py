@@ -89,7 +89,10 @@ def fill_evidence(track: InstanceTrack, times: list[float], frames: list[np.ndar
     if track.motion_speed == "still" and track.displacement >= CROSSED:
         track.motion_speed = "slowly"  # a slow crossing of a tenth of the frame is no standing still
     track.direction = None if track.motion_speed == "still" else direction_word(dx, dy)
-    track.fact_confidence["direction"] = _direction_agreement(cents, seen, dx, dy, track.direction is None)
+    sure = _direction_agreement(cents, seen, dx, dy, track.direction is None)
+    if track.direction is None:  # staying in place is surer the less the instance shifted over the clip
+        sure *= max(0.0, 1.0 - track.displacement / CROSSED)
+    track.fact_confidence["direction"] = round(sure, 2)
     track.relative_size = relative_size(float(np.mean([areas[i] for i in seen])))
     if frames is not None:
         track.colours = _colours(track, seen, frames, masks, person)
