@@ -6,7 +6,8 @@ Frames: bikes.mp4 frame 120 (640x272, a cyclist) and bigbuckbunny.mp4 frame 60 s
 (the face detector also on carphone_pristine.mp4 frame 30 scaled to 640x524, a close-up).
 Each call is timed whole (letterbox, onnxruntime, decoding and NMS), after one warm-up call that
 loads the model; the figure is the median of ``--runs`` calls. The classifier is timed on the
-cyclist's crop from the detector. Prints what each model found, then a markdown table.
+cyclist's crop from the detector, and so is the hand landmark model (the hand models need ai-edge-litert:
+without it their rows are left out). Prints what each model found, then a markdown table.
 """
 
 from __future__ import annotations
@@ -50,6 +51,24 @@ def median_ms(fn, runs: int) -> float:
     return statistics.median(times) * 1000
 
 
+def hand_calls(frames: dict, crop) -> dict:
+    """The hand models' calls (palm detection on each frame, the landmark model's presence on a crop), or
+    none with one line when ai-edge-litert is not installed."""
+    from tools.weights import WeightsMissing
+
+    try:
+        from tools.vision.hands import LANDMARK, PALM, detect_palms, interpreter, presence
+
+        interpreter(PALM)
+        interpreter(LANDMARK)
+    except WeightsMissing as e:
+        print(f"hand models not timed: {e}")
+        return {}
+    h, w = crop.shape[:2]
+    return {PALM: [lambda t, im=im: detect_palms(im, threads=t) for im in frames.values()],
+            LANDMARK: [lambda t: presence(crop, (0, 0, w, h), threads=t)]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
@@ -81,6 +100,7 @@ def main() -> int:
         "efficientnet-lite0": [lambda t: classify(crop, threads=t)],
         "face-detection-short-range": [lambda t: detect_faces(closeup, threads=t)],
     }
+    calls.update(hand_calls(frames, crop))
     timings = {name: {t: [median_ms(lambda: fn(t), args.runs) for fn in fns] for t in threads} for name, fns in calls.items()}
 
     sources = models.manifest()["sources"]
@@ -95,7 +115,7 @@ def main() -> int:
         rows.append(f"| {name} | {src['package']}@{src['version']} | {m['file']} | {m['size'] / 1e6:.1f} MB | "
                     f"{m['licence']} | {m['task']} | {ms} |")
     print(f"\nmedian of {args.runs} calls after a warm-up; nanodet and movenet: bikes 640x272 / bunny 640x360; "
-          "efficientnet: one crop; face: carphone 640x524\n")
+          "efficientnet and hand-landmark: one crop; face: carphone 640x524; palm: as nanodet\n")
     print("\n".join(rows))
     return 0
 

@@ -29,7 +29,9 @@ Scores per clip (annotations in ``benchmarks/real_clips.json``, made by looking 
 * shots: the run's shot count (record, else a count written in the caption; n/a without either)
   equals the annotated one; cuts: annotated cuts found within
   ``--cut-tolerance`` seconds (mean error of those found);
-* keywords: share of the clip's setting keywords found anywhere in the caption's text.
+* keywords: share of the clip's setting keywords found anywhere in the caption's text;
+* claim prec: share of the caption's statements (sentences) that match none of the clip's ``wrong_claims``
+  (patterns of statements found false by reading captions beside the frames).
 
 Totals add up hits and counts over the clips that produced a caption. A clip whose run fails, times
 out or writes no caption is reported as failed and the others still run.
@@ -326,6 +328,7 @@ def score_clip(ann: dict, caption: dict, record: dict | None, cut_tolerance: flo
 
     text = flatten_text(caption)
     kw_found = [k["word"] for k in ann["keywords"] if has_any(text, k["accept"])]
+    claims = claim_precision(caption, ann.get("wrong_claims", []))
 
     return {
         "instances": [{"class": _get(i, "Class") or "", "canonical": c, "annotated": c in accept_all} for i, c in zip(insts, classes)],
@@ -345,12 +348,30 @@ def score_clip(ann: dict, caption: dict, record: dict | None, cut_tolerance: flo
                        "cuts_predicted": pred_cuts, "cuts_annotated": true_cuts},
         "cuts": {"hits": len(errors), "total": len(true_cuts), "value": ratio(len(errors), len(true_cuts)),
                  "mean_error_s": round(sum(errors) / len(errors), 3) if errors else None},
+        "claims": claims,
         "keywords": {"hits": len(kw_found), "total": len(ann["keywords"]), "value": ratio(len(kw_found), len(ann["keywords"])),
                      "found": kw_found, "missed": [k["word"] for k in ann["keywords"] if k["word"] not in kw_found]},
     }
 
 
-METRICS = [("precision", "class prec"), ("main_recall", "main recall"), ("main_instance_recall", "inst recall"),
+def statements(caption: dict) -> list[str]:
+    """The caption's statements: the sentences of every text field but the video's name."""
+    text = flatten_text(caption)
+    return [t.strip() for t in re.split(r"(?<=[.!?])\s+", text) if len(t.strip().split()) >= 2]
+
+
+def claim_precision(caption: dict, wrong: list[dict]) -> dict:
+    """Share of the caption's statements that match none of the clip's annotated wrong claims (patterns of
+    statements found false by reading earlier captions beside the frames: "the camera tilts" on a still
+    shot, a colour the thing does not have). It reproduces the count made by reading, for the statements
+    annotated; a new false statement needs reading and a new pattern."""
+    said = statements(caption)
+    false = [t for t in said if any(re.search(w["pattern"], t, re.I) for w in wrong)]
+    return {"hits": len(said) - len(false), "total": len(said), "value": ratio(len(said) - len(false), len(said)),
+            "false": false}
+
+
+METRICS = [("claims", "claim prec"), ("precision", "class prec"), ("main_recall", "main recall"), ("main_instance_recall", "inst recall"),
            ("person_action", "person action"), ("any_action", "any action"), ("camera", "camera"),
            ("camera_moving", "static/moving"), ("shot_count", "shot count"), ("cuts", "cuts"), ("keywords", "keywords")]
 
@@ -469,6 +490,8 @@ def report(results: dict, totals: dict) -> str:
                      f"{sc['predicted'] if sc['predicted'] is not None else '?'} (cuts "
                      f"{', '.join(f'{c:.2f}' for c in sc['cuts_predicted']) or '-'}) | {'yes' if sc['hits'] else 'no'}; cuts {fmt(s['cuts'])}"
                      + (f", mean error {s['cuts']['mean_error_s']:.2f} s" if s['cuts']['mean_error_s'] is not None else "") + " |")
+        for t in s["claims"]["false"]:
+            lines.append(f"| false claim | | {t} | no |")
         lines.append(f"| keywords | {', '.join(k['word'] for k in r['keywords'])} | found: {', '.join(s['keywords']['found']) or 'none'} | "
                      f"{fmt(s['keywords'])} |")
     return "\n".join(lines)

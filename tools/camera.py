@@ -24,6 +24,7 @@ from agent.core.tool import Observation, Tool
 from agent.core.vocab import STATIC, UNCLEAR, join_camera_label
 from agent.core.wording import camera_sentence, shot_name
 
+from .camera_background import BACKGROUND_MIN, GRID, TOO_PLAIN, background_share, label_confidence
 from .parallel import thread_map
 from .shots import motion_in_transition, motion_shots
 
@@ -35,10 +36,6 @@ CONSISTENCY_MIN = 0.5  # |net| / total path: jitter around zero scores near 0
 SHAKE_MIN = 0.002  # residual translation velocity, frame widths per 0.1 s
 MIN_INLIERS = 12
 MIN_SHOT_PAIRS = 4  # a montage's shot with fewer frame pairs (0.4 s of the motion stream) is not measured
-GRID = (6, 4)  # cells the corners are spread over
-CELL_TEXTURE_MIN = 4.0  # grey-level spread (std) below which a cell is plain: its corners are noise
-BACKGROUND_MIN = 0.3  # share of cells with textured corners that follow the fit, below which no move is named
-BACKGROUND_SURE = 0.5  # ... at and above which that share does not lower the label's confidence
 
 
 @dataclass
@@ -48,27 +45,6 @@ class PairMotion:
     inliers: int
     inlier_ratio: float
     background: float = 1.0  # share of the grid's cells holding textured corners that follow the fit
-
-
-def background_share(gray: np.ndarray, points: np.ndarray, grid=GRID) -> float:
-    """The share of the grid's cells that hold at least one of ``points`` (the corners that follow the fitted
-    motion) and have texture of their own (a plain wall's cells give only noise corners).
-
-    A camera move shifts the whole picture, so its corners spread over the frame and reach its borders; a
-    hand moving on a plain wall moves the only corners there are, and they lie in a few cells, or in an
-    island that touches fewer than three of the frame's four sides: then the share is 0.
-    """
-    h, w = gray.shape
-    cols = np.clip((points[:, 0] * grid[0] / w).astype(int), 0, grid[0] - 1)
-    rows = np.clip((points[:, 1] * grid[1] / h).astype(int), 0, grid[1] - 1)
-    textured = []
-    for gx, gy in set(zip(cols.tolist(), rows.tolist())):
-        cell = gray[gy * h // grid[1]:(gy + 1) * h // grid[1], gx * w // grid[0]:(gx + 1) * w // grid[0]]
-        if float(cell.std()) >= CELL_TEXTURE_MIN:
-            textured.append((gx, gy))
-    sides = {side for gx, gy in textured for side, at in (("left", gx == 0), ("right", gx == grid[0] - 1),
-                                                          ("top", gy == 0), ("bottom", gy == grid[1] - 1)) if at}
-    return len(textured) / float(grid[0] * grid[1]) if len(sides) >= 3 else 0.0
 
 
 def _features_mask(shape, boxes: list[list[float]] | None) -> np.ndarray | None:
@@ -240,19 +216,21 @@ def from_pairs(pairs: list[PairMotion], times: np.ndarray, size: tuple[int, int]
     shots = np.zeros(n, dtype=int) if shots is None else np.asarray(shots)
     n_shots = max(n_shots or 0, int(shots.max()) + 1)
     ok = usable_pairs(n, shots, excluded)
-    # a pair fitted on too little textured background may have followed an instance: detection must not
-    # warp the frames by it (that would make the instance look still and the wall move)
-    kept = [p if ok[i] and p.background >= BACKGROUND_MIN else PairMotion(None, p.dt, 0, 0.0)
-            for i, p in enumerate(pairs)]
+    kept = [p if ok[i] else PairMotion(None, p.dt, 0, 0.0) for i, p in enumerate(pairs)]
     w, h = size
     per_shot: list[CameraMotion] = []
     for k in range(n_shots):
         mine = [p for i, p in enumerate(pairs) if ok[i] and shots[i] == k]
         if n_shots > 1 and len(mine) < MIN_SHOT_PAIRS:  # a flash of a shot: a few pairs are no measurement
             per_shot.append(CameraMotion(label=UNCLEAR, speed="unknown", pairs_used=0, pairs_total=len(mine),
-                                         hint="The shot is too short to measure the camera movement."))
+                                         hint="The shot is too short to measure the camera movement.",
+                                         fact_confidence={"label": 0.0}))
             continue
         per_shot.append(summarise(mine, w, h))
+        if per_shot[-1].ambiguity == TOO_PLAIN:
+            # its fits may have followed an instance: detection must not warp the frames by them (that would
+            # make the instance look still and the wall move)
+            kept = [PairMotion(None, p.dt, 0, 0.0) if shots[i] == k else p for i, p in enumerate(kept)]
     if n_shots == 1:
         return per_shot[0], kept
     return combine(per_shot, spans_s or _spans_from(times, shots, n_shots)), kept
@@ -330,14 +308,18 @@ def summarise(valid_and_failed: list[PairMotion], w: int, h: int) -> CameraMotio
         rates={"pan": round(pan, 4), "tilt": round(tilt, 4), "zoom": round(zoom, 4), "roll": round(roll, 3),
                "jitter": round(jitter, 5)},
         pairs_used=len(valid), pairs_total=len(within), ambiguity=ambiguity,
-        fact_confidence={"label": label_confidence(confidence, background)},
+        fact_confidence={"label": round(label_confidence(confidence, background) * _still_margin(prims, rates), 2)},
     )
 
 
-def label_confidence(fit_confidence: float, background: float) -> float:
-    """How sure the label is: the fit's confidence, lowered where little textured background followed it
-    (a still label over a plain wall rests on a few corners, which may be an instance's)."""
-    return round(fit_confidence * min(1.0, background / BACKGROUND_SURE), 2)
+def _still_margin(prims: list[str], rates) -> float:
+    """How clearly a still label is still: 1 while every rate stays under a quarter of its threshold, falling to
+    0 at the threshold (a slow tilt that only part of the shot holds nets a rate just under it). 1 for a move."""
+    if prims:
+        return 1.0
+    pan, tilt, zoom, roll = (abs(float(v)) for v in rates)
+    nearest = max(pan / PAN_MIN, tilt / PAN_MIN, zoom / ZOOM_MIN, roll / ROLL_MIN)
+    return float(np.clip((1.0 - nearest) / 0.75, 0.0, 1.0))
 
 
 def _too_plain(within: list[PairMotion], valid: list[PairMotion], background: float, rates) -> CameraMotion:
@@ -347,7 +329,7 @@ def _too_plain(within: list[PairMotion], valid: list[PairMotion], background: fl
         hint=("Too little textured background to measure the camera motion (the corners that moved cover "
               f"{background:.0%} of the frame and may belong to a moving instance); it is unclear."),
         rates={k: round(float(v), 4) for k, v in zip(("pan", "tilt", "zoom", "roll"), rates)},
-        pairs_used=len(valid), pairs_total=len(within), fact_confidence={"label": 0.0})
+        pairs_used=len(valid), pairs_total=len(within), ambiguity=TOO_PLAIN, fact_confidence={"label": 0.0})
 
 
 def combine(per_shot: list[CameraMotion], spans_s: list[tuple[float, float]]) -> CameraMotion:

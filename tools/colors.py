@@ -67,11 +67,12 @@ def _every(pixels: np.ndarray, most: int = 3000) -> np.ndarray:
     return pixels[:: max(1, len(pixels) // most)]
 
 
-def own_pixels(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def own_pixels(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, bool]:
     """The pixels of the instance itself: the mask's inside (its rim eroded), less those whose colour is one
     of the main colours of a ring just outside the mask (the burrow, the grass or the road a mask leaks into).
-    When that would leave under a fifth of the pixels (the thing has the colour of its surroundings), the
-    inside is kept whole."""
+    When that would leave under a fifth of the pixels (the thing has the colour of its surroundings, or the
+    mask holds mostly surroundings: a thin bicycle against a wall), the inside is kept whole, and the second
+    value, whether the thing's own pixels could be told apart, is False."""
     h, w = mask.shape
     m8 = mask.astype(np.uint8)
     r = max(3, int(0.04 * max(h, w)))
@@ -80,7 +81,7 @@ def own_pixels(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     pixels = _every(image[inner if inner.sum() > 50 else mask])
     around = _every(image[ring])
     if len(pixels) < 50 or len(around) < 50:
-        return pixels
+        return pixels, len(pixels) >= 50
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
     cv2.setRNGSeed(7)
     ring_lab = _lab_of(around).astype(np.float32)
@@ -88,7 +89,7 @@ def own_pixels(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     centres = centres[np.bincount(labels.ravel(), minlength=4) / len(labels) >= RING_SHARE]
     dist = np.linalg.norm(_lab_of(pixels)[:, None, :] - centres[None], axis=2).min(axis=1)
     keep = dist > LEAK_DISTANCE
-    return pixels[keep] if keep.mean() >= 0.2 else pixels
+    return (pixels[keep], True) if keep.mean() >= 0.2 else (pixels, False)
 
 
 def steady_colours(per_frame: list[np.ndarray], min_share: float = 0.2) -> tuple[list[str], float]:

@@ -15,6 +15,8 @@ from .colors import dominant_colours, own_pixels, steady_colours
 from .geometry import at_edge
 
 EDGE = 0.02  # a box this close to the border counts as touching it
+UNTOLD_COLOUR = 0.4  # colour confidence factor when the thing's pixels could not be told from its surroundings
+CROSSED = 0.1  # frame widths from the first to the last sighting that make an instance move, however slowly
 GONE_SAMPLES = 2  # samples at the end (start) of its shot an instance must be missing from to leave (enter)
 
 
@@ -84,11 +86,31 @@ def fill_evidence(track: InstanceTrack, times: list[float], frames: list[np.ndar
     track.displacement = round(float(np.hypot(dx, dy)), 4)
     speed = track.displacement / span if span > 0 else 0.0
     track.motion_speed = motion_speed(speed)
+    if track.motion_speed == "still" and track.displacement >= CROSSED:
+        track.motion_speed = "slowly"  # a slow crossing of a tenth of the frame is no standing still
     track.direction = None if track.motion_speed == "still" else direction_word(dx, dy)
+    sure = _direction_agreement(cents, seen, dx, dy, track.direction is None)
+    if track.direction is None:  # staying in place is surer the less the instance shifted over the clip
+        sure *= max(0.0, 1.0 - track.displacement / CROSSED)
+    track.fact_confidence["direction"] = round(sure, 2)
     track.relative_size = relative_size(float(np.mean([areas[i] for i in seen])))
     if frames is not None:
         track.colours = _colours(track, seen, frames, masks, person)
     return track
+
+
+def _direction_agreement(cents, seen: list[int], dx: float, dy: float, still: bool) -> float:
+    """How sure the direction (or the stillness) is: the share of steps between consecutive sightings that
+    go the net way (for a still track: that move under a twentieth of the frame), less when fewer than three
+    steps were seen."""
+    steps = [(cents[b][0] - cents[a][0], cents[b][1] - cents[a][1]) for a, b in zip(seen, seen[1:])]
+    if not steps:
+        return 0.0
+    if still:
+        agree = sum(float(np.hypot(*st)) < 0.05 for st in steps)
+    else:
+        agree = sum(st[0] * dx + st[1] * dy > 0 for st in steps)
+    return round(agree / len(steps) * min(1.0, len(steps) / 3.0), 2)
 
 
 def _frame_edge_confidence(track: InstanceTrack, seen: list[int], shot: list[int]) -> dict[str, float]:
@@ -114,7 +136,7 @@ def _colours(track, seen, frames, masks, person: bool) -> list[str]:
     For a person, the upper body (below the head) is named first and the lower body second:
     clothing is what a caption describes.
     """
-    main, lower = [], []
+    main, lower, told_apart = [], [], []
     for i in seen:
         img = frames[i]
         h, w = img.shape[:2]
@@ -131,14 +153,18 @@ def _colours(track, seen, frames, masks, person: bool) -> list[str]:
             main.append(img[m & (rows >= top + 0.22 * bh) & (rows < top + 0.55 * bh)])
             lower.append(img[m & (rows >= top + 0.6 * bh)])
         else:
-            main.append(own_pixels(img, m))
+            pixels, own = own_pixels(img, m)
+            main.append(pixels)
+            told_apart.append(own)
     if not person:  # each frame on its own, then the colours most frames agree on
         names, agreement = steady_colours(main)
-        track.fact_confidence["colours"] = round(agreement, 2)
+        # sure only where the thing's own pixels stood out from what its mask took in, in most frames
+        apart = sum(told_apart) / max(len(told_apart), 1)
+        track.fact_confidence["colours"] = round(agreement * (1.0 if apart >= 0.5 else UNTOLD_COLOUR), 2)
         return names[:3]
     names = [name for name, _ in dominant_colours(np.concatenate(main))] if main else []
     if person and lower:
         below = dominant_colours(np.concatenate(lower))
         if below:
-            names = names[:1] + [below[0][0]] + [n for n in names[1:] if n != below[0][0]]
+            names = list(dict.fromkeys(names[:1] + [below[0][0]] + names[1:]))
     return names

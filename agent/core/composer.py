@@ -156,12 +156,22 @@ def actions(inst: InstanceTrack) -> str:
         text = f"{who} shifts slightly {_direction_phrase(inst.direction)}"
     else:
         text = f"{who} stays almost in place"
+    text += held_thing(inst)
     text = text.replace("  ", " ")
     if inst.enters_frame:
         text += ", entering from the edge of the frame"
     if inst.leaves_frame:
         text += " and then leaves the frame"
     return text + "."
+
+
+def held_thing(inst: InstanceTrack) -> str:
+    """", holding a bottle" for a hand whose held thing is measured surely; nothing otherwise."""
+    from agent.core.evidence import SURE
+
+    if not inst.holds or inst.fact_confidence.get("holds", 0.0) < SURE:
+        return ""
+    return f", holding {article(inst.holds)} {inst.holds}"
 
 
 def _direction_phrase(direction: str) -> str:
