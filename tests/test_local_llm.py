@@ -56,11 +56,15 @@ def test_the_call_schema_is_one_of_the_offered_tools_with_their_required_argumen
     assert '"whitespace_flexible":false' in local.grammar(schema)
 
 
-def test_a_tool_without_arguments_is_offered_once_and_the_submission_always():
-    asked = [AIMessage("", tool_calls=[{"name": "read_metadata", "args": {}, "id": "1"}]),
-             AIMessage("", tool_calls=[{"name": "check_lexicon", "args": {"fields": {}}, "id": "2"}])]
-    offered = [t["function"]["name"] for t in local._still_offered([*TOOLS, submit_spec()], asked)]
-    assert offered == ["sample_frames", "check_lexicon", "submit_caption"]
+def test_a_tool_is_offered_until_called_the_wording_check_again_after_a_submission():
+    def offered(*names):
+        asked = [AIMessage("", tool_calls=[{"name": n, "args": {}, "id": str(k)}]) for k, n in enumerate(names)]
+        return [t["function"]["name"] for t in local._still_offered([*TOOLS, submit_spec()], asked)]
+
+    assert offered() == ["read_metadata", "sample_frames", "check_lexicon", "submit_caption"]
+    assert offered("read_metadata", "check_lexicon") == ["sample_frames", "submit_caption"]
+    assert offered("read_metadata", "check_lexicon", "submit_caption") == ["sample_frames", "check_lexicon",
+                                                                           "submit_caption"]
 
 
 def test_the_compact_prompt_keeps_every_rule_in_fewer_characters():

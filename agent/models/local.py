@@ -11,8 +11,8 @@ Small models do not write reliable tool calls on their own, so every reply is de
 JSON schema: one of ``{"name": <tool>, "arguments": <its parameters>}`` for each offered tool, the
 submission included, written without optional whitespace. The model gets the compact prompt
 (:func:`agent.core.prompts.compact_form`) and one line per tool instead of the chat template's
-tool listing. A tool that takes no required arguments is offered once per conversation (its
-evidence does not change when asked again). Token counts and seconds come from the runtime.
+tool listing. A tool is offered until it has been called (asked again, it measures the same), one
+that takes arguments (the wording check) again after each submission. Token counts and seconds come from the runtime.
 
 One model per file, context size and thread count is loaded per process and shared by every run in
 it; calls to it are serialised (one llama.cpp context decodes one sequence at a time here).
@@ -200,13 +200,19 @@ def grammar(schema: dict) -> str:
 
 
 def _still_offered(tools: list[dict], messages: Sequence[BaseMessage]) -> list[dict]:
-    """The tools minus those already called that take no required arguments (the submission stays)."""
-    called = {c["name"] for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
+    """The tools not called yet; a tool that takes arguments (the wording check) comes back after
+    each submission (its answer depends on the text it is given). The submission is always offered."""
+    called: set[str] = set()
+    since_submission: set[str] = set()
+    for m in messages:
+        for c in m.tool_calls if isinstance(m, AIMessage) else []:
+            called.add(c["name"])
+            since_submission = set() if c["name"] == SUBMIT else since_submission | {c["name"]}
     out = []
     for spec in tools:
         fn = spec.get("function", spec)
         takes_arguments = bool((fn.get("parameters") or {}).get("required"))
-        if fn["name"] == SUBMIT or takes_arguments or fn["name"] not in called:
+        if fn["name"] == SUBMIT or fn["name"] not in (since_submission if takes_arguments else called):
             out.append(spec)
     return out
 
