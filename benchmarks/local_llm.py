@@ -112,6 +112,34 @@ def generated_clips(folder: Path, n: int) -> list[Path]:
     return clips
 
 
+QUIET_PROMPT_PER_S = {"local": 61.0, "local:1.5b": 61.0, "local:0.5b": 114.0}  # 2 threads, an idle 2-core machine
+QUIET_GENERATED_PER_S = {"local": 27.0, "local:1.5b": 27.0, "local:0.5b": 45.0}
+
+
+def runtime_timings(run_dir: str | None) -> dict:
+    """What the runtime itself reports over a run's replies (llm.jsonl): prompt tokens it evaluated
+    (the rest came from its prompt cache), tokens generated, and the milliseconds of each."""
+    out = {"evaluated": 0, "cached": 0, "generated": 0, "prompt_ms": 0.0, "generated_ms": 0.0}
+    path = Path(run_dir or "") / "llm.jsonl"
+    if not run_dir or not path.is_file():
+        return out
+    for line in path.read_text().splitlines():
+        timings = (json.loads(line).get("data", {}).get("response_metadata") or {}).get("timings") or {}
+        out["evaluated"] += int(timings.get("prompt_n", 0))
+        out["cached"] += int(timings.get("cache_n", 0))
+        out["generated"] += int(timings.get("predicted_n", 0))
+        out["prompt_ms"] += float(timings.get("prompt_ms", 0.0))
+        out["generated_ms"] += float(timings.get("predicted_ms", 0.0))
+    return out
+
+
+def quiet_estimate(spec: str, timings: dict) -> float | None:
+    """Seconds of model time on an idle 2-core machine at the rates measured there (2 threads)."""
+    if spec not in QUIET_PROMPT_PER_S:
+        return None
+    return timings["evaluated"] / QUIET_PROMPT_PER_S[spec] + timings["generated"] / QUIET_GENERATED_PER_S[spec]
+
+
 def caption_row(clip: Path, spec: str, runs: Path) -> dict:
     from agent.run.runner import caption_video
 
@@ -119,18 +147,41 @@ def caption_row(clip: Path, spec: str, runs: Path) -> dict:
     rec = caption_video(clip, Settings(llm=spec, runs_dir=runs, send_images=False))
     seconds = time.perf_counter() - started
     checks = [s for s in rec.steps if s.get("node") == "validate"]
+    timings = runtime_timings(rec.run_dir)
     return {"clip": clip.name, "llm": spec, "status": rec.status, "calls": rec.usage.calls,
             "prompt_tokens": rec.usage.prompt_tokens, "completion_tokens": rec.usage.completion_tokens,
             "seconds": round(seconds, 1), "model_s": round(rec.usage.model_s, 1),
             "submissions": len(checks), "first_passed": bool(checks and checks[0]["ok"]),
             "repairs": sum(1 for s in checks if not s["ok"]), "fallback": rec.fallback_reason,
-            "caption": rec.caption, "load": load_text()}
+            "caption": rec.caption, "load": load_text(), "runtime": timings,
+            "quiet_model_s": quiet_estimate(spec, timings)}
+
+
+def row_from_run_folder(folder: Path) -> dict | None:
+    """A caption row rebuilt from a finished run's folder (its trace and the runtime's timings)."""
+    trace = folder / "trace.jsonl"
+    if not trace.is_file():
+        return None
+    events = [json.loads(line) for line in trace.read_text().splitlines() if line.strip()]
+    start = next((e for e in events if e["event"] == "start"), None)
+    done = next((e for e in events if e["event"] == "done"), None)
+    if start is None or done is None:
+        return None
+    checks = [e for e in events if e["event"] == "validation"]
+    fallback = next((e.get("reason") for e in events if e["event"] == "fallback"), None)
+    timings = runtime_timings(str(folder))
+    spec = start.get("llm", "offline")
+    return {"clip": start["video"], "llm": spec, "status": done["status"], "calls": done.get("calls", 0),
+            "prompt_tokens": done.get("prompt_tokens", 0), "completion_tokens": done.get("completion_tokens", 0),
+            "seconds": round(done.get("total_s", 0.0), 1), "submissions": len(checks),
+            "first_passed": bool(checks and checks[0]["ok"]), "repairs": sum(1 for e in checks if not e["ok"]),
+            "fallback": fallback, "runtime": timings, "quiet_model_s": quiet_estimate(spec, timings)}
 
 
 def caption_table(rows: list[dict]) -> str:
     out = ["| --llm | runs | ended ok, no fallback | first submission passed | model calls / clip "
-           "| prompt tokens / clip | completion tokens / clip | s / clip | repairs | fallbacks |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "| prompt tokens / clip | completion tokens / clip | s / clip (here) | model s / clip, idle machine (est.) "
+           "| repairs | fallbacks |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for spec in dict.fromkeys(r["llm"] for r in rows):
         mine = [r for r in rows if r["llm"] == spec]
         n = len(mine)
@@ -140,9 +191,12 @@ def caption_table(rows: list[dict]) -> str:
 
         ok = sum(r["status"] == "ok" and not r["fallback"] for r in mine)
         first = sum(r["first_passed"] for r in mine)
+        quiet = [r["quiet_model_s"] for r in mine if r.get("quiet_model_s") is not None]
+        evaluated = sum(r.get("runtime", {}).get("evaluated", 0) for r in mine) / n
+        idle = f"{sum(quiet) / len(quiet):.0f}" if quiet else "-"
         out.append(f"| {spec} | {n} | {ok}/{n} | {first}/{n} | {mean('calls'):.1f} | {mean('prompt_tokens'):.0f} "
-                   f"| {mean('completion_tokens'):.0f} | {mean('seconds'):.1f} | {sum(r['repairs'] for r in mine)} "
-                   f"| {sum(bool(r['fallback']) for r in mine)} |")
+                   f"({evaluated:.0f} evaluated) | {mean('completion_tokens'):.0f} | {mean('seconds'):.1f} | {idle} "
+                   f"| {sum(r['repairs'] for r in mine)} | {sum(bool(r['fallback']) for r in mine)} |")
     return "\n".join(out)
 
 
@@ -195,7 +249,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only these parts (repeatable)")
     parser.add_argument("--work", type=Path, default=None, help="folder for generated clips and run folders")
     parser.add_argument("--json", type=Path, default=None, help="append every row here as JSON lines")
+    parser.add_argument("--summarise", type=Path, default=None, metavar="RUNS",
+                        help="only print the clips' table from the run folders under RUNS (an earlier --work/runs)")
     args = parser.parse_args(argv)
+    if args.summarise:
+        rows = [r for f in sorted(args.summarise.iterdir()) if (r := row_from_run_folder(f)) is not None]
+        print(caption_table(sorted(rows, key=lambda r: r["llm"])))
+        return 0
     parts = set(args.only or ["prompt", "clips", "enhance"])
     specs = [s.strip() for s in args.llms.split(",") if s.strip()]
     work = args.work or Path(tempfile.mkdtemp(prefix="local-llm-bench-"))

@@ -41,6 +41,7 @@ with zipfile.ZipFile(wheel) as z:
 PY
 echo "setup: [6/6] pretrained vision models (scripts/fetch_models.py; INSTANCE_AGENT_MODELS_DIR or ~/.cache/instance-agent/models)" >&2
 models
+"$VENV/bin/python" scripts/fetch_llm.py || echo "setup: the local chat models are missing (see above); everything but --llm local works without them" >&2
 rm -f "$VENV"/.installed-*
 touch "$STAMP"
 echo "setup: installed into $VENV in $(( $(date +%s) - start )) s" >&2
