@@ -46,6 +46,31 @@ class EnhanceState(TypedDict, total=False):
     calls: Annotated[int, _add]  # model calls made
 
 
+def _instances_schema(n: int) -> dict:
+    item = {"type": "object", "additionalProperties": False, "required": ["name", "class"],
+            "properties": {"name": {"type": "string", "maxLength": 80}, "class": {"type": "string", "maxLength": 40}}}
+    return {"type": "object", "additionalProperties": False, "required": ["instances"],
+            "properties": {"instances": {"type": "array", "items": item, "maxItems": n}}}
+
+
+def _details_schema(count: int) -> dict:
+    entry = {"type": "object", "additionalProperties": False, "required": list(DETAIL_FIELDS),
+             "properties": {field: {"type": "string"} for field in DETAIL_FIELDS}}
+    keys = [f"No.{k}" for k in range(count)]
+    return {"type": "object", "additionalProperties": False, "required": keys, "properties": {k: entry for k in keys}}
+
+
+SCENE_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["Background Detail", "Camera Movement"],
+                "properties": {"Background Detail": {"type": "string"}, "Camera Movement": {"type": "string"}}}
+DETAIL_FIELDS = ("Appearance", "Actions and Motion", "Position")
+
+
+def _caption_schema() -> dict:
+    from agent.core.caption import json_schema
+
+    return json_schema()
+
+
 def _text(reply) -> str:
     content = reply.content
     if isinstance(content, list):
@@ -57,14 +82,19 @@ def build_enhance_graph(llm, checks: list, *, max_instances: int = 3, max_repair
                         conditions: str = "", evidence: dict | None = None):
     """``conditions``: the user's conditions as facts, added to the expand, describe and scene prompts;
     ``evidence``: what the condition readers measured, given to the checks."""
-    def ask(instruction: str) -> str:
-        return _text(llm.invoke([SystemMessage(ENHANCE_SYSTEM), HumanMessage(instruction)]))
+    # a model that decodes under a JSON schema (--llm local) gets one for each JSON answer
+    constrained = bool(getattr(llm, "takes_json_schema", False))
+
+    def ask(instruction: str, schema: dict | None = None) -> str:
+        extra = {"json_schema": schema} if constrained and schema is not None else {}
+        return _text(llm.invoke([SystemMessage(ENHANCE_SYSTEM), HumanMessage(instruction)], **extra))
 
     def expand(state: EnhanceState) -> dict:
         return {"scene": ask(ENHANCE_EXPAND.format(prompt=state["prompt"]) + conditions).strip(), "calls": 1}
 
     def list_instances(state: EnhanceState) -> dict:
-        raw = read_json(ask(ENHANCE_LIST.format(scene=state["scene"], n=max_instances)))
+        raw = read_json(ask(ENHANCE_LIST.format(scene=state["scene"], n=max_instances),
+                            _instances_schema(max_instances)))
         items = raw.get("instances", raw) if isinstance(raw, dict) else raw
         if not isinstance(items, list):
             raise ModelReplyError("expected a list of instances")
@@ -81,18 +111,19 @@ def build_enhance_graph(llm, checks: list, *, max_instances: int = 3, max_repair
         if not state["instances"]:
             return {"details": {}}
         listing = "\n".join(f"No.{k}: {i['name']} ({i['class']})" for k, i in enumerate(state["instances"]))
-        raw = read_json(ask(ENHANCE_DESCRIBE_INSTANCES.format(scene=state["scene"], instances=listing) + conditions))
+        raw = read_json(ask(ENHANCE_DESCRIBE_INSTANCES.format(scene=state["scene"], instances=listing) + conditions,
+                            _details_schema(len(state["instances"]))))
         if not isinstance(raw, dict):
             raise ModelReplyError("expected an object keyed by instance number")
         details = {}
         for k in range(len(state["instances"])):
             entry = raw.get(f"No.{k}") or raw.get(str(k)) or {}
             details[f"No.{k}"] = {field: str(entry.get(field, "")).strip()
-                                  for field in ("Appearance", "Actions and Motion", "Position")}
+                                  for field in DETAIL_FIELDS}
         return {"details": details, "calls": 1}
 
     def describe_scene(state: EnhanceState) -> dict:
-        raw = read_json(ask(ENHANCE_DESCRIBE_SCENE.format(scene=state["scene"]) + conditions))
+        raw = read_json(ask(ENHANCE_DESCRIBE_SCENE.format(scene=state["scene"]) + conditions, SCENE_SCHEMA))
         if not isinstance(raw, dict):
             raise ModelReplyError("expected an object with Background Detail and Camera Movement")
         return {"background": str(raw.get("Background Detail", "")).strip(),
@@ -124,7 +155,8 @@ def build_enhance_graph(llm, checks: list, *, max_instances: int = 3, max_repair
 
     def repair(state: EnhanceState) -> dict:
         reply = ask(ENHANCE_REPAIR.format(caption=json.dumps(state["caption"], indent=2, ensure_ascii=False),
-                                          problems="\n".join(f"- {p}" for p in state["problems"])))
+                                          problems="\n".join(f"- {p}" for p in state["problems"])),
+                    _caption_schema())
         fixed = read_json(reply)
         if not isinstance(fixed, dict):
             raise ModelReplyError("expected the corrected caption as a JSON object")

@@ -74,16 +74,17 @@ def _type_word(schema: dict) -> str:
 
 
 def compact_tool_lines(tools: list[dict]) -> str:
-    """One line per tool (OpenAI tool specs): ``name(arg: type, ...): its description's first sentence``.
-    Required arguments have no ``?``; the submission's fields are shown by the system prompt instead."""
+    """One line per tool (OpenAI tool specs): ``name(arg: type, ...): its description's first sentence``,
+    with the required arguments only (the others keep their defaults); the submission's fields are
+    shown by the system prompt instead."""
     lines = []
     for spec in tools:
         fn = spec.get("function", spec)
         params = fn.get("parameters") or {}
         required = set(params.get("required") or [])
         args = "" if fn["name"] == "submit_caption" else ", ".join(
-            f"{name}{'' if name in required else '?'}: {_type_word(schema)}"
-            for name, schema in (params.get("properties") or {}).items())
+            f"{name}: {_type_word(schema)}" for name, schema in (params.get("properties") or {}).items()
+            if name in required)
         first = (fn.get("description") or "").split(". ")[0].strip().rstrip(".")
         lines.append(f"- {fn['name']}({args}): {first}.")
     return "Tools:\n" + "\n".join(lines)

@@ -11,8 +11,8 @@ Small models do not write reliable tool calls on their own, so every reply is de
 JSON schema: one of ``{"name": <tool>, "arguments": <its parameters>}`` for each offered tool, the
 submission included, written without optional whitespace. The model gets the compact prompt
 (:func:`agent.core.prompts.compact_form`) and one line per tool instead of the chat template's
-tool listing. A tool that takes no required arguments is offered once per conversation (its
-evidence does not change when asked again). Token counts and seconds come from the runtime.
+tool listing. A tool is offered until it has been called (asked again, it measures the same), one
+that takes arguments (the wording check) again after each submission. Token counts and seconds come from the runtime.
 
 One model per file, context size and thread count is loaded per process and shared by every run in
 it; calls to it are serialised (one llama.cpp context decodes one sequence at a time here).
@@ -40,7 +40,8 @@ PREFIX = "local"
 RUNTIME = "xllamacpp==2026.10.11549"
 ENV_THREADS = "INSTANCE_AGENT_LLM_THREADS"
 CONTEXT_TOKENS = 8192
-MAX_STRING_CHARS = 600  # a free-text field of a constrained reply; bounds a small model's run-on text
+MAX_STRING_CHARS = 400  # a free-text field of a constrained reply; bounds a small model's run-on text
+INSTANCE_KEY = r"^No\.[0-9]{1,2}$"
 SUBMIT = "submit_caption"
 
 
@@ -141,11 +142,16 @@ def load(spec: str) -> LoadedModel:
 
 # -- the constrained reply ---------------------------------------------------------------------
 def _bounded(schema: Any) -> Any:
-    """The schema with a length limit on free strings (a small model can run on forever)."""
+    """The schema with free strings neither empty nor endless (a small model can run on forever), and
+    the keys of an object of instances written ``No.N``."""
     if isinstance(schema, dict):
         out = {k: _bounded(v) for k, v in schema.items()}
         if out.get("type") == "string" and not ({"maxLength", "enum", "const", "pattern"} & out.keys()):
-            out["maxLength"] = MAX_STRING_CHARS
+            out.update(minLength=1, maxLength=MAX_STRING_CHARS)
+        if out.get("type") == "object" and "No.0" in str(out.get("description", "")) \
+                and isinstance(out.get("additionalProperties"), dict) and not out.get("properties"):
+            out["patternProperties"] = {INSTANCE_KEY: out.pop("additionalProperties")}
+            out["additionalProperties"] = False
         return out
     if isinstance(schema, list):
         return [_bounded(v) for v in schema]
@@ -160,12 +166,21 @@ def _without_titles(schema: Any) -> Any:
     return schema
 
 
+def required_only(params: dict) -> dict:
+    """A tool's parameters with only the required ones: the others keep their defaults. (A small model
+    fills optional numbers with runaway digits; the submission's optional sections stay.)"""
+    required = params.get("required") or []
+    return {**params, "properties": {k: v for k, v in (params.get("properties") or {}).items() if k in required}}
+
+
 def call_schema(tools: list[dict]) -> dict:
     """One of ``{"name": const, "arguments": parameters}`` per tool, ``$defs`` lifted to the top."""
     options, defs = [], {}
     for spec in tools:
         fn = spec.get("function", spec)
         params = dict(fn.get("parameters") or {"type": "object", "properties": {}})
+        if fn["name"] != SUBMIT:
+            params = required_only(params)
         defs.update(params.pop("$defs", {}))
         params.pop("title", None)
         params.setdefault("type", "object")
@@ -185,13 +200,19 @@ def grammar(schema: dict) -> str:
 
 
 def _still_offered(tools: list[dict], messages: Sequence[BaseMessage]) -> list[dict]:
-    """The tools minus those already called that take no required arguments (the submission stays)."""
-    called = {c["name"] for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
+    """The tools not called yet; a tool that takes arguments (the wording check) comes back after
+    each submission (its answer depends on the text it is given). The submission is always offered."""
+    called: set[str] = set()
+    since_submission: set[str] = set()
+    for m in messages:
+        for c in m.tool_calls if isinstance(m, AIMessage) else []:
+            called.add(c["name"])
+            since_submission = set() if c["name"] == SUBMIT else since_submission | {c["name"]}
     out = []
     for spec in tools:
         fn = spec.get("function", spec)
         takes_arguments = bool((fn.get("parameters") or {}).get("required"))
-        if fn["name"] == SUBMIT or takes_arguments or fn["name"] not in called:
+        if fn["name"] == SUBMIT or fn["name"] not in (since_submission if takes_arguments else called):
             out.append(spec)
     return out
 
@@ -224,8 +245,11 @@ def to_chat(messages: Sequence[BaseMessage], tools: list[dict]) -> list[dict]:
             text = "\n".join(_call_text(c) for c in m.tool_calls) or _text(m.content)
             chat.append({"role": "assistant", "content": text})
         elif isinstance(m, HumanMessage):
+            shows_images = isinstance(m.content, list) and any(
+                isinstance(p, dict) and p.get("type") == "image_url" for p in m.content)
             text = _text(m.content)
-            if text.strip():
+            # this model reads text only: a later message that carries images says nothing to it
+            if text.strip() and not (shows_images and any(c["role"] == "user" for c in chat)):
                 chat.append({"role": "user", "content": text})
     return chat
 
@@ -269,7 +293,12 @@ class LocalChatModel(BaseChatModel):
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> "LocalChatModel":
         from langchain_core.utils.function_calling import convert_to_openai_tool
 
-        specs = [t if isinstance(t, dict) else convert_to_openai_tool(t) for t in tools]
+        def place(t: Any) -> float:  # the offline plan's tools first, in its order (a small model follows it)
+            position = (getattr(t, "metadata", None) or {}).get("plan_position")
+            return float(position) if position is not None else float("inf")
+
+        ordered = sorted(tools, key=place)  # stable: the others keep their order, the submission last
+        specs = [t if isinstance(t, dict) else convert_to_openai_tool(t) for t in ordered]
         return self.model_copy(update={"tools": specs})
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:

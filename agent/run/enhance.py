@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 
 from agent.core.config import Settings
@@ -22,6 +23,23 @@ def _name(prompt: str) -> str:
     return "prompt: " + (" ".join(words) or "untitled")
 
 
+def _local_instead(settings: Settings):
+    """No server is configured (the offline planner writes no prose): the local model, said on stderr."""
+    from agent.models.llm import make_chat_model
+    from agent.models.local import PREFIX, resolve
+
+    local = settings.model_copy(update={"llm": PREFIX})
+    try:
+        llm = make_chat_model(local)
+    except InputError as e:
+        raise InputError(f"enhance needs a language model and none is configured; the local one cannot be used "
+                         f"({str(e).removeprefix(f'--llm {PREFIX}: ')}); or give --llm openai:MODEL (with "
+                         "OPENAI_API_KEY), or --llm MODEL --base-url URL, or set INSTANCE_AGENT_LLM") from None
+    print(f"enhance: no LLM server configured; using the local model ({resolve(PREFIX)[0]}, in process, "
+          "on the CPU)", file=sys.stderr)
+    return local, llm
+
+
 def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = None) -> Enhanced:
     """``conditions``: ``{condition name: evidence}`` from the condition readers (plugins/conditions/);
     the model is told them and the caption is held to them."""
@@ -36,9 +54,14 @@ def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = No
         raise InputError("enhance: the prompt is empty")
     load_plugins(settings.disabled_plugins)  # plugin sections are part of the schema; plugins add chat backends
     llm = make_chat_model(settings)
-    if is_offline(llm) or settings.llm.startswith("replay:"):
+    if settings.llm.startswith("replay:"):
+        raise InputError("enhance needs a language model, not a replay: give --llm local, --llm openai:MODEL "
+                         "(with OPENAI_API_KEY), or --llm MODEL --base-url URL for a local server")
+    if is_offline(llm) and settings.llm.strip() and "llm" in settings.model_fields_set:  # asked for by name
         raise InputError("enhance needs a language model: give --llm openai:MODEL (with OPENAI_API_KEY), or "
-                         "--llm MODEL --base-url URL for a local server, or set INSTANCE_AGENT_LLM")
+                         "--llm MODEL --base-url URL for a local server, or --llm local (run in process)")
+    if is_offline(llm):  # nothing configured: the local model when it is installed
+        settings, llm = _local_instead(settings)
     from agent.core.checks import wording
 
     checks, text = [wording], ""
