@@ -344,3 +344,12 @@ def test_large_batch_settings_leave_only_the_records(tmp_path):
     assert pq.read_table(exported).num_rows == 1
     bad = run_cli("batch", str(clip), "-o", str(tmp_path / "x.jsonl"), "--keep-runs", "some")
     assert bad.returncode == 2 and "--keep-runs" in bad.stderr
+
+
+def test_shards_written_again_replace_only_their_own_earlier_shards(batch, tmp_path):
+    _, out, _ = batch
+    assert run_cli("export", str(out), "-o", str(tmp_path / "a.tar"), "--shard-size", "1").returncode == 0
+    assert run_cli("export", str(out), "-o", str(tmp_path / "a-b.tar"), "--shard-size", "1").returncode == 0
+    assert run_cli("export", str(out), "-o", str(tmp_path / "a.tar"), "--shard-size", "2").returncode == 0
+    # the longer earlier export under the same name is gone; another export's shards are kept
+    assert sorted(p.name for p in tmp_path.glob("*.tar")) == ["a-000000.tar", "a-b-000000.tar", "a-b-000001.tar"]

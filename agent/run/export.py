@@ -42,7 +42,8 @@ from agent.core.errors import InputError, storage_error
 from agent.core.jsonl import json_lines
 from agent.run.export_arrow import drop_nulls, nested_array
 from agent.run.export_paths import (EXPORT_MARK, KINDS, check_output, check_shard_targets, kind_of, output_path,
-                                    replace_folder, shard_glob, shard_is_ours, shard_names, write_beside)
+                                    replace_folder, shard_is_ours, shard_name_regex, shard_names,
+                                    write_beside)
 
 __all__ = ["KINDS", "kind_of", "export_records", "load_samples", "arrow_table", "sample_of", "ExportResult"]
 
@@ -322,9 +323,9 @@ def _write_wds(samples: list[dict], out: Path, records: Path, text_of: Callable[
 def _drop_stale_shards(pattern: Path, written: list[Path]) -> None:
     """Shards of an earlier, longer export of ours under the same pattern: removed, so the folder
     holds this export only (a file that is not a shard of ours is left alone)."""
-    kept = set(written)
-    for path in pattern.parent.glob(shard_glob(pattern)):
-        if path not in kept and path.is_file() and shard_is_ours(path):
+    kept, names = set(written), shard_name_regex(pattern)
+    for path in pattern.parent.iterdir():
+        if names.fullmatch(path.name) and path not in kept and path.is_file() and shard_is_ours(path):
             path.unlink(missing_ok=True)
 
 
