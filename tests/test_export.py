@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 
 import pytest
 
@@ -296,6 +297,13 @@ def test_odd_output_names_are_one_line_or_written_as_named(batch, tmp_path):
     _one_line_refusal(run_cli("export", str(out), "-o", str(tmp_path / "taken.tar")), "not a shard of ours")
     assert (tmp_path / "taken-000000.tar").read_bytes() == b"a user's archive"
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+    made = tmp_path / "made.parquet"
+    mask = os.umask(0o022)
+    try:
+        assert run_cli("export", str(out), "-o", str(made)).returncode == 0
+    finally:
+        os.umask(mask)
+    assert made.stat().st_mode & 0o777 == 0o644  # as any file the user makes, not a private temporary file
 
 
 def test_with_clips_checks_each_clip_against_its_record(batch, tmp_path):

@@ -187,6 +187,7 @@ def write_beside(out: Path, write: Callable[[Path], Any]) -> None:
     os.close(fd)
     tmp = Path(name)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # a file as open() makes it, not the private one mkstemp makes
         write(tmp)
         os.replace(tmp, out)
     except OSError as e:
