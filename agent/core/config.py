@@ -97,7 +97,7 @@ class Settings(BaseModel):
 
 
 # settings that never change a run's output: left out of the run folder's key
-NOT_OUTPUT = {"runs_dir", "timeout_s", "retries", "llm_concurrency", "device", "weights_dir", "allow_downloads"}
+NOT_OUTPUT = {"runs_dir", "keep_runs", "timeout_s", "retries", "llm_concurrency", "device", "weights_dir", "allow_downloads"}
 
 
 def output_key(settings: Settings) -> str:
@@ -108,9 +108,6 @@ def output_key(settings: Settings) -> str:
 
     data = settings.model_dump_json(exclude=NOT_OUTPUT)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()[:8]
-
-
-NOT_OUTPUT.add("keep_runs")  # which run folders a batch keeps afterwards: no part of what a run writes
 
 
 def _config_file() -> Path | None:
