@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 
 import pytest
 
@@ -296,6 +297,13 @@ def test_odd_output_names_are_one_line_or_written_as_named(batch, tmp_path):
     _one_line_refusal(run_cli("export", str(out), "-o", str(tmp_path / "taken.tar")), "not a shard of ours")
     assert (tmp_path / "taken-000000.tar").read_bytes() == b"a user's archive"
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+    made = tmp_path / "made.parquet"
+    mask = os.umask(0o022)
+    try:
+        assert run_cli("export", str(out), "-o", str(made)).returncode == 0
+    finally:
+        os.umask(mask)
+    assert made.stat().st_mode & 0o777 == 0o644  # as any file the user makes, not a private temporary file
 
 
 def test_with_clips_checks_each_clip_against_its_record(batch, tmp_path):
@@ -323,3 +331,33 @@ def test_with_clips_checks_each_clip_against_its_record(batch, tmp_path):
     gone = run_cli("export", str(edited), "-o", str(tmp_path / "g.tar"), "--with-clips")
     _one_line_refusal(gone, f"{first}: cannot read the clip")
     assert "cannot write" not in gone.stderr
+
+
+def test_large_batch_settings_leave_only_the_records(tmp_path):
+    """keep_runs none (and no tool cache): no run folder is left, the record says so, and the
+    records still export; not-ok keeps only the folders of captions that were not ok."""
+    import pyarrow.parquet as pq
+
+    from agent.testing.synthetic import random_scene, render_clip
+
+    clip = tmp_path / "clip.mp4"
+    render_clip(random_scene(33, "static", duration_s=1.0), clip)
+    for keep, left in (("none", 0), ("not-ok", 0), ("all", 1)):
+        runs, out = tmp_path / f"runs-{keep}", tmp_path / f"r-{keep}.jsonl"
+        assert run_batch([clip], out, Settings(runs_dir=runs, keep_runs=keep), cache_path=None).done == {"ok": 1}
+        record = json.loads(out.read_text())
+        assert len(list(runs.iterdir())) == left and (record["run_dir"] is None) == (left == 0)
+    exported = tmp_path / "r.parquet"
+    assert run_cli("export", str(tmp_path / "r-none.jsonl"), "-o", str(exported)).returncode == 0
+    assert pq.read_table(exported).num_rows == 1
+    bad = run_cli("batch", str(clip), "-o", str(tmp_path / "x.jsonl"), "--keep-runs", "some")
+    assert bad.returncode == 2 and "--keep-runs" in bad.stderr
+
+
+def test_shards_written_again_replace_only_their_own_earlier_shards(batch, tmp_path):
+    _, out, _ = batch
+    assert run_cli("export", str(out), "-o", str(tmp_path / "a.tar"), "--shard-size", "1").returncode == 0
+    assert run_cli("export", str(out), "-o", str(tmp_path / "a-b.tar"), "--shard-size", "1").returncode == 0
+    assert run_cli("export", str(out), "-o", str(tmp_path / "a.tar"), "--shard-size", "2").returncode == 0
+    # the longer earlier export under the same name is gone; another export's shards are kept
+    assert sorted(p.name for p in tmp_path.glob("*.tar")) == ["a-000000.tar", "a-b-000000.tar", "a-b-000001.tar"]

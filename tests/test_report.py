@@ -84,6 +84,23 @@ def test_report_of_one_run_folder(batch, tmp_path):
     assert html.count('<article class="clip"') == 1 and "/frames/" in html
 
 
+def test_report_shows_the_disagreements_found_while_validating(batch, tmp_path):
+    """A run whose first caption disagreed with the evidence and was repaired: each validation
+    round's problems are on the page, with the tool evidence they were checked against."""
+    _, _, records = batch
+    run_dir = tmp_path / "run"
+    shutil.copytree(next(r for r in records if r["status"] == "ok")["run_dir"], run_dir)
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["steps"][-1]["node"] == "validate"  # the last round, which passed; one that failed before it:
+    record["steps"].insert(-1, {"node": "validate", "ok": False,
+                                "problems": ["Camera Movement: says zoom in (measured: pan left)"]})
+    (run_dir / "record.json").write_text(json.dumps(record))
+    assert run_cli("report", str(run_dir), "-o", str(tmp_path / "r")).returncode == 0
+    html = (tmp_path / "r" / "index.html").read_text()
+    assert "round 1: Camera Movement: says zoom in (measured: pan left)" in html
+    assert "Evidence (" in html and "estimate_camera_motion" in html
+
+
 def test_report_never_writes_over_what_it_did_not_write(batch, tmp_path):
     _, out, records = batch
     mine = tmp_path / "mine"

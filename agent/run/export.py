@@ -40,8 +40,10 @@ from typing import Any, Callable
 
 from agent.core.errors import InputError, storage_error
 from agent.core.jsonl import json_lines
+from agent.run.export_arrow import drop_nulls, nested_array
 from agent.run.export_paths import (EXPORT_MARK, KINDS, check_output, check_shard_targets, kind_of, output_path,
-                                    replace_folder, shard_glob, shard_is_ours, shard_names, write_beside)
+                                    replace_folder, shard_is_ours, shard_name_regex, shard_names,
+                                    write_beside)
 
 __all__ = ["KINDS", "kind_of", "export_records", "load_samples", "arrow_table", "sample_of", "ExportResult"]
 
@@ -125,41 +127,6 @@ def _entry(rec: dict, names: list[str], text_of: Callable[[dict], str]) -> dict[
 
 
 # -- arrow: nested columns -----------------------------------------------------------------------------
-def _no_empty(value: Any) -> Any:
-    """``{}`` as null, all the way down: parquet cannot hold a struct without fields."""
-    if isinstance(value, dict):
-        return {k: _no_empty(v) for k, v in value.items()} if value else None
-    if isinstance(value, list):
-        return [_no_empty(v) for v in value]
-    return value
-
-
-def _has_empty_struct(typ) -> bool:
-    import pyarrow as pa
-
-    if pa.types.is_struct(typ):
-        return typ.num_fields == 0 or any(_has_empty_struct(typ.field(i).type) for i in range(typ.num_fields))
-    if pa.types.is_list(typ) or pa.types.is_large_list(typ):
-        return _has_empty_struct(typ.value_type)
-    return False
-
-
-def nested_array(values: list[Any]):
-    """Values as nested arrow data (structs, lists), or as JSON text when they mix types; and
-    whether they became JSON text."""
-    import pyarrow as pa
-
-    try:
-        array = pa.array([_no_empty(v) for v in values])
-        if pa.types.is_null(array.type):
-            return pa.array(values, type=pa.string()), False
-        if not _has_empty_struct(array.type):
-            return array, False
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-        pass
-    return pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in values], type=pa.string()), True
-
-
 def _record_rest(rec: dict) -> dict:
     """The record less what has a column of its own (the caption, the output)."""
     return {k: v for k, v in rec.items() if k not in ("caption", "output")}
@@ -205,20 +172,12 @@ def arrow_table(samples: list[dict], text_of: Callable[[dict], str] | None = Non
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=meta))
 
 
-def _drop_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value
-
-
 def sample_of(row: dict[str, Any]) -> dict[str, Any]:
     """A parquet or datasets row read back as the batch record it came from (its caption and output
     in it again; the fields a struct gave it that the record did not have left out)."""
     def value(name: str) -> Any:
         raw = row.get(name)
-        return json.loads(raw) if isinstance(raw, (str, bytes)) and name in NESTED else _drop_nulls(raw)
+        return json.loads(raw) if isinstance(raw, (str, bytes)) and name in NESTED else drop_nulls(raw)
 
     record = value("record")
     record = dict(record) if isinstance(record, dict) else {k: row.get(k) for k in ("path", "content_hash", "status")}
@@ -364,9 +323,9 @@ def _write_wds(samples: list[dict], out: Path, records: Path, text_of: Callable[
 def _drop_stale_shards(pattern: Path, written: list[Path]) -> None:
     """Shards of an earlier, longer export of ours under the same pattern: removed, so the folder
     holds this export only (a file that is not a shard of ours is left alone)."""
-    kept = set(written)
-    for path in pattern.parent.glob(shard_glob(pattern)):
-        if path not in kept and path.is_file() and shard_is_ours(path):
+    kept, names = set(written), shard_name_regex(pattern)
+    for path in pattern.parent.iterdir():
+        if names.fullmatch(path.name) and path not in kept and path.is_file() and shard_is_ours(path):
             path.unlink(missing_ok=True)
 
 

@@ -69,9 +69,19 @@ def shard_names(out: Path) -> Path:
     return out / "shard-%06d.tar"
 
 
-def shard_glob(pattern: Path) -> str:
-    """A glob matching every name the pattern makes."""
-    return _SHARD_NUMBER.sub("*", pattern.name.replace("%%", "\0")).replace("\0", "%")
+def shard_name_regex(pattern: Path) -> re.Pattern:
+    """A regular expression matching exactly the names the pattern makes (``x-%06d.tar``: ``x-`` and
+    six or more digits; not the shards of ``x-y.tar``)."""
+    out = []
+    for piece in re.split(r"(%%|%0?\d*d)", pattern.name):
+        if piece == "%%":
+            out.append("%")
+        elif _SHARD_NUMBER.fullmatch(piece):
+            width = re.sub(r"\D", "", piece).lstrip("0") or "1"
+            out.append(r"\d{%s,}" % width)
+        else:
+            out.append(re.escape(piece))
+    return re.compile("".join(out))
 
 
 # -- is it ours? -------------------------------------------------------------------------------------
@@ -177,6 +187,7 @@ def write_beside(out: Path, write: Callable[[Path], Any]) -> None:
     os.close(fd)
     tmp = Path(name)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # a file as open() makes it, not the private one mkstemp makes
         write(tmp)
         os.replace(tmp, out)
     except OSError as e:
