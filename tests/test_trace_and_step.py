@@ -103,6 +103,9 @@ def test_step_mode_approve_skip_edit_stop_then_resume(three_objects_clip, tmp_pa
         _wait_for(session, "1. detect_instances")
         subprocess.run(["tmux", "send-keys", "-t", session, "e", "Enter"], check=True)
         _wait_for(session, "detect_instances arguments as JSON")
+        subprocess.run(["tmux", "send-keys", "-t", session, '{"max_instances": "many"}', "Enter"], check=True)
+        _wait_for(session, "detect_instances does not take these arguments")  # checked at the prompt
+        _wait_for(session, "detect_instances arguments as JSON", count=2)
         subprocess.run(["tmux", "send-keys", "-t", session, '{"max_instances": 2}', "Enter"], check=True)
         _wait_for(session, "1. segment_and_blur")
         _wait_for(session, prompt, count=4)
@@ -116,7 +119,8 @@ def test_step_mode_approve_skip_edit_stop_then_resume(three_objects_clip, tmp_pa
     assert done.read_text().strip() == "0"
     assert "you chose: skip (estimate_camera_motion)" in pane
     assert "you chose: edit (detect_instances)" in pane
-    assert "runs first: estimate_camera_motion" in pane  # detection needs the skipped camera estimate
+    # detection needs the skipped camera estimate: it runs anyway, and the user is told why
+    assert "runs anyway: estimate_camera_motion (you skipped it" in pane
     assert "stopped by the user before segment_and_blur" in pane
 
     resumed = run_cli("run", str(path), "--runs-dir", str(runs), "--resume")
@@ -126,5 +130,8 @@ def test_step_mode_approve_skip_edit_stop_then_resume(three_objects_clip, tmp_pa
     assert len(caption["Structural Description"]["Main Instance"]) == 2  # the edited argument held
     record = json.loads(next(runs.glob("three-*/record.json")).read_text())
     assert record["status"] == "ok"
+    # the run folder's trace keeps the whole history: the stopped part, then the resumed one
+    kinds = [json.loads(line)["event"] for line in next(runs.glob("three-*/trace.jsonl")).read_text().splitlines()]
+    assert "step_decision" in kinds and "resumed" in kinds and kinds.index("step_decision") < kinds.index("resumed")
     again = run_cli("run", str(path), "--runs-dir", str(runs), "--resume")
     assert again.returncode == 2 and "has already finished" in again.stderr

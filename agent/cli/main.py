@@ -200,8 +200,10 @@ def cmd_run(args) -> int:
         step = None
         if args.step:
             from agent.cli.stepper import StepPrompt
+            from agent.run.plugins import load_plugins
 
-            step = StepPrompt()
+            tools = load_plugins(settings.disabled_plugins).tools(settings)
+            step = StepPrompt(args_models={tool.name: tool.Args for tool in tools})
         with tools_print_to_stderr():  # the caption and --json own stdout
             record = caption_video(args.video, settings, listeners=listeners, debug=args.debug, step=step,
                                    resume=args.resume)

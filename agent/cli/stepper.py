@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.text import Text
 
@@ -14,9 +15,11 @@ CHOICES = "[a]pprove  [s]kip  [e]dit arguments  [q] stop"
 class StepPrompt:
     """Asks on the terminal; ``read`` is ``input`` unless a test gives another."""
 
-    def __init__(self, console: Console | None = None, read: Callable[[str], str] = input):
+    def __init__(self, console: Console | None = None, read: Callable[[str], str] = input,
+                 args_models: dict[str, type[BaseModel]] | None = None):
         self.console = console or Console(stderr=True, highlight=False)
         self.read = read
+        self.args_models = args_models or {}  # tool name -> its Args: edited arguments are checked at the prompt
 
     def _ask(self, prompt: str) -> str | None:
         try:
@@ -47,6 +50,16 @@ class StepPrompt:
                 return "edit", edited
             self.console.print(f"answer one of: {CHOICES}", style="red")
 
+    def _check(self, name: str, args: dict) -> str | None:
+        model = self.args_models.get(name)
+        if model is None:
+            return None
+        try:
+            model(**args)
+        except ValidationError as e:
+            return "; ".join(f"{'.'.join(map(str, err['loc'])) or 'arguments'}: {err['msg']}" for err in e.errors())
+        return None
+
     def _edit(self, calls: list[dict]) -> list[dict] | None:
         out = []
         for call in calls:
@@ -64,6 +77,10 @@ class StepPrompt:
                     continue
                 if not isinstance(args, dict):
                     self.console.print("arguments must be a JSON object; try again", style="red")
+                    continue
+                problem = self._check(call["name"], args)
+                if problem:
+                    self.console.print(f"{call['name']} does not take these arguments: {problem}; try again", style="red")
                     continue
                 out.append({**call, "args": args})
                 break

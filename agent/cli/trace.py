@@ -59,6 +59,9 @@ def format_event(event: dict[str, Any]) -> Text | None:
         return Text.assemble("         ", (event["tool"], style), (f"  {event['duration_s']:.2f}s  ", "dim"),
                              (event.get("summary") or readable(event.get("observation", "")), "white"))
     if kind == "dependency":
+        if event.get("overrides_skip"):
+            return Text.assemble("         ", ("runs anyway: ", "yellow"), (event["tool"], "cyan"),
+                                 (" (you skipped it, but the next tool requires its result)", "yellow"))
         return Text.assemble("         ", ("runs first: ", "dim"), (event["tool"], "cyan"))
     if kind == "validation":
         if event["ok"]:

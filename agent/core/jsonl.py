@@ -37,11 +37,11 @@ def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
 class JsonlSink:
     """Events as JSON lines on a stream or in a file."""
 
-    def __init__(self, target: IO[str] | Path):
+    def __init__(self, target: IO[str] | Path, append: bool = False):
         self._own = isinstance(target, Path)
         if isinstance(target, Path):
             target.parent.mkdir(parents=True, exist_ok=True)
-        self.stream = target.open("w", encoding="utf-8") if isinstance(target, Path) else target
+        self.stream = target.open("a" if append else "w", encoding="utf-8") if isinstance(target, Path) else target
 
     def __call__(self, event: dict[str, Any]) -> None:
         try:

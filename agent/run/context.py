@@ -48,6 +48,7 @@ class RunContext:
     _seq: int = 0
     _recomputed: set[str] = field(default_factory=set)
     _uncached: set[str] = field(default_factory=set)  # producers measuring again for a missing artifact
+    skipped_by_user: set[str] = field(default_factory=set)  # --step: tools the user chose to skip
 
     @property
     def registry(self) -> ToolRegistry:
@@ -99,7 +100,8 @@ class RunContext:
     def require(self, name: str, **kwargs: Any) -> dict[str, Any] | None:
         """Evidence of tool ``name``, running it first if it has not run yet."""
         if name not in self.evidence and name in self.tools:
-            self.emit("dependency", tool=name)
+            # a tool the user skipped at a --step prompt still runs when another needs it: say so
+            self.emit("dependency", tool=name, **({"overrides_skip": True} if name in self.skipped_by_user else {}))
             self.tools[name](self, **kwargs)
         return self.evidence.get(name)
 

@@ -118,7 +118,7 @@ def prepare(path: str | Path, settings: Settings, *, listeners=(), debug: bool =
         raise InputError(f"--format {settings.output_format}: not a known format (known: {', '.join(sorted(formats))})")
     tools = plugins.tools(settings)
     try:
-        trace_file = JsonlSink(run_dir / "trace.jsonl")
+        trace_file = JsonlSink(run_dir / "trace.jsonl", append=bool(resume))  # a resumed run keeps its history
     except OSError as e:
         raise storage_error(e, "the run's trace") from None
     ctx = RunContext(frames=frames, settings=settings, run_dir=run_dir, tools={t.name: t for t in tools},
@@ -365,6 +365,7 @@ def _decide(run: CaptionRun, paused, step) -> str | None:
     if action == "stop":
         return f"stopped by the user before {', '.join(names)}"
     if action == "skip":
+        ctx.skipped_by_user.update(names)
         skipped = [ToolMessage("Skipped by the user: do without this tool's result.", tool_call_id=c["id"],
                                name=c["name"], status="error") for c in calls]
         graph.update_state(config, {"messages": skipped}, as_node="tools")
