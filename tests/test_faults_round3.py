@@ -353,3 +353,33 @@ def test_a_tiny_noisy_clip_is_one_shot_not_a_montage(tmp_path):
         for packet in stream.encode():
             out.mux(packet)
     assert FrameStore(path).shots.count == 1
+
+
+def test_an_interrupted_batch_says_what_was_kept_and_how_to_resume(three_objects_clip, tmp_path, monkeypatch, capsys):
+    import shutil as _shutil
+
+    from agent.cli.main import main
+
+    path, _ = three_objects_clip
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        _shutil.copy(path, clips / name)
+    measure, calls = __import__("tools.camera", fromlist=["x"]).EstimateCameraMotion.run, []
+
+    def interrupted_on_the_second(self, ctx, args):
+        calls.append(1)
+        if len(calls) == 2:  # Ctrl-C while the second clip is measured
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        return measure(self, ctx, args)
+
+    _patch_camera(monkeypatch, interrupted_on_the_second)
+    records = tmp_path / "captions.jsonl"
+    code = main(["batch", str(clips), "-o", str(records), "--workers", "1", "--no-cache",
+                 "--runs-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    kept = len(records.read_text().splitlines())
+    assert code == 130 and kept >= 1
+    assert f"interrupted: {kept} record(s) are kept in {records} (2 clip(s) asked for); run the same command again " \
+           "to resume" in err

@@ -428,6 +428,13 @@ def cmd_batch(args) -> int:
         summary = run_batch(clips, args.output, settings, columns=columns, workers=args.workers, retry_failed=args.retry_failed,
                             cache_path=cache, engine=args.engine, ray_address=args.ray_address, on_record=heard,
                             shots=shots, on_note=lambda note: print(note, file=sys.stderr, flush=True))
+    except KeyboardInterrupt as e:
+        if progress is not None:
+            progress.stop()
+        how = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
+        print(f"{how}: {_recorded(args.output)} record(s) are kept in {args.output} ({len(clips)} clip(s) asked for); "
+              "run the same command again to resume: recorded clips are skipped", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
     finally:
         if progress is not None:
             progress.stop()
@@ -456,6 +463,15 @@ def cmd_batch(args) -> int:
         print(f"error: the model failed for {len(model_errors)} clip(s); their captions were composed from the "
               "tools' evidence, not written by the model (exit 3)", file=sys.stderr)
     return EXIT_BACKEND if failed or model_errors else EXIT_OK
+
+
+def _recorded(records: Path) -> int:
+    """How many complete records a records file holds (0 when it cannot be read)."""
+    try:
+        with open(records, "rb") as f:
+            return sum(1 for line in f if line.endswith(b"\n") and line.strip())
+    except OSError:
+        return 0
 
 
 def _config_files() -> list[Path]:
