@@ -246,6 +246,13 @@ def cmd_run(args) -> int:
         print(f"error: {record.llm_error}; the caption (status {record.status}) was composed from the tools' "
               "evidence, not written by the model", file=sys.stderr)
         return EXIT_BACKEND
+    if record.status == "degraded":
+        composed = sorted(f for f, source in (record.field_sources or {}).items() if source == "composed")
+        if composed and settings.llm != "offline":
+            print(f"degraded: the model's caption did not pass for {', '.join(composed)}; composed from the tools' "
+                  f"evidence instead ({record.fallback_reason}); exit 3", file=sys.stderr)
+            return EXIT_BACKEND
+        print(f"degraded: {record.fallback_reason}", file=sys.stderr)
     return code
 
 
