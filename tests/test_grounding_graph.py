@@ -38,3 +38,20 @@ def test_a_caption_out_of_repairs_is_kept_field_by_field(three_objects_clip, tmp
     assert record.caption["Structural Description"]["Camera Movement"] == good["Structural Description"]["Camera Movement"]
     assert record.field_sources["Structural Description.Camera Movement"] == "composed"
     assert record.field_sources["Global Description"] == "model"
+
+
+def test_run_says_which_fields_were_composed_and_exits_3(three_objects_clip, tmp_path, monkeypatch, capsys):
+    from agent.cli.main import main
+    from test_graph_and_plugins import Scripted
+
+    clip, _ = three_objects_clip
+    good = json.loads(run_cli("run", str(clip), "-q", "--runs-dir", str(tmp_path / "r")).stdout)
+    bad = json.loads(json.dumps(good))
+    bad["Structural Description"]["Camera Movement"] = "The camera zooms out quickly."
+    model = Scripted(messages=iter([call("submit_caption", bad, i) for i in range(5)]))
+    monkeypatch.setattr("agent.run.runner.make_chat_model", lambda s: model)
+    code = main(["run", str(clip), "-q", "--llm", "scripted-model", "--base-url", "http://127.0.0.1:9/v1",
+                 "--max-repairs", "1", "--runs-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "degraded: the model's caption did not pass for Structural Description.Camera Movement" in err
