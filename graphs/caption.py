@@ -273,9 +273,10 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
         if kept is not None:  # the model's fields that passed, composed text for the ones that failed
             caption, sources, advice = kept
             failed = sorted(f for f, source in sources.items() if source == "composed")
+            if failed:
+                reason = f"{reason}; composed from the evidence: {', '.join(failed)}"
             return {"status": "degraded", "caption": caption, "evidence": evidence, "field_sources": sources,
-                    "advice": advice, "problems": state.get("problems", []),
-                    "fallback_reason": f"{reason}; composed from the evidence: {', '.join(failed)}"}
+                    "advice": advice, "problems": state.get("problems", []), "fallback_reason": reason}
         _, problems = validate(composed, evidence, checks)
         return {"status": "degraded", "caption": composed, "fallback_reason": reason, "evidence": evidence,
                 "field_sources": {"(caption)": "composed"},
@@ -296,7 +297,7 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
         return "nudge" if state.get("nudges", 0) < 2 else "fallback"
 
     def after_validate(state: CaptionState) -> str:
-        if state.get("status") == "ok":
+        if state.get("status") in ("ok", "degraded"):  # degraded here: accepted, but a core check could not run
             return END
         if state.get("repairs", 0) > settings.max_repairs or state.get("steps", 0) >= settings.max_steps:
             return "fallback"

@@ -38,7 +38,8 @@ def core_measured(ctx, evidence: dict[str, Any], tools: list) -> tuple[dict[str,
             ran.append((record.name, _short(str(record.summary))))
         evidence.update({k: v for k, v in ctx.evidence.items() if v is not None})
         if evidence_of(evidence, model) is None:
-            missing.append(names[0])
+            failed = [r.summary for r in ctx.records if r.name == names[0] and not r.ok]
+            missing.append(f"{names[0]} ({_short(str(failed[-1]), 160)})" if failed else names[0])
     return evidence, ran, missing
 
 

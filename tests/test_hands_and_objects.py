@@ -119,3 +119,47 @@ def test_the_caption_says_what_a_hand_holds_only_when_sure():
     assert "holding a bottle" in actions(track)
     track.fact_confidence["holds"] = 0.4
     assert "holding" not in actions(track)
+
+
+def _hand_on_a_wall(path: Path) -> None:
+    """3 s of a photographed pointing hand (with its sleeve) rising to the right over a plain pale wall."""
+    import av
+
+    patch = _asset("zidane.jpg")[300:590, 880:1165]
+    rng = np.random.default_rng(1)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        for i in range(75):
+            frame = np.clip(np.full((360, 640, 3), (222, 226, 230)) + rng.normal(0, 1.0, (360, 640, 3)), 0, 255)
+            frame = frame.astype(np.uint8)
+            y, x = 60 - i, 150 + 2 * i
+            frame[max(0, y):y + 290, x:x + 285] = patch[max(0, -y):min(290, 360 - y)]
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def test_a_hand_moving_on_a_plain_wall_is_a_hand_and_no_camera_move(tmp_path):
+    _hand_models()
+    from agent.core.config import Settings
+    from agent.core.evidence import instances_of
+    from agent.run.context import RunContext
+    from agent.run.media import FrameStore
+    from agent.run.plugins import load_plugins
+    from tools.vision.models import available
+
+    if not available("nanodet"):
+        pytest.skip("nanodet is not installed: python scripts/fetch_models.py")
+    clip = tmp_path / "hand.mp4"
+    _hand_on_a_wall(clip)
+    settings = Settings(runs_dir=tmp_path / "runs", backend="packaged")
+    tools = {t.name: t for t in load_plugins().tools(settings)}
+    ctx = RunContext(FrameStore(clip), settings, settings.runs_dir / "hand", tools=tools)
+    camera = tools["estimate_camera_motion"](ctx).evidence
+    assert camera.primitives == []  # it read "pan left and tilt down": the hand's own motion
+    tools["detect_instances"](ctx)
+    found = instances_of(ctx.evidence)
+    assert [i.class_name for i in found] == ["hand"]
+    assert found[0].direction == "up and to the right"

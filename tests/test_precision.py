@@ -139,3 +139,24 @@ def test_staying_in_place_is_unsure_for_a_thing_that_shifted_by_small_steps():
     still = fill_evidence(InstanceTrack(id="No.1", class_name="animal", confidence=0.9, boxes=[[0.3, 0.3, 0.5, 0.8]] * 8),
                           [0.7 * k for k in range(8)])
     assert still.fact_confidence["direction"] >= SURE
+
+
+def test_a_moving_person_ranks_before_a_larger_parked_car_at_the_edge():
+    from types import SimpleNamespace
+
+    from tools.detect.candidates import Candidate, Track
+    from tools.detect.selection import rank
+
+    def sighting(box, source, label, score, person=0):
+        area = (box[2] - box[0]) * (box[3] - box[1])
+        return Candidate(box, None, area, np.zeros(3), source, person_votes=person, labels={label: score})
+
+    car = Track({k: sighting((0.0, 0.5, 0.35, 1.0), "nanodet", "car", 0.7) for k in range(8)})
+    person = Track({k: sighting((0.4 + 0.02 * k, 0.4, 0.5 + 0.02 * k, 0.8), "motion", "person", 0.6, 1)
+                    for k in range(8)})
+    recogniser = SimpleNamespace(names_still=lambda labels: True)
+    ranked = rank([car, person], 8, [0] * 8, {0, 4, 7}, recogniser)
+    assert ranked[0] is person  # the old score put the car, three times the area, first
+    moving_car = Track({k: sighting((0.0 + 0.05 * k, 0.5, 0.35 + 0.05 * k, 1.0), "motion", "car", 0.7)
+                        for k in range(8)})
+    assert rank([moving_car, person], 8, [0] * 8, {0, 4, 7}, recogniser)[0] is moving_car

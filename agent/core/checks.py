@@ -206,9 +206,8 @@ def _measured_counts(evidence: dict[str, Any], ratings) -> dict[str, tuple[int, 
         entry = counts.setdefault(inst.class_name, [0, True])
         entry[0] += 1
         entry[1] = entry[1] and sureness.is_sure(ratings, inst.id, "exists")
-    for noun, n in (found.also_seen if found else {}).items():
-        entry = counts.setdefault(noun, [0, True])
-        entry[0] = max(entry[0], n) if noun not in [i.class_name for i in instances_of(evidence)] else entry[0] + n
+    for noun, n in (found.also_seen if found else {}).items():  # seen besides the main instances
+        counts.setdefault(noun, [0, True])[0] += n
     return {k: (n, ok) for k, (n, ok) in counts.items()}
 
 

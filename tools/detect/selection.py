@@ -5,6 +5,7 @@ behaves like a thing."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 
@@ -35,9 +36,26 @@ def rank(tracks: list[Track], n: int, shots: list[int], whole_frame_checks: set[
         if recogniser is not None:  # what the recogniser named, by how sure it was
             votes = sum(max(c.labels.values(), default=0.0) for c in tr.items.values()) * 2
         boost = 2.0 if votes >= 2 else 1.0  # a recognised instance is a main instance before any blob
+        if recogniser is not None and parked(tr):
+            boost *= PARKED_WEIGHT  # a viewer watches who moves, not the parked car at the side
         scored.append((boost * seen / n * math.sqrt(mean_area), tr))
     scored.sort(key=lambda s: -s[0])
     return [tr for _, tr in scored]
+
+
+PARKABLE = {"car", "truck", "bus", "motorcycle", "bicycle", "boat", "train"}
+PARKED_WEIGHT = 0.25  # a parked vehicle ranks as one of a sixteenth of its area (sqrt: a quarter)
+
+
+def parked(track: Track) -> bool:
+    """A vehicle that never moved and reaches the frame's edge in most of its sightings: a parked car at
+    the side of a street, which is no main instance before the people and animals that move."""
+    if moved(track):
+        return False
+    named = [max(c.labels, key=c.labels.get) for c in track.items.values() if c.labels]
+    if not named or Counter(named).most_common(1)[0][0] not in PARKABLE:
+        return False
+    return sum(at_edge(c.box) for c in track.items.values()) >= 0.5 * len(track.items)
 
 
 def moved(track: Track) -> bool:
