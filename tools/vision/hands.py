@@ -14,6 +14,9 @@ ultralytics' ``zidane.jpg`` at palm 0.70 and presence 0.87; a face, a suit and a
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import threading
 from dataclasses import dataclass
 
@@ -58,6 +61,24 @@ class Hand:
     presence: float  # the landmark model's hand presence
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send what native code writes to file descriptor 2 to /dev/null for the moment of a model build
+    (Python's own ``sys.stderr`` is untouched)."""
+    try:
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def interpreter(name: str, threads: int | None = None):
     """One LiteRT interpreter per model and process, or WeightsMissing naming what is not here."""
     path = model_path(name)
@@ -67,8 +88,9 @@ def interpreter(name: str, threads: int | None = None):
         raise WeightsMissing(f"{name} needs the ai-edge-litert package (pip install ai-edge-litert==2.3.0)") from None
 
     def build():
-        it = Interpreter(model_path=str(path), num_threads=max(1, threads or 1))
-        it.allocate_tensors()
+        with _native_stderr_silenced():  # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" here
+            it = Interpreter(model_path=str(path), num_threads=max(1, threads or 1))
+            it.allocate_tensors()
         return it
 
     return keep_loaded(("litert", name, str(path), threads or 1), build)
