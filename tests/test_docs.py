@@ -10,9 +10,6 @@ from conftest import ROOT
 
 README_LIMIT_BYTES = 16 * 1024
 
-# Pages written on other branches and linked from the README ahead of their merge: a link to one of
-# these is not checked while the file is absent, and is checked like any other once it exists.
-PAGES_WRITTEN_ELSEWHERE = {"faults.md", "grounding.md", "perception.md", "local-llm.md", "export.md", "report.md"}
 
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
@@ -53,8 +50,6 @@ def broken_links(page: Path) -> list[str]:
         path, _, anchor = target.partition("#")
         dest = (page.parent / path).resolve() if path else page
         if not dest.exists():
-            if dest.name in PAGES_WRITTEN_ELSEWHERE and dest.parent == ROOT / "docs":
-                continue
             broken.append(f"{target}: no such file")
         elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
             broken.append(f"{target}: no such heading in {dest.name}")
