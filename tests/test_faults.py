@@ -10,7 +10,7 @@ import pytest
 
 from agent.run.batch import RecordFile, run_batch
 from agent.core.config import Settings
-from agent.core.errors import StorageError
+from agent.core.errors import InputError, StorageError
 from agent.run.runner import caption_video
 from conftest import run_cli
 from openai_server import ScriptedOpenAI, raw, reply, status
@@ -411,3 +411,19 @@ def test_a_core_tool_that_runs_out_of_memory_leaves_a_degraded_caption_that_clai
     assert "detect_instances" in record.fallback_reason and "MemoryError" in record.fallback_reason
     assert EMPTY_CLAIM not in json.dumps(record.caption)
     assert "could not be measured" in record.caption["Global Description"]
+
+
+def test_a_finished_batch_leaves_no_lock_file_and_a_new_one_can_start(tmp_path):
+    out = tmp_path / "out.jsonl"
+    first = RecordFile(out)
+    lock = tmp_path / "out.jsonl.lock"
+    assert lock.exists()  # held while the batch runs
+    first.close()
+    assert not lock.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+    second = RecordFile(out)  # takes a fresh lock
+    try:
+        with pytest.raises(InputError, match="another batch is writing these records"):
+            RecordFile(out)
+    finally:
+        second.close()
+    assert not lock.exists()

@@ -88,6 +88,7 @@ class RecordFile:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock_fd: int | None = None
+        self._lock_path: Path | None = None
         check_is_records_file(self.path)  # before anything is created or changed
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,20 +100,38 @@ class RecordFile:
             raise storage_error(e, "the batch records (-o)") from None
 
     def _lock(self) -> None:
-        """One batch per records file: a second one is refused instead of recording every clip twice."""
+        """One batch per records file: a second one is refused instead of recording every clip twice.
+
+        The lock is ``RECORDS.lock`` beside the records, removed when the batch ends (nothing is left
+        behind). A batch that opened the lock file just as the holder removed it holds a file no one
+        else can see, so after taking the lock it checks that the name still leads to its file, and
+        takes the new one when not."""
         import fcntl
 
         lock = self.path.with_name(self.path.name + ".lock")
-        self._lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._unlock()
-            raise InputError(f"{self.path}: another batch is writing these records (it holds {lock}); "
-                             "wait for it to finish, or give another -o") from None
+        while True:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise InputError(f"{self.path}: another batch is writing these records (it holds {lock}); "
+                                 "wait for it to finish, or give another -o") from None
+            try:
+                current = os.stat(lock).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                self._lock_fd, self._lock_path = fd, lock
+                return
+            os.close(fd)
 
     def _unlock(self) -> None:
         if self._lock_fd is not None:
+            try:
+                os.unlink(self._lock_path)  # while still holding it: see _lock
+            except OSError:
+                pass
             os.close(self._lock_fd)  # closing the descriptor releases the lock
             self._lock_fd = None
 
