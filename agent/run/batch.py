@@ -110,7 +110,8 @@ def run_record(clip: str, digest: str, rec) -> dict[str, Any]:
             "error": rec.llm_error or rec.fallback_reason, "model_error": rec.llm_error, "shots": meta.get("shots"), "cuts_s": meta.get("cuts_s"),
             "problems": rec.problems, "backend": rec.backend, "backend_fallback_reason": rec.backend_fallback_reason,
             "timings": rec.timings, "usage": vars(rec.usage), "cache_hits": rec.cache_hits, "run_dir": rec.run_dir,
-            "format": rec.output_format, "output": rec.formatted if rec.formatted is not None else rec.caption}
+            # the formatted output only when it is not the caption itself (a text or another JSON format)
+            "format": rec.output_format, "output": rec.formatted}
 
 
 # -- one clip, shot by shot -----------------------------------------------------------------------

@@ -83,6 +83,7 @@ def load_samples(records_path: Path, ok_only: bool = False) -> list[dict[str, An
 
 
 def _output(rec: dict) -> Any:
+    """The caption in the format it was asked in: the record's ``output`` (None for InstanceCap, the caption itself)."""
     return rec["output"] if rec.get("output") is not None else rec.get("caption")
 
 
@@ -118,7 +119,7 @@ def text_maker(text_tokens: int | None = DEFAULT_TEXT_TOKENS,
 def _entry(rec: dict, names: list[str], text_of: Callable[[dict], str]) -> dict[str, Any]:
     row = {"path": rec.get("path"), "content_hash": rec.get("content_hash"), "shot": rec.get("shot"),
            "part": rec.get("part"), "start_s": rec.get("start_s"), "end_s": rec.get("end_s"),
-           "status": rec.get("status"), "format": rec.get("format") or "instancecap", "output": _output(rec),
+           "status": rec.get("status"), "format": rec.get("format") or "instancecap", "output": rec.get("output"),
            "caption": rec.get("caption"), "text": text_of(rec["caption"]), "error": rec.get("error"), "record": rec}
     manifest = rec.get("manifest") or {}
     for name in names:
@@ -271,7 +272,7 @@ def _wds_sample(n: int, rec: dict, names: list[str], text_of: Callable[[dict], s
     row = _entry(rec, names, text_of)
     sample: dict[str, Any] = {"__key__": sample_key(n, rec), "caption.json": rec["caption"], "record.json": rec,
                               "text.txt": row["text"]}
-    output = row["output"]
+    output = _output(rec)  # a shard's json is the caption in the chosen format
     if isinstance(output, str):
         sample["txt"] = output
         sample["json"] = {"format": row["format"], "text": output}
