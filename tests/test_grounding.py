@@ -229,3 +229,12 @@ def test_a_still_centroid_with_a_travelling_box_edge_is_not_surely_still():
     rising.boxes = [[0.3, 0.4 - 0.05 * k, 0.5, 0.9] for k in range(8)]  # it stands up: the top edge rises
     assert sureness.instance_rating(rising)["direction"] < sureness.SURE
     assert sureness.instance_rating(track())["direction"] >= sureness.SURE
+
+
+def test_unsure_motion_is_neither_a_move_nor_stillness():
+    rising = track()
+    rising.boxes = [[0.3, 0.4 - 0.05 * k, 0.5, 0.9] for k in range(8)]
+    caption_ = compose(evidence(rising), "a.mp4").to_dict()
+    text = json.dumps(caption_)
+    assert "in view" in text and "stays almost in place" not in text and "stays in front of" not in text
+    assert judged(caption_, evidence(rising))[0] == []
