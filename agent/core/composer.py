@@ -51,7 +51,7 @@ def counted(noun: str, n: int) -> str:
     return f"{NUMBERS.get(n, str(n))} {plural(noun)}"
 
 
-UNSURE_MOTION = "unknown"  # motion_speed of an instance whose motion is not sure: the caption says neither way
+from agent.core.wording import UNSURE_MOTION  # noqa: E402  (motion_speed of an instance whose motion is unsure)
 
 
 def say_only_sure(inst: InstanceTrack, ratings: dict[str, float]) -> InstanceTrack:
@@ -254,7 +254,7 @@ def global_description(insts: list[InstanceTrack], bg: Background | None, cam: C
     verb = ("move across" if plural_ else "moves across") if moving else still
     one = insts[0]
     if len(insts) == 1 and one.action and not one.action.startswith(TRAVELLING) \
-            and one.motion_speed in (None, "still", "slowly"):
+            and one.motion_speed in (None, "still", "slowly", UNSURE_MOTION):
         # what the person does, not how the mask drifts
         verb = f"{one.action.split(',')[0]} {'on' if on_street else 'in front of'}"
     text = f"{subjects} {verb} {setting}{camera}."
