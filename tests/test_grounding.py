@@ -20,6 +20,7 @@ from agent.core.vocab import cells_named, class_word, english_share, plain_text 
 from graphs.grounding import core_measured, field_by_field  # noqa: E402
 
 ALL = [checks.video_name, checks.instances_match, checks.positions_match, checks.camera_matches,
+       checks.background_colours_match,
        checks.colours_match, checks.counts_match, checks.things_match, checks.english, checks.wording]
 
 
@@ -229,3 +230,22 @@ def test_a_still_centroid_with_a_travelling_box_edge_is_not_surely_still():
     rising.boxes = [[0.3, 0.4 - 0.05 * k, 0.5, 0.9] for k in range(8)]  # it stands up: the top edge rises
     assert sureness.instance_rating(rising)["direction"] < sureness.SURE
     assert sureness.instance_rating(track())["direction"] >= sureness.SURE
+
+
+def test_unsure_motion_is_neither_a_move_nor_stillness():
+    rising = track()
+    rising.boxes = [[0.3, 0.4 - 0.05 * k, 0.5, 0.9] for k in range(8)]
+    caption_ = compose(evidence(rising), "a.mp4").to_dict()
+    text = json.dumps(caption_)
+    assert "in view" in text and "stays almost in place" not in text and "stays in front of" not in text
+    assert judged(caption_, evidence(rising))[0] == []
+
+
+def test_a_background_in_colours_none_of_which_were_measured_is_rejected():
+    ev = evidence(track())  # the background was measured gray
+    raw = caption()
+    raw["Structural Description"]["Background Detail"] = "A sandy yellow beach under a bright blue sky."
+    assert any("Background Detail: says" in p for p in judged(raw, ev)[0] + [str(p) for p in
+               checks.background_colours_match(parse_caption(raw), ev)])
+    raw["Structural Description"]["Background Detail"] = "A pale gray wall with a blue door."
+    assert checks.background_colours_match(parse_caption(raw), ev) == []

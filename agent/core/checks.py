@@ -13,7 +13,7 @@ from typing import Any
 
 from agent.core import sureness
 from agent.core.caption import STRUCTURAL_KEY, Caption
-from agent.core.evidence import CameraMotion, Instances, InstanceTrack, VideoMetadata, evidence_of, instances_of
+from agent.core.evidence import Background, CameraMotion, Instances, InstanceTrack, VideoMetadata, evidence_of, instances_of
 from agent.core.hookspecs import hookimpl
 from agent.core.validation import Problem
 from agent.core.vocab import (
@@ -198,6 +198,22 @@ def colours_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def background_colours_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
+    """A background described in two or more colour words, none of them near a measured background colour."""
+    bg = evidence_of(evidence, Background)
+    if bg is None:
+        return []
+    measured = [*bg.colours, *bg.upper_colours, *bg.lower_colours]
+    text = caption.structural.background_detail
+    said = colour_words(text)
+    if len(said) < 2 or any(colour_fits(w, measured) for w in said):
+        return []
+    conf = sureness.confidence(sureness.rate(evidence), sureness.BACKGROUND, "colours")
+    return [_problem(f"{STRUCTURAL_KEY}.Background Detail", f"says {', '.join(dict.fromkeys(said))}",
+                     f"the background measured as {', '.join(dict.fromkeys(measured))}", conf,
+                     ", ".join(dict.fromkeys(measured)), text)]
+
+
 def _measured_counts(evidence: dict[str, Any], ratings) -> dict[str, tuple[int, bool]]:
     """class -> (how many were seen, whether that count is sure)."""
     found = evidence_of(evidence, Instances)
@@ -312,5 +328,5 @@ def video_name(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
 
 @hookimpl
 def register_validation_checks():
-    return [video_name, instances_match, positions_match, camera_matches, colours_match, counts_match,
-            things_match, english, wording]
+    return [video_name, instances_match, positions_match, camera_matches, colours_match, background_colours_match,
+            counts_match, things_match, english, wording]

@@ -51,6 +51,9 @@ def counted(noun: str, n: int) -> str:
     return f"{NUMBERS.get(n, str(n))} {plural(noun)}"
 
 
+from agent.core.wording import UNSURE_MOTION  # noqa: E402  (motion_speed of an instance whose motion is unsure)
+
+
 def say_only_sure(inst: InstanceTrack, ratings: dict[str, float]) -> InstanceTrack:
     """The instance as the caption states it: unsure facts left out or said with less detail (see
     :mod:`agent.core.sureness`). An unsure class becomes 'object' (unless it binds); an unsure edge
@@ -70,7 +73,8 @@ def say_only_sure(inst: InstanceTrack, ratings: dict[str, float]) -> InstanceTra
     if not sure(ratings.get("colours")):
         update.update(colours=[], upper_colours=[], lower_colours=[], wearing=[])
     if not sure(ratings.get("direction")) and update.get("end_cell", inst.end_cell) == inst.start_cell:
-        update.update(direction=None, motion_speed="still")  # a sure move between cells keeps its direction
+        # a sure move between cells keeps its direction; otherwise neither a move nor stillness is said
+        update.update(direction=None, motion_speed=UNSURE_MOTION)
     return inst.model_copy(update=update) if update else inst
 
 
@@ -148,12 +152,14 @@ def actions(inst: InstanceTrack) -> str:
             text += f", moving {inst.motion_speed} {_direction_phrase(inst.direction)}"
         elif shifted and inst.direction:
             text += f", shifting slightly {_direction_phrase(inst.direction)}"
-        elif not inst.action.startswith(STATES):
+        elif not inst.action.startswith(STATES) and inst.motion_speed != UNSURE_MOTION:
             text += " in place"
     elif moving:
         text = f"{who} moves {inst.motion_speed} {_direction_phrase(inst.direction)} across the frame"
     elif shifted and inst.direction:  # the grid cell changed: Actions must not say it stayed
         text = f"{who} shifts slightly {_direction_phrase(inst.direction)}"
+    elif inst.motion_speed == UNSURE_MOTION:
+        text = f"{who} is in view"
     else:
         text = f"{who} stays almost in place"
     text += held_thing(inst)
@@ -253,10 +259,12 @@ def global_description(insts: list[InstanceTrack], bg: Background | None, cam: C
     plural_ = len(insts) > 1
     # things stay in front of a background, but on a street
     still = ("are on" if plural_ else "is on") if on_street else ("stay in front of" if plural_ else "stays in front of")
+    if not on_street and all(i.motion_speed == UNSURE_MOTION for i in insts):
+        still = "are in front of" if plural_ else "is in front of"  # stillness is not sure either
     verb = ("move across" if plural_ else "moves across") if moving else still
     one = insts[0]
     if len(insts) == 1 and one.action and not one.action.startswith(TRAVELLING) \
-            and one.motion_speed in (None, "still", "slowly"):
+            and one.motion_speed in (None, "still", "slowly", UNSURE_MOTION):
         # what the person does, not how the mask drifts
         verb = f"{one.action.split(',')[0]} {'on' if on_street else 'in front of'}"
     text = f"{subjects} {verb} {setting}{camera}."

@@ -10,6 +10,7 @@ from __future__ import annotations
 from agent.core.evidence import CameraMotion, InstanceTrack
 from agent.core.vocab import UNCLEAR, cell_phrase
 
+UNSURE_MOTION = "unknown"  # motion_speed of an instance whose motion is not sure: the caption says neither way
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 
 
@@ -104,7 +105,8 @@ def position_sentence(track: InstanceTrack) -> str:
     if track.start_cell is None:
         return f"{who} position could not be measured."
     if track.start_cell == track.end_cell:
-        text = f"{who} stays at {cell_phrase(track.start_cell)}"
+        verb = "is at" if track.motion_speed == UNSURE_MOTION else "stays at"
+        text = f"{who} {verb} {cell_phrase(track.start_cell)}"
     else:
         text = f"{who} moves from {cell_phrase(track.start_cell)} to {cell_phrase(track.end_cell)}"
     if track.leaves_frame:
