@@ -353,3 +353,15 @@ def test_a_tiny_noisy_clip_is_one_shot_not_a_montage(tmp_path):
         for packet in stream.encode():
             out.mux(packet)
     assert FrameStore(path).shots.count == 1
+
+
+def test_enhance_ignores_bad_usage_numbers(tmp_path):
+    from agent.core.errors import BackendError
+    from agent.run.enhance import enhance_prompt
+
+    bad = {"prompt_tokens": 5, "completion_tokens": "many"}  # no total: the client adds them up
+    with ScriptedOpenAI([reply("A wolf runs across a snowy field.", usage=bad),
+                         reply("Sure! A wolf.", usage=bad)]) as server:
+        with pytest.raises(BackendError, match="the model's reply was not usable"):  # the second reply, as scripted
+            enhance_prompt("a wolf", Settings(llm="scripted", base_url=server.base_url, runs_dir=tmp_path))
+    assert server.left == 0  # both replies were read: the bad numbers ended nothing
