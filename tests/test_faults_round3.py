@@ -383,3 +383,15 @@ def test_an_interrupted_batch_says_what_was_kept_and_how_to_resume(three_objects
     assert code == 130 and kept >= 1
     assert f"interrupted: {kept} record(s) are kept in {records} (2 clip(s) asked for); run the same command again " \
            "to resume" in err
+
+
+def test_enhance_ignores_bad_usage_numbers(tmp_path):
+    from agent.core.errors import BackendError
+    from agent.run.enhance import enhance_prompt
+
+    bad = {"prompt_tokens": 5, "completion_tokens": "many"}  # no total: the client adds them up
+    with ScriptedOpenAI([reply("A wolf runs across a snowy field.", usage=bad),
+                         reply("Sure! A wolf.", usage=bad)]) as server:
+        with pytest.raises(BackendError, match="the model's reply was not usable"):  # the second reply, as scripted
+            enhance_prompt("a wolf", Settings(llm="scripted", base_url=server.base_url, runs_dir=tmp_path))
+    assert server.left == 0  # both replies were read: the bad numbers ended nothing

@@ -182,8 +182,6 @@ def unkeepable(obs: Any) -> str | None:
     try:
         json.dumps(obs.evidence_dict(), allow_nan=True)
         obs.summary_text()
-    except (TypeError, ValueError, RecursionError) as e:
-        return f"its evidence cannot be kept as JSON ({type(e).__name__}: {str(e)[:160]})"
-    except Exception as e:  # a model_dump that fails
+    except Exception as e:  # TypeError, ValueError, RecursionError, a model_dump that fails
         return f"its evidence cannot be kept as JSON ({type(e).__name__}: {str(e)[:160]})"
     return None
