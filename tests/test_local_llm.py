@@ -198,6 +198,7 @@ def _real_model():
     return path
 
 
+@pytest.mark.timeout(900)  # about a minute on an idle 2-core machine; several where the cores are shared
 def test_the_real_small_model_drives_a_caption_run_with_real_calls_and_tokens(tmp_path):
     _real_model()
     from agent.core.validation import validate
@@ -206,10 +207,12 @@ def test_the_real_small_model_drives_a_caption_run_with_real_calls_and_tokens(tm
 
     clip = tmp_path / "one.mp4"
     render_clip(random_scene(2, "static", n_objects=1, duration_s=2.0), clip)
-    rec = caption_video(clip, Settings(llm="local:0.5b", runs_dir=tmp_path / "runs", max_repairs=1, max_steps=10))
+    # three model turns, then the run ends (a submission, or the fallback: both go through the graph)
+    rec = caption_video(clip, Settings(llm="local:0.5b", runs_dir=tmp_path / "runs", max_repairs=0, max_steps=3,
+                                       max_tokens=600))
     events = [json.loads(line) for line in (Path(rec.run_dir) / "trace.jsonl").read_text().splitlines()]
     model_events = [e for e in events if e["event"] == "model"]
-    assert rec.usage.llm == "local:0.5b" and rec.usage.calls == len(model_events) >= 2
+    assert rec.usage.llm == "local:0.5b" and 2 <= rec.usage.calls == len(model_events) <= 3
     assert rec.usage.prompt_tokens == sum(e["prompt_tokens"] for e in model_events) > 500
     assert rec.usage.completion_tokens == sum(e["completion_tokens"] for e in model_events) > 0
     assert all(e["duration_s"] > 0 and e["calls"] for e in model_events)  # every reply is a tool call
@@ -219,6 +222,7 @@ def test_the_real_small_model_drives_a_caption_run_with_real_calls_and_tokens(tm
     assert not [s for s in rec.steps if s.get("node") == "model" and s.get("error")]
 
 
+@pytest.mark.timeout(900)
 def test_the_real_small_model_enhances_a_prompt_into_a_valid_caption():
     _real_model()
     from langchain_core.callbacks import get_usage_metadata_callback
@@ -227,7 +231,8 @@ def test_the_real_small_model_enhances_a_prompt_into_a_valid_caption():
     from agent.run.enhance import enhance_prompt
 
     with get_usage_metadata_callback() as usage:
-        result = enhance_prompt("a dog runs on a beach", Settings(llm="local:0.5b", max_instances=1, max_repairs=1))
+        result = enhance_prompt("a dog runs on a beach", Settings(llm="local:0.5b", max_instances=1, max_repairs=1,
+                                                                   max_tokens=400))
     caption, problems = validate(result.caption, {}, [])
     assert caption is not None, problems
     assert result.calls >= 3
