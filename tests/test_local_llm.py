@@ -56,6 +56,18 @@ def test_the_call_schema_is_one_of_the_offered_tools_with_their_required_argumen
     assert '"whitespace_flexible":false' in local.grammar(schema)
 
 
+def test_position_is_decoded_in_the_grid_form_of_the_rules():
+    import re
+
+    pattern = local.call_schema([submit_spec()])["$defs"]["Instance"]["properties"]["Position"]["pattern"]
+    for good in ["The person moves from the middle-right to the middle-left.", "A red car stays at the bottom-right.",
+                 "The dog moves from the top-left to the center, slowing down."]:
+        assert re.fullmatch(pattern, good), good
+    for bad in ["center", "The dog moves from the left to the center.", "Middle-right to Middle-left in static, un "
+                "moves from the middle-right to the middle-left in a static background."]:
+        assert not re.fullmatch(pattern, bad), bad
+
+
 def test_a_tool_is_offered_until_called_the_wording_check_again_after_a_submission():
     def offered(*names):
         asked = [AIMessage("", tool_calls=[{"name": n, "args": {}, "id": str(k)}]) for k, n in enumerate(names)]

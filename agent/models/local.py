@@ -46,8 +46,8 @@ CELL = "(top-left|top-middle|top-right|middle-left|center|middle-right|bottom-le
 # caption fields whose form the rules fix, held to it while the reply is decoded
 FIELD_FORMS = {
     "Global Description": {"maxLength": 180},  # one sentence of at most 20 words
-    "Position": {"pattern": rf"^[A-Z][A-Za-z ,'-]{{0,40}} (moves from the {CELL} to the {CELL}|stays at the {CELL})"
-                            r"[A-Za-z ,'-]{0,40}\.$"},
+    "Position": {"pattern": rf"^(The|A|An) [a-z][a-z -]{{0,30}} (moves from the {CELL} to the {CELL}|stays at the "
+                            rf"{CELL})[a-z ,'-]{{0,40}}\.$"},
 }
 SUBMIT = "submit_caption"
 
