@@ -237,17 +237,12 @@ def test_the_real_small_model_drives_a_caption_run_with_real_calls_and_tokens(tm
 @pytest.mark.timeout(900)
 def test_the_real_small_model_enhances_a_prompt_into_a_valid_caption():
     _real_model()
-    from langchain_core.callbacks import get_usage_metadata_callback
-
     from agent.core.validation import validate
     from agent.run.enhance import enhance_prompt
 
-    with get_usage_metadata_callback() as usage:
-        result = enhance_prompt("a dog runs on a beach", Settings(llm="local:0.5b", max_instances=1, max_repairs=1,
-                                                                   max_tokens=400))
+    result = enhance_prompt("a dog runs on a beach", Settings(llm="local:0.5b", max_instances=1, max_repairs=1, max_tokens=400))
     caption, problems = validate(result.caption, {}, [])
     assert caption is not None, problems
     assert result.calls >= 3
     assert len(result.caption["Structural Description"]["Main Instance"]) <= 1
-    tokens = list(usage.usage_metadata.values())
-    assert tokens and tokens[0]["input_tokens"] > 50 and tokens[0]["output_tokens"] > 0
+    assert result.prompt_tokens > 50 * result.calls and result.completion_tokens > 0  # the runtime's counts
