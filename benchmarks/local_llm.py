@@ -202,24 +202,21 @@ def caption_table(rows: list[dict]) -> str:
 
 # -- enhance -----------------------------------------------------------------------------------
 def enhance_row(prompt: str, spec: str) -> dict:
-    from langchain_core.callbacks import get_usage_metadata_callback
-
     from agent.core.errors import AgentError
     from agent.core.checks import wording
     from agent.core.validation import validate
     from agent.run.enhance import enhance_prompt
 
     started = time.perf_counter()
-    with get_usage_metadata_callback() as usage:
-        try:
-            result = enhance_prompt(prompt, Settings(llm=spec))
-            caption, problems = validate(result.caption, {}, [wording])
-            valid, calls, repairs, error = caption is not None and not problems, result.calls, result.repairs, None
-            problems = [str(p) for p in problems]
-        except AgentError as e:
-            valid, calls, repairs, error, problems, result = False, 0, 0, str(e), [], None
-    tokens = {"input": sum(u.get("input_tokens", 0) for u in usage.usage_metadata.values()),
-              "output": sum(u.get("output_tokens", 0) for u in usage.usage_metadata.values())}
+    try:
+        result = enhance_prompt(prompt, Settings(llm=spec))
+        caption, problems = validate(result.caption, {}, [wording])
+        valid, calls, repairs, error = caption is not None and not problems, result.calls, result.repairs, None
+        problems = [str(p) for p in problems]
+        tokens = {"input": result.prompt_tokens, "output": result.completion_tokens}
+    except AgentError as e:
+        valid, calls, repairs, error, problems, result = False, 0, 0, str(e), [], None
+        tokens = {"input": 0, "output": 0}
     return {"prompt": prompt, "llm": spec, "valid": valid, "calls": calls, "repairs": repairs, "error": error,
             "problems": problems, "prompt_tokens": tokens["input"], "completion_tokens": tokens["output"],
             "seconds": round(time.perf_counter() - started, 1), "caption": result.caption if result else None,

@@ -56,6 +56,18 @@ def test_the_call_schema_is_one_of_the_offered_tools_with_their_required_argumen
     assert '"whitespace_flexible":false' in local.grammar(schema)
 
 
+def test_position_is_decoded_in_the_grid_form_of_the_rules():
+    import re
+
+    pattern = local.call_schema([submit_spec()])["$defs"]["Instance"]["properties"]["Position"]["pattern"]
+    for good in ["The person moves from the middle-right to the middle-left.", "A red car stays at the bottom-right.",
+                 "The dog moves from the top-left to the center, slowing down."]:
+        assert re.fullmatch(pattern, good), good
+    for bad in ["center", "The dog moves from the left to the center.", "Middle-right to Middle-left in static, un "
+                "moves from the middle-right to the middle-left in a static background."]:
+        assert not re.fullmatch(pattern, bad), bad
+
+
 def test_a_tool_is_offered_until_called_the_wording_check_again_after_a_submission():
     def offered(*names):
         asked = [AIMessage("", tool_calls=[{"name": n, "args": {}, "id": str(k)}]) for k, n in enumerate(names)]
@@ -198,6 +210,7 @@ def _real_model():
     return path
 
 
+@pytest.mark.timeout(900)  # about a minute on an idle 2-core machine; several where the cores are shared
 def test_the_real_small_model_drives_a_caption_run_with_real_calls_and_tokens(tmp_path):
     _real_model()
     from agent.core.validation import validate
@@ -206,10 +219,12 @@ def test_the_real_small_model_drives_a_caption_run_with_real_calls_and_tokens(tm
 
     clip = tmp_path / "one.mp4"
     render_clip(random_scene(2, "static", n_objects=1, duration_s=2.0), clip)
-    rec = caption_video(clip, Settings(llm="local:0.5b", runs_dir=tmp_path / "runs", max_repairs=1, max_steps=10))
+    # three model turns, then the run ends (a submission, or the fallback: both go through the graph)
+    rec = caption_video(clip, Settings(llm="local:0.5b", runs_dir=tmp_path / "runs", max_repairs=0, max_steps=3,
+                                       max_tokens=600))
     events = [json.loads(line) for line in (Path(rec.run_dir) / "trace.jsonl").read_text().splitlines()]
     model_events = [e for e in events if e["event"] == "model"]
-    assert rec.usage.llm == "local:0.5b" and rec.usage.calls == len(model_events) >= 2
+    assert rec.usage.llm == "local:0.5b" and 2 <= rec.usage.calls == len(model_events) <= 3
     assert rec.usage.prompt_tokens == sum(e["prompt_tokens"] for e in model_events) > 500
     assert rec.usage.completion_tokens == sum(e["completion_tokens"] for e in model_events) > 0
     assert all(e["duration_s"] > 0 and e["calls"] for e in model_events)  # every reply is a tool call
@@ -219,18 +234,15 @@ def test_the_real_small_model_drives_a_caption_run_with_real_calls_and_tokens(tm
     assert not [s for s in rec.steps if s.get("node") == "model" and s.get("error")]
 
 
+@pytest.mark.timeout(900)
 def test_the_real_small_model_enhances_a_prompt_into_a_valid_caption():
     _real_model()
-    from langchain_core.callbacks import get_usage_metadata_callback
-
     from agent.core.validation import validate
     from agent.run.enhance import enhance_prompt
 
-    with get_usage_metadata_callback() as usage:
-        result = enhance_prompt("a dog runs on a beach", Settings(llm="local:0.5b", max_instances=1, max_repairs=1))
+    result = enhance_prompt("a dog runs on a beach", Settings(llm="local:0.5b", max_instances=1, max_repairs=1, max_tokens=400))
     caption, problems = validate(result.caption, {}, [])
     assert caption is not None, problems
     assert result.calls >= 3
     assert len(result.caption["Structural Description"]["Main Instance"]) <= 1
-    tokens = list(usage.usage_metadata.values())
-    assert tokens and tokens[0]["input_tokens"] > 50 and tokens[0]["output_tokens"] > 0
+    assert result.prompt_tokens > 50 * result.calls and result.completion_tokens > 0  # the runtime's counts

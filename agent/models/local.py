@@ -42,6 +42,13 @@ ENV_THREADS = "INSTANCE_AGENT_LLM_THREADS"
 CONTEXT_TOKENS = 8192
 MAX_STRING_CHARS = 400  # a free-text field of a constrained reply; bounds a small model's run-on text
 INSTANCE_KEY = r"^No\.[0-9]{1,2}$"
+CELL = "(top-left|top-middle|top-right|middle-left|center|middle-right|bottom-left|bottom-middle|bottom-right)"
+# caption fields whose form the rules fix, held to it while the reply is decoded
+FIELD_FORMS = {
+    "Global Description": {"maxLength": 180},  # one sentence of at most 20 words
+    "Position": {"pattern": rf"^(The|A|An) [a-z][a-z -]{{0,30}} (moves from the {CELL} to the {CELL}|stays at the "
+                            rf"{CELL})[a-z ,'-]{{0,40}}\.$"},
+}
 SUBMIT = "submit_caption"
 
 
@@ -142,10 +149,14 @@ def load(spec: str) -> LoadedModel:
 
 # -- the constrained reply ---------------------------------------------------------------------
 def _bounded(schema: Any) -> Any:
-    """The schema with free strings neither empty nor endless (a small model can run on forever), and
-    the keys of an object of instances written ``No.N``."""
+    """The schema with free strings neither empty nor endless (a small model can run on forever), the
+    fields of :data:`FIELD_FORMS` in the form the rules give, and instances keyed ``No.N``."""
     if isinstance(schema, dict):
         out = {k: _bounded(v) for k, v in schema.items()}
+        if isinstance(out.get("properties"), dict):
+            out["properties"] = {name: {**prop, **FIELD_FORMS[name]} if name in FIELD_FORMS and
+                                 isinstance(prop, dict) and prop.get("type") == "string" else prop
+                                 for name, prop in out["properties"].items()}
         if out.get("type") == "string" and not ({"maxLength", "enum", "const", "pattern"} & out.keys()):
             out.update(minLength=1, maxLength=MAX_STRING_CHARS)
         if out.get("type") == "object" and "No.0" in str(out.get("description", "")) \

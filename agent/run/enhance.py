@@ -16,6 +16,8 @@ class Enhanced:
     calls: int
     repairs: int
     problems: list[str] = field(default_factory=list)
+    prompt_tokens: int = 0  # as the model reported them (the local model: its own tokenizer)
+    completion_tokens: int = 0
 
 
 def _name(prompt: str) -> str:
@@ -72,8 +74,11 @@ def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = No
         text = conditions_text(conditions)
     graph = build_enhance_graph(llm, checks, max_instances=settings.max_instances, max_repairs=settings.max_repairs,
                                 video_name=_name(prompt), conditions=text, evidence=conditions or {})
+    from langchain_core.callbacks import UsageMetadataCallbackHandler
+
+    usage = UsageMetadataCallbackHandler()
     try:
-        state = graph.invoke({"prompt": prompt, "repairs": 0, "calls": 0})
+        state = graph.invoke({"prompt": prompt, "repairs": 0, "calls": 0}, config={"callbacks": [usage]})
     except ModelReplyError as e:
         raise BackendError(f"enhance: the model's reply was not usable ({e})")
     except Exception as e:
@@ -81,5 +86,8 @@ def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = No
         if line is None:
             raise
         raise BackendError(line)
+    counted = list(usage.usage_metadata.values())
     return Enhanced(caption=state["caption"], calls=state.get("calls", 0), repairs=state.get("repairs", 0),
-                    problems=state.get("problems", []))
+                    problems=state.get("problems", []),
+                    prompt_tokens=sum(u.get("input_tokens", 0) for u in counted),
+                    completion_tokens=sum(u.get("output_tokens", 0) for u in counted))
