@@ -249,3 +249,14 @@ def test_a_background_in_colours_none_of_which_were_measured_is_rejected():
                checks.background_colours_match(parse_caption(raw), ev)])
     raw["Structural Description"]["Background Detail"] = "A pale gray wall with a blue door."
     assert checks.background_colours_match(parse_caption(raw), ev) == []
+
+
+def test_the_composer_names_no_camera_move_it_is_unsure_of():
+    sure = CameraMotion(label="pan left", primitives=["pan left"], speed="steadily", confidence=1.0,
+                        pairs_used=20, pairs_total=20, hint="")
+    unsure = sure.model_copy(update={"fact_confidence": {"label": 0.4}})  # the estimator doubts its own label
+    said = compose(evidence(track(), camera=sure), "a.mp4").structural.camera_movement
+    assert "pans left" in said
+    doubted = compose(evidence(track(), camera=unsure), "a.mp4")
+    assert doubted.structural.camera_movement == "The camera movement cannot be measured clearly."
+    assert "pan" not in doubted.global_description

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.core.caption import STRUCTURAL_KEY, Caption, parse_caption
-from agent.core.evidence import Background, CameraMotion, Instances, InstanceTrack, evidence_of, instances_of
+from agent.core.evidence import SURE, Background, CameraMotion, Instances, InstanceTrack, evidence_of, instances_of
 
 PERSON = "person"
 
@@ -204,6 +204,25 @@ def background_detail(bg: Background | None) -> str:
     return text
 
 
+def camera_said(cam: CameraMotion | None, ratings: dict[str, dict[str, float]]) -> CameraMotion | None:
+    """The camera as the composer may state it: a move or a still camera whose label is not sure is not
+    named (the clip's and each shot's label rated in ``ratings``); the evidence keeps what was measured."""
+    from agent.core.sureness import CAMERA, shot_subject
+
+    def unsure(subject: str) -> bool:
+        return ratings.get(subject, {}).get("label", 1.0) < SURE
+
+    if cam is None:
+        return None
+    unclear = {"label": "unclear", "primitives": [], "shaky": False}
+    shots = [s.model_copy(update=unclear) if s.label != "unclear" and unsure(shot_subject(s.index)) else s
+             for s in cam.per_shot]
+    update: dict[str, Any] = {"per_shot": shots}
+    if cam.label != "unclear" and unsure(CAMERA):
+        update.update(unclear)
+    return cam.model_copy(update=update)
+
+
 def camera_movement(cam: CameraMotion | None) -> str:
     from agent.core.wording import camera_sentence
 
@@ -212,7 +231,7 @@ def camera_movement(cam: CameraMotion | None) -> str:
 
         return montage_sentences(cam)
     if cam is None or cam.label == "unclear":
-        text = "The camera movement cannot be measured clearly; the view shows no clear pan, tilt or zoom."
+        text = "The camera movement cannot be measured clearly."  # no claim either way: not even "no pan"
     else:
         text = camera_sentence(cam.primitives, cam.speed, cam.shaky)
     if cam is not None and cam.shots > 1:
@@ -317,7 +336,7 @@ def compose(evidence: dict[str, Any], video: str, sections: dict[str, Any] | Non
     looks = _distinct([appearance(i) for i in insts], insts)
     acts = _distinct([actions(i) for i in insts], insts)
     bg = evidence_of(evidence, Background)
-    cam = evidence_of(evidence, CameraMotion)
+    cam = camera_said(evidence_of(evidence, CameraMotion), ratings)
     data = {
         "Video": video,
         "Global Description": global_description(insts, bg, cam, detected=evidence_of(evidence, Instances) is not None,

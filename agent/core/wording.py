@@ -83,7 +83,7 @@ def montage_sentences(cam: CameraMotion) -> str:
              for i, (phrase, ks) in enumerate(groups.items())]
     if unclear:
         named.append(f"{_names(unclear)[0].upper()}{_names(unclear)[1:]} "
-                     f"{'is' if len(unclear) == 1 else 'are'} too short to measure.")
+                     f"{'is' if len(unclear) == 1 else 'are'} not measured clearly.")
     text = " ".join([head, *named])
     if len(text.split()) <= MAX_WORDS:
         return text
@@ -95,7 +95,7 @@ def montage_sentences(cam: CameraMotion) -> str:
         counted.append(f"In {count(len(ks))} of them, the camera {phrase}." if i == 0 else
                        f"In {count(len(ks))}, it {phrase}.")
     if unclear:
-        counted.append(f"{count(len(unclear)).capitalize()} {'is' if len(unclear) == 1 else 'are'} too short to measure.")
+        counted.append(f"{count(len(unclear)).capitalize()} {'is' if len(unclear) == 1 else 'are'} not measured clearly.")
     return " ".join([head, *counted])
 
 
