@@ -162,17 +162,41 @@ def test_a_tool_that_exits_is_a_failed_tool_not_the_end_of_the_run(raised, says,
 
 
 def test_a_tool_that_hangs_is_failed_at_the_tool_time_out(three_objects_clip, tmp_path, monkeypatch):
+    import threading
+
+    from agent.core.tool import tools_left_running
+
     path, _ = three_objects_clip
+    release = threading.Event()
 
     def hangs(self, ctx, args):
-        time.sleep(60)
+        release.wait(60)
 
     _patch_camera(monkeypatch, hangs)
     started = time.perf_counter()
-    record = caption_video(path, Settings(runs_dir=tmp_path / "runs", tool_timeout_s=1))
-    assert time.perf_counter() - started < 40
+    try:
+        record = caption_video(path, Settings(runs_dir=tmp_path / "runs", tool_timeout_s=1))
+        assert time.perf_counter() - started < 40 and tools_left_running()
+    finally:
+        release.set()  # the test process never ends with a tool still running
     assert record.status == "degraded" and "no result within 1s" in record.fallback_reason
     assert next((tmp_path / "runs").glob("*/record.json")).exists()
+
+
+def test_the_command_exits_cleanly_with_a_tool_still_running(three_objects_clip, tmp_path):
+    import subprocess
+    import sys
+
+    path, _ = three_objects_clip
+    script = ("import runpy, sys, time, tools.camera\n"
+              "tools.camera.EstimateCameraMotion.run = lambda self, ctx, args: time.sleep(120)\n"
+              f"sys.argv = ['agent', 'run', {str(path)!r}, '-q', '--runs-dir', {str(tmp_path / 'runs')!r}]\n"
+              "runpy.run_module('agent', run_name='__main__')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "INSTANCE_AGENT_TOOL_TIMEOUT": "1",
+                                 "PYTHONPATH": os.path.dirname(os.path.dirname(__file__))})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["Video"] == path.name
 
 
 def test_the_tool_time_out_is_a_setting(tmp_path):

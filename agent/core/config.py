@@ -195,7 +195,7 @@ def _from_env() -> tuple[dict[str, Any], dict[str, str]]:
         if not var.startswith(ENV_PREFIX) or var == ENV_PREFIX + "CONFIG":
             continue
         name = _field_for(var.removeprefix(ENV_PREFIX).lower())
-        if name is None or name in NOT_FLAGS:
+        if name is None or name == "plugins":  # [plugins.NAME] tables are for the config file
             continue
         if name in LIST_FIELDS:
             values[name] = [p.strip() for p in raw.split(",") if p.strip()]

@@ -116,7 +116,7 @@ class Tool:
     def _measure(self, ctx, args: BaseModel) -> Observation:
         """``run`` within the tool time-out; whatever it raises (``SystemExit`` and ``KeyboardInterrupt``
         included) or returns that cannot be kept as JSON is a failed observation, never the end of the run."""
-        limit = getattr(ctx.settings, "tool_timeout_s", None)
+        limit = tool_timeout(ctx.settings)
         try:
             obs = run_bounded(lambda: self.run(ctx.view(self), args), limit, self.name)
         except ToolTimedOut:
@@ -135,6 +135,23 @@ class Tool:
             ctx.emit("tool_error", tool=self.name, error=problem)
             return Observation({"error": f"{self.name} failed: {problem}"}, ok=False)
         return obs
+
+
+def tool_timeout(settings: Any) -> float | None:
+    """The run's tool time-out: read from the fields as stored, since it is the run's setting, not one the
+    tool reads (a tool's cache key holds only the settings it reads)."""
+    value = vars(settings).get("tool_timeout_s") if hasattr(settings, "__dict__") else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+LEFT_RUNNING: list = []  # the threads of tools past their time-out
+
+
+def tools_left_running() -> bool:
+    """Whether a tool past its time-out still runs: then the program leaves without waiting for it at
+    exit (``agent/__main__.py``), since a thread still inside a library when the interpreter ends
+    can abort the exit."""
+    return any(t.is_alive() for t in LEFT_RUNNING)
 
 
 class ToolTimedOut(Exception):
@@ -169,6 +186,7 @@ def run_bounded(work, limit: float | None, name: str):
     thread.start()
     thread.join(limit)
     if thread.is_alive():
+        LEFT_RUNNING.append(thread)
         raise ToolTimedOut(name)
     if "error" in box:
         raise ToolRaised(box["error"])
