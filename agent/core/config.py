@@ -160,7 +160,7 @@ FLAGS = {"timeout_s": "--timeout", "tool_timeout_s": "--tool-timeout", "output_f
 # earlier names of flags, still accepted
 FLAG_ALIASES = {"max_tokens": ["--max-tokens"]}
 # settings that are not flags: set in a config file ([plugins.NAME] tables) or the environment
-NOT_FLAGS = {"plugins", "tool_timeout_s"}  # tool_timeout_s: the config key tool-timeout, INSTANCE_AGENT_TOOL_TIMEOUT
+NOT_FLAGS = {"plugins"}
 LIST_FIELDS = ("disabled_plugins", "class_hints", "conditions")
 # [plugins.NAME] keys that are settings of their own
 PLUGIN_KEYS = {("depth", "model"): "depth_model", ("pose", "weights"): "pose_weights"}
