@@ -63,6 +63,8 @@ def _details_schema(count: int) -> dict:
 SCENE_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["Background Detail", "Camera Movement"],
                 "properties": {"Background Detail": {"type": "string"}, "Camera Movement": {"type": "string"}}}
 DETAIL_FIELDS = ("Appearance", "Actions and Motion", "Position")
+EXPAND_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["paragraph"],
+                 "properties": {"paragraph": {"type": "string", "minLength": 200, "maxLength": 1400}}}
 
 
 def _caption_schema() -> dict:
@@ -79,18 +81,27 @@ def _text(reply) -> str:
 
 
 def build_enhance_graph(llm, checks: list, *, max_instances: int = 3, max_repairs: int = 2, video_name: str = "prompt",
-                        conditions: str = "", evidence: dict | None = None):
+                        conditions: str = "", evidence: dict | None = None, callbacks: list | None = None):
     """``conditions``: the user's conditions as facts, added to the expand, describe and scene prompts;
-    ``evidence``: what the condition readers measured, given to the checks."""
+    ``evidence``: what the condition readers measured, given to the checks; ``callbacks``: LangChain
+    callbacks every model call gets (the caller's usage accounting)."""
     # a model that decodes under a JSON schema (--llm local) gets one for each JSON answer
     constrained = bool(getattr(llm, "takes_json_schema", False))
 
     def ask(instruction: str, schema: dict | None = None) -> str:
         extra = {"json_schema": schema} if constrained and schema is not None else {}
-        return _text(llm.invoke([SystemMessage(ENHANCE_SYSTEM), HumanMessage(instruction)], **extra))
+        return _text(llm.invoke([SystemMessage(ENHANCE_SYSTEM), HumanMessage(instruction)],
+                                config={"callbacks": callbacks or []}, **extra))
 
     def expand(state: EnhanceState) -> dict:
-        return {"scene": ask(ENHANCE_EXPAND.format(prompt=state["prompt"]) + conditions).strip(), "calls": 1}
+        instruction = ENHANCE_EXPAND.format(prompt=state["prompt"]) + conditions
+        if not constrained:
+            return {"scene": ask(instruction).strip(), "calls": 1}
+        # a small model answers a system prompt that mentions JSON with JSON: ask for the paragraph in it
+        raw = read_json(ask(instruction + '\nAnswer as JSON: {"paragraph": "..."}', EXPAND_SCHEMA))
+        if not isinstance(raw, dict) or not str(raw.get("paragraph", "")).strip():
+            raise ModelReplyError("expected the paragraph")
+        return {"scene": str(raw["paragraph"]).strip(), "calls": 1}
 
     def list_instances(state: EnhanceState) -> dict:
         raw = read_json(ask(ENHANCE_LIST.format(scene=state["scene"], n=max_instances),

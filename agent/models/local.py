@@ -272,7 +272,7 @@ def _reply(completion: dict, model_label: str, seconds: float, expects_call: boo
     prompt, generated = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
     meta = {"input_tokens": prompt, "output_tokens": generated, "total_tokens": prompt + generated,
             "input_token_details": {"cache_read": int(timings.get("cache_n", 0))}}
-    info = {"model": model_label, "seconds": round(seconds, 3),
+    info = {"model": model_label, "model_name": model_label, "seconds": round(seconds, 3),
             "finish_reason": completion["choices"][0].get("finish_reason"),
             "timings": {k: timings[k] for k in ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms", "cache_n")
                         if k in timings}}

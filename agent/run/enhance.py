@@ -72,13 +72,14 @@ def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = No
 
         checks += CHECKS
         text = conditions_text(conditions)
-    graph = build_enhance_graph(llm, checks, max_instances=settings.max_instances, max_repairs=settings.max_repairs,
-                                video_name=_name(prompt), conditions=text, evidence=conditions or {})
     from langchain_core.callbacks import UsageMetadataCallbackHandler
 
     usage = UsageMetadataCallbackHandler()
+    graph = build_enhance_graph(llm, checks, max_instances=settings.max_instances, max_repairs=settings.max_repairs,
+                                video_name=_name(prompt), conditions=text, evidence=conditions or {},
+                                callbacks=[usage])
     try:
-        state = graph.invoke({"prompt": prompt, "repairs": 0, "calls": 0}, config={"callbacks": [usage]})
+        state = graph.invoke({"prompt": prompt, "repairs": 0, "calls": 0})
     except ModelReplyError as e:
         raise BackendError(f"enhance: the model's reply was not usable ({e})")
     except Exception as e:
