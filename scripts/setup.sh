@@ -27,10 +27,8 @@ STAMP="$VENV/.installed-$TIER-$KEY"
 models() {
   "$VENV/bin/python" scripts/fetch_models.py \
     || echo "setup: some vision models are missing (see above); the classical tools work without them" >&2
-  if [ -f scripts/fetch_llm.py ]; then
-    "$VENV/bin/python" scripts/fetch_llm.py "$@" \
-      || echo "setup: the local LLM is missing (see above); the offline planner and model servers work without it" >&2
-  fi
+  "$VENV/bin/python" scripts/fetch_llm.py "$@" \
+    || echo "setup: the local LLM is missing (see above); the offline planner and model servers work without it" >&2
 }
 llm_sizes() { if [ "$TIER" = all ]; then echo "1.5b 0.5b"; else echo "1.5b"; fi; }
 

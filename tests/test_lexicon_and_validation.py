@@ -4,6 +4,9 @@ from agent.core.caption import parse_caption
 from agent.core.checks import camera_matches, instances_match, positions_match, video_name, wording
 from agent.core.evidence import CameraMotion, Instances, InstanceTrack, VideoMetadata
 from agent.core.lexicon import apply_suggestions, scan
+from agent.run.plugins import load_plugins
+
+load_plugins()  # the tools declare their evidence models: without them no evidence check runs
 
 
 @pytest.mark.parametrize("text, kind, span", [
