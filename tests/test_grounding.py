@@ -260,3 +260,14 @@ def test_the_composer_names_no_camera_move_it_is_unsure_of():
     doubted = compose(evidence(track(), camera=unsure), "a.mp4")
     assert doubted.structural.camera_movement == "The camera movement cannot be measured clearly."
     assert "pan" not in doubted.global_description
+
+
+def test_a_count_may_be_of_the_main_instances_or_of_all_in_view():
+    cars = [track("car", id=f"No.{k}") for k in range(3)]
+    ev = evidence(*cars, also={"car": 3})  # three main cars, three more parked
+    main = caption(cls="car", glob="Three cars move across a street.", actions="The car drives.",
+                   appearance="A car.", position="It stays in the middle of the frame.")
+    assert not [p for p in judged(main, ev)[0] if "counts" in p]
+    assert not [p for p in judged({**main, "Global Description": "Six cars are on a street."}, ev)[0] if "counts" in p]
+    assert [p for p in judged({**main, "Global Description": "Nine cars are on a street."}, ev)[0] if "counts 9" in p]
+    assert [p for p in judged({**main, "Global Description": "One car is on a street."}, ev)[0] if "counts 1" in p]

@@ -214,17 +214,19 @@ def background_colours_match(caption: Caption, evidence: dict[str, Any]) -> list
                      ", ".join(dict.fromkeys(measured)), text)]
 
 
-def _measured_counts(evidence: dict[str, Any], ratings) -> dict[str, tuple[int, bool]]:
-    """class -> (how many were seen, whether that count is sure)."""
+def _measured_counts(evidence: dict[str, Any], ratings) -> dict[str, tuple[int, int, bool]]:
+    """class -> (main instances of it, those plus the others seen at once, whether the count is sure).
+    A caption may count either: 'three cars move' (the main ones) or 'six cars' (all in view)."""
     found = evidence_of(evidence, Instances)
     counts: dict[str, list] = {}
     for inst in instances_of(evidence):
-        entry = counts.setdefault(inst.class_name, [0, True])
+        entry = counts.setdefault(inst.class_name, [0, 0, True])
         entry[0] += 1
-        entry[1] = entry[1] and sureness.is_sure(ratings, inst.id, "exists")
+        entry[1] += 1
+        entry[2] = entry[2] and sureness.is_sure(ratings, inst.id, "exists")
     for noun, n in (found.also_seen if found else {}).items():  # seen besides the main instances
-        counts.setdefault(noun, [0, True])[0] += n
-    return {k: (n, ok) for k, (n, ok) in counts.items()}
+        counts.setdefault(noun, [0, 0, True])[1] += n
+    return {k: (low, high, ok) for k, (low, high, ok) in counts.items()}
 
 
 def _caption_texts(caption: Caption) -> list[tuple[str, str]]:
@@ -232,7 +234,8 @@ def _caption_texts(caption: Caption) -> list[tuple[str, str]]:
 
 
 def counts_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
-    """'three people' against the people seen: off by two or more contradicts a sure count."""
+    """'three people' against the people seen: two or more above all that were seen, or two or more below
+    the main instances, contradicts a sure count."""
     if evidence_of(evidence, Instances) is None:
         return []
     ratings = sureness.rate(evidence)
@@ -240,10 +243,11 @@ def counts_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
     problems = []
     for field, text in _caption_texts(caption):
         for claimed, phrase in number_claims(text):
-            for cls, (n, is_sure) in counts.items():
-                if class_word(phrase.split(" and ")[0], cls) and abs(claimed - n) >= 2:
-                    problems.append(_problem(field, f"counts {claimed} ({phrase})", f"{n} {cls} seen",
-                                             0.9 if is_sure else 0.5, f"{n} {cls}", text))
+            for cls, (low, high, is_sure) in counts.items():
+                if class_word(phrase.split(" and ")[0], cls) and (claimed >= high + 2 or claimed <= low - 2):
+                    seen = f"{low}" if low == high else f"{low} main, {high} in all"
+                    problems.append(_problem(field, f"counts {claimed} ({phrase})", f"{seen} {cls} seen",
+                                             0.9 if is_sure else 0.5, f"{seen} {cls}", text))
                     break
     return problems
 
