@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from agent.core.errors import InputError
+from agent.run.files import refuse_a_foreign_folder
 
 KINDS = ("json", "instancevid", "parquet", "hf", "wds")
 FILE_KINDS = ("json", "instancevid", "parquet")
@@ -154,14 +155,7 @@ def check_output(records: Path, out: Path, kind: str) -> None:
     elif kind == "hf":
         if out.exists() and not out.is_dir():
             raise InputError(f"{out}: exists and is not a folder; give another -o for a datasets folder")
-        if out.is_dir() and any(out.iterdir()):
-            ours, foreign = _hf_is_ours(out)
-            if not ours:
-                raise InputError(f"{out}: a folder that is not empty and not an export of ours; give a new "
-                                 "folder with -o (nothing was written)")
-            if foreign:
-                raise InputError(f"{out}: holds files an export did not write ({', '.join(foreign[:3])}); "
-                                 "give another -o (nothing was written)")
+        refuse_a_foreign_folder(out, _hf_is_ours, "an export")
     elif out.exists() and not out.is_dir() and not shard_pattern(out.name) and not out.name.endswith(".tar"):
         raise InputError(f"{out}: exists and is not a folder for shards; give another -o")
 

@@ -16,27 +16,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tools.geometry import iou_many
 
 from .image import letterbox
 from .models import session
+from .ssd import anchor_centres, blended
 
 NAME = "face-detection-short-range"
 SIZE = 128
 KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
 
 
-def _anchors() -> np.ndarray:
-    centres = []
-    for stride, per_cell in ((8, 2), (16, 6)):
-        cells = SIZE // stride
-        for y in range(cells):
-            for x in range(cells):
-                centres += [((x + 0.5) * stride, (y + 0.5) * stride)] * per_cell
-    return np.array(centres, np.float32)
-
-
-ANCHORS = _anchors()  # [896, 2] anchor centres in input pixels
+ANCHORS = anchor_centres(SIZE)  # [896, 2] anchor centres in input pixels
 
 
 @dataclass(frozen=True)
@@ -54,22 +44,10 @@ def detect_faces(image_bgr: np.ndarray, min_score: float = 0.5, *, iou: float = 
     sess = session(NAME, threads)
     outputs = dict(zip((o.name for o in sess.get_outputs()), sess.run(None, {sess.get_inputs()[0].name: x})))
     reg, logits = outputs["regressors"][0], outputs["classificators"][0, :, 0]
-    scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))
-    keep = np.nonzero(scores >= min_score)[0]
-    if not len(keep):
-        return []
-    r, a, s = reg[keep], ANCHORS[keep], scores[keep]
-    cx, cy = r[:, 0] + a[:, 0], r[:, 1] + a[:, 1]
-    boxes = np.stack([cx - r[:, 2] / 2, cy - r[:, 3] / 2, cx + r[:, 2] / 2, cy + r[:, 3] / 2], 1)
-    points = r[:, 4:16].reshape(-1, 6, 2) + a[:, None, :]
     faces = []
-    order = np.argsort(-s, kind="stable")
-    while len(order):
-        cluster = order[iou_many(boxes[order[0]], boxes[order]) > iou]
-        w = s[cluster][:, None]
-        box = lb.to_image((boxes[cluster] * w).sum(0) / w.sum())
-        pts = lb.to_image(((points[cluster] * w[:, :, None]).sum(0) / w.sum()).reshape(-1)).reshape(6, 2)
-        faces.append(Face(tuple(float(v) for v in box), float(s[order[0]]),
+    for box, score, rows, w in blended(reg, logits, ANCHORS, min_score, iou):
+        points = reg[rows, 4:16].reshape(-1, 6, 2) + ANCHORS[rows][:, None, :]
+        pts = lb.to_image(((points * w[:, :, None]).sum(0) / w.sum()).reshape(-1)).reshape(6, 2)
+        faces.append(Face(tuple(float(v) for v in lb.to_image(box)), score,
                           {n: (float(px), float(py)) for n, (px, py) in zip(KEYPOINTS, pts)}))
-        order = order[~np.isin(order, cluster)]
     return faces

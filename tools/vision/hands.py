@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tools.geometry import iou_many
 from tools.weights import WeightsMissing, keep_loaded
 
 from .image import letterbox
 from .models import model_path
+from .ssd import anchor_centres, blended
 
 PALM = "palm-detection-full"
 LANDMARK = "hand-landmark-lite"
@@ -40,17 +40,7 @@ CHECK_SCALE = 3.0  # the landmark model is shown this many palm boxes (it expect
 # on zidane.jpg's hand its presence is 0.21 at 2.2 palm boxes, 0.46 at 2.6, 0.87 at 3.0)
 
 
-def _anchors() -> np.ndarray:
-    centres = []
-    for stride, per_cell in ((8, 2), (16, 6)):
-        cells = SIZE // stride
-        for y in range(cells):
-            for x in range(cells):
-                centres += [((x + 0.5) * stride, (y + 0.5) * stride)] * per_cell
-    return np.array(centres, np.float32)
-
-
-ANCHORS = _anchors()  # [2016, 2] anchor centres in input pixels
+ANCHORS = anchor_centres(SIZE)  # [2016, 2] anchor centres in input pixels
 _lock = threading.Lock()
 
 
@@ -109,23 +99,8 @@ def detect_palms(image_bgr: np.ndarray, min_score: float = PALM_SCORE, *, iou: f
     canvas, lb = letterbox(image_bgr, SIZE, SIZE)
     x = np.ascontiguousarray(canvas[None, :, :, ::-1], dtype=np.float32) / 255.0
     reg, logits = _run(interpreter(PALM, threads), x)
-    reg, logits = reg[0], logits[0, :, 0]
-    scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80, 80)))
-    keep = np.nonzero(scores >= min_score)[0]
-    if not len(keep):
-        return []
-    r, a, s = reg[keep], ANCHORS[keep], scores[keep]
-    cx, cy = r[:, 0] + a[:, 0], r[:, 1] + a[:, 1]
-    boxes = np.stack([cx - r[:, 2] / 2, cy - r[:, 3] / 2, cx + r[:, 2] / 2, cy + r[:, 3] / 2], 1)
-    out = []
-    order = np.argsort(-s, kind="stable")
-    while len(order):
-        cluster = order[iou_many(boxes[order[0]], boxes[order]) > iou]
-        w = s[cluster][:, None]
-        box = lb.to_image((boxes[cluster] * w).sum(0) / w.sum())
-        out.append((tuple(float(v) for v in box), float(s[order[0]])))
-        order = order[~np.isin(order, cluster)]
-    return out
+    return [(tuple(float(v) for v in lb.to_image(box)), score)
+            for box, score, _, _ in blended(reg[0], logits[0, :, 0], ANCHORS, min_score, iou)]
 
 
 def hand_box(palm: tuple[float, float, float, float], width: int, height: int,

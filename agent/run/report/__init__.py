@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from agent.core.errors import InputError, storage_error
 from agent.run.export_paths import output_path, replace_folder
+from agent.run.files import refuse_a_foreign_folder
 from agent.run.report.collect import ClipView, collect
 from agent.run.report.page import GENERATOR, render
 
@@ -45,14 +46,7 @@ def check_output(source: Path, out: Path) -> None:
     """Refuse (one line, exit 2) an output that is a file, or a folder holding anything but a report of ours."""
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder; give a new folder with -o")
-    if out.is_dir() and any(out.iterdir()):
-        ours, foreign = _is_ours(out)
-        if not ours:
-            raise InputError(f"{out}: a folder that is not empty and not a report of ours; give a new folder "
-                             "with -o (nothing was written)")
-        if foreign:
-            raise InputError(f"{out}: holds files a report did not write ({', '.join(foreign[:3])}); give another "
-                             "-o (nothing was written)")
+    refuse_a_foreign_folder(out, _is_ours, "a report")
     source = output_path(source)
     if source == out or out in source.parents:
         raise InputError(f"{out}: holds the report's own source ({source}); give another -o")
