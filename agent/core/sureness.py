@@ -214,22 +214,23 @@ def camera_rating(cam: CameraMotion, instances: list[InstanceTrack], background:
     out = {CAMERA: {"label": _camera_rating(cam.confidence, cam.pairs_used, cam.pairs_total, bool(cam.primitives),
                                             covered, smooth),
                     "shaky": 0.6}}
-    out[CAMERA] = _with_tool_ratings(out[CAMERA], cam.fact_confidence)
+    out[CAMERA] = _with_tool_ratings(out[CAMERA], cam.fact_confidence, bool(cam.primitives))
     for shot in cam.per_shot:
         samples = _shot_samples(times, shot.start_s, shot.end_s) if times else None
         shot_cover = coverage(instances, samples, most=bool(shot.primitives))
         rating = {"label": _camera_rating(shot.confidence, shot.pairs_used, shot.pairs_total, bool(shot.primitives),
                                           shot_cover, smooth), "shaky": 0.6}
-        out[shot_subject(shot.index)] = _with_tool_ratings(rating, shot.fact_confidence)
+        out[shot_subject(shot.index)] = _with_tool_ratings(rating, shot.fact_confidence, bool(shot.primitives))
     return out
 
 
-def _with_tool_ratings(derived: dict[str, float], written: dict[str, float]) -> dict[str, float]:
-    """The camera's ratings: the estimator's own (how much textured background moved with the fit) and
-    what the frame says (a large subject in view, a plain wall) are separate reasons for doubt, so
-    the label is as sure as the less sure of the two."""
+def _with_tool_ratings(derived: dict[str, float], written: dict[str, float], moves: bool) -> dict[str, float]:
+    """The camera's ratings, the estimator's own first. A named move has two separate reasons for doubt,
+    the estimator's (how much textured background moved with the fit) and the frame's (a large
+    subject in view, whose own motion may be what was read), so it is as sure as the less sure of the
+    two. A still camera's rating is the estimator's, which measured the textured background itself."""
     out = {**derived, **written}
-    if "label" in derived and "label" in written:
+    if moves and "label" in derived and "label" in written:
         out["label"] = min(derived["label"], written["label"])
     return out
 
