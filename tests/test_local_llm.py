@@ -84,7 +84,7 @@ def test_the_compact_prompt_keeps_every_rule_in_fewer_characters():
     assert len(COMPACT_SYSTEM_PROMPT) < len(SYSTEM_PROMPT)
     text = " ".join(COMPACT_SYSTEM_PROMPT.split())
     for rule in [*GRID, "class_is_advice", "{} if none", "detector's order and numbering", "at most 20 words",
-                 "sound", "metaphors", "personification", "intent or feelings", "timestamps or frame numbers",
+                 "sound", "metaphors", "personification", "intent or feelings", "timestamps", "durations", "frame numbers",
                  "bullet points", "blurring, masks or other processing", "neutral or positive", "check_lexicon",
                  "measured camera motion", "speed and shot distance", "age range", "moves from the <cell> to the",
                  "stays at the <cell>", "submit_caption", "fragment of another", "binding"]:

@@ -74,8 +74,13 @@ def own_pixels(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, bool]:
     mask holds mostly surroundings: a thin bicycle against a wall), the inside is kept whole, and the second
     value, whether the thing's own pixels could be told apart, is False."""
     h, w = mask.shape
-    m8 = mask.astype(np.uint8)
     r = max(3, int(0.04 * max(h, w)))
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows):  # the ring lies within r of the mask: work on that part of the frame only
+        y0, y1 = max(0, rows[0] - r - 1), min(h, rows[-1] + r + 2)
+        x0, x1 = max(0, cols[0] - r - 1), min(w, cols[-1] + r + 2)
+        image, mask = image[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+    m8 = mask.astype(np.uint8)
     ring = (cv2.dilate(m8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0) & ~mask
     inner = cv2.erode(m8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
     pixels = _every(image[inner if inner.sum() > 50 else mask])

@@ -29,8 +29,8 @@ Rules for the text:
 - The camera sentence must agree with the measured camera motion; add speed words and shot distance
   when they are clear.
 - Videos are silent: never describe sound. No metaphors or personification, no guesses about intent
-  or feelings, no timestamps or frame numbers, no bullet points, never mention blurring, masks or
-  other processing. Prefer neutral or positive descriptive words over negative ones; check_lexicon
+  or feelings, no timestamps, durations ("for 3 seconds") or frame numbers, no bullet points, never
+  mention blurring, masks or other processing. Prefer neutral or positive descriptive words over negative ones; check_lexicon
   flags problems before you submit.
 """
 
@@ -56,8 +56,8 @@ Rules:
   top-right, middle-left, center, middle-right, bottom-left, bottom-middle, bottom-right):
   "<class> moves from the <cell> to the <cell>" or "<class> stays at the <cell>".
 - Camera Movement agrees with the measured camera motion; add speed and shot distance when clear.
-- Never: sound, metaphors, personification, intent or feelings, timestamps or frame numbers, bullet
-  points, blurring, masks or other processing. Prefer neutral or positive words; check_lexicon checks wording.
+- Never: sound, metaphors, personification, intent or feelings, timestamps, durations ("for 3
+  seconds") or frame numbers, bullet points, blurring, masks or other processing. Prefer neutral or positive words; check_lexicon checks wording.
 """
 
 PROMPT_FORMS = {SYSTEM_PROMPT: COMPACT_SYSTEM_PROMPT}
