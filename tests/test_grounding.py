@@ -130,6 +130,23 @@ def test_a_sure_static_camera_rejects_a_zoom_but_not_a_shake_and_a_plain_wall_on
     assert problems == [] and advice
 
 
+def test_a_still_label_unsure_of_a_slow_tilt_is_still_sure_there_was_no_zoom():
+    """bigbuckbunny: the tilt rate came near its threshold, so 'static' is unsure and 'tilts up slightly'
+    is advice; the zoom and pan rates stayed far from theirs, so 'zooms in' and 'pans quickly' are rejected."""
+    from tools.camera import absence_ratings
+
+    rates = {"pan": -0.0047, "tilt": 0.0125, "zoom": -0.0004, "roll": 0.037}
+    cam = CameraMotion(label="static", confidence=1.0, pairs_used=20, pairs_total=20, hint="", rates=rates,
+                       fact_confidence={"label": 0.5, **absence_ratings([], rates, 1.0)})
+    ev = evidence(track(), camera=cam)
+    problems, advice = judged(caption(camera="The camera tilts up slightly, then holds still."), ev)
+    assert problems == [] and any("tilt up" in a for a in map(str, advice))
+    for wrong in ("The camera zooms in steadily.", "The camera pans quickly to the right."):
+        assert judged(caption(camera=wrong), ev)[0], wrong
+    # on a plain wall no move can be ruled out, however small its rate
+    assert judged(caption(camera="The camera zooms in steadily."), evidence(track(), camera=cam, texture="smooth"))[0] == []
+
+
 def test_colours_counts_and_invented_things_against_sure_evidence():
     ev = evidence(track(upper_colours=["black"]))
     assert any("says" in p for p in judged(caption(appearance="A man in a bright orange coat."), ev)[0])
@@ -271,3 +288,38 @@ def test_a_count_may_be_of_the_main_instances_or_of_all_in_view():
     assert not [p for p in judged({**main, "Global Description": "Six cars are on a street."}, ev)[0] if "counts" in p]
     assert [p for p in judged({**main, "Global Description": "Nine cars are on a street."}, ev)[0] if "counts 9" in p]
     assert [p for p in judged({**main, "Global Description": "One car is on a street."}, ev)[0] if "counts 1" in p]
+
+
+def test_people_counted_in_one_sentence_add_up():
+    """bikes: two people seen; "three men ride, a cyclist waits" names four, "a man rides, a cyclist waits" two."""
+    ev = evidence(track(), track(id="No.1"))
+    four = caption(glob="Three men in suits ride through traffic, a helmeted cyclist waits at the kerb.")
+    assert [p for p in judged(four, ev)[0] if "counts 4" in p]
+    two = caption(glob="A man in a suit rides through traffic, a helmeted cyclist waits at the kerb.")
+    assert not [p for p in judged(two, ev)[0] if "counts" in p]
+    three = caption(glob="Two men talk while a woman walks past.")  # one more than seen: not refuted
+    assert not [p for p in judged(three, ev)[0] if "counts" in p]
+
+
+def test_a_colour_seen_nowhere_on_a_thing_is_wrong_even_where_its_main_colours_are_unsure():
+    """bikes: the car close up, its colours unsure (its mask takes in the traffic around it); a green
+    in view is advice, but a bright red and orange car was seen nowhere in its samples."""
+    car = track("car", colours=["dark gray", "gray"], colours_in_view=["dark gray", "gray", "black", "green"],
+                fact_confidence={"colours": 0.4})
+    ev = evidence(car)
+    said = lambda text: caption(cls="car", appearance=text, glob="A car.", actions="It stands.")  # noqa: E731
+    problems, advice = judged(said("A bright red car with an orange roof."), ev)
+    assert any("Appearance" in p for p in problems)
+    problems, advice = judged(said("A green car."), ev)
+    assert not any("Appearance" in p for p in problems) and advice
+    assert not judged(said("A dark gray car."), ev)[0]
+
+
+def test_colours_in_view_name_what_covers_the_mask_at_all():
+    import numpy as np
+
+    from tools.colors import colours_present
+
+    pixels = np.concatenate([np.full((90, 3), (40, 40, 200), np.uint8), np.full((10, 3), (30, 160, 30), np.uint8)])
+    present = colours_present(pixels)
+    assert present[0] == "red" and any("green" in n for n in present) and len(present) == 2

@@ -96,14 +96,20 @@ def test_the_compact_prompt_keeps_every_rule_in_fewer_characters():
 
 def test_the_chat_is_text_with_calls_as_json_and_results_as_user_turns():
     image = {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,AAAA"}}
-    messages = [SystemMessage(SYSTEM_PROMPT), HumanMessage([{"type": "text", "text": "Video file: a.mp4"}, image]),
+    from agent.core.prompts import first_message_text
+
+    first = first_message_text("a.mp4", "The video lasts 3.00 seconds. 2 frames were sampled uniformly at 0.00s, 2.96s.",
+                               ["read_metadata"])
+    messages = [SystemMessage(SYSTEM_PROMPT), HumanMessage([{"type": "text", "text": first}, image]),
                 AIMessage("", tool_calls=[{"name": "read_metadata", "args": {}, "id": "c1"}]),
                 ToolMessage("duration 3 s", tool_call_id="c1", name="read_metadata"),
                 HumanMessage([{"type": "text", "text": "Images from segment_and_blur:"}, image])]
     chat = local.to_chat(messages, TOOLS)
     assert [c["role"] for c in chat] == ["system", "user", "assistant", "user"]
     assert chat[0]["content"].startswith(COMPACT_SYSTEM_PROMPT) and "Tools:\n- read_metadata" in chat[0]["content"]
-    assert chat[1]["content"] == "Video file: a.mp4"
+    # the frames are not shown to it, and it would copy their times into the caption as timestamps
+    assert chat[1]["content"].startswith("Video file: a.mp4") and "0.00s" not in chat[1]["content"]
+    assert "attached" not in chat[1]["content"] and "submit the caption" in chat[1]["content"]
     assert json.loads(chat[2]["content"]) == {"name": "read_metadata", "arguments": {}}
     assert chat[3]["content"] == "Result of read_metadata:\nduration 3 s"
 

@@ -141,6 +141,31 @@ def test_staying_in_place_is_unsure_for_a_thing_that_shifted_by_small_steps():
     assert still.fact_confidence["direction"] >= SURE
 
 
+def test_a_subject_swaying_back_and_forth_has_no_sure_direction():
+    """The man talking in the car: his box and mask swing left and right, down and up, and the last
+    sample lies left of the first; a walker's steady path is a sure direction."""
+    xs = [0.63, 0.56, 0.60, 0.48, 0.62, 0.51, 0.31]
+    ys = [0.46, 0.42, 0.81, 0.50, 0.81, 0.59, 0.49]
+    swaying = [[x - 0.3, y - 0.4, x + 0.3, min(1.0, y + 0.4)] for x, y in zip(xs, ys)]
+    track = fill_evidence(InstanceTrack(id="No.0", class_name="person", confidence=0.9, boxes=swaying),
+                          [0.7 * k for k in range(7)])
+    assert track.direction is not None and track.fact_confidence["direction"] < SURE
+    walking = [[0.1 + 0.08 * k, 0.3, 0.2 + 0.08 * k, 0.8] for k in range(7)]
+    walker = fill_evidence(InstanceTrack(id="No.1", class_name="person", confidence=0.9, boxes=walking),
+                           [0.7 * k for k in range(7)])
+    assert walker.direction == "right" and walker.fact_confidence["direction"] >= SURE
+
+
+def test_a_colour_seen_in_few_frames_is_what_the_mask_took_in_there():
+    """A pale rabbit whose mask holds the dark burrow in the first samples only."""
+    from tools.colors import steady_colours
+
+    pale, dark = np.full((400, 3), 200, np.uint8), np.full((400, 3), 10, np.uint8)
+    frames = [np.concatenate([pale, dark])] * 3 + [pale] * 5
+    names, agreement = steady_colours(frames)
+    assert names[0] in ("light gray", "white") and "black" not in names and agreement == 1.0
+
+
 def test_a_moving_person_ranks_before_a_larger_parked_car_at_the_edge():
     from types import SimpleNamespace
 

@@ -308,8 +308,32 @@ def summarise(valid_and_failed: list[PairMotion], w: int, h: int) -> CameraMotio
         rates={"pan": round(pan, 4), "tilt": round(tilt, 4), "zoom": round(zoom, 4), "roll": round(roll, 3),
                "jitter": round(jitter, 5)},
         pairs_used=len(valid), pairs_total=len(within), ambiguity=ambiguity,
-        fact_confidence={"label": round(label_confidence(confidence, background) * _still_margin(prims, rates), 2)},
+        fact_confidence={"label": round(label_confidence(confidence, background) * _still_margin(prims, rates), 2),
+                         **absence_ratings(prims, {"pan": pan, "tilt": tilt, "zoom": zoom, "roll": roll},
+                                            label_confidence(confidence, background))},
     )
+
+
+# each move: the rate that measures it, its threshold, and the sign of that rate for the move
+MOVES = {"pan right": ("pan", PAN_MIN, 1), "pan left": ("pan", PAN_MIN, -1),
+         "tilt up": ("tilt", PAN_MIN, 1), "tilt down": ("tilt", PAN_MIN, -1),
+         "zoom in": ("zoom", ZOOM_MIN, 1), "zoom out": ("zoom", ZOOM_MIN, -1),
+         "roll clockwise": ("roll", ROLL_MIN, 1), "roll counterclockwise": ("roll", ROLL_MIN, -1)}
+
+
+def absence_ratings(prims: list[str], rates: dict[str, float], base: float) -> dict[str, float]:
+    """``{"no <move>": rating}`` for each move not measured: how sure it is that the camera did not make it.
+    A still label may be unsure because one rate came near its threshold (a slow tilt), yet the other
+    moves stayed far from theirs, or went the other way: "zooms in" is surely wrong when the fit on
+    textured background measured no zoom or a slight zoom out. ``base``: the fit's confidence on that
+    background. The rating falls from ``base`` at a quarter of the threshold (toward the move) to 0 at it."""
+    out = {}
+    for move, (rate, minimum, sign) in MOVES.items():
+        if move in prims:
+            continue
+        toward = sign * float(rates.get(rate, 0.0)) / minimum
+        out[f"no {move}"] = round(base * float(np.clip((1.0 - toward) / 0.75, 0.0, 1.0)), 2)
+    return out
 
 
 def _still_margin(prims: list[str], rates) -> float:

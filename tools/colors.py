@@ -55,6 +55,21 @@ def dominant_colours(pixels_bgr: np.ndarray, k: int = 3, min_share: float = 0.2,
     return sorted(out.items(), key=lambda kv: -kv[1])
 
 
+def colours_present(pixels_bgr: np.ndarray, min_share: float = 0.05, most: int = 1500) -> list[str]:
+    """Every named colour that at least ``min_share`` of the pixels are nearest to, commonest first: not
+    what the thing is (see :func:`dominant_colours`) but what is there at all, so a colour missing here is
+    surely not the thing's."""
+    px = pixels_bgr.reshape(-1, 3)
+    if len(px) == 0:
+        return []
+    px = px[:: max(1, len(px) // most)]
+    names, ref = palette()
+    lab = _lab_of(px)
+    nearest = np.argmin(np.linalg.norm(lab[:, None, :] - ref[None], axis=2), axis=1)
+    counts = np.bincount(nearest, minlength=len(names)) / len(nearest)
+    return [names[i] for i in np.argsort(-counts) if counts[i] >= min_share]
+
+
 LEAK_DISTANCE = 12.0  # CIELAB distance within which an instance pixel matches the surroundings its mask leaks into
 RING_SHARE = 0.1  # a colour of the surroundings counts when it covers this share of the ring around the mask
 
@@ -110,4 +125,7 @@ def steady_colours(per_frame: list[np.ndarray], min_share: float = 0.2) -> tuple
             if share >= min_share:
                 votes.setdefault(name, []).append(share)
     ranked = sorted(votes, key=lambda n: (-len(votes[n]), -sum(votes[n]) / len(frames)))
+    # a colour in fewer than half the frames is what the mask took in there (the burrow round a rabbit
+    # coming out of it), not the thing's own: the first colour is kept whatever its count
+    ranked = ranked[:1] + [n for n in ranked[1:] if 2 * len(votes[n]) >= len(frames)]
     return ranked, (len(votes[ranked[0]]) / len(frames) if ranked else 0.0)

@@ -11,7 +11,7 @@ import numpy as np
 from agent.core.evidence import InstanceTrack
 from agent.core.vocab import direction_word, grid_cell
 
-from .colors import dominant_colours, own_pixels, steady_colours
+from .colors import colours_present, dominant_colours, own_pixels, steady_colours
 from .geometry import at_edge
 
 EDGE = 0.02  # a box this close to the border counts as touching it
@@ -102,15 +102,19 @@ def fill_evidence(track: InstanceTrack, times: list[float], frames: list[np.ndar
 def _direction_agreement(cents, seen: list[int], dx: float, dy: float, still: bool) -> float:
     """How sure the direction (or the stillness) is: the share of steps between consecutive sightings that
     go the net way (for a still track: that move under a twentieth of the frame), less when fewer than three
-    steps were seen."""
+    steps were seen. A move is also only as sure as its path is straight (the net travel over the length of
+    the path, square-rooted): a subject that sways back and forth (a talking man's head and shoulders,
+    a mask that takes in more or less of him) ends somewhere else without having gone anywhere."""
     steps = [(cents[b][0] - cents[a][0], cents[b][1] - cents[a][1]) for a, b in zip(seen, seen[1:])]
     if not steps:
         return 0.0
     if still:
-        agree = sum(float(np.hypot(*st)) < 0.05 for st in steps)
+        agree = sum(float(np.hypot(*st)) < 0.05 for st in steps) / len(steps)
     else:
-        agree = sum(st[0] * dx + st[1] * dy > 0 for st in steps)
-    return round(agree / len(steps) * min(1.0, len(steps) / 3.0), 2)
+        path = sum(float(np.hypot(*st)) for st in steps)
+        straight = float(np.hypot(dx, dy)) / path if path > 0 else 0.0
+        agree = sum(st[0] * dx + st[1] * dy > 0 for st in steps) / len(steps) * straight ** 0.5
+    return round(agree * min(1.0, len(steps) / 3.0), 2)
 
 
 def _frame_edge_confidence(track: InstanceTrack, seen: list[int], shot: list[int]) -> dict[str, float]:
@@ -136,7 +140,7 @@ def _colours(track, seen, frames, masks, person: bool) -> list[str]:
     For a person, the upper body (below the head) is named first and the lower body second:
     clothing is what a caption describes.
     """
-    main, lower, told_apart = [], [], []
+    main, lower, told_apart, present = [], [], [], {}
     for i in seen:
         img = frames[i]
         h, w = img.shape[:2]
@@ -147,6 +151,8 @@ def _colours(track, seen, frames, masks, person: bool) -> list[str]:
             # the central part of the box is mostly the instance
             m[int((y0 * 0.75 + y1 * 0.25) * h):int((y0 * 0.25 + y1 * 0.75) * h) + 1,
               int((x0 * 0.75 + x1 * 0.25) * w):int((x0 * 0.25 + x1 * 0.75) * w) + 1] = True
+        for name in colours_present(img[m]):
+            present[name] = present.get(name, 0) + 1
         if person:
             rows = np.arange(h)[:, None]
             top, bh = y0 * h, (y1 - y0) * h
@@ -156,6 +162,7 @@ def _colours(track, seen, frames, masks, person: bool) -> list[str]:
             pixels, own = own_pixels(img, m)
             main.append(pixels)
             told_apart.append(own)
+    track.colours_in_view = sorted(present, key=lambda n: -present[n])
     if not person:  # each frame on its own, then the colours most frames agree on
         names, agreement = steady_colours(main)
         # sure only where the thing's own pixels stood out from what its mask took in, in most frames

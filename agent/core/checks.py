@@ -22,6 +22,7 @@ from agent.core.vocab import (
 )
 
 BASE = f"{STRUCTURAL_KEY}.Main Instance"
+PLURAL_PEOPLE = {"people", "men", "women", "children", "folk", "police"}
 PERSON_WORDS = set(words()["person_kinds"])  # kept for plugins that read it
 
 
@@ -121,7 +122,8 @@ OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up", "in": 
 
 
 def _camera_problems(text: str, prims: list[str], shaky: bool, label: str, conf: float | None,
-                     field: str, which: str = "") -> list[Problem]:
+                     field: str, which: str = "", absent=lambda move: None) -> list[Problem]:
+    """``absent(move)``: how sure it is that the camera did not make ``move`` (None: as sure as the label)."""
     problems = []
     for prim in prims:
         if not any(re.search(p, text) for p in CAMERA_FORMS[prim]):
@@ -134,8 +136,9 @@ def _camera_problems(text: str, prims: list[str], shaky: bool, label: str, conf:
         # a primitive whose opposite was measured, or any primitive when the camera was static
         kind, way = prim.rsplit(" ", 1)
         if (f"{kind} {OPPOSITE[way]}" in prims or not prims) and any(re.search(p, text) for p in forms):
+            sure_not = absent(prim)
             problems.append(_problem(field, f"describes '{prim}', which was not measured{which}",
-                                     f"estimator label: {label}", conf, label, text))
+                                     f"estimator label: {label}", conf if sure_not is None else sure_not, label, text))
     if not prims and not shaky and not re.search(STATIC_FORMS, text):
         problems.append(_problem(field, f"does not say the camera is static{which}", f"estimator label: {label}",
                                  conf, label, text))
@@ -152,7 +155,8 @@ def camera_matches(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
     if cam.shots > 1 and cam.per_shot:
         return _montage_problems(text, cam, ratings, field)
     return _camera_problems(text, cam.primitives, cam.shaky, cam.label,
-                            sureness.confidence(ratings, sureness.CAMERA, "label"), field)
+                            sureness.confidence(ratings, sureness.CAMERA, "label"), field,
+                            absent=lambda move: sureness.absent(ratings, sureness.CAMERA, move))
 
 
 def _montage_problems(text: str, cam: CameraMotion, ratings, field: str) -> list[Problem]:
@@ -172,8 +176,12 @@ def _montage_problems(text: str, cam: CameraMotion, ratings, field: str) -> list
         if prim not in measured and any(re.search(p, text) for p in forms):
             kind, way = prim.rsplit(" ", 1)
             if f"{kind} {OPPOSITE[way]}" in measured or not measured:
+                # wrong when every shot surely did not make it (its own "no <move>" rating, else its label's)
+                sure_not = [sureness.absent(ratings, sureness.shot_subject(s.index), prim) for s in shots]
+                surest = min((n if n is not None else (conf[s.index] or 0.0) for n, s in zip(sure_not, shots)),
+                             default=least)
                 problems.append(_problem(field, f"describes '{prim}', which no shot measured",
-                                         f"estimator label: {cam.label}", least, cam.label, text))
+                                         f"estimator label: {cam.label}", surest, cam.label, text))
     return problems
 
 
@@ -191,10 +199,13 @@ def colours_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
             continue
         said = colour_words(entry.appearance, skip_small_parts=True)
         if said and 2 * sum(colour_fits(w, measured) for w in said) < len(said):
+            conf = sureness.confidence(ratings, inst.id, "colours")
+            if inst.colours_in_view and 2 * sum(colour_fits(w, inst.colours_in_view) for w in said) < len(said):
+                # most words name colours seen nowhere on it: wrong even where its main colours are unsure
+                conf = max(conf or 0.0, sureness.confidence(ratings, inst.id, "colours_in_view") or 0.0)
             problems.append(_problem(f"{BASE}.{inst.id}.Appearance", f"says {', '.join(dict.fromkeys(said))}",
                                      f"{inst.id} measured as {', '.join(dict.fromkeys(measured))}",
-                                     sureness.confidence(ratings, inst.id, "colours"), ", ".join(measured),
-                                     entry.appearance))
+                                     conf, ", ".join(measured), entry.appearance))
     return problems
 
 
@@ -242,14 +253,34 @@ def counts_match(caption: Caption, evidence: dict[str, Any]) -> list[Problem]:
     counts = _measured_counts(evidence, ratings)
     problems = []
     for field, text in _caption_texts(caption):
-        for claimed, phrase in number_claims(text):
-            for cls, (low, high, is_sure) in counts.items():
-                if class_word(phrase.split(" and ")[0], cls) and (claimed >= high + 2 or claimed <= low - 2):
+        for sentence in re.split(r"(?<=[.!?;])\s+", text):
+            for claimed, phrase, cls in _counted(sentence, counts):
+                low, high, is_sure = counts[cls]
+                if claimed >= high + 2 or claimed <= low - 2:
                     seen = f"{low}" if low == high else f"{low} main, {high} in all"
                     problems.append(_problem(field, f"counts {claimed} ({phrase})", f"{seen} {cls} seen",
                                              0.9 if is_sure else 0.5, f"{seen} {cls}", text))
                     break
     return problems
+
+
+def _counted(sentence: str, counts: dict[str, tuple[int, int, bool]]) -> list[tuple[int, str, str]]:
+    """(count, phrase, measured class) of each number claim in one sentence. People counted in a sentence
+    add up: "three men ride through traffic, a cyclist waits at the kerb" names four people."""
+    out = []
+    for claimed, phrase in number_claims(sentence):
+        cls = next((c for c in counts if class_word(phrase.split(" and ")[0], c)), None)
+        if cls is not None:
+            out.append((claimed, phrase, cls))
+    people = [(n, phrase) for n, phrase, cls in out if cls == "person"]
+    if people:
+        kinds = "|".join(w for w in words()["person_kinds"] if not w.endswith("s") and w not in PLURAL_PEOPLE)
+        singles = [m.group(1) for m in re.finditer(rf"\ban? (?:[a-z-]+ ){{0,2}}?({kinds})\b",
+                                                  plain_text(sentence).lower())]
+        if singles:
+            total = sum(n for n, _ in people) + len(singles)
+            out.append((total, " and ".join([p for _, p in people] + [f"a {w}" for w in singles]), "person"))
+    return out
 
 
 def _accounted(word_: str, insts: list[InstanceTrack], seen: set[str]) -> bool:

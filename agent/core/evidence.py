@@ -113,6 +113,10 @@ class InstanceTrack(BaseModel):
     leaves_frame: bool = False
     enters_frame: bool = False
     colours: list[str] = Field(default_factory=list, description="dominant first")
+    colours_in_view: list[str] = Field(default_factory=list,
+                                       description="every colour on at least 5% of its mask (or box centre) in "
+                                                   "some sample, what the mask took in included: a colour "
+                                                   "outside these is surely not the thing's")
     relative_size: str | None = None
     direction: str | None = None
     motion_speed: str | None = None

@@ -90,12 +90,24 @@ def compact_tool_lines(tools: list[dict]) -> str:
     return "Tools:\n" + "\n".join(lines)
 
 
+FRAMES_ATTACHED = "The sampled frames are attached in time order (left to right, top to bottom)."
+
+
+def text_only(first_message: str) -> str:
+    """The first message for a model that reads text only: without the clip's sample times and the
+    line about frames it cannot see (a small model copies the times into its caption as timestamps);
+    the metadata tool still gives the duration."""
+    lines = [line for line in first_message.splitlines()
+             if line != FRAMES_ATTACHED and not (line.startswith("The video lasts") and "were sampled" in line)]
+    return "\n".join(lines)
+
+
 def first_message_text(video: str, temporal_metadata: str, tool_names: list[str], metadata: str = "") -> str:
     return (
         f"Video file: {video}\n"
         + (f"{metadata}\n" if metadata else "")
         + f"{temporal_metadata}\n"
-        "The sampled frames are attached in time order (left to right, top to bottom).\n"
+        f"{FRAMES_ATTACHED}\n"
         f"Available tools: {', '.join(tool_names)}, submit_caption.\n"
         "Gather the evidence you need, then submit the caption."
     )

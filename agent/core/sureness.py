@@ -164,6 +164,9 @@ def instance_rating(inst: InstanceTrack, masked: bool = False) -> dict[str, floa
         **_edge_ratings(inst),
         **_motion_ratings(inst),
         "colours": _colour_rating(inst, masked),
+        # a colour seen nowhere on the thing in any sample: surely not its colour, if it was seen enough
+        "colours_in_view": (0.9 if seen >= 2 and max((a for a in inst.areas if a), default=0.0) >= 0.01 else 0.5)
+        if inst.colours_in_view else 0.0,
     }
     if inst.class_binding and inst.class_name != "object":
         derived["exists"] = max(derived["exists"], SURE)  # the detector's own verdict: it is there
@@ -214,13 +217,17 @@ def camera_rating(cam: CameraMotion, instances: list[InstanceTrack], background:
     out = {CAMERA: {"label": _camera_rating(cam.confidence, cam.pairs_used, cam.pairs_total, bool(cam.primitives),
                                             covered, smooth),
                     "shaky": 0.6}}
-    out[CAMERA] = _with_tool_ratings(out[CAMERA], cam.fact_confidence, bool(cam.primitives))
+    out[CAMERA] = _with_absences(_with_tool_ratings(out[CAMERA], cam.fact_confidence, bool(cam.primitives)),
+                                 _absence_cap(cam.confidence, cam.pairs_used, cam.pairs_total,
+                                              coverage(instances), smooth))
     for shot in cam.per_shot:
         samples = _shot_samples(times, shot.start_s, shot.end_s) if times else None
         shot_cover = coverage(instances, samples, most=bool(shot.primitives))
         rating = {"label": _camera_rating(shot.confidence, shot.pairs_used, shot.pairs_total, bool(shot.primitives),
                                           shot_cover, smooth), "shaky": 0.6}
-        out[shot_subject(shot.index)] = _with_tool_ratings(rating, shot.fact_confidence, bool(shot.primitives))
+        cap = _absence_cap(shot.confidence, shot.pairs_used, shot.pairs_total, coverage(instances, samples), smooth)
+        out[shot_subject(shot.index)] = _with_absences(
+            _with_tool_ratings(rating, shot.fact_confidence, bool(shot.primitives)), cap)
     return out
 
 
@@ -233,6 +240,24 @@ def _with_tool_ratings(derived: dict[str, float], written: dict[str, float], mov
     if moves and "label" in derived and "label" in written:
         out["label"] = min(derived["label"], written["label"])
     return out
+
+
+def _absence_cap(confidence: float, used: int, total: int, covered: float, smooth: bool) -> float:
+    """The most a "this move did not happen" rating can be, whatever the estimator wrote: the frame's
+    reasons for doubting a still camera (a plain background, too little of it in view) hold for it too."""
+    return _camera_rating(confidence, used, total, False, covered, smooth)
+
+
+def _with_absences(rating: dict[str, float], cap: float) -> dict[str, float]:
+    return {k: (min(v, cap) if k.startswith(ABSENT) else v) for k, v in rating.items()}
+
+
+ABSENT = "no "  # a camera fact "no zoom in": how sure it is that the camera did not zoom in
+
+
+def absent(ratings: dict[str, dict[str, float]], subject: str, move: str) -> float | None:
+    """How sure it is that the camera (``subject``: the clip's or a shot's) did not make ``move``."""
+    return confidence(ratings, subject, ABSENT + move)
 
 
 # -- everything -----------------------------------------------------------------------------------

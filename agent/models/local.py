@@ -243,7 +243,7 @@ def _call_text(call: dict) -> str:
 def to_chat(messages: Sequence[BaseMessage], tools: list[dict]) -> list[dict]:
     """LangChain messages as the runtime's chat: the compact prompt and tool lines, text only,
     tool calls as the JSON the model writes, tool results as user turns."""
-    from agent.core.prompts import compact_form, compact_tool_lines
+    from agent.core.prompts import compact_form, compact_tool_lines, text_only
 
     chat: list[dict] = []
     for m in messages:
@@ -261,7 +261,7 @@ def to_chat(messages: Sequence[BaseMessage], tools: list[dict]) -> list[dict]:
             text = _text(m.content)
             # this model reads text only: a later message that carries images says nothing to it
             if text.strip() and not (shows_images and any(c["role"] == "user" for c in chat)):
-                chat.append({"role": "user", "content": text})
+                chat.append({"role": "user", "content": text_only(text) if shows_images else text})
     return chat
 
 
