@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "tools" / "vision" / "manifest.json"
 
 
-def sha256(path: Path) -> str:
+def sha256(path: Path) -> str:  # (this script runs in a throwaway TensorFlow venv of its own)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

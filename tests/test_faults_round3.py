@@ -237,14 +237,19 @@ def test_what_a_tool_prints_never_reaches_the_json_stream(three_objects_clip, tm
         return measure(self, ctx, args)
 
     _patch_camera(monkeypatch, chatty)
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
-        code = main(["run", str(path), "--json", "--runs-dir", str(tmp_path / "runs")])
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    code = _run_keeping_sigterm(main, ["run", str(path), "--json", "--runs-dir", str(tmp_path / "runs")])
     out, err = capsys.readouterr()
     assert code == 0 and "hello from a plugin" in err
     assert all(json.loads(line) for line in out.splitlines())
+
+
+def _run_keeping_sigterm(main, argv: list[str]) -> int:
+    """``main(argv)``, with the test process's SIGTERM handler put back afterwards (``run`` installs its own)."""
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        return main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_sigterm_is_handled_like_ctrl_c(three_objects_clip, tmp_path, monkeypatch, capsys):
@@ -257,11 +262,7 @@ def test_sigterm_is_handled_like_ctrl_c(three_objects_clip, tmp_path, monkeypatc
         time.sleep(5)
 
     _patch_camera(monkeypatch, terminated)
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
-        code = main(["run", str(path), "-q", "--runs-dir", str(tmp_path / "runs")])
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    code = _run_keeping_sigterm(main, ["run", str(path), "-q", "--runs-dir", str(tmp_path / "runs")])
     assert code == 143 and capsys.readouterr().err.startswith("terminated (SIGTERM)")
     saved = json.loads(next((tmp_path / "runs").glob("*/record.json")).read_text())
     assert saved["status"] == "failed" and saved["fallback_reason"] == "interrupted (SIGTERM)"

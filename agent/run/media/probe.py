@@ -7,7 +7,6 @@ failure) and the content hash that keys runs and caches.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import av
 
 from agent.core.errors import InputError
+from agent.core.model_files import sha256_file
 
 
 @dataclass(frozen=True)
@@ -116,11 +116,7 @@ def ffmpeg_reason(e: Exception) -> str:
 
 def content_hash(path: Path, chunk: int = 1 << 20) -> str:
     """SHA-256 of the file's bytes (first 16 hex digits), to key runs and caches."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()[:16]
+    return sha256_file(path, chunk)[:16]
 
 
 def probe(path: str | Path) -> VideoInfo:
