@@ -36,6 +36,7 @@ from langgraph.runtime import Runtime, get_runtime
 
 from agent.core.caption import json_schema
 from agent.core.composer import compose
+from agent.core.evidence import evidence_in
 from agent.core.registry import ToolRegistry
 from agent.core.prompts import SYSTEM_PROMPT, first_message_text
 from agent.models.toolcalls import cap_reply, normalise_reply, unparsed_error
@@ -207,15 +208,8 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
                 break
             fresh.append(m)
         fresh.reverse()
-        evidence, images = {}, []
-        for m in fresh:
-            art = m.artifact if isinstance(m.artifact, dict) else {}
-            # tools run first as requirements of this one, then its own
-            evidence.update({n: found for n, found in (art.get("dependencies") or {}).items() if found is not None})
-            if art.get("evidence") is not None:
-                evidence[m.name] = art["evidence"]
-            images.extend(art.get("images", []))
-        update: dict[str, Any] = {"evidence": evidence}
+        images = [p for m in fresh if isinstance(m.artifact, dict) for p in m.artifact.get("images", [])]
+        update: dict[str, Any] = {"evidence": evidence_in(fresh)}
         if images and send_images:
             parts = [{"type": "text", "text": f"Images from {', '.join(sorted({m.name for m in fresh}))}:"}]
             parts += [_image_part(p) for p in images]

@@ -114,6 +114,28 @@ def test_the_chat_is_text_with_calls_as_json_and_results_as_user_turns():
     assert chat[3]["content"] == "Result of read_metadata:\nduration 3 s"
 
 
+def test_once_instances_and_camera_are_measured_the_model_gets_a_grounded_draft():
+    from agent.core.evidence import CameraMotion, InstanceTrack, Instances
+    from agent.run.plugins import load_plugins
+
+    load_plugins()  # the evidence models of the built-in tools
+    person = InstanceTrack(id="No.0", class_name="person", confidence=0.9, boxes=[[0.4, 0.2, 0.6, 0.9]] * 8,
+                           centroids=[[0.5, 0.55]] * 8, areas=[0.14] * 8, start_cell="center", end_cell="center",
+                           colours=["black"], motion_speed="still", fact_confidence={"direction": 0.9})
+    found = ToolMessage("1 person", tool_call_id="c1", name="detect_instances",
+                        artifact={"evidence": Instances(backend="packaged", instances=[person]).model_dump()})
+    camera = ToolMessage("static", tool_call_id="c2", name="estimate_camera_motion", artifact={"evidence": CameraMotion(
+        label="static", confidence=1.0, pairs_used=20, pairs_total=20, hint="", fact_confidence={"label": 0.9}).model_dump()})
+    first = [SystemMessage(SYSTEM_PROMPT), HumanMessage("Video file: a.mp4")]
+    assert "draft" not in local.to_chat([*first, found], [*TOOLS, submit_spec()])[-1]["content"]
+    chat = local.to_chat([*first, found, camera], [*TOOLS, submit_spec()])
+    assert chat[-1]["role"] == "user" and chat[-1]["content"].startswith("A draft caption composed from the tools")
+    draft = json.loads(chat[-1]["content"].splitlines()[1])
+    assert draft["Structural Description"]["Main Instance"]["No.0"]["Class"] == "person"
+    assert "static" in draft["Structural Description"]["Camera Movement"].lower()
+    assert "draft" not in local.to_chat([*first, found, camera], TOOLS)[-1]["content"]  # no submission offered
+
+
 def test_specs_name_the_model_file():
     assert local.resolve("local") == ("local:1.5b", models_dir() / LOCAL_MODELS["1.5b"]["file"])
     assert local.resolve("local:0.5b") == ("local:0.5b", models_dir() / LOCAL_MODELS["0.5b"]["file"])

@@ -231,6 +231,21 @@ def evidence_of(evidence: dict[str, Any], model: type[BaseModel]):
     return None
 
 
+def evidence_in(tool_messages) -> dict[str, Any]:
+    """The evidence that tool messages carry in their artifacts, in order: for each, the requirements its
+    tool ran first (``dependencies``), then its own. Read by the graph, the offline planner and the local
+    backend alike."""
+    evidence: dict[str, Any] = {}
+    for m in tool_messages:
+        art = getattr(m, "artifact", None)
+        if not isinstance(art, dict):
+            continue
+        evidence.update({n: found for n, found in (art.get("dependencies") or {}).items() if found is not None})
+        if art.get("evidence") is not None:
+            evidence[m.name] = art["evidence"]
+    return evidence
+
+
 def instances_of(evidence: dict[str, Any]) -> list[InstanceTrack]:
     """The final instances: the segmentation's refined ones when present, else the detector's."""
     seg = evidence_of(evidence, Segmentation)

@@ -262,7 +262,33 @@ def to_chat(messages: Sequence[BaseMessage], tools: list[dict]) -> list[dict]:
             # this model reads text only: a later message that carries images says nothing to it
             if text.strip() and not (shows_images and any(c["role"] == "user" for c in chat)):
                 chat.append({"role": "user", "content": text_only(text) if shows_images else text})
+    note = draft_note(messages) if any(_name(t) == SUBMIT for t in tools) else None
+    if note:
+        chat.append({"role": "user", "content": note})
     return chat
+
+
+def _name(tool: dict) -> str:
+    return tool.get("function", tool).get("name", "")
+
+
+def draft_note(messages: Sequence[BaseMessage]) -> str | None:
+    """Once the instances and the camera are measured: the caption composed from the evidence so far, which
+    states only the sure facts, for the model to submit or to improve. A small text-only model that writes
+    from nothing misreads the evidence ("the car is on a bicycle"); one given a grounded draft keeps its
+    facts and spends its words on the wording."""
+    from agent.core.composer import compose
+    from agent.core.evidence import CameraMotion, Instances, VideoMetadata, evidence_in, evidence_of
+
+    evidence = evidence_in([m for m in messages if isinstance(m, ToolMessage)])
+    if evidence_of(evidence, Instances) is None or evidence_of(evidence, CameraMotion) is None:
+        return None
+    meta = evidence_of(evidence, VideoMetadata)
+    draft = compose(evidence, meta.file_name if meta else "video").to_dict()
+    return ("A draft caption composed from the tools' results; it states only what they measured surely:\n"
+            + json.dumps(draft, ensure_ascii=False, separators=(",", ":"))
+            + f"\nWhen the evidence is complete, call {SUBMIT} with this draft. Reword a field or add detail only "
+              "where a tool result above supports it; keep every fact of the draft; never add what no tool measured.")
 
 
 def _reply(completion: dict, model_label: str, seconds: float, expects_call: bool) -> AIMessage:

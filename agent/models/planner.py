@@ -22,7 +22,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agent.core.caption import STRUCTURAL_KEY
 from agent.core.composer import compose
-from agent.core.evidence import VideoMetadata, evidence_of, instances_of
+from agent.core.evidence import VideoMetadata, evidence_in, evidence_of, instances_of
 
 SUBMIT = "submit_caption"
 # how the planner uses a tool that takes arguments (each tool's ``offline_role`` declaration)
@@ -60,17 +60,9 @@ class OfflinePlanner(BaseChatModel):
 
     # -- the plan --------------------------------------------------------------------------
     def next_step(self, messages: list[BaseMessage]) -> AIMessage:
-        evidence: dict[str, Any] = {}
-        called: set[str] = set()
-        for m in messages:
-            if isinstance(m, ToolMessage):
-                called.add(m.name or "")
-                if isinstance(m.artifact, dict):
-                    for name, found in (m.artifact.get("dependencies") or {}).items():
-                        if found is not None:
-                            evidence.setdefault(name, found)
-                    if m.artifact.get("evidence") is not None:
-                        evidence[m.name] = m.artifact["evidence"]
+        results = [m for m in messages if isinstance(m, ToolMessage)]
+        evidence = evidence_in(results)
+        called = {m.name or "" for m in results}
         for name in self.plan:
             if name not in called:
                 return _call(name, {}, f"Next I need {name.replace('_', ' ')}.")
