@@ -61,7 +61,8 @@ def test_position_is_decoded_in_the_grid_form_of_the_rules():
 
     pattern = local.call_schema([submit_spec()])["$defs"]["Instance"]["properties"]["Position"]["pattern"]
     for good in ["The person moves from the middle-right to the middle-left.", "A red car stays at the bottom-right.",
-                 "The dog moves from the top-left to the center, slowing down."]:
+                 "The dog moves from the top-left to the center, slowing down.",
+                 "The animal is at the middle-left."]:  # the composer's form when the motion is unsure
         assert re.fullmatch(pattern, good), good
     for bad in ["center", "The dog moves from the left to the center.", "Middle-right to Middle-left in static, un "
                 "moves from the middle-right to the middle-left in a static background."]:
@@ -131,6 +132,7 @@ def test_once_instances_and_camera_are_measured_the_model_gets_a_grounded_draft(
     chat = local.to_chat([*first, found, camera], [*TOOLS, submit_spec()])
     assert chat[-1]["role"] == "user" and chat[-1]["content"].startswith("A draft caption composed from the tools")
     draft = json.loads(chat[-1]["content"].splitlines()[1])
+    assert draft["Video"] == "a.mp4"  # from the first message: the metadata was not read
     assert draft["Structural Description"]["Main Instance"]["No.0"]["Class"] == "person"
     assert "static" in draft["Structural Description"]["Camera Movement"].lower()
     assert "draft" not in local.to_chat([*first, found, camera], TOOLS)[-1]["content"]  # no submission offered

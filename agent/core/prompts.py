@@ -54,7 +54,8 @@ Rules:
 - Concrete colour, shape, material and clothing; for people: clothing, age range, hair, accessories when known.
 - Actions: what each instance does and how that changes. Position in grid words (top-left, top-middle,
   top-right, middle-left, center, middle-right, bottom-left, bottom-middle, bottom-right):
-  "<class> moves from the <cell> to the <cell>" or "<class> stays at the <cell>".
+  "<class> moves from the <cell> to the <cell>" or "<class> stays at the <cell>" ("is at" when its
+  motion is unsure).
 - Camera Movement agrees with the measured camera motion; add speed and shot distance when clear.
 - Never: sound, metaphors, personification, intent or feelings, timestamps, durations ("for 3
   seconds") or frame numbers, bullet points, blurring, masks or other processing. Prefer neutral or positive words; check_lexicon checks wording.

@@ -46,8 +46,8 @@ CELL = "(top-left|top-middle|top-right|middle-left|center|middle-right|bottom-le
 # caption fields whose form the rules fix, held to it while the reply is decoded
 FIELD_FORMS = {
     "Global Description": {"maxLength": 180},  # one sentence of at most 20 words
-    "Position": {"pattern": rf"^(The|A|An) [a-z][a-z -]{{0,30}} (moves from the {CELL} to the {CELL}|stays at the "
-                            rf"{CELL})[a-z ,'-]{{0,40}}\.$"},
+    "Position": {"pattern": rf"^(The|A|An) [a-z][a-z -]{{0,30}} (moves from the {CELL} to the {CELL}|(stays|is) "
+                            rf"at the {CELL})[a-z ,'-]{{0,40}}\.$"},
 }
 SUBMIT = "submit_caption"
 
@@ -278,13 +278,13 @@ def draft_note(messages: Sequence[BaseMessage]) -> str | None:
     from nothing misreads the evidence ("the car is on a bicycle"); one given a grounded draft keeps its
     facts and spends its words on the wording."""
     from agent.core.composer import compose
-    from agent.core.evidence import CameraMotion, Instances, VideoMetadata, evidence_in, evidence_of
+    from agent.core.evidence import CameraMotion, Instances, evidence_in, evidence_of
+    from agent.models.planner import video_name
 
     evidence = evidence_in([m for m in messages if isinstance(m, ToolMessage)])
     if evidence_of(evidence, Instances) is None or evidence_of(evidence, CameraMotion) is None:
         return None
-    meta = evidence_of(evidence, VideoMetadata)
-    draft = compose(evidence, meta.file_name if meta else "video").to_dict()
+    draft = compose(evidence, video_name(messages, evidence)).to_dict()
     return ("A draft caption composed from the tools' results; it states only what they measured surely:\n"
             + json.dumps(draft, ensure_ascii=False, separators=(",", ":"))
             + f"\nWhen the evidence is complete, call {SUBMIT} with this draft. Reword a field or add detail only "

@@ -74,7 +74,7 @@ class OfflinePlanner(BaseChatModel):
                 if target not in answers:
                     return _call(describer, {"target": target}, f"Asking the local model about {target}.")
         sections = self.section_writer(evidence) if self.section_writer else {}
-        draft = compose(evidence, self._video_name(messages, evidence), sections).to_dict()
+        draft = compose(evidence, video_name(messages, evidence), sections).to_dict()
         draft = _with_answers(draft, answers, _rejected_fields(messages))
         last = messages[-1] if messages else None
         fields = _fields(draft)
@@ -85,19 +85,21 @@ class OfflinePlanner(BaseChatModel):
             draft = _reword(draft, last.artifact.get("evidence") or {})
         return _call(SUBMIT, draft, "Submitting the caption composed from the evidence.")
 
-    @staticmethod
-    def _video_name(messages: list[BaseMessage], evidence: dict[str, Any]) -> str:
-        meta = evidence_of(evidence, VideoMetadata)
-        if meta:
-            return meta.file_name
-        for m in messages:
-            if isinstance(m, HumanMessage):
-                text = m.content if isinstance(m.content, str) else " ".join(
-                    p.get("text", "") for p in m.content if isinstance(p, dict))
-                found = VIDEO_LINE.search(text)
-                if found:
-                    return found.group(1).strip()
-        return "video"
+
+
+def video_name(messages: Sequence[BaseMessage], evidence: dict[str, Any]) -> str:
+    """The clip's file name: from its metadata, else from the first message's "Video file:" line."""
+    meta = evidence_of(evidence, VideoMetadata)
+    if meta:
+        return meta.file_name
+    for m in messages:
+        if isinstance(m, HumanMessage):
+            text = m.content if isinstance(m.content, str) else " ".join(
+                p.get("text", "") for p in m.content if isinstance(p, dict))
+            found = VIDEO_LINE.search(text)
+            if found:
+                return found.group(1).strip()
+    return "video"
 
 
 def _call(name: str, args: dict[str, Any], thought: str) -> AIMessage:
