@@ -78,6 +78,12 @@ def test_a_tool_is_offered_until_called_the_wording_check_again_after_a_submissi
     assert offered("read_metadata", "check_lexicon") == ["sample_frames", "submit_caption"]
     assert offered("read_metadata", "check_lexicon", "submit_caption") == ["sample_frames", "check_lexicon",
                                                                            "submit_caption"]
+    # with a plan, the submission is offered once each of its tools has been called
+    planned = [t["function"]["name"] for t in local._still_offered([*TOOLS, submit_spec()], [], ["read_metadata"])]
+    assert "submit_caption" not in planned
+    asked = [AIMessage("", tool_calls=[{"name": "read_metadata", "args": {}, "id": "1"}])]
+    assert "submit_caption" in [t["function"]["name"] for t in local._still_offered([*TOOLS, submit_spec()], asked,
+                                                                                     ["read_metadata"])]
 
 
 def test_the_compact_prompt_keeps_every_rule_in_fewer_characters():
@@ -136,6 +142,7 @@ def test_once_instances_and_camera_are_measured_the_model_gets_a_grounded_draft(
     assert draft["Structural Description"]["Main Instance"]["No.0"]["Class"] == "person"
     assert "static" in draft["Structural Description"]["Camera Movement"].lower()
     assert "draft" not in local.to_chat([*first, found, camera], TOOLS)[-1]["content"]  # no submission offered
+    assert "draft" not in local.to_chat([*first, found, camera], [*TOOLS, submit_spec()], TOOLS)[-1]["content"]
 
 
 def test_specs_name_the_model_file():

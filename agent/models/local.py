@@ -210,9 +210,11 @@ def grammar(schema: dict) -> str:
     return "%llguidance {}\nstart: %json " + json.dumps(compact, separators=(",", ":"))
 
 
-def _still_offered(tools: list[dict], messages: Sequence[BaseMessage]) -> list[dict]:
+def _still_offered(tools: list[dict], messages: Sequence[BaseMessage], plan: Sequence[str] = ()) -> list[dict]:
     """The tools not called yet; a tool that takes arguments (the wording check) comes back after
-    each submission (its answer depends on the text it is given). The submission is always offered."""
+    each submission (its answer depends on the text it is given). The submission is offered once every
+    tool of the ``plan`` (the measurements a caption rests on) has been called: a small model that
+    submits early writes about a background nobody measured."""
     called: set[str] = set()
     since_submission: set[str] = set()
     for m in messages:
@@ -223,7 +225,10 @@ def _still_offered(tools: list[dict], messages: Sequence[BaseMessage]) -> list[d
     for spec in tools:
         fn = spec.get("function", spec)
         takes_arguments = bool((fn.get("parameters") or {}).get("required"))
-        if fn["name"] == SUBMIT or fn["name"] not in (since_submission if takes_arguments else called):
+        if fn["name"] == SUBMIT:
+            if all(name in called for name in plan):
+                out.append(spec)
+        elif fn["name"] not in (since_submission if takes_arguments else called):
             out.append(spec)
     return out
 
@@ -240,9 +245,11 @@ def _call_text(call: dict) -> str:
     return json.dumps({"name": call["name"], "arguments": call["args"]}, ensure_ascii=False, separators=(",", ":"))
 
 
-def to_chat(messages: Sequence[BaseMessage], tools: list[dict]) -> list[dict]:
-    """LangChain messages as the runtime's chat: the compact prompt and tool lines, text only,
-    tool calls as the JSON the model writes, tool results as user turns."""
+def to_chat(messages: Sequence[BaseMessage], tools: list[dict], offered: list[dict] | None = None) -> list[dict]:
+    """LangChain messages as the runtime's chat: the compact prompt and tool lines (all ``tools``, so the
+    prompt's start stays the same turn after turn, for the runtime's prompt cache), text only, tool calls
+    as the JSON the model writes, tool results as user turns; the draft once the submission is offered
+    (``offered``, default all)."""
     from agent.core.prompts import compact_form, compact_tool_lines, text_only
 
     chat: list[dict] = []
@@ -262,7 +269,7 @@ def to_chat(messages: Sequence[BaseMessage], tools: list[dict]) -> list[dict]:
             # this model reads text only: a later message that carries images says nothing to it
             if text.strip() and not (shows_images and any(c["role"] == "user" for c in chat)):
                 chat.append({"role": "user", "content": text_only(text) if shows_images else text})
-    note = draft_note(messages) if any(_name(t) == SUBMIT for t in tools) else None
+    note = draft_note(messages) if any(_name(t) == SUBMIT for t in (tools if offered is None else offered)) else None
     if note:
         chat.append({"role": "user", "content": note})
     return chat
@@ -319,6 +326,7 @@ class LocalChatModel(BaseChatModel):
 
     spec: str = PREFIX
     tools: list[dict] = []
+    plan: list[str] = []  # the tools with a plan position: called before the submission is offered
     temperature: float = 0.0
     max_tokens: int = 2048
     takes_json_schema: bool = True  # invoke(..., json_schema=S) decodes the reply under S
@@ -336,13 +344,14 @@ class LocalChatModel(BaseChatModel):
 
         ordered = sorted(tools, key=place)  # stable: the others keep their order, the submission last
         specs = [t if isinstance(t, dict) else convert_to_openai_tool(t) for t in ordered]
-        return self.model_copy(update={"tools": specs})
+        plan = [_name(spec) for t, spec in zip(ordered, specs) if place(t) != float("inf")]
+        return self.model_copy(update={"tools": specs, "plan": plan})
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
         model = load(self.spec)
-        offered = _still_offered(self.tools, messages) if self.tools else []
+        offered = _still_offered(self.tools, messages, self.plan) if self.tools else []
         schema = kwargs.get("json_schema") or (call_schema(offered) if offered else None)
-        request: dict[str, Any] = {"messages": to_chat(messages, self.tools), "max_tokens": self.max_tokens,
+        request: dict[str, Any] = {"messages": to_chat(messages, self.tools, offered), "max_tokens": self.max_tokens,
                                    "temperature": self.temperature}
         if schema is not None:
             request["grammar"] = grammar(_bounded(schema))
