@@ -56,6 +56,15 @@ def test_the_call_schema_is_one_of_the_offered_tools_with_their_required_argumen
     assert '"whitespace_flexible":false' in local.grammar(schema)
 
 
+def test_maps_with_free_keys_are_bounded():
+    """The wording check's ``fields`` (any field name to its text) once ran to max_tokens in a 0.5B reply."""
+    schema = local.call_schema([*TOOLS, submit_spec()])
+    text = json.dumps(local._bounded(schema))
+    assert '"maxProperties": 10' in text
+    fields = local._bounded({"type": "object", "additionalProperties": {"type": "string"}})
+    assert fields["maxProperties"] == local.MAX_FREE_KEYS and fields["additionalProperties"]["maxLength"] == 400
+
+
 def test_position_is_decoded_in_the_grid_form_of_the_rules():
     import re
 

@@ -41,6 +41,7 @@ RUNTIME = "xllamacpp==2026.10.11549"
 ENV_THREADS = "INSTANCE_AGENT_LLM_THREADS"
 CONTEXT_TOKENS = 8192
 MAX_STRING_CHARS = 400  # a free-text field of a constrained reply; bounds a small model's run-on text
+MAX_FREE_KEYS = 10  # keys of a map with free keys (the wording check's fields, the instances)
 INSTANCE_KEY = r"^No\.[0-9]{1,2}$"
 CELL = "(top-left|top-middle|top-right|middle-left|center|middle-right|bottom-left|bottom-middle|bottom-right)"
 # caption fields whose form the rules fix, held to it while the reply is decoded
@@ -149,8 +150,9 @@ def load(spec: str) -> LoadedModel:
 
 # -- the constrained reply ---------------------------------------------------------------------
 def _bounded(schema: Any) -> Any:
-    """The schema with free strings neither empty nor endless (a small model can run on forever), the
-    fields of :data:`FIELD_FORMS` in the form the rules give, and instances keyed ``No.N``."""
+    """The schema with free strings neither empty nor endless and maps with free keys bounded (a small
+    model can run on forever), the fields of :data:`FIELD_FORMS` in the form the rules give, and
+    instances keyed ``No.N``."""
     if isinstance(schema, dict):
         out = {k: _bounded(v) for k, v in schema.items()}
         if isinstance(out.get("properties"), dict):
@@ -163,6 +165,9 @@ def _bounded(schema: Any) -> Any:
                 and isinstance(out.get("additionalProperties"), dict) and not out.get("properties"):
             out["patternProperties"] = {INSTANCE_KEY: out.pop("additionalProperties")}
             out["additionalProperties"] = False
+        free_keys = isinstance(out.get("additionalProperties"), dict) or "patternProperties" in out
+        if out.get("type") == "object" and free_keys and "maxProperties" not in out:
+            out["maxProperties"] = MAX_FREE_KEYS  # else a small model can add keys until max_tokens (2048 seen)
         return out
     if isinstance(schema, list):
         return [_bounded(v) for v in schema]
