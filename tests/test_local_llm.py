@@ -56,6 +56,15 @@ def test_the_call_schema_is_one_of_the_offered_tools_with_their_required_argumen
     assert '"whitespace_flexible":false' in local.grammar(schema)
 
 
+def test_the_global_description_is_decoded_in_at_most_25_words():
+    """enhance's repair once kept a 32-word Global Description twice: the wording rules allow 30."""
+    import re
+
+    pattern = local._bounded({"properties": {"Global Description": {"type": "string"}}})["properties"][
+        "Global Description"]["pattern"]
+    assert re.fullmatch(pattern, " ".join(["word"] * 25)) and not re.fullmatch(pattern, " ".join(["word"] * 26))
+
+
 def test_maps_with_free_keys_are_bounded():
     """The wording check's ``fields`` (any field name to its text) once ran to max_tokens in a 0.5B reply."""
     schema = local.call_schema([*TOOLS, submit_spec()])

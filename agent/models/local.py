@@ -46,7 +46,8 @@ INSTANCE_KEY = r"^No\.[0-9]{1,2}$"
 CELL = "(top-left|top-middle|top-right|middle-left|center|middle-right|bottom-left|bottom-middle|bottom-right)"
 # caption fields whose form the rules fix, held to it while the reply is decoded
 FIELD_FORMS = {
-    "Global Description": {"maxLength": 180},  # one sentence of at most 20 words
+    # one sentence of at most 20 words asked, 30 allowed by the wording rules: 25 words at most while decoding
+    "Global Description": {"maxLength": 180, "pattern": r"^[^ ]+( [^ ]+){0,24}$"},
     "Position": {"pattern": rf"^(The|A|An) [a-z][a-z -]{{0,30}} (moves from the {CELL} to the {CELL}|(stays|is) "
                             rf"at the {CELL})[a-z ,'-]{{0,40}}\.$"},
 }
