@@ -36,14 +36,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "tools" / "vision" / "manifest.json"
+sys.path.insert(0, str(ROOT))
 
-
-def sha256(path: Path) -> str:  # (this script runs in a throwaway TensorFlow venv of its own)
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+# standard library only, so it loads in the throwaway TensorFlow venv this script runs in
+from agent.core.model_files import sha256_file as sha256  # noqa: E402
 
 
 def same_model(a: Path, b: Path) -> bool:

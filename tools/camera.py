@@ -32,6 +32,10 @@ from .shots import motion_in_transition, motion_shots
 PAN_MIN = 0.02  # frame widths (or heights) per second
 ZOOM_MIN = 0.03  # log scale per second (3 %/s)
 ROLL_MIN = 2.0  # degrees per second
+# the similarity fit's four rates, in its order: name, the net rate above which a move is named, the move
+# a positive rate makes, the move a negative one makes
+AXES = (("pan", PAN_MIN, "pan right", "pan left"), ("tilt", PAN_MIN, "tilt up", "tilt down"),
+        ("zoom", ZOOM_MIN, "zoom in", "zoom out"), ("roll", ROLL_MIN, "roll clockwise", "roll counterclockwise"))
 CONSISTENCY_MIN = 0.5  # |net| / total path: jitter around zero scores near 0
 SHAKE_MIN = 0.002  # residual translation velocity, frame widths per 0.1 s
 MIN_INLIERS = 12
@@ -265,12 +269,7 @@ def summarise(valid_and_failed: list[PairMotion], w: int, h: int) -> CameraMotio
     pan, tilt, zoom, roll = (float(v) for v in rates)
 
     prims = []
-    for value, minimum, cons, pos, neg in (
-        (pan, PAN_MIN, consistency[0], "pan right", "pan left"),
-        (tilt, PAN_MIN, consistency[1], "tilt up", "tilt down"),
-        (zoom, ZOOM_MIN, consistency[2], "zoom in", "zoom out"),
-        (roll, ROLL_MIN, consistency[3], "roll clockwise", "roll counterclockwise"),
-    ):
+    for value, cons, (_, minimum, pos, neg) in zip((pan, tilt, zoom, roll), consistency, AXES):
         if abs(value) >= minimum and cons >= CONSISTENCY_MIN:
             prims.append(pos if value > 0 else neg)
 
@@ -315,10 +314,7 @@ def summarise(valid_and_failed: list[PairMotion], w: int, h: int) -> CameraMotio
 
 
 # each move: the rate that measures it, its threshold, and the sign of that rate for the move
-MOVES = {"pan right": ("pan", PAN_MIN, 1), "pan left": ("pan", PAN_MIN, -1),
-         "tilt up": ("tilt", PAN_MIN, 1), "tilt down": ("tilt", PAN_MIN, -1),
-         "zoom in": ("zoom", ZOOM_MIN, 1), "zoom out": ("zoom", ZOOM_MIN, -1),
-         "roll clockwise": ("roll", ROLL_MIN, 1), "roll counterclockwise": ("roll", ROLL_MIN, -1)}
+MOVES = {move: (rate, minimum, sign) for rate, minimum, pos, neg in AXES for move, sign in ((pos, 1), (neg, -1))}
 
 
 def absence_ratings(prims: list[str], rates: dict[str, float], base: float) -> dict[str, float]:

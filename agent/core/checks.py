@@ -24,6 +24,9 @@ from agent.core.vocab import (
 BASE = f"{STRUCTURAL_KEY}.Main Instance"
 PLURAL_PEOPLE = {"people", "men", "women", "children", "folk", "police"}
 PERSON_WORDS = set(words()["person_kinds"])  # kept for plugins that read it
+# "a man", "an old woman", "a helmeted cyclist": one more person named
+ONE_PERSON = re.compile(r"\ban? (?:[a-z-]+ ){0,2}?(%s)\b" % "|".join(
+    w for w in words()["person_kinds"] if not w.endswith("s") and w not in PLURAL_PEOPLE))
 
 
 def _norm(text: str) -> str:
@@ -274,9 +277,7 @@ def _counted(sentence: str, counts: dict[str, tuple[int, int, bool]]) -> list[tu
             out.append((claimed, phrase, cls))
     people = [(n, phrase) for n, phrase, cls in out if cls == "person"]
     if people:
-        kinds = "|".join(w for w in words()["person_kinds"] if not w.endswith("s") and w not in PLURAL_PEOPLE)
-        singles = [m.group(1) for m in re.finditer(rf"\ban? (?:[a-z-]+ ){{0,2}}?({kinds})\b",
-                                                  plain_text(sentence).lower())]
+        singles = [m.group(1) for m in ONE_PERSON.finditer(plain_text(sentence).lower())]
         if singles:
             total = sum(n for n, _ in people) + len(singles)
             out.append((total, " and ".join([p for _, p in people] + [f"a {w}" for w in singles]), "person"))

@@ -30,8 +30,8 @@ Rules for the text:
   when they are clear.
 - Videos are silent: never describe sound. No metaphors or personification, no guesses about intent
   or feelings, no timestamps, durations ("for 3 seconds") or frame numbers, no bullet points, never
-  mention blurring, masks or other processing. Prefer neutral or positive descriptive words over negative ones; check_lexicon
-  flags problems before you submit.
+  mention blurring, masks or other processing. Prefer neutral or positive descriptive words over
+  negative ones; check_lexicon flags problems before you submit.
 """
 
 

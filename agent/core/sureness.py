@@ -35,6 +35,7 @@ from agent.core.vocab import grid_cell
 CAMERA = "camera"
 BACKGROUND = "background"
 METADATA = "metadata"
+ABSENT = "no "  # a camera fact "no zoom in": how sure it is that the camera did not zoom in
 NOT_SURE = SURE - 0.05  # where a derived rating is capped when the evidence says the fact is advice
 
 
@@ -250,9 +251,6 @@ def _absence_cap(confidence: float, used: int, total: int, covered: float, smoot
 
 def _with_absences(rating: dict[str, float], cap: float) -> dict[str, float]:
     return {k: (min(v, cap) if k.startswith(ABSENT) else v) for k, v in rating.items()}
-
-
-ABSENT = "no "  # a camera fact "no zoom in": how sure it is that the camera did not zoom in
 
 
 def absent(ratings: dict[str, dict[str, float]], subject: str, move: str) -> float | None:

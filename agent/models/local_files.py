@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from agent.core.model_files import DEFAULT_DIR, ENV_DIR, models_dir, sha256_file  # noqa: F401 - the models folder
+from agent.core.model_files import models_dir, sha256_file  # noqa: F401 - callers read them here
 
 FETCH = "python scripts/fetch_llm.py"
 DEFAULT_MODEL = "1.5b"

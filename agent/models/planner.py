@@ -86,7 +86,6 @@ class OfflinePlanner(BaseChatModel):
         return _call(SUBMIT, draft, "Submitting the caption composed from the evidence.")
 
 
-
 def video_name(messages: Sequence[BaseMessage], evidence: dict[str, Any]) -> str:
     """The clip's file name: from its metadata, else from the first message's "Video file:" line."""
     meta = evidence_of(evidence, VideoMetadata)

@@ -19,7 +19,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from agent.core.model_files import DEFAULT_DIR, ENV_DIR, models_dir, sha256_file  # noqa: F401 - the models folder
+from agent.core.model_files import models_dir, sha256_file  # noqa: F401 - callers read them here
 from tools.weights import WeightsMissing, keep_loaded
 
 HERE = Path(__file__).resolve().parent
