@@ -327,7 +327,8 @@ def _model_event(ctx, step: int, raw: AIMessage, reply: AIMessage, seconds: floa
              calls=[{"tool": c["name"], "args": c["args"]} for c in reply.tool_calls],
              text=_short(reply.content) if isinstance(reply.content, str) else "",
              tokens=meta.get("total_tokens", 0), prompt_tokens=int(meta.get("input_tokens", 0)),
-             completion_tokens=int(meta.get("output_tokens", 0)), recovered=recovered)
+             completion_tokens=int(meta.get("output_tokens", 0)), recovered=recovered,
+             planned=bool((raw.response_metadata or {}).get("planned")))
 
 
 def _short(text: str, limit: int = 160) -> str:

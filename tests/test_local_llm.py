@@ -163,6 +163,47 @@ def test_once_instances_and_camera_are_measured_the_model_gets_a_grounded_draft(
     assert "draft" not in local.to_chat([*first, found, camera], [*TOOLS, submit_spec()], TOOLS)[-1]["content"]
 
 
+def test_the_plan_is_measured_before_the_model_is_asked_and_read_in_one_turn(monkeypatch):
+    """The plan's calls take no model call (a 2-core machine spent a minute writing them); the model then
+    reads their results after the first message, in one turn, with only the other tools listed."""
+    monkeypatch.setattr(local, "load", lambda spec: pytest.fail("the model was called for a planned step"))
+    model = local.LocalChatModel(spec="local:0.5b", tools=[*TOOLS, submit_spec()], plan=["read_metadata"])
+    first = [SystemMessage(SYSTEM_PROMPT), HumanMessage("Video file: a.mp4")]
+    step = model.invoke(first)
+    assert [c["name"] for c in step.tool_calls] == ["read_metadata"] and step.response_metadata[local.PLANNED]
+    assert step.usage_metadata["input_tokens"] == 0
+    result = ToolMessage('{"duration_s":3.0,"audio":false,"shots":[[0.0,1.5]]}\n(unsure x)',
+                         tool_call_id=step.tool_calls[0]["id"], name="read_metadata")
+    chat = local.to_chat([*first, step, result], model.tools, planned=model.plan)
+    assert [c["role"] for c in chat] == ["system", "user"]  # no assistant turn the model did not write
+    assert chat[1]["content"].endswith("Result of read_metadata:\nduration_s: 3\naudio: no\nshots: [0, 1.5]\n(unsure x)")
+    assert "- read_metadata" not in chat[0]["content"] and "- check_lexicon" in chat[0]["content"]
+    assert local.next_planned([*first, step, result], model.plan) is None
+
+
+def test_the_draft_is_accepted_by_name_and_submitted_as_it_is():
+    draft = {"Video": "a.mp4", "Global Description": "A person stands."}
+    completion = {"choices": [{"message": {"content": '{"name":"submit_draft","arguments":{}}'}}],
+                  "usage": {"prompt_tokens": 900, "completion_tokens": 9}}
+    reply = local._reply(completion, "local:0.5b", 1.0, expects_call=True, draft=draft)
+    assert reply.tool_calls[0]["name"] == "submit_caption" and reply.tool_calls[0]["args"] == draft
+    assert reply.response_metadata["accepted_draft"] and reply.usage_metadata["output_tokens"] == 9
+    # offered beside the submission: its option takes no arguments
+    schema = local.call_schema([submit_spec(), local.ACCEPT_SPEC])
+    accept = [o for o in schema["oneOf"] if o["properties"]["name"]["const"] == "submit_draft"][0]
+    assert accept["properties"]["arguments"]["properties"] == {}
+
+
+def test_a_plain_result_keeps_every_fact_of_the_json():
+    from agent.core.prompts import plain_result
+
+    text = plain_result('{"count":2,"instances":[{"id":"No.0","colours":["black","gray"],"guesses":{"car":0.401}},'
+                        '{"id":"No.1","moving":true,"box":null}],"note":"x"}\n(unsure: No.0 colours 0.40)')
+    assert text == ("count: 2\ninstances:\n- id=No.0, colours=[black, gray], guesses=(car=0.4)\n"
+                    "- id=No.1, moving=yes, box=none\nnote: x\n(unsure: No.0 colours 0.40)")
+    assert plain_result("not json\nat all") == "not json\nat all"
+
+
 def test_specs_name_the_model_file():
     assert local.resolve("local") == ("local:1.5b", models_dir() / LOCAL_MODELS["1.5b"]["file"])
     assert local.resolve("local:0.5b") == ("local:0.5b", models_dir() / LOCAL_MODELS["0.5b"]["file"])
@@ -274,13 +315,18 @@ def test_the_real_small_model_drives_a_caption_run_with_real_calls_and_tokens(tm
 
     clip = tmp_path / "one.mp4"
     render_clip(random_scene(2, "static", n_objects=1, duration_s=2.0), clip)
-    # three model turns, then the run ends (a submission, or the fallback: both go through the graph)
-    rec = caption_video(clip, Settings(llm="local:0.5b", runs_dir=tmp_path / "runs", max_repairs=0, max_steps=3,
+    # the plan's five measurements, then at most three model turns (a submission, or the fallback)
+    rec = caption_video(clip, Settings(llm="local:0.5b", runs_dir=tmp_path / "runs", max_repairs=0, max_steps=8,
                                        max_tokens=600))
     events = [json.loads(line) for line in (Path(rec.run_dir) / "trace.jsonl").read_text().splitlines()]
-    model_events = [e for e in events if e["event"] == "model"]
-    assert rec.usage.llm == "local:0.5b" and 2 <= rec.usage.calls == len(model_events) <= 3
-    assert rec.usage.prompt_tokens == sum(e["prompt_tokens"] for e in model_events) > 500
+    planned = [e for e in events if e["event"] == "model" and e["planned"]]
+    model_events = [e for e in events if e["event"] == "model" and not e["planned"]]
+    assert [e["calls"][0]["tool"] for e in planned] == ["read_metadata", "estimate_camera_motion", "detect_instances",
+                                                        "segment_and_blur", "describe_background"]
+    assert rec.usage.planned == 5 and all(e["prompt_tokens"] == 0 for e in planned)
+    assert rec.usage.llm == "local:0.5b" and 1 <= rec.usage.calls == len(model_events) <= 3
+    # the first request holds the plan's results: hundreds of tokens, counted by the runtime
+    assert rec.usage.prompt_tokens == sum(e["prompt_tokens"] for e in model_events) > 800
     assert rec.usage.completion_tokens == sum(e["completion_tokens"] for e in model_events) > 0
     assert all(e["duration_s"] > 0 and e["calls"] for e in model_events)  # every reply is a tool call
     assert rec.status in ("ok", "degraded") and rec.caption is not None

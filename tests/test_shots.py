@@ -103,7 +103,7 @@ def test_shot_rules():
 def test_tools_measure_within_shots(montage, tmp_path):
     ctx = context(montage, tmp_path)
     meta = ctx.tools["read_metadata"](ctx).summary
-    assert meta["shots"] == 2 and meta["cuts_at_s"] == [2.0] and meta["transitions"] == ["cut at 2.00 s"]
+    assert meta["shots"] == 2 and meta["shot_spans_s"][1][0] == 2.0 and meta["transitions"] == ["cut at 2.00 s"]
     evidence = ctx.evidence["read_metadata"]
     assert [s["start_frame"] for s in evidence["shot_spans"]] == [0, 50]
     camera = ctx.tools["estimate_camera_motion"](ctx).evidence

@@ -422,9 +422,7 @@ class EstimateCameraMotion(Tool):
                    "hint": result.hint}
         if result.label not in (STATIC, UNCLEAR) and not result.per_shot:
             summary["rates_per_s"] = result.rates
-        if result.per_shot:
-            summary["per_shot"] = [{"shot": s.index + 1, "start_s": s.start_s, "end_s": s.end_s, "label": s.label,
-                                    "speed": s.speed} for s in result.per_shot]
+        # a montage's label and hint already say each shot's move and speed; the evidence keeps its times
         return Observation(summary, result)
 
 

@@ -71,7 +71,6 @@ class ReadMetadata(Tool):
             summary["variable_frame_rate"] = True
         if shots.count > 1:
             summary["shots"] = evidence.shots
-            summary["cuts_at_s"] = cuts  # when each new shot starts
             summary["shot_spans_s"] = [[s["start_s"], s["end_s"]] for s in spans]
         if transitions and (shots.count > 1 or any(t["kind"] != "cut" for t in transitions)):
             summary["transitions"] = [f"{t['kind']} {t['start_s']:.2f}-{t['end_s']:.2f} s" if t["end_s"] > t["start_s"]

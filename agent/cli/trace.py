@@ -47,7 +47,8 @@ def format_event(event: dict[str, Any]) -> Text | None:
                              (f"  llm={event.get('llm')}  frames={event.get('frames')}", "dim"))
     if kind == "model":
         calls = ", ".join(c["tool"] for c in event.get("calls", [])) or "no tool call"
-        t = Text.assemble(("step ", "dim"), (f"{event['step']:>2}", "bold"), "  model → ", (calls, "cyan"),
+        who = "  plan  → " if event.get("planned") else "  model → "  # a plan step takes no model call
+        t = Text.assemble(("step ", "dim"), (f"{event['step']:>2}", "bold"), who, (calls, "cyan"),
                           (f"  {event['duration_s']:.2f}s", "dim"))
         if event.get("tokens"):
             t.append(f"  {event['tokens']} tok", "dim")
@@ -126,7 +127,7 @@ class Totals:
         kind = event.get("event")
         if kind == "start":
             self.model = event.get("llm") not in ("offline", None)
-        elif kind == "model":
+        elif kind == "model" and not event.get("planned"):
             self.calls += 1
             self.tokens += int(event.get("tokens") or 0)
         elif kind == "tool":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 SYSTEM_PROMPT = """\
 You write instance-aware structured captions of short video clips for training text-to-video models.
 
@@ -89,6 +92,43 @@ def compact_tool_lines(tools: list[dict]) -> str:
         first = (fn.get("description") or "").split(". ")[0].strip().rstrip(".")
         lines.append(f"- {fn['name']}({args}): {first}.")
     return "Tools:\n" + "\n".join(lines)
+
+
+def _plain_value(value: Any, inner: bool = False) -> str:
+    """A JSON value in plain words; a list inside an object or another list is bracketed."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "none"
+    if isinstance(value, float):  # each digit is a token of a small model's prompt: two decimals say enough
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k}={_plain_value(v, True)}" for k, v in value.items()) + ")"
+    if isinstance(value, list):
+        text = ", ".join(_plain_value(v, True) for v in value)
+        return f"[{text}]" if inner else text
+    return str(value)
+
+
+def plain_result(text: str) -> str:
+    """A tool's JSON result as ``key: value`` lines, a list of objects one item a line: the same facts
+    in fewer tokens of a small model's prompt (no quotes, no braces, numbers to two decimals). Lines after the
+    JSON (the unsure note) and text that is not JSON stay as they are."""
+    head, _, rest = text.partition("\n")
+    try:
+        data = json.loads(head)
+    except ValueError:
+        return text
+    if not isinstance(data, dict):
+        return text
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            lines.append(f"{key}:")
+            lines.extend("- " + _plain_value(item)[1:-1] for item in value)
+        else:
+            lines.append(f"{key}: {_plain_value(value)}")
+    return "\n".join(lines) + (f"\n{rest}" if rest else "")
 
 
 FRAMES_ATTACHED = "The sampled frames are attached in time order (left to right, top to bottom)."

@@ -14,6 +14,12 @@ submission included, written without optional whitespace. The model gets the com
 tool listing. A tool is offered until it has been called (asked again, it measures the same), one
 that takes arguments (the wording check) again after each submission. Token counts and seconds come from the runtime.
 
+The offline plan's measurements (metadata, frames, camera, instances, segmentation, background) are
+taken first, without asking the model (:func:`next_planned`; the trace shows them as plan steps):
+they are needed before any submission and their order is fixed. The model then reads them in one
+request with the caption composed from them (:func:`grounded_draft`), and chooses: another tool, the
+draft as it is (``submit_draft``, a reply of a few tokens), or a caption of its own.
+
 One model per file, context size and thread count is loaded per process and shared by every run in
 it; calls to it are serialised (one llama.cpp context decodes one sequence at a time here).
 """
@@ -52,6 +58,10 @@ FIELD_FORMS = {
                             rf"at the {CELL})[a-z ,'-]{{0,40}}\.$"},
 }
 SUBMIT = "submit_caption"
+ACCEPT_DRAFT = "submit_draft"  # a reply that submits the grounded draft as it is, without writing it out again
+ACCEPT_SPEC = {"type": "function", "function": {"name": ACCEPT_DRAFT, "description": "Submit the draft as it is.",
+                                                "parameters": {"type": "object", "properties": {}}}}
+PLANNED = "planned"  # response_metadata: a step taken from the offline plan without calling the model
 
 
 class LocalModelError(RuntimeError):
@@ -239,6 +249,14 @@ def _still_offered(tools: list[dict], messages: Sequence[BaseMessage], plan: Seq
     return out
 
 
+def next_planned(messages: Sequence[BaseMessage], plan: Sequence[str]) -> str | None:
+    """The first tool of the ``plan`` not called yet. Its measurements are needed before any submission
+    and their order is fixed, so the backend calls them without asking the model: the model reads
+    their results in one request instead of writing six calls with a request each."""
+    called = {c["name"] for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
+    return next((name for name in plan if name not in called), None)
+
+
 # -- messages ------------------------------------------------------------------------------------
 def _text(content: Any) -> str:
     if isinstance(content, str):
@@ -251,20 +269,36 @@ def _call_text(call: dict) -> str:
     return json.dumps({"name": call["name"], "arguments": call["args"]}, ensure_ascii=False, separators=(",", ":"))
 
 
-def to_chat(messages: Sequence[BaseMessage], tools: list[dict], offered: list[dict] | None = None) -> list[dict]:
+def to_chat(messages: Sequence[BaseMessage], tools: list[dict], offered: list[dict] | None = None,
+            planned: Sequence[str] = ()) -> list[dict]:
     """LangChain messages as the runtime's chat: the compact prompt and tool lines (all ``tools``, so the
     prompt's start stays the same turn after turn, for the runtime's prompt cache), text only, tool calls
-    as the JSON the model writes, tool results as user turns; the draft once the submission is offered
-    (``offered``, default all)."""
-    from agent.core.prompts import compact_form, compact_tool_lines, text_only
+    as the JSON the model writes, tool results as user turns in plain ``key: value`` lines (an unsure
+    note said by an earlier result left out); the draft once the submission is offered (``offered``,
+    default all). The tools of the plan (``planned``), called before the model is asked, are not listed,
+    and their results follow the first message in the same turn."""
+    from agent.core.prompts import compact_form, compact_tool_lines, plain_result, text_only
 
     chat: list[dict] = []
+    notes_shown: set[str] = set()
+    by_plan = {c["id"] for m in messages if isinstance(m, AIMessage) and (m.response_metadata or {}).get(PLANNED)
+               for c in m.tool_calls}
     for m in messages:
         if isinstance(m, SystemMessage):
             text = compact_form(_text(m.content))
-            chat.append({"role": "system", "content": text + ("\n" + compact_tool_lines(tools) if tools else "")})
+            listed = [t for t in tools if _name(t) not in planned]
+            chat.append({"role": "system", "content": text + ("\n" + compact_tool_lines(listed) if listed else "")})
         elif isinstance(m, ToolMessage):
-            chat.append({"role": "user", "content": f"Result of {m.name}:\n{_text(m.content)}"})
+            result, *notes = plain_result(_text(m.content)).split("\n(")  # a note already shown is left out
+            kept = [n for n in notes if n not in notes_shown]
+            notes_shown.update(notes)
+            text = f"Result of {m.name}:\n" + "\n(".join([result, *kept])
+            if m.tool_call_id in by_plan and chat and chat[-1]["role"] == "user":  # the plan's results: one turn
+                chat[-1]["content"] += "\n\n" + text
+            else:
+                chat.append({"role": "user", "content": text})
+        elif isinstance(m, AIMessage) and (m.response_metadata or {}).get(PLANNED):
+            continue  # the model did not write these calls: their results follow the first message
         elif isinstance(m, AIMessage):
             text = "\n".join(_call_text(c) for c in m.tool_calls) or _text(m.content)
             chat.append({"role": "assistant", "content": text})
@@ -285,11 +319,11 @@ def _name(tool: dict) -> str:
     return tool.get("function", tool).get("name", "")
 
 
-def draft_note(messages: Sequence[BaseMessage]) -> str | None:
-    """Once the instances and the camera are measured: the caption composed from the evidence so far, which
-    states only the sure facts, for the model to submit or to improve. A small text-only model that writes
-    from nothing misreads the evidence ("the car is on a bicycle"); one given a grounded draft keeps its
-    facts and spends its words on the wording."""
+def grounded_draft(messages: Sequence[BaseMessage]) -> dict | None:
+    """Once the instances and the camera are measured: the caption composed from the evidence so far,
+    which states only the sure facts. A small text-only model that writes from nothing misreads the
+    evidence ("the car is on a bicycle"); one given a grounded draft keeps its facts and spends its
+    words on the wording."""
     from agent.core.composer import compose
     from agent.core.evidence import CameraMotion, Instances, evidence_in, evidence_of
     from agent.models.planner import video_name
@@ -297,14 +331,23 @@ def draft_note(messages: Sequence[BaseMessage]) -> str | None:
     evidence = evidence_in([m for m in messages if isinstance(m, ToolMessage)])
     if evidence_of(evidence, Instances) is None or evidence_of(evidence, CameraMotion) is None:
         return None
-    draft = compose(evidence, video_name(messages, evidence)).to_dict()
+    return compose(evidence, video_name(messages, evidence)).to_dict()
+
+
+def draft_note(messages: Sequence[BaseMessage]) -> str | None:
+    """The grounded draft, for the model to submit as it is (``submit_draft``) or to improve."""
+    draft = grounded_draft(messages)
+    if draft is None:
+        return None
     return ("A draft caption composed from the tools' results; it states only what they measured surely:\n"
             + json.dumps(draft, ensure_ascii=False, separators=(",", ":"))
-            + f"\nWhen the evidence is complete, call {SUBMIT} with this draft. Reword a field or add detail only "
-              "where a tool result above supports it; keep every fact of the draft; never add what no tool measured.")
+            + f"\nWhen the evidence is complete, call {ACCEPT_DRAFT} to submit this draft as it is, or {SUBMIT} "
+              "with a better one: reword a field or add detail only where a tool result above supports it; keep "
+              "every fact of the draft; never add what no tool measured.")
 
 
-def _reply(completion: dict, model_label: str, seconds: float, expects_call: bool) -> AIMessage:
+def _reply(completion: dict, model_label: str, seconds: float, expects_call: bool,
+           draft: dict | None = None) -> AIMessage:
     content = completion["choices"][0]["message"].get("content") or ""
     usage = completion.get("usage") or {}
     timings = completion.get("timings") or {}
@@ -319,11 +362,13 @@ def _reply(completion: dict, model_label: str, seconds: float, expects_call: boo
         return AIMessage(content=content, usage_metadata=meta, response_metadata=info)
     try:
         data = json.loads(content)
-        call = {"name": data["name"], "args": data["arguments"], "id": f"call_{uuid.uuid4().hex[:12]}",
-                "type": "tool_call"}
+        name, args = data["name"], data["arguments"]
     except (json.JSONDecodeError, KeyError, TypeError):
         # a reply cut at max_tokens: the graph reads the text, finds no call and nudges or falls back
         return AIMessage(content=content, usage_metadata=meta, response_metadata=info)
+    if name == ACCEPT_DRAFT and draft is not None:  # the draft, submitted as it is
+        name, args, info["accepted_draft"] = SUBMIT, draft, True
+    call = {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
     return AIMessage(content="", tool_calls=[call], usage_metadata=meta, response_metadata=info)
 
 
@@ -354,17 +399,28 @@ class LocalChatModel(BaseChatModel):
         return self.model_copy(update={"tools": specs, "plan": plan})
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
+        label = resolve(self.spec)[0]
+        planned = next_planned(messages, self.plan) if self.tools and "json_schema" not in kwargs else None
+        if planned:
+            reply = AIMessage(content="", tool_calls=[{"name": planned, "args": {}, "type": "tool_call",
+                                                       "id": f"call_{uuid.uuid4().hex[:12]}"}],
+                              usage_metadata={"input_tokens": 0, "output_tokens": 0, "total_tokens": 0},
+                              response_metadata={"model": label, "model_name": label, PLANNED: True, "seconds": 0.0})
+            return ChatResult(generations=[ChatGeneration(message=reply)])
         model = load(self.spec)
         offered = _still_offered(self.tools, messages, self.plan) if self.tools else []
-        schema = kwargs.get("json_schema") or (call_schema(offered) if offered else None)
-        request: dict[str, Any] = {"messages": to_chat(messages, self.tools, offered), "max_tokens": self.max_tokens,
+        draft = grounded_draft(messages) if any(_name(t) == SUBMIT for t in offered) else None
+        choices = [*offered, ACCEPT_SPEC] if draft is not None else offered
+        schema = kwargs.get("json_schema") or (call_schema(choices) if choices else None)
+        request: dict[str, Any] = {"messages": to_chat(messages, self.tools, offered, self.plan),
+                                   "max_tokens": self.max_tokens,
                                    "temperature": self.temperature}
         if schema is not None:
             request["grammar"] = grammar(_bounded(schema))
         started = time.perf_counter()
         completion = model.chat(request)
-        reply = _reply(completion, resolve(self.spec)[0], time.perf_counter() - started, expects_call=bool(offered)
-                       and "json_schema" not in kwargs)
+        reply = _reply(completion, label, time.perf_counter() - started, expects_call=bool(offered)
+                       and "json_schema" not in kwargs, draft=draft)
         return ChatResult(generations=[ChatGeneration(message=reply)])
 
 

@@ -25,6 +25,7 @@ class Usage:
     model_s: float = 0.0  # the server's time on this run's requests
     queue_s: float = 0.0  # time the requests waited for a model slot or a back-off (a batch's --llm-concurrency)
     retried: int = 0  # requests tried again after a 429, 5xx, time-out or dropped connection (batch)
+    planned: int = 0  # steps a backend took from the offline plan without calling its model (--llm local)
 
 
 @dataclass
@@ -79,9 +80,12 @@ class ModelCallRecorder(BaseCallbackHandler):
         if started is None:  # not a chat model of this run
             return
         usage = self.usage
+        reply = response.generations[0][0].message
+        if (getattr(reply, "response_metadata", None) or {}).get("planned"):  # no model call was made
+            usage.planned += 1
+            return
         usage.calls += 1
         usage.model_s += time.perf_counter() - started
-        reply = response.generations[0][0].message
         meta = getattr(reply, "usage_metadata", None) or {}
         usage.prompt_tokens += int(meta.get("input_tokens", 0))
         usage.completion_tokens += int(meta.get("output_tokens", 0))

@@ -254,6 +254,8 @@ def _model_step(event: dict) -> dict:
             "completion_tokens": event["completion_tokens"]}
     if event.get("recovered"):
         step["recovered"] = event["recovered"]
+    if event.get("planned"):
+        step["planned"] = True
     return step
 
 
