@@ -3,6 +3,7 @@
     expand -> list_instances -> describe_instances -> describe_scene -> assemble -> check -> END
                                                                           ^           |
                                                                           +- repair <-+  (bounded)
+                                                                          +- leave_out <-+  (once, repairs spent)
 
 * ``expand``: the prompt becomes a detailed description of a silent scene;
 * ``list_instances``: up to N touchable instances (things that can be touched, not light or sky);
@@ -10,7 +11,10 @@
 * ``describe_scene``: the background and the camera;
 * ``assemble``: the caption in our schema;
 * ``check``: the schema and the wording rules (lexicon); problems go back to the model (``repair``)
-  a bounded number of times; a caption that still fails ends the run with the problems listed.
+  a bounded number of times;
+* ``leave_out``: when the repairs are spent, each sentence that still breaks a wording rule is left out
+  of its field (a field keeps at least one sentence) and the caption is checked once more; a caption
+  that still fails ends the run with the problems listed.
 
 Model calls: 4 + the repairs, against InstanceCap's enhancer's 4 + 3N.
 """
@@ -44,6 +48,7 @@ class EnhanceState(TypedDict, total=False):
     problems: list[str]
     repairs: Annotated[int, _add]
     calls: Annotated[int, _add]  # model calls made
+    left_out: list[str]  # sentences left out by leave_out, as "field: sentence"
 
 
 def _instances_schema(n: int) -> dict:
@@ -174,15 +179,37 @@ def build_enhance_graph(llm, checks: list, *, max_instances: int = 3, max_repair
         fixed["Video"] = video_name
         return {"caption": fixed, "repairs": 1, "calls": 1}
 
+    def leave_out(state: EnhanceState) -> dict:
+        from agent.core.lexicon import without_rejected_sentences
+
+        caption = json.loads(json.dumps(state["caption"]))
+        left_out: list[str] = []
+
+        def prune(holder: dict, key: str, field: str) -> None:
+            if isinstance(holder.get(key), str):
+                holder[key], dropped = without_rejected_sentences(field, holder[key])
+                left_out.extend(f"{field}: {sentence}" for sentence in dropped)
+
+        prune(caption, "Global Description", "Global Description")
+        sd = caption.get(STRUCTURAL_KEY) if isinstance(caption.get(STRUCTURAL_KEY), dict) else {}
+        for key, inst in (sd.get("Main Instance") or {}).items():
+            for name in list(inst) if isinstance(inst, dict) else []:
+                prune(inst, name, f"{key}.{name}")
+        for name in ("Background Detail", "Camera Movement"):
+            prune(sd, name, name)
+        return {"caption": caption, "left_out": left_out}
+
     def after_check(state: EnhanceState) -> str:
         if not state.get("problems"):
             return END
-        return "repair" if state.get("repairs", 0) < max_repairs else END
+        if state.get("repairs", 0) < max_repairs:
+            return "repair"
+        return "leave_out" if "left_out" not in state else END
 
     graph = StateGraph(EnhanceState)
     for name, fn in (("expand", expand), ("list_instances", list_instances), ("describe_instances", describe_instances),
                      ("describe_scene", describe_scene), ("assemble", assemble), ("check", check),
-                     ("repair", repair)):
+                     ("repair", repair), ("leave_out", leave_out)):
         graph.add_node(name, fn)
     graph.add_edge(START, "expand")
     graph.add_edge("expand", "list_instances")
@@ -190,6 +217,7 @@ def build_enhance_graph(llm, checks: list, *, max_instances: int = 3, max_repair
     graph.add_edge("describe_instances", "describe_scene")
     graph.add_edge("describe_scene", "assemble")
     graph.add_edge("assemble", "check")
-    graph.add_conditional_edges("check", after_check, ["repair", END])
+    graph.add_conditional_edges("check", after_check, ["repair", "leave_out", END])
     graph.add_edge("repair", "check")
+    graph.add_edge("leave_out", "check")
     return graph.compile()

@@ -57,6 +57,27 @@ def test_enhance_builds_a_valid_caption_and_repairs_wording(tmp_path):
     assert run_cli("validate", str(out)).returncode == 0
 
 
+def test_a_sentence_the_repairs_kept_breaking_a_rule_is_left_out(tmp_path):
+    """A small model kept "noise" in a Background Detail through both repairs: the caption says less instead."""
+    stubborn = json.loads(fixed_caption("anything"))
+    stubborn["Structural Description"]["Background Detail"] = ("A snowy field with pine trees under a pale sky. "
+                                                               "The howling wind carries the snow.")
+    script = [reply(SCENE), reply(INSTANCES), reply(DETAILS), reply(SCENE_JSON), reply(json.dumps(stubborn))]
+    with ScriptedOpenAI(script) as server:
+        result = enhance_prompt("two wolves hunt a rabbit", Settings(llm="scripted", base_url=server.base_url,
+                                                                     max_repairs=1))
+    assert server.left == 0 and result.repairs == 1 and result.problems == []
+    assert result.caption["Structural Description"]["Background Detail"] == "A snowy field with pine trees under a pale sky."
+    assert result.left_out == ["Background Detail: The howling wind carries the snow."]
+    # a field made of one forbidden sentence is not emptied: the caption stays invalid and says why
+    stubborn["Structural Description"]["Background Detail"] = "The howling wind carries the snow."
+    script = [reply(SCENE), reply(INSTANCES), reply(DETAILS), reply(SCENE_JSON), reply(json.dumps(stubborn))]
+    with ScriptedOpenAI(script) as server:
+        result = enhance_prompt("two wolves hunt a rabbit", Settings(llm="scripted", base_url=server.base_url,
+                                                                     max_repairs=1))
+    assert result.left_out == [] and any("howling" in p for p in result.problems)
+
+
 def test_enhance_with_unusable_replies_and_without_a_model(tmp_path):
     with ScriptedOpenAI([reply(SCENE), reply("Sure! The wolves and the rabbit.")]) as server:
         with pytest.raises(BackendError, match=r"enhance: the model's reply was not usable \(expected JSON, got: Sure"):

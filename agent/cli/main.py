@@ -539,6 +539,8 @@ def cmd_enhance(args) -> int:
     else:
         print(out)
     print(f"{result.calls} model call(s), {result.repairs} repair(s)", file=sys.stderr)
+    for sentence in result.left_out:
+        print(f"left out after the repairs (it broke a wording rule): {sentence}", file=sys.stderr)
     if result.problems:
         for p in result.problems:
             print(f"still invalid: {p}", file=sys.stderr)

@@ -100,3 +100,21 @@ def apply_suggestions(text: str, violations: list[LexiconViolation]) -> str:
         if v.kind == "negative_word" and v.suggestion:
             text = text[:v.start] + v.suggestion + text[v.end:]
     return text
+
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def without_rejected_sentences(field: str, text: str) -> tuple[str, list[str]]:
+    """``text`` with its negative words replaced by their suggestions and every sentence that still breaks
+    a wording rule left out, when at least one sentence is left (a field is never emptied): (the text, the
+    sentences left out). A writer's last resort when repairs kept a forbidden word ("the noise of the
+    waves"): a caption says less rather than something its rules forbid."""
+    from agent.core.vocab import plain_text
+
+    text = apply_suggestions(plain_text(text), scan(field, plain_text(text)))
+    sentences = [s for s in SENTENCE_END.split(text.strip()) if s]
+    kept = [s for s in sentences if not [v for v in scan(field, s) if v.kind != "too_long"]]
+    if not kept or len(kept) == len(sentences):
+        return text, []
+    return " ".join(kept), [s for s in sentences if s not in kept]

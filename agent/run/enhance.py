@@ -16,6 +16,7 @@ class Enhanced:
     calls: int
     repairs: int
     problems: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # "field: sentence" left out for breaking a wording rule
     prompt_tokens: int = 0  # as the model reported them (the local model: its own tokenizer)
     completion_tokens: int = 0
 
@@ -89,6 +90,6 @@ def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = No
         raise BackendError(line)
     counted = list(usage.usage_metadata.values())
     return Enhanced(caption=state["caption"], calls=state.get("calls", 0), repairs=state.get("repairs", 0),
-                    problems=state.get("problems", []),
+                    problems=state.get("problems", []), left_out=state.get("left_out", []),
                     prompt_tokens=sum(u.get("input_tokens", 0) for u in counted),
                     completion_tokens=sum(u.get("output_tokens", 0) for u in counted))
