@@ -239,9 +239,9 @@ def test_a_corrupt_cache_warns_once_and_the_batch_goes_on(damage, three_objects_
         cache.write_bytes(bytes(data))
         for side in (cache.with_name(cache.name + "-wal"), cache.with_name(cache.name + "-shm")):
             side.unlink(missing_ok=True)
-    import agent.run.batch
+    import agent.run.worker
 
-    agent.run.batch._WORKER_CACHE.clear()
+    agent.run.worker.WORKER_CACHE.clear()
     summary = run_batch([path], tmp_path / "out.jsonl", Settings(runs_dir=tmp_path / "runs"), cache_path=cache)
     assert summary.done == {"ok": 1}
     warnings = [r for r in caplog.records if r.name == "agent.run.cache"]

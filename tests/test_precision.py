@@ -185,3 +185,22 @@ def test_a_moving_person_ranks_before_a_larger_parked_car_at_the_edge():
     moving_car = Track({k: sighting((0.0 + 0.05 * k, 0.5, 0.35 + 0.05 * k, 1.0), "motion", "car", 0.7)
                         for k in range(8)})
     assert rank([moving_car, person], 8, [0] * 8, {0, 4, 7}, recogniser)[0] is moving_car
+
+
+def test_a_position_seen_in_one_sample_of_several_is_not_said():
+    """bikes.mp4: a person seen in one of eight samples was "at the center" of a clip of six shots."""
+    from agent.core import sureness
+    from agent.core.composer import say_only_sure
+    from agent.core.evidence import Instances
+    from agent.core.wording import position_sentence
+    from agent.run.plugins import load_plugins
+
+    load_plugins()  # the evidence models of the built-in tools
+    times = [k * 1.4 for k in range(8)]
+    once = fill_evidence(_edge_track([3]), times)
+    always = fill_evidence(InstanceTrack(id="No.1", class_name="person", confidence=0.9,
+                                         boxes=[[0.4, 0.3, 0.6, 0.9]] * 8), times)
+    ratings = sureness.rate({"detect_instances": Instances(backend="packaged", instances=[once, always]).model_dump()})
+    assert once.start_cell is not None  # measured, on one sample
+    assert position_sentence(say_only_sure(once, ratings["No.0"])) == "The person's position is not measured clearly."
+    assert position_sentence(say_only_sure(always, ratings["No.1"])) == "The person stays at the center."

@@ -58,7 +58,8 @@ def say_only_sure(inst: InstanceTrack, ratings: dict[str, float]) -> InstanceTra
     """The instance as the caption states it: unsure facts left out or said with less detail (see
     :mod:`agent.core.sureness`). An unsure class becomes 'object' (unless it binds); an unsure edge
     ('leaves the frame' on one missed sample) is dropped; an unsure end cell is the start cell, so
-    position and motion never contradict; unsure colours and actions are left out."""
+    position and motion never contradict, and a position seen in one sample only is not said; unsure
+    colours and actions are left out."""
     from agent.core.sureness import sure
 
     update: dict[str, Any] = {}
@@ -66,7 +67,12 @@ def say_only_sure(inst: InstanceTrack, ratings: dict[str, float]) -> InstanceTra
         update["leaves_frame"] = False
     if inst.enters_frame and not sure(ratings.get("enters_frame")):
         update["enters_frame"] = False
-    if inst.start_cell != inst.end_cell and not sure(ratings.get("end_cell")):
+    sightings = sum(1 for box in inst.boxes if box is not None)
+    one_of_several = sightings < 2 and len(inst.boxes) > 1
+    if one_of_several and not sure(ratings.get("start_cell")) and not sure(ratings.get("end_cell")):
+        # where it is rests on one sighting in a clip of several samples: the position is not said
+        update.update(start_cell=None, end_cell=None, direction=None, motion_speed=UNSURE_MOTION)
+    elif inst.start_cell != inst.end_cell and not sure(ratings.get("end_cell")):
         update.update(end_cell=inst.start_cell, direction=None, motion_speed="still")
     if inst.action and not sure(ratings.get("action")):
         update["action"] = None

@@ -102,8 +102,8 @@ def montage_sentences(cam: CameraMotion) -> str:
 def position_sentence(track: InstanceTrack) -> str:
     """'The person moves from the bottom-left to the center.' / 'The object stays at the top-right.'"""
     who = f"The {track.class_name}"
-    if track.start_cell is None:
-        return f"{who} position could not be measured."
+    if track.start_cell is None:  # not measured, or not surely (one sighting in a long clip)
+        return f"{who}'s position is not measured clearly."
     if track.start_cell == track.end_cell:
         verb = "is at" if track.motion_speed == UNSURE_MOTION else "stays at"
         text = f"{who} {verb} {cell_phrase(track.start_cell)}"

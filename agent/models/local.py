@@ -54,8 +54,8 @@ CELL = "(top-left|top-middle|top-right|middle-left|center|middle-right|bottom-le
 FIELD_FORMS = {
     # one sentence of at most 20 words asked, 30 allowed by the wording rules: 25 words at most while decoding
     "Global Description": {"maxLength": 180, "pattern": r"^[^ ]+( [^ ]+){0,24}$"},
-    "Position": {"pattern": rf"^(The|A|An) [a-z][a-z -]{{0,30}} (moves from the {CELL} to the {CELL}|(stays|is) "
-                            rf"at the {CELL})[a-z ,'-]{{0,40}}\.$"},
+    "Position": {"pattern": rf"^(The|A|An) [a-z][a-z -]{{0,30}}( (moves from the {CELL} to the {CELL}|(stays|is) "
+                            rf"at the {CELL})[a-z ,'-]{{0,40}}|'s position is not measured clearly)\.$"},
 }
 SUBMIT = "submit_caption"
 ACCEPT_DRAFT = "submit_draft"  # a reply that submits the grounded draft as it is, without writing it out again

@@ -43,7 +43,7 @@ def _measure(clip: str, settings: Settings, cache_path: str | None, tools: tuple
     import tempfile
     from pathlib import Path
 
-    from agent.run.batch import _cache_for
+    from agent.run.worker import cache_for
     from agent.run.context import RunContext
     from agent.core.errors import AgentError
     from agent.run.media import FrameStore, content_hash
@@ -55,7 +55,7 @@ def _measure(clip: str, settings: Settings, cache_path: str | None, tools: tuple
         registry = {t.name: t for t in load_plugins(settings.disabled_plugins).tools(settings)}
         with tempfile.TemporaryDirectory(prefix="instance-agent-stage-") as scratch:
             ctx = RunContext(frames=frames, settings=settings, run_dir=Path(scratch), tools=registry,
-                             cache=_cache_for(cache_path), clip_hash=content_hash(Path(clip)))
+                             cache=cache_for(cache_path), clip_hash=content_hash(Path(clip)))
             for name in tools:
                 if name in registry:
                     ctx.require(name)
@@ -82,7 +82,7 @@ class CaptionStage:
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         import json
 
-        from agent.run.batch import caption_one
+        from agent.run.worker import caption_one
 
         record = caption_one(row["path"], row["content_hash"], self.settings_json, self.cache_path)
         return {"record": json.dumps(record, ensure_ascii=False, default=str)}
@@ -160,9 +160,9 @@ class ShotStage:
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         import json
 
-        from agent.run.batch import _shots_in_worker
+        from agent.run.worker import shots_in_worker
 
-        records, notes = _shots_in_worker(row["path"], row["content_hash"], self.settings_json, self.cache_path,
+        records, notes = shots_in_worker(row["path"], row["content_hash"], self.settings_json, self.cache_path,
                                           self.opts_json, json.loads(row["done"]))
         return {"records": json.dumps(records, ensure_ascii=False, default=str), "notes": json.dumps(notes)}
 
