@@ -3,9 +3,12 @@ the run was interrupted."""
 
 from __future__ import annotations
 
+from agent.core.config import Settings
+from agent.run.plugins import load_plugins
 from conftest import tool_context
+from graphs.caption import offline_tools
 
-PLAN = ["read_metadata", "estimate_camera_motion", "detect_instances", "segment_and_blur", "describe_background"]
+PLAN = offline_tools(load_plugins().tools(Settings(backend="classical")))  # the tools a caption rests on, in order
 
 
 def _measured(ctx, order: list[str]) -> dict:
