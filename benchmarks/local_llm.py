@@ -218,6 +218,7 @@ def enhance_row(prompt: str, spec: str) -> dict:
         valid, calls, repairs, error, problems, result = False, 0, 0, str(e), [], None
         tokens = {"input": 0, "output": 0}
     return {"prompt": prompt, "llm": spec, "valid": valid, "calls": calls, "repairs": repairs, "error": error,
+            "left_out": result.left_out if result else [],
             "problems": problems, "prompt_tokens": tokens["input"], "completion_tokens": tokens["output"],
             "seconds": round(time.perf_counter() - started, 1), "caption": result.caption if result else None,
             "load": load_text()}
@@ -225,13 +226,14 @@ def enhance_row(prompt: str, spec: str) -> dict:
 
 def enhance_table(rows: list[dict]) -> str:
     out = ["| --llm | prompts | valid captions | calls / prompt | repairs | prompt tokens / prompt "
-           "| completion tokens / prompt | s / prompt |", "|---|---|---|---|---|---|---|---|"]
+           "| completion tokens / prompt | s / prompt | sentences left out |", "|---|---|---|---|---|---|---|---|---|"]
     for spec in dict.fromkeys(r["llm"] for r in rows):
         mine = [r for r in rows if r["llm"] == spec]
         n = len(mine)
         out.append(f"| {spec} | {n} | {sum(r['valid'] for r in mine)}/{n} | {sum(r['calls'] for r in mine) / n:.1f} "
                    f"| {sum(r['repairs'] for r in mine)} | {sum(r['prompt_tokens'] for r in mine) / n:.0f} "
-                   f"| {sum(r['completion_tokens'] for r in mine) / n:.0f} | {sum(r['seconds'] for r in mine) / n:.1f} |")
+                   f"| {sum(r['completion_tokens'] for r in mine) / n:.0f} | {sum(r['seconds'] for r in mine) / n:.1f} "
+                   f"| {sum(len(r.get('left_out') or []) for r in mine)} |")
     return "\n".join(out)
 
 
