@@ -1,4 +1,5 @@
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,15 @@ def three_objects_clip(clip_dir):
     spec = random_scene(3, "pan left", n_objects=3, noise=3.0)
     path = clip_dir / "three.mp4"
     return path, render_clip(spec, path)
+
+
+def signal_main_thread(sig) -> None:
+    """What Ctrl-C in the terminal (SIGINT) or ``kill`` (SIGTERM) does: the signal goes to the main thread.
+    (``os.kill`` of our own process from a tool's thread lets the kernel hand the signal to that thread,
+    and the main thread learns of it only once it next runs Python code: not what a user's signal does.)"""
+    import threading
+
+    signal.pthread_kill(threading.main_thread().ident, sig)
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:

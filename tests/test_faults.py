@@ -5,6 +5,7 @@ import errno
 import json
 import os
 import shutil
+import signal
 
 import pytest
 
@@ -12,7 +13,7 @@ from agent.run.batch import RecordFile, run_batch
 from agent.core.config import Settings
 from agent.core.errors import InputError, StorageError
 from agent.run.runner import caption_video
-from conftest import run_cli
+from conftest import run_cli, signal_main_thread
 from openai_server import ScriptedOpenAI, raw, reply, status
 
 EMPTY_CLAIM = "no distinct moving subject"
@@ -202,10 +203,9 @@ def test_an_interrupt_leaves_a_failed_record(three_objects_clip, tmp_path, monke
     path, _ = three_objects_clip
 
     def interrupted(self, ctx, args):  # Ctrl-C while the tool works: the signal reaches the main thread
-        import signal
         import time
 
-        os.kill(os.getpid(), signal.SIGINT)
+        signal_main_thread(signal.SIGINT)
         time.sleep(5)
 
     monkeypatch.setattr(tools.camera.EstimateCameraMotion, "run", interrupted)

@@ -11,7 +11,7 @@ import pytest
 from agent.core.config import Settings
 from agent.core.tool import Observation
 from agent.run.runner import caption_video
-from conftest import run_cli
+from conftest import run_cli, signal_main_thread
 from openai_server import ScriptedOpenAI, gzip_header, raw, reply, reset_mid_body, status, trickle
 
 
@@ -258,7 +258,7 @@ def test_sigterm_is_handled_like_ctrl_c(three_objects_clip, tmp_path, monkeypatc
     path, _ = three_objects_clip
 
     def terminated(self, ctx, args):
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal_main_thread(signal.SIGTERM)
         time.sleep(5)
 
     _patch_camera(monkeypatch, terminated)
@@ -395,7 +395,7 @@ def test_an_interrupted_batch_says_what_was_kept_and_how_to_resume(three_objects
     def interrupted_on_the_second(self, ctx, args):
         calls.append(1)
         if len(calls) == 2:  # Ctrl-C while the second clip is measured
-            os.kill(os.getpid(), signal.SIGINT)
+            signal_main_thread(signal.SIGINT)
             time.sleep(5)
         return measure(self, ctx, args)
 
