@@ -39,3 +39,51 @@ def test_a_composed_caption_with_plugin_sections_passes_the_published_schema(thr
         jsonschema.validate({**record.caption, "Motion Rhythm": {"Tempo": "steady"}}, json_schema())
     finally:
         load_plugins()
+
+
+def test_a_plugin_extends_enhance_with_its_own_condition():
+    """Through the hooks the built-in conditions use: an option on ``enhance``, the file it names, the
+    condition worded for the model's prompt, and a check that holds the caption to it."""
+    import argparse
+    import importlib
+    import types
+
+    from agent.core.hookspecs import hookimpl
+    from agent.run.plugins import BUILTIN_PLUGINS, _build
+
+    def rain_check(caption, evidence):
+        return []
+
+    weather = types.ModuleType("weather_plugin")
+
+    @hookimpl
+    def add_command_options(command, parser):
+        if command == "enhance":
+            parser.add_argument("--weather", metavar="F")
+
+    @hookimpl
+    def condition_inputs(args):
+        return ({"weather": args.weather}, {}) if getattr(args, "weather", None) else None
+
+    @hookimpl
+    def describe_conditions(evidence):
+        return f"\n- Weather: {evidence['weather']}." if "weather" in evidence else None
+
+    @hookimpl
+    def register_condition_checks():
+        return [rain_check]
+
+    for hook in (add_command_options, condition_inputs, describe_conditions, register_condition_checks):
+        setattr(weather, hook.__name__, hook)
+    plan = [(name, "builtin", lambda name=name: importlib.import_module(name)) for name in BUILTIN_PLUGINS]
+    plugins = _build([*plan, ("weather", "test", lambda: weather)])
+    assert all(info.error is None for info in plugins.infos), [i.error for i in plugins.infos if i.error]
+
+    parser = argparse.ArgumentParser()
+    plugins.add_command_options("enhance", parser)
+    args = parser.parse_args(["--weather", "rain.txt", "--style", "style.png"])  # its option and a built-in one
+    files, _ = plugins.condition_inputs(args)
+    assert files == {"style": "style.png", "weather": "rain.txt"}
+    assert plugins.describe_conditions({"weather": "light rain"}).endswith("- Weather: light rain.")
+    checks = plugins.condition_checks()
+    assert rain_check in checks and any(c.__name__ == "camera_path_matches" for c in checks)

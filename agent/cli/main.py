@@ -108,9 +108,7 @@ def _parser(prog: str | None = None) -> argparse.ArgumentParser:
     enhance.add_argument("--max-instances", type=int, help="most instances (default 3)")
     enhance.add_argument("--format", dest="output_format", metavar="FORMAT",
                          help="output format: instancecap (default), any2caption, dense, or a plugin's")
-    from plugins.conditions import add_condition_flags
-
-    add_condition_flags(enhance)  # --camera-path, --pose, --image, --style, --depth, --reference-video
+    _plugin_options("enhance", enhance)  # the conditions plugin: --camera-path, --pose, --image, --style, ...
 
     flat = sub.add_parser("flatten", help="one paragraph from a caption, within a text encoder's token budget",
                           description="One paragraph from a caption, within a text encoder's token budget.")
@@ -169,6 +167,16 @@ def _shot_opts(args):
             raise InputError(f"{', '.join(used)}: only with --split-shots")
         return None
     return ShotOptions(args.min_shot, args.max_shot, args.write_shots, args.cut).check()
+
+
+def _plugin_options(command: str, parser) -> None:
+    """Options that plugins add to a built-in command (``add_command_options``)."""
+    from agent.run.plugins import load_plugins
+
+    try:
+        load_plugins().add_command_options(command, parser)
+    except AgentError:
+        pass
 
 
 def _plugin_commands(sub) -> None:
@@ -524,11 +532,11 @@ def cmd_enhance(args) -> int:
 
     settings = load_settings(llm=args.llm, base_url=args.base_url, max_instances=args.max_instances)
     from agent.run.plugins import load_plugins
-    from plugins.conditions import condition_files
 
     formatter = enhance_format(args.output_format)
-    files, options = condition_files(args)
-    conditions = load_plugins().read_conditions(files, options) if files else None
+    plugins = load_plugins(settings.disabled_plugins)
+    files, options = plugins.condition_inputs(args)
+    conditions = plugins.read_conditions(files, options) if files else None
     result = enhance_prompt(args.prompt, settings, conditions)
     out = formatter(result.caption, conditions or {}) if formatter else result.caption
     if args.output:

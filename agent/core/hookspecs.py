@@ -62,6 +62,30 @@ def register_commands(subparsers):
 
 
 @hookspec
+def add_command_options(command, parser):
+    """Add options to a built-in command (``"enhance"``) on its argparse ``parser``: a plugin extends the
+    commands there are, not only its own."""
+
+
+@hookspec
+def condition_inputs(args):
+    """Return ``({condition name: path or [paths]}, {reader option: value})`` read from the parsed
+    arguments (the options this plugin added), or None when none of them was given."""
+
+
+@hookspec
+def describe_conditions(evidence):
+    """Return the user's conditions (``{name: evidence}`` from the readers) as facts for a model's prompt
+    (``enhance``): lines of text, or None."""
+
+
+@hookspec
+def register_condition_checks():
+    """Return checks ``check(caption, evidence) -> list[Problem]`` that hold a caption written from a
+    prompt (``enhance``) to the user's conditions."""
+
+
+@hookspec
 def register_condition_readers():
     """Return ``{condition name: reader}``; ``reader(path, **options) -> pydantic model`` reads a condition
     the user supplies (a camera path, a pose sequence, a reference image, a depth map) into typed evidence,

@@ -68,11 +68,12 @@ def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = No
     from agent.core.checks import wording
 
     checks, text = [wording], ""
-    if conditions:
-        from plugins.conditions import CHECKS, conditions_text
+    if conditions:  # what the plugins that read conditions say of them, and how they hold the caption
+        from agent.run.plugins import load_plugins
 
-        checks += CHECKS
-        text = conditions_text(conditions)
+        plugins = load_plugins(settings.disabled_plugins)
+        checks += plugins.condition_checks()
+        text = plugins.describe_conditions(conditions)
     from langchain_core.callbacks import UsageMetadataCallbackHandler
 
     usage = UsageMetadataCallbackHandler()

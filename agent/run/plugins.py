@@ -181,6 +181,32 @@ class Plugins:
         for _ in self._each("register_commands", subparsers=subparsers):
             pass
 
+    def add_command_options(self, command: str, parser) -> None:
+        """The options plugins add to the built-in ``command``."""
+        for _ in self._each("add_command_options", command=command, parser=parser):
+            pass
+
+    def condition_inputs(self, args) -> tuple[dict, dict]:
+        """``({condition name: path or [paths]}, {reader option: value})`` from every plugin's options in
+        ``args``; a condition given through two plugins' options is one line."""
+        files: dict = {}
+        options: dict = {}
+        for _, (found, opts) in self._each("condition_inputs", args=args):
+            for name in found:
+                if name in files:
+                    raise InputError(f"the condition {name} is given twice")
+            files.update(found)
+            options.update(opts)
+        return files, options
+
+    def describe_conditions(self, evidence: dict) -> str:
+        """The user's conditions as facts for a model's prompt, every plugin's lines together."""
+        return "".join(text for _, text in self._each("describe_conditions", evidence=evidence))
+
+    def condition_checks(self) -> list[Any]:
+        """The checks that hold a caption written from a prompt to the user's conditions."""
+        return [check for _, checks in self._each("register_condition_checks") for check in checks]
+
     def activate(self) -> None:
         """Make this manager's caption sections and chat backends the process's."""
         use_backends(self.backends)

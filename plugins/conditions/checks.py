@@ -202,3 +202,8 @@ CHECKS = [camera_path_matches, pose_actions_match, images_match, reference_video
 @hookimpl
 def register_validation_checks():
     return list(CHECKS)
+
+
+@hookimpl
+def register_condition_checks():
+    return list(CHECKS)

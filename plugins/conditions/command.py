@@ -63,6 +63,18 @@ def _command(args) -> int:
 
 
 @hookimpl
+def add_command_options(command, parser):
+    if command == "enhance":  # --camera-path, --pose, --image, --style, --depth, --reference-video, --reader
+        add_condition_flags(parser)
+
+
+@hookimpl
+def condition_inputs(args):
+    files, options = condition_files(args)
+    return (files, options) if files else None
+
+
+@hookimpl
 def register_commands(subparsers):
     cmd = subparsers.add_parser("conditions", help="what the conditions (camera path, poses, images, style, depth, "
                                                    "reference video) determine, without a model")

@@ -8,6 +8,7 @@ import itertools
 import math
 
 from agent.core.caption import STRUCTURAL_KEY
+from agent.core.hookspecs import hookimpl
 
 FLAGS = {"camera_path": "--camera-path", "pose": "--pose", "image": "--image", "style": "--style",
          "depth": "--depth", "reference_video": "--reference-video"}
@@ -156,3 +157,8 @@ def conditions_text(evidence: dict) -> str:
         return ""
     return "\n\nConditions the user supplied (measured; the caption must agree with them):\n" + "\n".join(lines)
 
+
+
+@hookimpl
+def describe_conditions(evidence):
+    return conditions_text(evidence) or None
