@@ -37,6 +37,11 @@ def test_plugins_command_lists_builtin_tools():
     tools = {t for row in json.loads(res.stdout) for t in row["tools"]}
     assert {"read_metadata", "sample_frames", "estimate_camera_motion", "detect_instances",
             "segment_and_blur", "describe_background", "check_lexicon"} <= tools
+    # everything else a plugin provides, and the hooks of one that extends commands rather than adds
+    rows = {row["name"]: row for row in json.loads(res.stdout)}
+    assert {"instancecap", "any2caption", "cinecap", "dense"} <= set(rows["plugins.formats"]["formats"])
+    assert rows["plugins.depth"]["sections"] == ["Depth"] and rows["plugins.camera_path"]["condition_readers"] == ["camera_path"]
+    assert {"add_command_options", "condition_inputs"} <= set(rows["plugins.conditions"]["hooks"])
 
 
 def _bad_inputs(tmp_path, three_objects_clip):

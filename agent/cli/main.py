@@ -629,7 +629,8 @@ def cmd_plugins(args) -> int:
     rows = []
     for i in plugins.infos:
         row = {"name": i.name, "source": i.source, "tools": i.tools, "conditions": i.conditions,
-               "chat_backends": i.backends}
+               "chat_backends": i.backends, "sections": i.sections, "formats": i.formats,
+               "condition_readers": i.readers, "hooks": i.hooks}
         off = [name for name in i.conditions if name not in settings.conditions]
         if i.error:
             row["error"] = i.error
@@ -645,7 +646,10 @@ def cmd_plugins(args) -> int:
     table = Table("plugin", "source", "provides", "status")
     for r in rows:
         provides = [*r["tools"], *(f"condition {c}" for c in r["conditions"]),
-                    *(f"--llm {b}" for b in r["chat_backends"])]
+                    *(f"--llm {b}" for b in r["chat_backends"]), *(f"section {s}" for s in r["sections"]),
+                    *(f"--format {f}" for f in r["formats"]), *(f"reader {n}" for n in r["condition_readers"])]
+        if not provides and r["hooks"]:  # a plugin that extends rather than adds: the hooks it implements
+            provides = [f"hooks {', '.join(r['hooks'])}"]
         table.add_row(r["name"], r["source"], ", ".join(provides) or "-", r.get("error") or r.get("status", "ok"))
     Console().print(table)
     return EXIT_OK

@@ -67,6 +67,10 @@ class PluginInfo:
     tools: list[str] = field(default_factory=list)
     conditions: list[str] = field(default_factory=list)
     backends: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)  # top-level caption sections
+    formats: list[str] = field(default_factory=list)  # output formats
+    readers: list[str] = field(default_factory=list)  # condition readers
+    hooks: list[str] = field(default_factory=list)  # every hook it implements
     error: str | None = None
 
     def fail(self, message: str) -> None:
@@ -214,10 +218,18 @@ class Plugins:
 
     def _collect(self) -> None:
         """Read the registries once: caption sections, conditions (with their sections), chat backends."""
+        for info in self.infos:
+            plugin = self.manager.get_plugin(info.name)
+            info.hooks = sorted(c.name for c in self.manager.get_hookcallers(plugin) or []) if plugin else []
         for info, sections in self._each("register_caption_sections", last_first=True):
             items = sections.items() if isinstance(sections, dict) else ((s.name, s) for s in sections)
             for name, spec in items:
                 self.sections.append(spec if isinstance(spec, CaptionSection) else CaptionSection(name, spec))
+                info.sections.append(name)
+        for info, formats in self._each("register_output_formats"):
+            info.formats.extend(formats)
+        for info, readers in self._each("register_condition_readers"):
+            info.readers.extend(readers)
         for info, conditions in self._each("register_conditions"):
             for condition in conditions:
                 if condition.name in self.condition_specs:
@@ -227,6 +239,7 @@ class Plugins:
                 info.conditions.append(condition.name)
                 if condition.section is not None:
                     self.sections.append(condition.section)
+                    info.sections.append(condition.section.name)
         for info, backends in self._each("register_chat_backends"):
             for backend in backends:
                 if any(b.prefix == backend.prefix for b in self.backends):
