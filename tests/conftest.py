@@ -34,6 +34,17 @@ def signal_main_thread(sig) -> None:
     signal.pthread_kill(threading.main_thread().ident, sig)
 
 
+@pytest.fixture
+def python_sigint():
+    """SIGINT handled as in a fresh ``python -m agent`` process (Python's KeyboardInterrupt), whatever a
+    library loaded by an earlier test in this process left installed."""
+    before = signal.getsignal(signal.SIGINT)  # None: a handler installed outside Python
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield before
+    if before is not None:
+        signal.signal(signal.SIGINT, before)
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True,

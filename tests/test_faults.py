@@ -197,7 +197,7 @@ def test_an_internal_failure_never_leaves_a_caption_that_claims_an_empty_clip(th
     assert saved["status"] == "failed"
 
 
-def test_an_interrupt_leaves_a_failed_record(three_objects_clip, tmp_path, monkeypatch):
+def test_an_interrupt_leaves_a_failed_record(three_objects_clip, tmp_path, monkeypatch, python_sigint):
     import tools.camera
 
     path, _ = three_objects_clip

@@ -380,7 +380,7 @@ def test_a_tiny_noisy_clip_is_one_shot_not_a_montage(tmp_path):
     assert FrameStore(path).shots.count == 1
 
 
-def test_an_interrupted_batch_says_what_was_kept_and_how_to_resume(three_objects_clip, tmp_path, monkeypatch, capsys):
+def test_an_interrupted_batch_says_what_was_kept_and_how_to_resume(three_objects_clip, tmp_path, monkeypatch, python_sigint, capsys):
     import shutil as _shutil
 
     from agent.cli.main import main
