@@ -36,8 +36,9 @@ def signal_main_thread(sig) -> None:
 
 @pytest.fixture
 def python_sigint():
-    """SIGINT handled as in a fresh ``python -m agent`` process (Python's KeyboardInterrupt), whatever a
-    library loaded by an earlier test in this process left installed."""
+    """SIGINT handled as in ``python -m agent`` started from a terminal (Python's KeyboardInterrupt), also
+    where pytest itself was started with SIGINT ignored: a background job of a non-interactive shell
+    (``pytest &`` in a script) inherits it ignored, and Python keeps it so."""
     before = signal.getsignal(signal.SIGINT)  # None: a handler installed outside Python
     signal.signal(signal.SIGINT, signal.default_int_handler)
     yield before
