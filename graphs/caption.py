@@ -39,7 +39,7 @@ from agent.core.composer import compose
 from agent.core.evidence import evidence_in
 from agent.core.registry import ToolRegistry
 from agent.core.prompts import SYSTEM_PROMPT, first_message_text
-from agent.models.toolcalls import cap_reply, normalise_reply, unparsed_error
+from agent.models.toolcalls import cap_reply, is_planned, normalise_reply, unparsed_error
 from agent.core.validation import assess, validate
 from graphs.grounding import core_measured, field_by_field
 
@@ -328,7 +328,7 @@ def _model_event(ctx, step: int, raw: AIMessage, reply: AIMessage, seconds: floa
              text=_short(reply.content) if isinstance(reply.content, str) else "",
              tokens=meta.get("total_tokens", 0), prompt_tokens=int(meta.get("input_tokens", 0)),
              completion_tokens=int(meta.get("output_tokens", 0)), recovered=recovered,
-             planned=bool((raw.response_metadata or {}).get("planned")))
+             planned=is_planned(raw))
 
 
 def _short(text: str, limit: int = 160) -> str:

@@ -112,7 +112,8 @@ def without_rejected_sentences(field: str, text: str) -> tuple[str, list[str]]:
     waves"): a caption says less rather than something its rules forbid."""
     from agent.core.vocab import plain_text
 
-    text = apply_suggestions(plain_text(text), scan(field, plain_text(text)))
+    text = plain_text(text)
+    text = apply_suggestions(text, scan(field, text))
     sentences = [s for s in SENTENCE_END.split(text.strip()) if s]
     kept = [s for s in sentences if not [v for v in scan(field, s) if v.kind != "too_long"]]
     if not kept or len(kept) == len(sentences):

@@ -41,6 +41,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from agent.core.errors import InputError
 from agent.core.hookspecs import hookimpl
 from agent.models.local_files import DEFAULT_MODEL, FETCH, LOCAL_MODELS, model_file_problem, models_dir
+from agent.models.toolcalls import PLANNED, is_planned
 
 PREFIX = "local"
 RUNTIME = "xllamacpp==2026.10.11549"
@@ -61,7 +62,6 @@ SUBMIT = "submit_caption"
 ACCEPT_DRAFT = "submit_draft"  # a reply that submits the grounded draft as it is, without writing it out again
 ACCEPT_SPEC = {"type": "function", "function": {"name": ACCEPT_DRAFT, "description": "Submit the draft as it is.",
                                                 "parameters": {"type": "object", "properties": {}}}}
-PLANNED = "planned"  # response_metadata: a step taken from the offline plan without calling the model
 
 
 class LocalModelError(RuntimeError):
@@ -281,8 +281,7 @@ def to_chat(messages: Sequence[BaseMessage], tools: list[dict], offered: list[di
 
     chat: list[dict] = []
     notes_shown: set[str] = set()
-    by_plan = {c["id"] for m in messages if isinstance(m, AIMessage) and (m.response_metadata or {}).get(PLANNED)
-               for c in m.tool_calls}
+    by_plan = {c["id"] for m in messages if isinstance(m, AIMessage) and is_planned(m) for c in m.tool_calls}
     for m in messages:
         if isinstance(m, SystemMessage):
             text = compact_form(_text(m.content))
@@ -297,7 +296,7 @@ def to_chat(messages: Sequence[BaseMessage], tools: list[dict], offered: list[di
                 chat[-1]["content"] += "\n\n" + text
             else:
                 chat.append({"role": "user", "content": text})
-        elif isinstance(m, AIMessage) and (m.response_metadata or {}).get(PLANNED):
+        elif isinstance(m, AIMessage) and is_planned(m):
             continue  # the model did not write these calls: their results follow the first message
         elif isinstance(m, AIMessage):
             text = "\n".join(_call_text(c) for c in m.tool_calls) or _text(m.content)

@@ -22,6 +22,7 @@ from typing import Any
 from langchain_core.messages import AIMessage
 
 UNPARSED = "__unparsed_arguments__"
+PLANNED = "planned"  # response_metadata of a reply a backend took from the offline plan without calling its model
 HERMES = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
 FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 
@@ -80,6 +81,11 @@ def calls_from_text(content: Any) -> tuple[list[dict], str]:
         if calls:
             return calls, FENCE.sub("", text).strip()
     return [], text
+
+
+def is_planned(reply: Any) -> bool:
+    """Whether ``reply`` is a step a backend took from the offline plan, with no model call (``--llm local``)."""
+    return bool((getattr(reply, "response_metadata", None) or {}).get(PLANNED))
 
 
 def normalise_reply(reply: AIMessage) -> AIMessage:

@@ -88,6 +88,8 @@ class Plugins:
     condition_specs: dict[str, Condition] = field(default_factory=dict)
     sections: list[CaptionSection] = field(default_factory=list)
     backends: list = field(default_factory=list)
+    formats: dict[str, Any] = field(default_factory=dict)  # output format -> formatter; the first name wins
+    readers: dict[str, Any] = field(default_factory=dict)  # condition name -> reader; the first name wins
 
     def _info(self, plugin: Any) -> PluginInfo:
         name = self.manager.get_name(plugin)
@@ -151,19 +153,12 @@ class Plugins:
         return out
 
     def output_formats(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for _, formats in self._each("register_output_formats"):
-            for name, formatter in formats.items():
-                out.setdefault(name, formatter)
-        return out
+        """``{format name: formatter}`` from every plugin; the first name wins."""
+        return dict(self.formats)
 
     def condition_readers(self) -> dict[str, Any]:
         """``{condition name: reader(path) -> evidence}`` from every plugin; the first name wins."""
-        out: dict[str, Any] = {}
-        for _, readers in self._each("register_condition_readers"):
-            for name, reader in readers.items():
-                out.setdefault(name, reader)
-        return out
+        return dict(self.readers)
 
     def read_conditions(self, files: dict, options: dict | None = None) -> dict:
         """``{condition name: path or [paths]}`` -> ``{condition name: evidence model (or a list)}``,
@@ -217,7 +212,8 @@ class Plugins:
         use_sections(self.sections)
 
     def _collect(self) -> None:
-        """Read the registries once: caption sections, conditions (with their sections), chat backends."""
+        """Read the registries once: caption sections, output formats, condition readers, conditions (with
+        their sections), chat backends, and the hooks each plugin implements."""
         for info in self.infos:
             plugin = self.manager.get_plugin(info.name)
             info.hooks = sorted(c.name for c in self.manager.get_hookcallers(plugin) or []) if plugin else []
@@ -228,8 +224,12 @@ class Plugins:
                 info.sections.append(name)
         for info, formats in self._each("register_output_formats"):
             info.formats.extend(formats)
+            for name, formatter in formats.items():
+                self.formats.setdefault(name, formatter)
         for info, readers in self._each("register_condition_readers"):
             info.readers.extend(readers)
+            for name, reader in readers.items():
+                self.readers.setdefault(name, reader)
         for info, conditions in self._each("register_conditions"):
             for condition in conditions:
                 if condition.name in self.condition_specs:

@@ -74,14 +74,14 @@ class ModelCallRecorder(BaseCallbackHandler):
 
     def on_llm_end(self, response, *, run_id: UUID, **kwargs: Any) -> None:
         from agent.models.llm import record_reply
-        from agent.models.toolcalls import cap_reply
+        from agent.models.toolcalls import cap_reply, is_planned
 
         started = self._started.pop(run_id, None)
         if started is None:  # not a chat model of this run
             return
         usage = self.usage
         reply = response.generations[0][0].message
-        if (getattr(reply, "response_metadata", None) or {}).get("planned"):  # no model call was made
+        if is_planned(reply):  # no model call was made
             usage.planned += 1
             return
         usage.calls += 1
