@@ -41,6 +41,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from agent.testing.synthetic import CameraSpec, TransitionSpec, camera_for, random_scene, render_montage  # noqa: E402
+from tools.camera import PAIR_FEED  # noqa: E402
+from tools.shots import SHOT_FEED  # noqa: E402
 
 REAL = {"bikes.mp4": {"transitions": [(30, 30), (76, 76), (137, 137), (187, 187), (242, 242)]}}
 
@@ -170,9 +172,9 @@ def ours(path: Path, settings, tools) -> tuple[list[tuple[int, int, str]], float
     from agent.run.context import RunContext
     from agent.run.media import FrameStore
 
-    fs = FrameStore(path)
+    fs = FrameStore(path, feeds=[SHOT_FEED, PAIR_FEED])
     t = time.perf_counter()
-    shots = fs.shots  # the whole decode pass
+    shots = fs.streamed(SHOT_FEED)  # the whole decode pass
     seconds = time.perf_counter() - t
     ctx = RunContext(fs, settings, settings.runs_dir / path.stem, tools=tools)
     cam = tools["estimate_camera_motion"](ctx).evidence
@@ -224,7 +226,7 @@ def main() -> int:
         from agent.run.media import find_shots
 
         t0 = time.perf_counter()
-        find_shots(path)
+        find_shots(path, SHOT_FEED)
         time_find += time.perf_counter() - t0
         old = former_cuts(path)
         exact = match_exact([(s, e) for s, e, _ in found], true)

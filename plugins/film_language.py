@@ -37,7 +37,7 @@ from agent.core.tool import NoArgs, Observation, Tool
 from agent.core.validation import Problem
 from tools.detect.people_finder import people_finder
 from tools.geometry import contains, median_box
-from tools.shots import sample_shots
+from tools.shots import SHOT_FEED, sample_shots
 
 SECTION = "Film Language"
 COMPOSITIONS = ("left", "center-left", "center", "center-right", "right")
@@ -152,6 +152,7 @@ class DescribeFilmLanguage(Tool):
     requires = ("segment_and_blur", "estimate_camera_motion")
     consumes = ("segment.masks",)
     plan = 60
+    feeds = (SHOT_FEED,)
 
     def run(self, ctx, args) -> Observation:
         ctx.require("segment_and_blur")

@@ -88,15 +88,15 @@ def biased_yolo(monkeypatch):
     monkeypatch.setattr(detect_yolo, "load_yolo", lambda spec, settings: favour_first_class(original(spec, settings)))
 
 
-def tool_context(path: Path, tmp_path: Path, **settings):
-    """A run context over ``path`` with every plugin's tools, as the tools see it in a run."""
+def tool_context(path: Path, tmp_path: Path, tools: tuple = (), **settings):
+    """A run context over ``path`` with every plugin's tools and ``tools``, as the tools see it in a run."""
     from agent.core.config import Settings
     from agent.run.context import RunContext
     from agent.run.media import FrameStore
     from agent.run.plugins import load_plugins
 
     config = Settings(runs_dir=tmp_path, **settings)
-    tools = {t.name: t for t in load_plugins().tools(config)}
+    tools = {t.name: t for t in [*load_plugins().tools(config), *tools]}
     return RunContext(FrameStore(path), config, tmp_path / "run", tools=tools)
 
 

@@ -6,6 +6,7 @@ import pytest
 from pydantic import BaseModel
 
 from agent.core.config import Settings
+from agent.core.feeds import FrameFeed
 from agent.core.registry import DeclarationError, ToolRegistry
 from agent.core.tool import Observation, Tool
 from agent.run.plugins import load_plugins
@@ -228,3 +229,61 @@ def test_a_misspelled_declaration_fails_when_the_tool_is_defined():
             return self.LIMIT
 
     assert Fine().helper() == 3 and Fine.plan == 95
+
+
+class Brightness:
+    """A frame consumer of the test tool below: the mean brightness of every frame it is fed."""
+
+    def __init__(self, fps: float):
+        self.means: list[float] = []
+
+    def push(self, image, t: float) -> None:
+        self.means.append(float(image.mean()))
+
+    def finish(self, times, duration_s: float) -> dict:
+        return {"frames": len(self.means), "times": len(times), "mean": sum(self.means) / len(self.means)}
+
+
+BRIGHTNESS_FEED = FrameFeed("brightness_test", Brightness, frames="every", width=64)
+
+
+class Bright(Tool):
+    name = "brightness_test_tool"
+    description = "reads every decoded frame through a feed of its own"
+    feeds = (BRIGHTNESS_FEED,)
+
+    def run(self, ctx, args) -> Observation:
+        return Observation("measured", ctx.frames.streamed(BRIGHTNESS_FEED))
+
+
+def test_a_tool_s_frame_feed_is_fed_by_the_one_decode_pass(three_objects_clip, tmp_path):
+    """A plugin tool that needs every frame declares a feed; the run's single decode pass feeds it
+    beside the built-in ones (the shots, the camera's pairs), and nothing is decoded twice."""
+    path, _ = three_objects_clip
+    ctx = tool_context(path, tmp_path, backend="classical", tools=[Bright()])
+    assert {f.name for f in ctx.registry.feeds()} >= {"shots", "camera.frame_pairs", "brightness_test"}
+    for name in (*CORE_TOOLS, "brightness_test_tool"):
+        assert ctx.tools[name](ctx).ok, name
+    measured = ctx.evidence["brightness_test_tool"]
+    assert measured["frames"] == measured["times"] == ctx.frames.stats.frames_in_stream > 1
+    assert 0 < measured["mean"] < 255
+    assert ctx.frames.passes == 1
+
+
+def test_a_feed_read_by_a_tool_that_did_not_declare_it_costs_a_pass_of_its_own(three_objects_clip):
+    from agent.run.media import FrameStore
+
+    path, _ = three_objects_clip
+    store = FrameStore(path, feeds=[BRIGHTNESS_FEED])
+    store.sampled  # noqa: B018 - the pass runs with the declared feed only
+    assert store.passes == 1 and store.streamed(BRIGHTNESS_FEED)["frames"] > 1
+    late = FrameFeed("late_brightness_test", Brightness, frames="motion")
+    assert store.streamed(late)["frames"] == len(store.motion.times)
+    assert store.passes == 2
+
+
+def test_two_different_feeds_of_one_name_are_a_declaration_error():
+    other = type("OtherBright", (Bright,), {"name": "other_brightness_test_tool",
+                                            "feeds": (FrameFeed("brightness_test", Brightness, frames="motion"),)})
+    with pytest.raises(DeclarationError, match="two different frame feeds"):
+        ToolRegistry.of([Bright(), other()]).check(Settings.model_fields)

@@ -361,6 +361,7 @@ def test_a_tiny_noisy_clip_is_one_shot_not_a_montage(tmp_path):
     import numpy as np
 
     from agent.run.media import FrameStore
+    from tools.shots import SHOT_FEED
 
     rng = np.random.default_rng(0)
     path = tmp_path / "tiny.mp4"
@@ -377,7 +378,7 @@ def test_a_tiny_noisy_clip_is_one_shot_not_a_montage(tmp_path):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
-    assert FrameStore(path).shots.count == 1
+    assert FrameStore(path).streamed(SHOT_FEED).count == 1
 
 
 def test_an_interrupted_batch_says_what_was_kept_and_how_to_resume(three_objects_clip, tmp_path, monkeypatch, python_sigint, capsys):

@@ -13,6 +13,8 @@ import pytest
 from agent.run.media import KEEP_AROUND_S, OVERVIEW_FRAMES, FrameStore
 from agent.testing.synthetic import TransitionSpec, montage_frames, random_scene, write_frames
 from conftest import ROOT
+from tools.camera import PAIR_FEED
+from tools.shots import SHOT_FEED
 
 SECONDS = 90
 
@@ -31,12 +33,12 @@ def long_clip(tmp_path_factory):
 
 
 def test_the_motion_stream_keeps_frames_around_the_samples(long_clip):
-    fs = FrameStore(long_clip, samples=8)
+    fs = FrameStore(long_clip, samples=8, feeds=[SHOT_FEED, PAIR_FEED])
     motion = fs.motion
     kept = motion.frames.kept()
     # every motion frame is counted and timed, and fitted against the next
     assert len(motion.frames) == len(motion.times) >= 9.5 * fs.duration_s
-    assert len(fs.motion_pairs) == len(motion.frames) - 1
+    assert len(fs.streamed(PAIR_FEED)) == len(motion.frames) - 1
     bound = 8 * (2 * KEEP_AROUND_S * 10 + 2) + OVERVIEW_FRAMES
     assert len(kept) <= bound < len(motion.frames)
     for frame in fs.sampled:  # detection's backgrounds, up to 4 s either side of a sample, are there
@@ -49,7 +51,7 @@ def test_the_motion_stream_keeps_frames_around_the_samples(long_clip):
     # a closer look anywhere in the clip gets a kept frame near the time asked for
     far = float(motion.times[dropped])
     assert abs(motion.times[motion.nearest(far)] - far) <= SECONDS / OVERVIEW_FRAMES
-    assert fs.shots.count == 6
+    assert fs.streamed(SHOT_FEED).count == 6
 
 
 def test_a_long_run_stays_in_its_memory_budget(long_clip, tmp_path):

@@ -8,7 +8,7 @@ from agent.core.config import Settings
 from agent.run.media import FrameStore
 from agent.testing.synthetic import CameraSpec, TransitionSpec, random_scene, render_clip, render_montage
 from conftest import hard_cut_montage, real_clip, tool_context as context
-from tools.shots import Transition, assemble
+from tools.shots import SHOT_FEED, Transition, assemble
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +36,14 @@ def gradual(tmp_path_factory):
 
 
 def test_the_cut_is_found_on_its_frame(montage):
-    shots = FrameStore(montage).shots
+    shots = FrameStore(montage).streamed(SHOT_FEED)
     assert shots.spans == [(0, 50), (50, 100)]
     assert [(t.kind, t.start, t.end, t.start_s) for t in shots.transitions] == [("cut", 50, 50, 2.0)]
 
 
 def test_dissolves_and_fades_are_one_transition_each_with_their_frames(gradual):
     path, truth = gradual
-    shots = FrameStore(path).shots
+    shots = FrameStore(path).streamed(SHOT_FEED)
     found = [(t.kind, t.start, t.end) for t in shots.transitions]
     want = [(t["kind"], t["start_frame"], t["end_frame"]) for t in truth.transitions]
     assert [k for k, _, _ in found] == [k for k, _, _ in want] == ["fade in", "dissolve", "fade", "fade out"]
@@ -59,7 +59,7 @@ def test_a_cut_between_two_dim_shots_of_similar_colour(tmp_path):
     """Two views of one dimly lit world: the colour histograms barely change at the cut."""
     shots = [scene(27, "static", view_offset=o, gain=0.35) for o in ((-1.0, -0.8), (0.6, 0.7))]
     render_montage(shots, [TransitionSpec("cut")], tmp_path / "dim.mp4")
-    found = FrameStore(tmp_path / "dim.mp4").shots
+    found = FrameStore(tmp_path / "dim.mp4").streamed(SHOT_FEED)
     assert [(t.kind, t.start) for t in found.transitions] == [("cut", 40)]
 
 
@@ -69,18 +69,18 @@ def test_fast_camera_motion_is_not_a_shot_change(camera, tmp_path):
     spec = random_scene(7, "static", speed="fast", n_objects=3, duration_s=3.0, width=320, height=180)
     spec.camera = camera if isinstance(camera, CameraSpec) else random_scene(7, camera, speed="fast").camera
     render_clip(spec, tmp_path / "fast.mp4")
-    shots = FrameStore(tmp_path / "fast.mp4").shots
+    shots = FrameStore(tmp_path / "fast.mp4").streamed(SHOT_FEED)
     assert shots.count == 1 and shots.transitions == []
 
 
 def test_real_montage_and_single_shots():
     # bikes.mp4's new shots start on these frames (read off its frames; benchmarks/real_clips.json)
-    shots = FrameStore(real_clip("bikes.mp4")).shots
+    shots = FrameStore(real_clip("bikes.mp4")).streamed(SHOT_FEED)
     assert [s for s, _ in shots.spans] == [0, 30, 76, 137, 187, 242]
     assert shots.starts_s() == [0.0, 1.2, 3.04, 5.48, 7.48, 9.68]
     assert {t.kind for t in shots.transitions} == {"cut"}
     for name in ("carphone_pristine.mp4", "bigbuckbunny.mp4"):
-        shots = FrameStore(real_clip(name)).shots
+        shots = FrameStore(real_clip(name)).streamed(SHOT_FEED)
         assert shots.count == 1 and shots.transitions == []
 
 

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from agent.core.evidence import CameraMotion, ShotCamera
+from agent.core.feeds import FrameFeed
 from agent.core.hookspecs import hookimpl
 from agent.core.tool import Observation, Tool
 from agent.core.vocab import STATIC, UNCLEAR, join_camera_label
@@ -26,7 +27,7 @@ from agent.core.wording import camera_sentence, shot_name
 
 from .camera_background import BACKGROUND_MIN, GRID, TOO_PLAIN, background_share, label_confidence
 from .parallel import thread_map
-from .shots import motion_in_transition, motion_shots
+from .shots import SHOT_FEED, clip_shots, motion_in_transition, motion_shots
 
 # Thresholds on net rates (per second) above which a primitive is reported.
 PAN_MIN = 0.02  # frame widths (or heights) per second
@@ -155,14 +156,21 @@ class PairTracker:
                     self.pairs.append(self._pending.popleft().result())
         self._prev = (gray, t)
 
-    def finish(self) -> list[PairMotion]:
+    def finish(self, times: np.ndarray | None = None, duration_s: float | None = None) -> list[PairMotion]:
+        """Every pair's fit, in order (the frames' times came with each push)."""
         while self._pending:
             self.pairs.append(self._pending.popleft().result())
+        self.close()
+        return self.pairs
+
+    def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
         self._prev = None
-        return self.pairs
+
+
+PAIR_FEED = FrameFeed("camera.frame_pairs", lambda fps: PairTracker(), frames="motion")  # fitted as the clip decodes
 
 
 def frame_pairs(frames: list[np.ndarray], times: np.ndarray, boxes_per_frame=None) -> list[PairMotion]:
@@ -408,12 +416,13 @@ class EstimateCameraMotion(Tool):
     evidence_model = CameraMotion
     produces = ("camera.pairs",)  # the kept per-pair transforms, which detection chains to warp frames
     plan = 20
+    feeds = (PAIR_FEED, SHOT_FEED)
 
     def run(self, ctx, args) -> Observation:
         fs = ctx.frames
         motion = fs.motion
-        pairs = list(fs.motion_pairs)  # fitted during the decode pass
-        shots = fs.shots
+        pairs = list(fs.streamed(PAIR_FEED))  # fitted during the decode pass
+        shots = clip_shots(ctx)
         result, kept = from_pairs(pairs, motion.times, (motion.width, motion.height), motion_shots(ctx),
                                   motion_in_transition(ctx), [shots.span_s(k) for k in range(shots.count)],
                                   n_shots=shots.count)

@@ -6,7 +6,7 @@ from agent.core.evidence import VideoMetadata
 from agent.core.hookspecs import hookimpl
 from agent.core.tool import Observation, Tool
 
-from .shots import clip_shots
+from .shots import SHOT_FEED, clip_shots
 
 
 def _orientation(w: int, h: int) -> str:
@@ -25,6 +25,7 @@ class ReadMetadata(Tool):
     version = "3"
     evidence_model = VideoMetadata
     plan = 10
+    feeds = (SHOT_FEED,)
     cacheable = False  # the file name and size are the current clip's, even when its bytes were seen before
 
     def run(self, ctx, args) -> Observation:

@@ -20,7 +20,7 @@ from .frames import contact_sheet
 from .geometry import box_ellipse
 from .instance_evidence import fill_evidence
 from .parallel import thread_map
-from .shots import sample_shots
+from .shots import SHOT_FEED, sample_shots
 
 WORK_SIZE = 80  # long side of the GrabCut crop (112 gave the same benchmark scores at 1.4x the time)
 VIEW_WIDTH = 320  # width of one tile of an instance's contact sheet
@@ -140,6 +140,7 @@ class SegmentAndBlur(Tool):
                       "device", "weights_dir", "allow_downloads", "random_weights")
     stage = "gpu"
     plan = 40
+    feeds = (SHOT_FEED,)
 
     def run(self, ctx, args: SegmentArgs) -> Observation:
         mode = args.background or ctx.settings.background

@@ -48,6 +48,21 @@ class ToolRegistry:
         """The tools whose evidence ``name`` may read: itself and what it requires."""
         return {name, *self.requirements(name)}
 
+    def feeds(self) -> list[Any]:
+        """The frame feeds the tools read (:class:`agent.core.feeds.FrameFeed`), each once."""
+        seen: dict[str, Any] = {}
+        for tool in self.tools.values():
+            for feed in getattr(tool, "feeds", ()):
+                seen.setdefault(feed.name, feed)
+        return list(seen.values())
+
+    def feed(self, name: str) -> Any:
+        """The frame feed of this name that a tool declares; :class:`DeclarationError` when none does."""
+        found = next((f for f in self.feeds() if f.name == name), None)
+        if found is None:
+            raise DeclarationError(f"no tool declares the frame feed {name!r}")
+        return found
+
     def producer_of(self, artifact: str) -> str | None:
         return next((n for n, t in self.tools.items() if artifact in t.produces), None)
 
@@ -99,6 +114,9 @@ class ToolRegistry:
                 raise DeclarationError(f"{name} reads settings that do not exist: {', '.join(unknown)}")
             if tool.stage not in STAGES:
                 raise DeclarationError(f"{name}: stage {tool.stage!r} is not one of {', '.join(STAGES)}")
+            for feed in getattr(tool, "feeds", ()):
+                if any(f.name == feed.name and f != feed for t in self.tools.values() for f in getattr(t, "feeds", ())):
+                    raise DeclarationError(f"{name}: two different frame feeds are named {feed.name!r}")
             upstream = {a for r in self.requirements(name) for a in self.tools[r].produces}
             orphans = [a for a in tool.consumes if a not in upstream]
             if orphans:

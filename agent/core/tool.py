@@ -21,7 +21,8 @@ the offline plan, the Ray stages, the evidence models and the cache keys from th
 * ``stage``: ``cpu``, ``gpu`` or ``llm``, where the Ray engine runs it;
 * ``plan``: its place in the offline plan (lower first), or ``None`` when the planner does not call it;
 * ``offline_role``: how the offline planner uses a tool that takes arguments: ``describe`` (asked about
-  each instance, the background and the camera) or ``check_draft`` (given the draft caption's fields).
+  each instance, the background and the camera) or ``check_draft`` (given the draft caption's fields);
+* ``feeds``: the frame feeds (:class:`agent.core.feeds.FrameFeed`) it reads, fed by the one decode pass.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from agent.core.feeds import FrameFeed
 
 
 class NoArgs(BaseModel):
@@ -61,7 +64,7 @@ class Observation:
 
 Stage = Literal["cpu", "gpu", "llm"]
 DECLARATIONS = frozenset({"name", "description", "Args", "version", "evidence_model", "requires", "produces",
-                          "consumes", "reads_settings", "stage", "plan", "offline_role", "cacheable"})
+                          "consumes", "reads_settings", "stage", "plan", "offline_role", "cacheable", "feeds"})
 
 
 class Tool:
@@ -78,6 +81,7 @@ class Tool:
     plan: ClassVar[int | None] = None
     offline_role: ClassVar[Literal["describe", "check_draft"] | None] = None
     cacheable: ClassVar[bool] = True  # results depend only on the clip, the arguments and the settings it reads
+    feeds: ClassVar[tuple[FrameFeed, ...]] = ()  # what it reads from the decode pass as frames stream past
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

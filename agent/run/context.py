@@ -50,6 +50,9 @@ class RunContext:
     _uncached: set[str] = field(default_factory=set)  # producers measuring again for a missing artifact
     skipped_by_user: set[str] = field(default_factory=set)  # --step: tools the user chose to skip
 
+    def __post_init__(self) -> None:
+        self.frames.attach(self.registry.feeds())  # fed by the decode pass, which knows no tool
+
     @property
     def registry(self) -> ToolRegistry:
         return ToolRegistry.of(self.tools.values())

@@ -20,7 +20,9 @@ from typing import Any, Callable, Iterable
 from agent.core.config import Settings
 from agent.core.errors import AgentError, InputError, StorageError, storage_error
 from agent.core.evidence import VideoMetadata, evidence_of
+from agent.core.registry import ToolRegistry
 from agent.run.media import content_hash
+from agent.run.plugins import load_plugins
 
 
 # -- one clip --------------------------------------------------------------------------------------
@@ -166,7 +168,8 @@ def caption_shots(clip: str, digest: str, settings_json: str, cache_path: str | 
     done = set(done)
     try:
         opts = ShotOptions.from_json(opts_json)
-        _, shots = find_shots(clip)
+        settings = Settings.model_validate_json(settings_json)
+        _, shots = find_shots(clip, ToolRegistry.of(load_plugins().tools(settings)).feed("shots"))
     except AgentError as e:
         yield failed_record(clip, digest, e.message, started)
         return

@@ -10,6 +10,7 @@ from agent.core.hookspecs import hookimpl
 from agent.core.tool import Observation, Tool
 
 from .classical import detect_classical
+from ..shots import SHOT_FEED
 from .instances import instance_summary
 
 
@@ -34,6 +35,7 @@ class DetectInstances(Tool):
                       "device", "weights_dir", "allow_downloads", "random_weights")
     stage = "gpu"
     plan = 30
+    feeds = (SHOT_FEED,)
 
     def run(self, ctx, args: DetectArgs) -> Observation:
         limit = ctx.settings.max_instances if args.max_instances is None else args.max_instances

@@ -7,7 +7,7 @@ object on one side is not the one on the other. So the tools measure within shot
 says where the shots are, and a batch can caption each shot as its own sample.
 
 Every decoded frame passes through :class:`ShotFinder` during the one decode pass (downscaled to
-``DETECT_WIDTH``), so boundaries are exact to the frame at the clip's own frame rate:
+``DETECT_WIDTH``; the tools that read shots declare :data:`SHOT_FEED`), so boundaries are exact to the frame at the clip's own frame rate:
 
 * **hard cuts**: PySceneDetect's ``AdaptiveDetector`` (HSV pixel differences between consecutive
   frames against their neighbours', with its defaults and our minimum shot length). It finds
@@ -32,13 +32,13 @@ Memory is bounded: the finder keeps a few seconds of thumbnails and a few number
 montages and ``bikes.mp4``.
 
 The package: :mod:`.finder` (the shot finder, hard cuts), :mod:`.transitions` (dissolves and
-fades), :mod:`.spans` (shots and transitions as frame spans, and what the tools read of them).
+fades), :mod:`.spans` (shots and transitions as frame spans), :mod:`.read` (what the tools read of them).
 """
 
-from tools.shots.finder import DETECT_WIDTH, MIN_SHOT_S, ShotFinder
-from tools.shots.spans import (Shots, Transition, assemble, clip_shots, cut_times, motion_in_transition,
-                               motion_shots, sample_shots)
+from tools.shots.finder import DETECT_WIDTH, MIN_SHOT_S, SHOT_FEED, ShotFinder
+from tools.shots.read import clip_shots, cut_times, motion_in_transition, motion_shots, sample_shots
+from tools.shots.spans import Shots, Transition, assemble
 from tools.shots.transitions import mix_fit
 
-__all__ = ["DETECT_WIDTH", "MIN_SHOT_S", "ShotFinder", "Shots", "Transition", "assemble", "clip_shots", "cut_times",
-           "mix_fit", "motion_in_transition", "motion_shots", "sample_shots"]
+__all__ = ["DETECT_WIDTH", "MIN_SHOT_S", "SHOT_FEED", "ShotFinder", "Shots", "Transition", "assemble", "clip_shots",
+           "cut_times", "mix_fit", "motion_in_transition", "motion_shots", "sample_shots"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from agent.core.feeds import FrameFeed
 from tools.shots.spans import Shots, assemble
 from tools.shots.transitions import BlendFinder, correlation, is_dark
 
@@ -42,8 +43,9 @@ class ShotFinder:
         self._dark = bytearray()  # one flag per frame
         self._count = 0
 
-    def push(self, image: np.ndarray) -> None:
-        """The next decoded frame, BGR, about ``DETECT_WIDTH`` pixels on its long side."""
+    def push(self, image: np.ndarray, t: float | None = None) -> None:
+        """The next decoded frame, BGR, about ``DETECT_WIDTH`` pixels on its long side (the finder counts
+        frames; their times come with :meth:`finish`)."""
         from scenedetect.common import FrameTimecode
 
         index = self._count
@@ -92,3 +94,5 @@ class ShotFinder:
 def _time(times: np.ndarray, frame: int, duration_s: float) -> float:
     return round(float(times[frame]) if frame < len(times) else duration_s, 3)
 
+
+SHOT_FEED = FrameFeed("shots", ShotFinder, frames="every", width=DETECT_WIDTH)  # the tools reading shots declare it

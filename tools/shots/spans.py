@@ -168,32 +168,3 @@ def _merge_short_shots(transitions: list[Transition], n: int, min_shot: int) -> 
             changed = True
             break
     return transitions
-
-
-# -- what the tools read ---------------------------------------------------------------------------
-def clip_shots(ctx) -> Shots:
-    """The run's shots (found during the decode pass)."""
-    return ctx.frames.shots
-
-
-def motion_shots(ctx) -> np.ndarray:
-    """Shot number of each frame of the run's motion stream (a frame in a transition: the nearer shot)."""
-    shots, motion = ctx.frames.shots, ctx.frames.motion
-    return np.array([shots.shot_of(i) for i in motion.indices], dtype=int)
-
-
-def motion_in_transition(ctx) -> np.ndarray:
-    """Whether each motion frame lies in a transition (a camera fit must not use it)."""
-    shots, motion = ctx.frames.shots, ctx.frames.motion
-    return np.array([shots.in_transition(i) for i in motion.indices], dtype=bool)
-
-
-def sample_shots(ctx) -> list[int]:
-    """Shot number of each sampled frame."""
-    shots = ctx.frames.shots
-    return [shots.shot_of(f.index) for f in ctx.frames.sampled]
-
-
-def cut_times(ctx) -> list[float]:
-    """When each shot after the first starts, in seconds."""
-    return ctx.frames.shots.starts_s()[1:]

@@ -1,19 +1,16 @@
 """The run's frame store: each needed frame of a clip decoded exactly once, in one streaming pass.
 
-Memory does not grow with the clip's length. During the pass
-
-* every frame, downscaled, goes to the shot finder (``tools/shots/``: cuts, dissolves and fades,
-  exact to the frame);
-* a low-resolution stream at a fixed rate (10 fps) goes to the camera's pair fitter
-  (``tools/camera.py``), which keeps a few numbers per frame pair;
-
-and the store keeps, for the whole run:
+Memory does not grow with the clip's length. The pass knows no tool: the tools' frame feeds
+(:class:`agent.core.feeds.FrameFeed`, attached by the run context) are fed during it, each with every
+frame downscaled (the shot finder) or with the low-resolution motion stream at a fixed rate, 10 fps
+(the camera's pair fits), and what each returns is kept under its name. The store keeps, for the
+whole run:
 
 * the uniformly sampled frames at full resolution (InstanceCap samples 8),
 * the motion stream's frames within ``KEEP_AROUND_S`` of each sample (detection builds each
   sample's background from them) and ``OVERVIEW_FRAMES`` spread over the clip; in a clip up to
   about a minute long that is every motion frame,
-* the times of every motion frame, the shots and the camera's frame-pair fits.
+* the times of every motion frame, and what each feed returned (:meth:`FrameStore.streamed`).
 
 Frames are returned upright (the container's display rotation is applied) as BGR ``uint8`` arrays.
 """
@@ -22,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 from pathlib import Path
 
 import av
@@ -101,12 +98,14 @@ class FrameStore:
     motion_fps: float = 10.0
     motion_width: int = 320
     on_progress: "Callable[[int, int], None] | None" = None  # (frames decoded, frames expected)
+    feeds: list = field(default_factory=list)  # FrameFeed: consumers fed during the decode pass
     info: VideoInfo = field(init=False)
+    passes: int = field(init=False, default=0)  # decode passes run (a feed attached late costs one more)
     _stats: DecodeStats = field(init=False, default_factory=DecodeStats)
     _sampled: list[Frame] | None = field(init=False, default=None, repr=False)
     _motion: MotionStream | None = field(init=False, default=None, repr=False)
-    _shots: "object | None" = field(init=False, default=None, repr=False)
-    _pairs: list | None = field(init=False, default=None, repr=False)
+    _streamed: dict[str, Any] = field(init=False, default_factory=dict, repr=False)
+    _span: float = field(init=False, default=0.0, repr=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -126,19 +125,27 @@ class FrameStore:
             self._decode()
         return self._motion  # type: ignore[return-value]
 
-    @property
-    def shots(self):
-        """The clip's shots and transitions (:class:`tools.shots.Shots`), found during the decode pass."""
-        if self._motion is None:
-            self._decode()
-        return self._shots
+    def attach(self, feeds) -> None:
+        """Frame feeds to feed in the decode pass (one per name)."""
+        known = {f.name for f in self.feeds}
+        for feed in feeds:
+            if feed.name not in known:
+                self.feeds.append(feed)
+                known.add(feed.name)
 
-    @property
-    def motion_pairs(self) -> list:
-        """The camera's fit between each motion frame and the next (:class:`tools.camera.PairMotion`)."""
-        if self._motion is None:
-            self._decode()
-        return self._pairs
+    def streamed(self, feed) -> Any:
+        """What ``feed``'s consumer returned at the end of the decode pass. A feed attached after the pass
+        (nobody declared it before the frames were read) gets a pass of its own."""
+        if feed.name not in self._streamed:
+            self.attach([feed])
+            if self._motion is None:
+                self._decode()
+            else:
+                stats = self._stats
+                self._streamed.update(self._decode_pass(self._span, [feed])[2])
+                self._stats = stats
+                self.passes += 1
+        return self._streamed[feed.name]
 
     @property
     def stats(self) -> DecodeStats:
@@ -179,15 +186,19 @@ class FrameStore:
         t0 = time.perf_counter()
         info = self.info
         expected_span = max(info.duration_s - (1.0 / info.fps if info.fps else 0.0), 0.0)
-        result = self._decode_pass(expected_span)
+        self._span = expected_span
+        result = self._decode_pass(expected_span, self.feeds)
+        self.passes += 1
         actual_span = self._stats.last_time_s - self._stats.first_time_s
         if expected_span > 0 and actual_span < 0.8 * expected_span and self._stats.frames_in_stream > 1:
             # the container promised more than it holds (truncated or mislabelled): sample again
-            result = self._decode_pass(actual_span)
+            self._span = actual_span
+            result = self._decode_pass(actual_span, self.feeds)
+            self.passes += 1
             if not self._stats.warning and not self._stats.timestamp_jumps:  # ends long before it says: not whole
                 self._stats.warning = (f"decoding ended early: {self._stats.frames_in_stream} frames, "
                                        f"{actual_span:.1f} s of the {info.duration_s:.1f} s the container declares")
-        self._sampled, self._motion, self._shots, self._pairs = result
+        self._sampled, self._motion, self._streamed = result
         self._stats.decode_s = time.perf_counter() - t0
 
     def _keep_motion(self, targets: np.ndarray, span: float):
@@ -231,91 +242,134 @@ class FrameStore:
                     self.on_progress(packets[0], max(expected, packets[0]))
             yield from packet.decode()
 
-    def _decode_pass(self, span: float):
+    def _decode_pass(self, span: float, feeds: list) -> tuple[list[Frame], MotionStream, dict[str, Any]]:
+        """One streaming decode of the clip: the sampled frames, the motion stream, and what each feed's
+        consumer returned."""
         info = self.info
-        rotation = info.rotation
+        fps = info.fps or 25.0
         coded_w, coded_h, swapped = coded_size(info)
         small_w, small_h = shrunk_size(coded_w, coded_h, self.motion_width)
-
-        stats = DecodeStats()
-        best: list[tuple[float, object, int, float]] = []  # (distance, frame, index, time)
-        motion_frames = MotionFrames()
-        motion_times: list[float] = []
-        motion_idx: list[int] = []
-        times: list[float] = []
-        from tools.camera import PairTracker
-        from tools.shots import DETECT_WIDTH, ShotFinder
-
-        detect_w, detect_h = shrunk_size(coded_w, coded_h, DETECT_WIDTH)
-
-        finder = ShotFinder(info.fps or 25.0)
-        tracker = PairTracker()
+        feeding = _Feeding(feeds, fps, coded_w, coded_h)
         targets = self._targets(0.0, span)
-        keep = self._keep_motion(targets, span)
-        schedule = self._motion_schedule(targets, 0.5 / (info.fps or 25.0) + 1e-6)
-        pick = next(schedule)
-
-        expected = max(1, info.frame_count or int(round(info.duration_s * (info.fps or 25.0))))
+        taken = _Taken(targets, self._keep_motion(targets, span), self._motion_schedule(targets, 0.5 / fps + 1e-6))
+        expected = max(1, info.frame_count or int(round(info.duration_s * fps)))
+        stats = DecodeStats()
         container = open_video(self.path)
         packets = [0]
         try:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            start_time = None
-            index = 0
-            shift = 0.0  # seconds taken out of the timestamps after a jump (a broken or spliced stream)
             try:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
                 for frame in self._decoded(container, stream, expected, packets):
-                    t_abs = frame.time if frame.time is not None else index / (info.fps or 25.0)
-                    if start_time is None:
-                        start_time = t_abs
-                        best = [(math.inf, None, -1, 0.0) for _ in targets]
-                    t = t_abs - start_time - shift
-                    if times and t - times[-1] > TIMESTAMP_JUMP_S:  # no frame is held that long: re-time it
-                        step = _frame_step(times, info.fps)
-                        shift += t - times[-1] - step
-                        t = times[-1] + step
-                        stats.timestamp_jumps += 1
-                    times.append(t)
-                    _keep_nearer(best, targets, frame, index, t)
-                    finder.push(shrink(frame, detect_w, detect_h))
-                    if t >= pick[0] - pick[1]:
-                        small = rotate(shrink(frame, small_w, small_h), rotation)
-                        tracker.push(small, t)
-                        motion_frames.append(small if keep(t) else None)
-                        motion_times.append(t)
-                        motion_idx.append(index)
-                        while t >= pick[0] - pick[1]:  # (a gap in a variable-rate clip passes several)
-                            pick = next(schedule)
-                    index += 1
+                    t = taken.time_of(frame, fps, info.fps, stats)
+                    feeding.push_frame(frame, t)
+                    if taken.motion_due(t):
+                        small = rotate(shrink(frame, small_w, small_h), info.rotation)
+                        feeding.push_motion(small, t)
+                        taken.add_motion(small, t)
+                    taken.index += 1
             except av.error.FFmpegError as e:
                 out_of_memory(e)
-                stats.warning = f"decoding stopped early after {index} frames ({ffmpeg_reason(e)})"
+                stats.warning = f"decoding stopped early after {taken.index} frames ({ffmpeg_reason(e)})"
+            finally:
+                container.close()
+            if self.on_progress is not None:
+                self.on_progress(packets[0], packets[0])
+            if not taken.times:
+                raise InputError(f"{self.path}: video stream holds no decodable frames")
+            arr = np.asarray(taken.times)
+            _add_timing(stats, arr, info.fps)
+            step = 1.0 / stats.mean_fps if stats.mean_fps else 0.0
+            streamed = feeding.finish(arr, round(stats.last_time_s - stats.first_time_s + step, 3))
         finally:
-            container.close()
-            pairs = tracker.finish()
-
-        if self.on_progress is not None:
-            self.on_progress(packets[0], packets[0])
-        if not times:
-            raise InputError(f"{self.path}: video stream holds no decodable frames")
-        sampled = _sampled_frames(best, rotation)
-        best.clear()
-
-        arr = np.asarray(times)
-        _add_timing(stats, arr, info.fps)
+            feeding.close()
         self._stats = stats
         out_w, out_h = (small_h, small_w) if swapped else (small_w, small_h)
-        motion = MotionStream(np.asarray(motion_times), motion_frames, motion_idx,
+        motion = MotionStream(np.asarray(taken.motion_times), taken.motion_frames, taken.motion_idx,
                               scale=(small_h if swapped else small_w) / float(info.width or 1), width=out_w, height=out_h)
-        step = 1.0 / stats.mean_fps if stats.mean_fps else 0.0
-        shots = finder.finish(arr, round(stats.last_time_s - stats.first_time_s + step, 3))
-        return sampled, motion, shots, pairs
+        return taken.sampled(info.rotation), motion, streamed
 
     @property
     def frame_count(self) -> int:
         self.motion  # noqa: B018
         return self.stats.frames_in_stream
+
+
+class _Feeding:
+    """The consumers of one decode pass: an every-frame feed gets each frame at its own size (one shrink
+    per size), a motion feed each motion frame."""
+
+    def __init__(self, feeds: list, fps: float, coded_w: int, coded_h: int):
+        self.every = [(f, f.start(fps), shrunk_size(coded_w, coded_h, f.width)) for f in feeds if f.frames == "every"]
+        self.motion = [(f, f.start(fps), None) for f in feeds if f.frames == "motion"]
+
+    def push_frame(self, frame, t: float) -> None:
+        shrunk: dict[tuple[int, int], np.ndarray] = {}
+        for _, consumer, size in self.every:
+            if size not in shrunk:
+                shrunk[size] = shrink(frame, *size)
+            consumer.push(shrunk[size], t)
+
+    def push_motion(self, small: np.ndarray, t: float) -> None:
+        for _, consumer, _ in self.motion:
+            consumer.push(small, t)
+
+    def finish(self, times: np.ndarray, duration_s: float) -> dict[str, Any]:
+        return {feed.name: consumer.finish(times, duration_s) for feed, consumer, _ in [*self.every, *self.motion]}
+
+    def close(self) -> None:
+        """Let each consumer free what it holds (threads), whether the pass ended well or not."""
+        for _, consumer, _ in [*self.every, *self.motion]:
+            close = getattr(consumer, "close", None)
+            if close is not None:
+                close()
+
+
+class _Taken:
+    """What one decode pass keeps as the frames go by: every frame's time (re-timed across a broken
+    timestamp), the frame nearest each sample time, and the motion stream."""
+
+    def __init__(self, targets: np.ndarray, keep, schedule):
+        self.targets, self.keep, self.schedule = targets, keep, schedule
+        self.pick = next(schedule)
+        self.best: list[tuple[float, object, int, float]] = [(math.inf, None, -1, 0.0) for _ in targets]
+        self.times: list[float] = []
+        self.motion_frames = MotionFrames()
+        self.motion_times: list[float] = []
+        self.motion_idx: list[int] = []
+        self.index = 0
+        self.start_time: float | None = None
+        self.shift = 0.0  # seconds taken out of the timestamps after a jump (a broken or spliced stream)
+
+    def time_of(self, frame, fps: float, container_fps: float, stats: DecodeStats) -> float:
+        """The frame's time from the clip's start; the frame is held if it is the nearest to a sample time."""
+        t_abs = frame.time if frame.time is not None else self.index / fps
+        if self.start_time is None:
+            self.start_time = t_abs
+        t = t_abs - self.start_time - self.shift
+        if self.times and t - self.times[-1] > TIMESTAMP_JUMP_S:  # no frame is held that long: re-time it
+            step = _frame_step(self.times, container_fps)
+            self.shift += t - self.times[-1] - step
+            t = self.times[-1] + step
+            stats.timestamp_jumps += 1
+        self.times.append(t)
+        _keep_nearer(self.best, self.targets, frame, self.index, t)
+        return t
+
+    def motion_due(self, t: float) -> bool:
+        return t >= self.pick[0] - self.pick[1]
+
+    def add_motion(self, small: np.ndarray, t: float) -> None:
+        self.motion_frames.append(small if self.keep(t) else None)
+        self.motion_times.append(t)
+        self.motion_idx.append(self.index)
+        while t >= self.pick[0] - self.pick[1]:  # (a gap in a variable-rate clip passes several)
+            self.pick = next(self.schedule)
+
+    def sampled(self, rotation: int) -> list[Frame]:
+        frames = _sampled_frames(self.best, rotation)
+        self.best.clear()
+        return frames
 
 
 def _keep_nearer(best: list[tuple[float, object, int, float]], targets: np.ndarray, frame, index: int,

@@ -5,47 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
-import numpy as np
 
 from agent.core.errors import InputError
-from agent.run.media.frames import coded_size, shrink, shrunk_size
-from agent.run.media.probe import ffmpeg_reason, open_video, out_of_memory, probe
+from agent.run.media.frames import FrameStore
+from agent.run.media.probe import VideoInfo, ffmpeg_reason, open_video, out_of_memory, probe
 
 
-def find_shots(path: str | Path, min_shot_s: float | None = None):
-    """The shots of a clip (:class:`tools.shots.Shots`) from a decode pass that does nothing else."""
-    from tools.shots import DETECT_WIDTH, MIN_SHOT_S, ShotFinder
-
-    path = Path(path)
-    info = probe(path)
-    coded_w, coded_h, _ = coded_size(info)
-    w, h = shrunk_size(coded_w, coded_h, DETECT_WIDTH)
-    finder = ShotFinder(info.fps or 25.0, MIN_SHOT_S if min_shot_s is None else min_shot_s)
-    times: list[float] = []
-    container = open_video(path)
-    warning = None
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        start = None
-        try:
-            for frame in container.decode(stream):
-                t = frame.time if frame.time is not None else len(times) / (info.fps or 25.0)
-                start = t if start is None else start
-                times.append(t - start)
-                finder.push(shrink(frame, w, h))
-        except av.error.FFmpegError as e:
-            out_of_memory(e)
-            warning = ffmpeg_reason(e)
-    finally:
-        container.close()
-    if not times:
-        raise InputError(f"{path}: video stream holds no decodable frames" + (f" ({warning})" if warning else ""))
-    arr = np.asarray(times)
-    step = float(np.diff(arr).mean()) if len(arr) > 1 else (1.0 / info.fps if info.fps else 0.0)
-    return info, finder.finish(arr, round(float(arr[-1]) + step, 3))
+def find_shots(path: str | Path, feed) -> tuple[VideoInfo, Any]:
+    """The clip's facts and what the shot finder's frame feed (:class:`agent.core.feeds.FrameFeed`,
+    declared by the tools that read shots) returns from a decode pass that feeds it alone."""
+    store = FrameStore(Path(path), samples=1, feeds=[feed])
+    return store.info, store.streamed(feed)
 
 
 CUT_MODES = ("auto", "copy", "encode")
