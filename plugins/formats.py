@@ -12,10 +12,16 @@
 from __future__ import annotations
 
 
+from typing import Any
+
 from agent.core.caption import STRUCTURAL_KEY, caption_section
 from agent.core.evidence import Background, evidence_of
 from agent.core.flatten import STANDARD_KEYS
+from agent.core.formats import OutputFormat
 from agent.core.hookspecs import hookimpl
+
+ANY2CAPTION_KEYS = ("Dense", "Main Object", "Background", "Camera", "Style", "Action")
+CINECAP_KEYS = ("Video", "Evidence", "Caption", "Text")
 
 
 def _instances(caption: dict) -> list[dict]:
@@ -94,6 +100,27 @@ def cinecap(caption: dict, evidence: dict) -> dict:
             "Text": _sentences(*(f"{k}: {v}." for k, v in claims.items() if v))}
 
 
+def _cinecap_problems(output: dict[str, Any]) -> list[str]:
+    out = []
+    if "Video" in output and (not isinstance(output["Video"], str) or not output["Video"].strip()):
+        out.append("Video: must be the clip's file name")
+    if "Evidence" in output and not isinstance(output["Evidence"], list):
+        out.append("Evidence: must be a list")
+    claims = output.get("Caption")
+    if "Caption" in output and not (isinstance(claims, dict) and all(isinstance(v, str) for v in claims.values())):
+        out.append("Caption: every claim must be text")
+    return out
+
+
+FORMATS = [
+    OutputFormat("instancecap", instancecap),  # the caption itself: validated against the caption schema
+    OutputFormat("any2caption", any2caption, keys=ANY2CAPTION_KEYS, marks=("Dense", "Main Object"),
+                 text_fields=ANY2CAPTION_KEYS),
+    OutputFormat("cinecap", cinecap, keys=CINECAP_KEYS, text_fields=("Text",), check=_cinecap_problems),
+    OutputFormat("dense", dense, kind="text", text_fields=("Dense",)),
+]
+
+
 @hookimpl
 def register_output_formats():
-    return {"instancecap": instancecap, "any2caption": any2caption, "cinecap": cinecap, "dense": dense}
+    return FORMATS

@@ -122,3 +122,41 @@ def test_batch_records_and_exports_are_read(cinecap_run, tmp_path):
     assert res.returncode == 1 and res.stdout.strip() == f"{unknown}: not a caption in a known format " \
                                                         "(an object with keys hello)"
     assert not Path(str(unknown) + ".tmp").exists()
+
+
+def test_a_plugin_s_own_format_is_recognised_and_checked(tmp_path):
+    """A format declared with its keys and text fields is read back by ``validate`` like the built-in ones:
+    its schema problems and the wording rules on its free text, not "not a caption in a known format"."""
+    import importlib
+    import types
+
+    from agent.core.formats import OutputFormat
+    from agent.core.hookspecs import hookimpl
+    from agent.run.plugins import BUILTIN_PLUGINS, _build
+    from agent.run.validate import check_items, read_items
+
+    tags = types.ModuleType("tags_format_plugin")
+
+    @hookimpl
+    def register_output_formats():
+        return [OutputFormat("tags", lambda caption, evidence: {"Tags": [], "Summary": caption["Global Description"]},
+                             keys=("Tags", "Summary"), text_fields=("Summary",),
+                             check=lambda out: [] if isinstance(out["Tags"], list) else ["Tags: must be a list"])]
+
+    tags.register_output_formats = register_output_formats
+    plan = [(name, "builtin", lambda name=name: importlib.import_module(name)) for name in BUILTIN_PLUGINS]
+    plugins = _build([*plan, ("tags", "test", lambda: tags)])
+    outputs = tmp_path / "tags.jsonl"
+    outputs.write_text("\n".join(json.dumps(o) for o in (
+        {"Tags": ["dog"], "Summary": "A dog runs across a lawn."},
+        {"Tags": "dog", "Summary": ""},
+        {"Tags": [], "Summary": "A dog runs as the music swells."},
+    )) + "\n")
+    items = read_items(outputs, plugins.format_specs)
+    assert [i.fmt for i in items] == ["tags"] * 3
+    found = [(f.where, f.text) for f in check_items(items, plugins=plugins)]
+    assert ("line 2", "Summary: must be non-empty text (tags)") in found
+    assert ("line 2", "Tags: must be a list (tags)") in found
+    assert [w for w, t in found if w == "line 3" and "music" in t] == ["line 3"]  # sound is no visual fact
+    assert all(w != "line 1" for w, _ in found)
+    assert read_items(outputs, {})[0].problem.startswith("not a caption in a known format")

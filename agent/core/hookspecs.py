@@ -52,7 +52,9 @@ def compose_sections(evidence, settings):
 
 @hookspec
 def register_output_formats():
-    """Return ``{format name: formatter}``; ``formatter(caption: dict, evidence: dict) -> dict | str``."""
+    """Return a list of :class:`agent.core.formats.OutputFormat` (a writer, how an output is recognised and
+    checked: ``validate`` reads it back), or ``{format name: formatter}`` for a format that is only written;
+    ``formatter(caption: dict, evidence: dict) -> dict | str``."""
 
 
 @hookspec

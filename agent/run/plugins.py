@@ -27,6 +27,7 @@ from agent.core import hookspecs
 from agent.core.caption import CaptionSection, use_sections
 from agent.core.conditions import Condition
 from agent.core.errors import AgentError, InputError
+from agent.core.formats import OutputFormat
 from agent.models.registry import use_backends
 
 ENTRY_POINT_GROUP = "instance_agent"
@@ -89,6 +90,7 @@ class Plugins:
     sections: list[CaptionSection] = field(default_factory=list)
     backends: list = field(default_factory=list)
     formats: dict[str, Any] = field(default_factory=dict)  # output format -> formatter; the first name wins
+    format_specs: dict[str, OutputFormat] = field(default_factory=dict)  # output format -> its declaration
     readers: dict[str, Any] = field(default_factory=dict)  # condition name -> reader; the first name wins
 
     def _info(self, plugin: Any) -> PluginInfo:
@@ -223,9 +225,12 @@ class Plugins:
                 self.sections.append(spec if isinstance(spec, CaptionSection) else CaptionSection(name, spec))
                 info.sections.append(name)
         for info, formats in self._each("register_output_formats"):
-            info.formats.extend(formats)
-            for name, formatter in formats.items():
-                self.formats.setdefault(name, formatter)
+            declared = [OutputFormat(name, formatter) for name, formatter in formats.items()] \
+                if isinstance(formats, dict) else list(formats)
+            for spec in declared:
+                info.formats.append(spec.name)
+                self.format_specs.setdefault(spec.name, spec)
+                self.formats.setdefault(spec.name, spec.write)
         for info, readers in self._each("register_condition_readers"):
             info.readers.extend(readers)
             for name, reader in readers.items():

@@ -22,10 +22,10 @@ from typing import Any
 
 from agent.core.caption import STRUCTURAL_KEY_ALIASES
 from agent.core.errors import InputError
+from agent.core.formats import OutputFormat
 from agent.core.jsonl import read_text
 
-ANY2CAPTION_KEYS = ("Dense", "Main Object", "Background", "Camera", "Style", "Action")
-CINECAP_KEYS = ("Video", "Evidence", "Caption", "Text")
+INSTANCECAP = "instancecap"  # the caption itself, checked against the caption schema and the evidence
 
 
 @dataclass
@@ -45,21 +45,22 @@ class Finding:
     text: str
 
 
-def format_of(data: Any) -> str | None:
-    """Which output format a JSON value is in, or None."""
-    if isinstance(data, str):
-        return "dense"
-    if not isinstance(data, dict):
-        return None
-    if "Video" in data and any(k in data for k in STRUCTURAL_KEY_ALIASES):
-        return "instancecap"
-    if set(CINECAP_KEYS) <= data.keys() and isinstance(data.get("Caption"), dict):
-        return "cinecap"
-    if "Dense" in data and "Main Object" in data:
-        return "any2caption"
-    if "Video" in data or "Global Description" in data:
-        return "instancecap"  # a broken InstanceCap caption: the schema says what is missing
-    return None
+def format_of(data: Any, formats: dict[str, OutputFormat]) -> str | None:
+    """Which output format a JSON value is in (an InstanceCap caption, or a registered format that
+    recognises it), or None."""
+    if isinstance(data, dict) and "Video" in data and any(k in data for k in STRUCTURAL_KEY_ALIASES):
+        return INSTANCECAP
+    found = next((spec.name for spec in formats.values() if spec.name != INSTANCECAP and spec.recognises(data)), None)
+    if found is None and isinstance(data, dict) and ("Video" in data or "Global Description" in data):
+        return INSTANCECAP  # a broken InstanceCap caption: the schema says what is missing
+    return found
+
+
+def known_formats() -> dict[str, OutputFormat]:
+    """The output formats the plugins declare, by name."""
+    from agent.run.plugins import load_plugins
+
+    return load_plugins().format_specs
 
 
 def _run_record(path: Path) -> dict[str, Any]:
@@ -87,16 +88,16 @@ def _evidence_of_record(record: dict) -> dict | None:
     return None
 
 
-def _item(where: str | None, value: Any) -> Item:
+def _item(where: str | None, value: Any, formats: dict[str, OutputFormat]) -> Item:
     """An item from a file: a caption in some format, a batch record, an export entry or a run record."""
-    if isinstance(value, dict) and "caption" in value and format_of(value) is None:
+    if isinstance(value, dict) and "caption" in value and format_of(value, formats) is None:
         # a batch record, an export entry or a run record: the caption and, if known, its evidence
         evidence = value.get("evidence") if isinstance(value.get("evidence"), dict) else _evidence_of_record(value)
         caption = value.get("caption")
         if caption is None:
-            return Item(where, "instancecap", None, problem=f"has no caption (status {value.get('status', '?')})")
-        return Item(where, "instancecap", caption, evidence)
-    fmt = format_of(value)
+            return Item(where, INSTANCECAP, None, problem=f"has no caption (status {value.get('status', '?')})")
+        return Item(where, INSTANCECAP, caption, evidence)
+    fmt = format_of(value, formats)
     if fmt is None:
         kind = type(value).__name__ if not isinstance(value, dict) else "an object with keys " + \
             ", ".join(sorted(value)[:6])
@@ -136,21 +137,25 @@ def _exported_rows(path: Path) -> list[dict] | None:
     return None
 
 
-def read_items(path: Path) -> list[Item]:
-    """Every caption a file (or run folder) holds."""
+def read_items(path: Path, formats: dict[str, OutputFormat] | None = None) -> list[Item]:
+    """Every caption a file (or run folder) holds, in any of ``formats`` (by default the plugins')."""
+    formats = known_formats() if formats is None else formats
     if not path.exists():
         raise InputError(f"{path}: no such file")
     exported = _exported_rows(path)
     if exported is not None:  # what export wrote: parquet, a datasets folder, webdataset shards
-        return [_item(f"sample {n}", row) for n, row in enumerate(exported)]
+        return [_item(f"sample {n}", row, formats) for n, row in enumerate(exported)]
     if path.is_dir():
         record = _run_record(path)
-        return [_item(None, record)]
+        return [_item(None, record, formats)]
     text = read_text(path, "caption file").removeprefix("\ufeff")  # a UTF-8 byte order mark is not content
     if path.suffix == ".txt":
         if not text.strip():
             raise InputError(f"{path}: is empty")
-        return [Item(None, "dense", text.strip())]
+        paragraph = next((spec.name for spec in formats.values() if spec.kind == "text"), None)
+        if paragraph is None:
+            raise InputError(f"{path}: a .txt caption, and no plugin declares a text format")
+        return [Item(None, paragraph, text.strip())]
     if path.suffix == ".jsonl":
         items = []
         for n, line in enumerate(text.splitlines(), 1):
@@ -161,56 +166,22 @@ def read_items(path: Path) -> list[Item]:
             except json.JSONDecodeError as e:
                 items.append(Item(f"line {n}", "?", None, problem=f"not valid JSON ({e.msg})"))
                 continue
-            items.append(_item(f"line {n}", value))
+            items.append(_item(f"line {n}", value, formats))
         return items
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(f"{path}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
     if isinstance(data, list):
-        return [_item(f"item {i}", value) for i, value in enumerate(data)]
-    return [_item(None, data)]
-
-
-def _texts(fmt: str, data: Any) -> list[tuple[str, str]]:
-    """The free-text fields of a non-InstanceCap output, for the wording rules."""
-    if fmt == "dense":
-        return [("Dense", data)]
-    if fmt == "any2caption":
-        return [(k, data[k]) for k in ANY2CAPTION_KEYS]
-    if fmt == "cinecap":
-        return [("Text", data["Text"])]
-    return []
-
-
-def _schema(fmt: str, data: Any) -> list[str]:
-    """Schema problems of the formats that are not InstanceCap (whose schema is the caption model)."""
-    if fmt == "any2caption":
-        out = [f"{k}: missing" for k in ANY2CAPTION_KEYS if k not in data]
-        out += [f"{k}: must be non-empty text" for k in ANY2CAPTION_KEYS
-                if k in data and (not isinstance(data[k], str) or not data[k].strip())]
-        out += [f"{k}: not a field of any2caption" for k in data if k not in ANY2CAPTION_KEYS]
-        return out
-    if fmt == "cinecap":
-        out = []
-        if not isinstance(data["Video"], str) or not data["Video"].strip():
-            out.append("Video: must be the clip's file name")
-        if not isinstance(data["Evidence"], list):
-            out.append("Evidence: must be a list")
-        if not all(isinstance(v, str) for v in data["Caption"].values()):
-            out.append("Caption: every claim must be text")
-        if not isinstance(data["Text"], str) or not data["Text"].strip():
-            out.append("Text: must be non-empty text")
-        out += [f"{k}: not a field of cinecap" for k in data if k not in CINECAP_KEYS]
-        return out
-    if fmt == "dense":
-        return [] if isinstance(data, str) and data.strip() else ["(text): must be non-empty text"]
-    return []
+        return [_item(f"item {i}", value, formats) for i, value in enumerate(data)]
+    return [_item(None, data, formats)]
 
 
 def check_items(items: list[Item], *, wording: bool = True, evidence: dict | None = None,
-                disabled: list[str] = ()) -> list[Finding]:
-    """Every problem of every item; ``evidence`` (a run's) applies to all items without their own."""
+                disabled: list[str] = (), plugins=None) -> list[Finding]:
+    """Every problem of every item; ``evidence`` (a run's) applies to all items without their own.
+    ``plugins``: the plugin manager whose sections, checks and formats apply (by default the loaded one
+    less ``disabled``)."""
     from agent.core.checks import english as english_check, wording as wording_check
     from agent.core.config import load_settings
     from agent.core.lexicon import scan
@@ -218,7 +189,8 @@ def check_items(items: list[Item], *, wording: bool = True, evidence: dict | Non
     from agent.run.plugins import load_plugins
 
     settings = load_settings()
-    plugins = load_plugins([*settings.disabled_plugins, *disabled])  # plugins add sections and checks
+    if plugins is None:
+        plugins = load_plugins([*settings.disabled_plugins, *disabled])  # plugins add sections, checks, formats
     evidence_checks = plugins.validation_checks(settings)
     if not wording:
         evidence_checks = [c for c in evidence_checks if c is not wording_check]
@@ -227,7 +199,7 @@ def check_items(items: list[Item], *, wording: bool = True, evidence: dict | Non
         if item.problem:
             findings.append(Finding(item.where, item.problem))
             continue
-        if item.fmt == "instancecap":
+        if item.fmt == INSTANCECAP:
             known = item.evidence if item.evidence is not None else evidence
             if known is not None:
                 checks = evidence_checks
@@ -236,10 +208,14 @@ def check_items(items: list[Item], *, wording: bool = True, evidence: dict | Non
             _, problems = validate(item.data, known or {}, checks)
             findings += [Finding(item.where, str(p)) for p in problems]
             continue
-        schema = _schema(item.fmt, item.data)
+        spec = plugins.format_specs.get(item.fmt)
+        if spec is None:
+            findings.append(Finding(item.where, f"a caption in the format {item.fmt}, whose plugin is disabled"))
+            continue
+        schema = spec.problems(item.data)
         findings += [Finding(item.where, f"{line} ({item.fmt})") for line in schema]
         if wording and not schema:
-            for field, text in _texts(item.fmt, item.data):
+            for field, text in spec.texts(item.data):
                 for v in scan(field, text):
                     hint = f"; use '{v.suggestion}'" if v.suggestion else ""
                     findings.append(Finding(item.where, f"{field}: {v.kind.replace('_', ' ')}: '{v.text}'{hint}"))
