@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from agent.core.config import Settings
+from agent.core.model_files import WeightsMissing
 from agent.models.devices import keep_loaded, pick_device  # noqa: F401 (part of this module's API)
+from tools.vision import models
 
 SAM2_MODELS = {
     # size: (config inside the sam2 package, checkpoint file, hub id)
@@ -34,10 +36,6 @@ SAM2_MODELS = {
                   "facebook/sam2.1-hiera-base-plus"),
     "large": ("configs/sam2.1/sam2.1_hiera_l.yaml", "sam2.1_hiera_large.pt", "facebook/sam2.1-hiera-large"),
 }
-
-
-class WeightsMissing(Exception):
-    """Weights that cannot be found here and may not be downloaded."""
 
 
 T = TypeVar("T")
@@ -129,8 +127,6 @@ def resolve_yolo(settings: Settings, flag: str = "--yolo-weights") -> YoloSpec:
     vision = _vision_model(name)
     extra = [_ultralytics_weights_dir()]
     if vision:
-        from tools.vision import models
-
         extra.append(models.models_dir())
     found, places = _searched(name, settings, extra)
     if found and vision and found.parent == extra[-1]:
@@ -152,8 +148,6 @@ def _vision_model(file_name: str) -> str | None:
     """The vision model (tools/vision/manifest.json) whose file is ``file_name``, for an ``.onnx`` name."""
     if not file_name.endswith(".onnx"):
         return None
-    from tools.vision import models
-
     return next((n for n, m in models.manifest()["models"].items() if m["file"] == file_name), None)
 
 

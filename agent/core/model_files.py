@@ -8,6 +8,10 @@ import hashlib
 import os
 from pathlib import Path
 
+class WeightsMissing(Exception):
+    """Weights that cannot be found here and may not be downloaded."""
+
+
 DEFAULT_DIR = "~/.cache/instance-agent/models"
 ENV_DIR = "INSTANCE_AGENT_MODELS_DIR"
 

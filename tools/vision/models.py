@@ -19,8 +19,8 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from agent.core.model_files import models_dir, sha256_file  # noqa: F401 - callers read them here
-from tools.weights import WeightsMissing, keep_loaded
+from agent.core.model_files import WeightsMissing, models_dir, sha256_file  # noqa: F401 - callers read them here
+from agent.models.devices import keep_loaded
 
 HERE = Path(__file__).resolve().parent
 MANIFEST_FILE = HERE / "manifest.json"
