@@ -13,6 +13,8 @@
   the model as the submit call's result (a repair), a bounded number of times;
 * ``fallback``: the caption composed from the evidence, marked degraded with the reasons.
 
+The tools as ToolNode runs them (and the submission's spec) are in :mod:`graphs.caption_tools`.
+
 The graph is built once per model and tool set; a run hands it its :class:`~agent.run.context.RunContext`
 as LangGraph's runtime context (``graph.stream(..., context=ctx)``): nodes read it from their
 ``Runtime``, tools from ``get_runtime()``. The evidence lives in the state (merged by its reducer);
@@ -27,23 +29,22 @@ import threading
 import time
 from typing import Annotated, Any, Callable, Protocol, TypedDict
 
+import cv2
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
-from langchain_core.tools import StructuredTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode
-from langgraph.runtime import Runtime, get_runtime
+from langgraph.runtime import Runtime
 
-from agent.core.caption import json_schema
 from agent.core.composer import compose
 from agent.core.evidence import evidence_in
-from agent.core.registry import ToolRegistry
 from agent.core.prompts import SYSTEM_PROMPT, first_message_text
-from agent.models.toolcalls import cap_reply, is_planned, normalise_reply, unparsed_error
+from agent.core.registry import ToolRegistry
 from agent.core.validation import assess, validate
+from agent.models.toolcalls import cap_reply, is_planned, normalise_reply, unparsed_error
+from graphs.caption_tools import SUBMIT, as_langchain_tool, guarded_tool_call, seed_evidence, submit_tool_spec
 from graphs.grounding import core_measured, field_by_field
-
-SUBMIT = "submit_caption"
+from tools.frames import contact_sheet
 
 
 def merge(left: dict | None, right: dict | None) -> dict:
@@ -84,51 +85,6 @@ class CaptionState(TypedDict, total=False):
     field_sources: dict[str, str]  # a degraded caption kept field by field: each field's source (model or composed)
 
 
-def as_langchain_tool(tool, plan_position: int | None = None) -> StructuredTool:
-    """Wrap one of our tools so ToolNode can run it; evidence and images travel as the artifact.
-    ``plan_position``: its place in the offline plan (the planner reads it from the tool's metadata)."""
-
-    def run(**kwargs):
-        ctx = get_runtime().context
-        ctx.emit("tool_start", tool=tool.name, args=kwargs)
-        before = len(ctx.records)
-        obs = tool(ctx, **kwargs)
-        # tools this one ran first (ctx.require): the model sees their results too, since the
-        # validator will hold the caption to them
-        ran_first = [r for r in ctx.records[before:] if r.name != tool.name]
-        artifact = {"evidence": obs.evidence_dict(), "images": [str(p) for p in obs.images], "ok": obs.ok,
-                    "dependencies": {r.name: ctx.evidence.get(r.name) for r in ran_first}}
-        content = obs.summary_text()
-        from agent.core.sureness import note_for
-
-        unsure = note_for(ctx.evidence, obs.evidence) if obs.evidence is not None else None
-        if unsure:
-            content += f"\n({unsure})"
-        for r in ran_first:
-            content += f"\n(ran first: {r.name} -> {r.summary})"
-        return content, artifact
-
-    return StructuredTool.from_function(func=run, name=tool.name, description=tool.description,
-                                        args_schema=tool.Args, response_format="content_and_artifact",
-                                        metadata={"plan_position": plan_position, "offline_role": tool.offline_role})
-
-
-def submit_tool_spec() -> dict:
-    schema = json_schema()
-    schema.pop("title", None)
-    return {"type": "function", "function": {
-        "name": SUBMIT,
-        "description": "Submit the finished caption. It is validated against the schema, the tools' "
-                       "evidence and the wording rules; any problems come back for you to fix.",
-        "parameters": schema}}
-
-
-def _seed(ctx, state) -> None:
-    """Give the run context's working copy the evidence the state holds (a resumed run's, say)."""
-    for name, found in (state.get("evidence") or {}).items():
-        ctx.evidence.setdefault(name, found)
-
-
 def _image_part(path: str) -> dict:
     data = base64.b64encode(open(path, "rb").read()).decode()
     return {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{data}"}}
@@ -146,27 +102,38 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
     model = llm.bind_tools([*lc_tools, submit_tool_spec()])
     one_at_a_time = threading.Lock()  # tools share the run context; ToolNode runs a turn's calls in threads
 
-    def guarded(request, execute):
-        error = unparsed_error(request.tool_call)
-        if error:
-            return ToolMessage(error, tool_call_id=request.tool_call["id"], name=request.tool_call["name"] or "unknown",
-                               status="error")
-        with one_at_a_time:
-            _seed(request.runtime.context, request.state)
-            return execute(request)
+    graph = StateGraph(CaptionState, context_schema=RunContextLike)
+    graph.add_node("observe", observe_node(tools, send_images))
+    graph.add_node("model", model_node(model, settings, describe_error))
+    graph.add_node("tools", ToolNode(lc_tools, wrap_tool_call=guarded_tool_call(one_at_a_time)))
+    graph.add_node("record", record_node(send_images))
+    graph.add_node("nudge", nudge)
+    graph.add_node("validate", validate_node(tools, checks, one_at_a_time))
+    graph.add_node("fallback", fallback_node(plan, checks, settings, sections))
+    graph.add_edge(START, "observe")
+    graph.add_edge("observe", "model")
+    graph.add_conditional_edges("model", route_after_model(settings), ["validate", "tools", "nudge", "fallback"])
+    graph.add_edge("tools", "record")
+    graph.add_edge("record", "model")
+    graph.add_edge("nudge", "model")
+    graph.add_conditional_edges("validate", route_after_validate(settings), ["model", "fallback", END])
+    graph.add_edge("fallback", END)
+    return graph.compile(checkpointer=checkpointer, interrupt_before=["tools"] if pause_before_tools else None)
 
-    tool_node = ToolNode(lc_tools, wrap_tool_call=guarded)
+
+# -- the nodes ---------------------------------------------------------------------------------
+def observe_node(tools: list, send_images: bool):
+    """``observe``: the system prompt and the first user message (the clip's metadata, and the sheet of
+    sampled frames when the model is sent images)."""
 
     def observe(state: CaptionState, runtime: Runtime) -> dict:
         ctx = runtime.context
         fs = ctx.frames
         info = fs.info
-        metadata = f"{info.width}x{info.height} pixels, {fs.stats.mean_fps or info.fps:.2f} fps, {fs.frame_count} frames."
+        fps = fs.stats.mean_fps or info.fps
+        metadata = f"{info.width}x{info.height} pixels, {fps:.2f} fps, {fs.frame_count} frames."
         text = first_message_text(state["video"], fs.temporal_metadata(), [t.name for t in tools], metadata)
         content: list[dict] | str = text
-        from tools.frames import contact_sheet
-        import cv2
-
         # the sheet of sampled frames is kept in the run folder whether or not the model sees it
         sheet = contact_sheet([f.image for f in fs.sampled], [f"{f.time_s:.2f}s" for f in fs.sampled])
         path = ctx.output_path("frames", "sampled.jpg")
@@ -174,6 +141,13 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
         if send_images:
             content = [{"type": "text", "text": text}, _image_part(str(path))]
         return {"messages": [SystemMessage(SYSTEM_PROMPT), HumanMessage(content)]}
+
+    return observe
+
+
+def model_node(model, settings, describe_error: Callable[[Exception], str | None]):
+    """``model``: one turn of the chat model; a model error, or more tool calls than the limits allow,
+    sends the run to the fallback."""
 
     def call_model(state: CaptionState, runtime: Runtime) -> dict:
         ctx = runtime.context
@@ -192,14 +166,27 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
         _model_event(ctx, step, raw, reply, time.perf_counter() - started)
         calls = len(reply.tool_calls)
         update: dict[str, Any] = {"messages": [reply], "steps": 1, "tool_calls": calls}
-        total = state.get("tool_calls", 0) + calls
-        if calls > settings.max_calls_per_turn:
-            update["fallback_reason"] = (f"the model asked for {calls} tool calls in one reply "
-                                         f"(at most {settings.max_calls_per_turn}: --max-calls-per-turn)")
-        elif total > settings.max_tool_calls:
-            update["fallback_reason"] = (f"the model asked for more than {settings.max_tool_calls} tool calls "
-                                         "in the run (--max-tool-calls)")
+        reason = _too_many_calls(calls, state.get("tool_calls", 0) + calls, settings)
+        if reason:
+            update["fallback_reason"] = reason
         return update
+
+    return call_model
+
+
+def _too_many_calls(calls: int, total: int, settings) -> str | None:
+    """Why a reply of ``calls`` tool calls (``total`` in the run) breaks the limits, or None."""
+    if calls > settings.max_calls_per_turn:
+        return (f"the model asked for {calls} tool calls in one reply "
+                f"(at most {settings.max_calls_per_turn}: --max-calls-per-turn)")
+    if total > settings.max_tool_calls:
+        return f"the model asked for more than {settings.max_tool_calls} tool calls in the run (--max-tool-calls)"
+    return None
+
+
+def record_node(send_images: bool):
+    """``record``: the evidence of the last turn's tool messages into the state, their images into a
+    user message."""
 
     def record(state: CaptionState) -> dict:
         fresh: list[ToolMessage] = []
@@ -216,9 +203,18 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
             update["messages"] = [HumanMessage(parts)]
         return update
 
-    def nudge(state: CaptionState) -> dict:
-        return {"nudges": 1, "messages": [HumanMessage(
-            f"Reply with a tool call: use the tools to gather evidence, then call {SUBMIT} with the caption.")]}
+    return record
+
+
+def nudge(state: CaptionState) -> dict:
+    """``nudge``: ask a model that answered without a tool call for one."""
+    return {"nudges": 1, "messages": [HumanMessage(
+        f"Reply with a tool call: use the tools to gather evidence, then call {SUBMIT} with the caption.")]}
+
+
+def validate_node(tools: list, checks: list, one_at_a_time: threading.Lock):
+    """``validate``: check the submitted caption; its problems go back to the model as the submission's
+    result. The other calls of the reply are answered as not run."""
 
     def validate_submission(state: CaptionState, runtime: Runtime) -> dict:
         last: AIMessage = state["messages"][-1]
@@ -229,36 +225,54 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
         unparsed = unparsed_error(submit)
         update: dict[str, Any] = {}
         if unparsed:
-            caption, lines = None, [unparsed.removeprefix("Error: ")]
+            lines = [unparsed.removeprefix("Error: ")]
         else:
             # nothing unmeasured passes: the core measurements the model skipped run now
             with one_at_a_time:
-                _seed(runtime.context, state)
+                seed_evidence(runtime.context, state)
                 evidence, ran, missing = core_measured(runtime.context, state.get("evidence") or {}, tools)
             update["evidence"] = evidence
             caption, problems, advice = assess(submit["args"], evidence, checks)
             update["advice"] = [a.disagreement() for a in advice]
-            if caption is not None and not problems and missing:
-                replies.append(ToolMessage("Caption kept, unchecked against: " + ", ".join(missing),
-                                           tool_call_id=submit["id"], name=SUBMIT))
-                return {**update, "messages": replies, "status": "degraded", "caption": caption.to_dict(),
-                        "problems": [], "fallback_reason": "the caption could not be checked: "
-                                                           f"{', '.join(missing)} could not be measured"}
             if caption is not None and not problems:
-                replies.append(ToolMessage("Caption accepted.", tool_call_id=submit["id"], name=SUBMIT))
-                return {**update, "messages": replies, "status": "ok", "caption": caption.to_dict(), "problems": []}
-            lines = [str(p) for p in problems]
-            if ran:
-                lines.append("these measurements were missing and ran before the check: "
-                             + "; ".join(f"{name} -> {summary}" for name, summary in ran))
+                return {**update, **_accepted(caption, missing, submit, replies)}
+            lines = _problem_lines(problems, ran)
         replies.append(ToolMessage("The caption was not accepted. Fix these problems and submit again:\n- "
                                    + "\n- ".join(lines), tool_call_id=submit["id"], name=SUBMIT, status="error"))
         return {**update, "messages": replies, "repairs": 1, "problems": lines}
 
+    return validate_submission
+
+
+def _accepted(caption, missing: list[str], submit: dict, replies: list[ToolMessage]) -> dict:
+    """The update of a caption that passed its checks (``replies``: to the reply's other calls): ok, or
+    degraded when a core measurement (``missing``) could not be made to check it against."""
+    if missing:
+        kept = ToolMessage("Caption kept, unchecked against: " + ", ".join(missing), tool_call_id=submit["id"],
+                           name=SUBMIT)
+        return {"messages": [*replies, kept], "status": "degraded", "caption": caption.to_dict(), "problems": [],
+                "fallback_reason": f"the caption could not be checked: {', '.join(missing)} could not be measured"}
+    accepted = ToolMessage("Caption accepted.", tool_call_id=submit["id"], name=SUBMIT)
+    return {"messages": [*replies, accepted], "status": "ok", "caption": caption.to_dict(), "problems": []}
+
+
+def _problem_lines(problems: list, ran: list[tuple[str, str]]) -> list[str]:
+    """The problems as the model reads them, and the measurements that ran before the check."""
+    lines = [str(p) for p in problems]
+    if ran:
+        lines.append("these measurements were missing and ran before the check: "
+                     + "; ".join(f"{name} -> {summary}" for name, summary in ran))
+    return lines
+
+
+def fallback_node(plan: list[str], checks: list, settings, sections: Callable[[dict], dict]):
+    """``fallback``: the caption composed from the evidence (the plan's tools measure what the model
+    left unmeasured), keeping the model's fields that passed; marked degraded with the reasons."""
+
     def fallback(state: CaptionState, runtime: Runtime) -> dict:
         ctx = runtime.context
         reason = state.get("fallback_reason") or _fallback_reason(state, settings)
-        _seed(ctx, state)
+        seed_evidence(ctx, state)
         for name in plan:  # measure what the model left unmeasured
             ctx.require(name)
         evidence = {**(state.get("evidence") or {}), **ctx.evidence}
@@ -276,7 +290,13 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
                 "field_sources": {"(caption)": "composed"},
                 "problems": [str(p) for p in problems] or state.get("problems", [])}
 
-    # -- routing ---------------------------------------------------------------------------
+    return fallback
+
+
+# -- routing -----------------------------------------------------------------------------------
+def route_after_model(settings):
+    """Where a model turn goes: the fallback, the validation of a submission, the tools, or a nudge."""
+
     def after_model(state: CaptionState) -> str:
         if state.get("llm_error") or state.get("fallback_reason"):
             return "fallback"
@@ -290,6 +310,12 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
             return "tools"
         return "nudge" if state.get("nudges", 0) < 2 else "fallback"
 
+    return after_model
+
+
+def route_after_validate(settings):
+    """Where a validation goes: the end, back to the model for a repair, or the fallback."""
+
     def after_validate(state: CaptionState) -> str:
         if state.get("status") in ("ok", "degraded"):  # degraded here: accepted, but a core check could not run
             return END
@@ -297,23 +323,7 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
             return "fallback"
         return "model"
 
-    graph = StateGraph(CaptionState, context_schema=RunContextLike)
-    graph.add_node("observe", observe)
-    graph.add_node("model", call_model)
-    graph.add_node("tools", tool_node)
-    graph.add_node("record", record)
-    graph.add_node("nudge", nudge)
-    graph.add_node("validate", validate_submission)
-    graph.add_node("fallback", fallback)
-    graph.add_edge(START, "observe")
-    graph.add_edge("observe", "model")
-    graph.add_conditional_edges("model", after_model, ["validate", "tools", "nudge", "fallback"])
-    graph.add_edge("tools", "record")
-    graph.add_edge("record", "model")
-    graph.add_edge("nudge", "model")
-    graph.add_conditional_edges("validate", after_validate, ["model", "fallback", END])
-    graph.add_edge("fallback", END)
-    return graph.compile(checkpointer=checkpointer, interrupt_before=["tools"] if pause_before_tools else None)
+    return after_validate
 
 
 def _model_event(ctx, step: int, raw: AIMessage, reply: AIMessage, seconds: float) -> None:
@@ -347,8 +357,6 @@ def _fallback_reason(state: CaptionState, settings) -> str:
     if state.get("steps", 0) >= settings.max_steps:
         return f"step limit reached ({settings.max_steps} model turns)"
     return "the model stopped calling tools without submitting a caption"
-
-
 def initial_state(video: str) -> CaptionState:
     return {"messages": [], "evidence": {}, "video": video, "steps": 0, "repairs": 0, "nudges": 0, "tool_calls": 0,
             "status": "running", "caption": None, "problems": [], "fallback_reason": None, "llm_error": None,

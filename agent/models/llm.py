@@ -11,7 +11,8 @@
 * ``PREFIX:...``: a backend a plugin registers (``register_chat_backends``, :mod:`agent.models.registry`).
 
 Retries with exponential backoff on HTTP 429, 5xx, time-outs and dropped connections are the
-OpenAI client's own (``retries`` times; it honours ``Retry-After``).
+OpenAI client's own (``retries`` times; it honours ``Retry-After``). What a failed request says is
+worded in :mod:`agent.models.llm_errors`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from agent.core.errors import InputError
 from agent.core.hookspecs import hookimpl
 from agent.core.jsonl import read_text
 from agent.core.secrets import redact
+from agent.models.llm_errors import CutOffReply, MalformedReply, describe_server_error, preview
 from agent.models.planner import OfflinePlanner
 
 RECORDING = "llm.jsonl"
@@ -143,14 +145,6 @@ def register_chat_backends():
     return builtin_backends()
 
 
-class MalformedReply(Exception):
-    """The server answered 200 with something that is not a chat completion."""
-
-
-class CutOffReply(MalformedReply):
-    """The reply stopped at the token limit in the middle of a tool call's arguments."""
-
-
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
@@ -174,11 +168,6 @@ def clean_usage(usage: Any) -> dict | None:
     return out or None
 
 
-def _preview(value: Any, limit: int = 120) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def checked_completion(response: Any) -> dict:
     """The completion as a dict, or :class:`MalformedReply` saying what came back instead.
 
@@ -193,21 +182,21 @@ def checked_completion(response: Any) -> dict:
         if text.lstrip().startswith(("data:", "event:")):
             raise MalformedReply("an event stream (streaming was not asked for)")
         if "<html" in text[:500].lower() or "<!doctype" in text[:500].lower():
-            raise MalformedReply(f"an HTML page: {_preview(text)}")
-        raise MalformedReply(f"a body that is not JSON: {_preview(text) or '(empty)'}")
+            raise MalformedReply(f"an HTML page: {preview(text)}")
+        raise MalformedReply(f"a body that is not JSON: {preview(text) or '(empty)'}")
     if isinstance(response, openai.BaseModel):
         response = response.model_dump(exclude={"choices": {"__all__": {"message": {"parsed"}}}}, warnings=False)
     if not isinstance(response, dict):
         raise MalformedReply(f"a {type(response).__name__} instead of a JSON object")
     if response.get("error"):
-        raise MalformedReply(f"an error object: {_preview(response['error'])}")
+        raise MalformedReply(f"an error object: {preview(response['error'])}")
     choices = response.get("choices")
     if not isinstance(choices, list) or not choices:
         raise MalformedReply("a completion whose choices are empty" if choices == [] else
-                             f"a completion with no choices: {_preview(json.dumps(response, default=str))}")
+                             f"a completion with no choices: {preview(json.dumps(response, default=str))}")
     message = choices[0].get("message") if isinstance(choices[0], dict) else None
     if not isinstance(message, dict):
-        raise MalformedReply(f"a choice with no message: {_preview(json.dumps(choices[0], default=str))}")
+        raise MalformedReply(f"a choice with no message: {preview(json.dumps(choices[0], default=str))}")
     if "usage" in response:
         response["usage"] = clean_usage(response["usage"])
     cut_off = choices[0].get("finish_reason") == "length"
@@ -277,82 +266,11 @@ def _describe_openai(exc: Exception, settings: Settings) -> str | None:
         import openai
     except ImportError:  # pragma: no cover - langchain-openai depends on it
         return None
-    return _describe(exc, settings, base_url(settings) or OPENAI_URL, openai)
+    return describe_server_error(exc, settings, base_url(settings) or OPENAI_URL, openai)
 
 
 def _describe_replay(exc: Exception, settings: Settings) -> str | None:
     return str(exc) if isinstance(exc, ReplayExhausted) else None
-
-
-RETRIED_STATUS = {408, 409, 429}  # and every 5xx: what the OpenAI client retries
-
-
-def _describe(exc: Exception, settings: Settings, url: str, openai) -> str | None:
-    tries = f"after {settings.retries} retr{'y' if settings.retries == 1 else 'ies'}" if settings.retries else \
-        "with retries off"
-    if isinstance(exc, CutOffReply):
-        return (f"the model server at {url} answered with {exc}; raise --max-reply-tokens (now "
-                f"{settings.max_tokens}) or use a model that writes shorter replies")
-    if isinstance(exc, MalformedReply):
-        return f"the model server at {url} answered with {exc}, not a chat completion"
-    if isinstance(exc, RecursionError):
-        return f"the model server at {url} answered with JSON nested too deeply to read, not a chat completion"
-    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
-        return (f"the model server at {url} answered with a body that is not JSON (empty, or not UTF-8 text: "
-                f"{_preview(exc)}), not a chat completion")
-    if isinstance(exc, openai.APITimeoutError):
-        return (f"the model server at {url} did not finish its reply within {settings.timeout_s:g}s "
-                f"(the time-out covers the whole request; {tries}); raise the timeout (--timeout) or check the "
-                "server's load")
-    if isinstance(exc, openai.APIConnectionError):
-        chain, seen = [], exc
-        while seen is not None and len(chain) < 8:
-            chain.append(seen)
-            seen = seen.__cause__ or seen.__context__
-        text = " ".join(f"{e} {getattr(e, 'strerror', '') or ''}" for e in chain).lower()
-        root = chain[-1]
-        broken = _broken_reply(chain)
-        if broken:
-            return f"the model server at {url} {broken} ({tries}); the server is up: check its log"
-        reason = "connection refused" if "refused" in text else f"{type(root).__name__}: {_first_line(str(root), 120)}"
-        return (f"cannot reach the model server at {url} ({reason}); start it (for example "
-                "`vllm serve MODEL` or `ollama serve`) or point --base-url at a running one")
-    if isinstance(exc, openai.AuthenticationError):
-        return f"the model server at {url} rejected the API key (HTTP 401); set OPENAI_API_KEY"
-    if isinstance(exc, openai.NotFoundError):
-        return f"the model server at {url} has no model {settings.llm.removeprefix('openai:')!r} (HTTP 404)"
-    if isinstance(exc, openai.RateLimitError):
-        return f"the model server at {url} kept answering 429 (rate limited) {tries}"
-    if isinstance(exc, openai.APIStatusError):
-        retried = exc.status_code in RETRIED_STATUS or exc.status_code >= 500
-        line = f"the model server at {url} answered HTTP {exc.status_code}" + (f" {tries}" if retried else "")
-        line += f": {_first_line(exc.message)}"
-        if exc.status_code in (400, 415, 422) and settings.send_images and \
-                any(w in str(exc.message).lower() for w in ("image", "vision", "multimodal", "multi-modal")):
-            line += "; if this model takes no images, run with --no-images"
-        return line
-    return None
-
-
-def _broken_reply(chain: list) -> str | None:
-    """What went wrong with a reply the server began to send (it is up), or None when it was never reached."""
-    names = {type(e).__name__ for e in chain}
-    text = " ".join(str(e) for e in chain)
-    if "DecodingError" in names:
-        return (f"sent a reply whose body does not match its Content-Encoding header ({_first_line(text, 100)}), "
-                "so it could not be read")
-    if names & {"RemoteProtocolError", "ReadError", "ConnectionResetError"} and \
-            not any(isinstance(e, ConnectionRefusedError) for e in chain):
-        if "without sending complete message body" in text or "incomplete" in text.lower() or \
-                names & {"ReadError", "ConnectionResetError"}:
-            return "dropped the connection in the middle of its reply"
-        return f"broke the HTTP exchange ({_first_line(text, 100)})"
-    return None
-
-
-def _first_line(text: str, limit: int = 200) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 # -- record and replay -------------------------------------------------------------------------

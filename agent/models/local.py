@@ -22,6 +22,9 @@ draft as it is (``submit_draft``, a reply of a few tokens), or a caption of its 
 
 One model per file, context size and thread count is loaded per process and shared by every run in
 it; calls to it are serialised (one llama.cpp context decodes one sequence at a time here).
+
+The reply's schema and grammar are in :mod:`agent.models.local_grammar`; the chat the model reads, the
+tools it is offered and the draft in :mod:`agent.models.local_chat`.
 """
 
 from __future__ import annotations
@@ -35,33 +38,25 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agent.core.errors import InputError
 from agent.core.hookspecs import hookimpl
 from agent.models.local_files import DEFAULT_MODEL, FETCH, LOCAL_MODELS, model_file_problem, models_dir
-from agent.models.toolcalls import PLANNED, is_planned
+from agent.models.local_chat import (ACCEPT_DRAFT, ACCEPT_SPEC, SUBMIT, draft_note, grounded_draft,  # noqa: F401
+                                     next_planned, still_offered, to_chat, tool_name)
+from agent.models.local_grammar import (FIELD_FORMS, INSTANCE_KEY, MAX_FREE_KEYS, MAX_STRING_CHARS,  # noqa: F401
+                                        bounded, call_schema, grammar, required_only)
+from agent.models.toolcalls import PLANNED, is_planned  # noqa: F401  (importable from here too)
+
+# importable under their earlier names too
+_bounded, _still_offered = bounded, still_offered
 
 PREFIX = "local"
 RUNTIME = "xllamacpp==2026.10.11549"
 ENV_THREADS = "INSTANCE_AGENT_LLM_THREADS"
 CONTEXT_TOKENS = 8192
-MAX_STRING_CHARS = 400  # a free-text field of a constrained reply; bounds a small model's run-on text
-MAX_FREE_KEYS = 10  # keys of a map with free keys (the wording check's fields, the instances)
-INSTANCE_KEY = r"^No\.[0-9]{1,2}$"
-CELL = "(top-left|top-middle|top-right|middle-left|center|middle-right|bottom-left|bottom-middle|bottom-right)"
-# caption fields whose form the rules fix, held to it while the reply is decoded
-FIELD_FORMS = {
-    # one sentence of at most 20 words asked, 30 allowed by the wording rules: 25 words at most while decoding
-    "Global Description": {"maxLength": 180, "pattern": r"^[^ ]+( [^ ]+){0,24}$"},
-    "Position": {"pattern": rf"^(The|A|An) [a-z][a-z -]{{0,30}}( (moves from the {CELL} to the {CELL}|(stays|is) "
-                            rf"at the {CELL})[a-z ,'-]{{0,40}}|'s position is not measured clearly)\.$"},
-}
-SUBMIT = "submit_caption"
-ACCEPT_DRAFT = "submit_draft"  # a reply that submits the grounded draft as it is, without writing it out again
-ACCEPT_SPEC = {"type": "function", "function": {"name": ACCEPT_DRAFT, "description": "Submit the draft as it is.",
-                                                "parameters": {"type": "object", "properties": {}}}}
 
 
 class LocalModelError(RuntimeError):
@@ -159,192 +154,6 @@ def load(spec: str) -> LoadedModel:
                        lambda: LoadedModel(path, threads))
 
 
-# -- the constrained reply ---------------------------------------------------------------------
-def _bounded(schema: Any) -> Any:
-    """The schema with free strings neither empty nor endless and maps with free keys bounded (a small
-    model can run on forever), the fields of :data:`FIELD_FORMS` in the form the rules give, and
-    instances keyed ``No.N``."""
-    if isinstance(schema, dict):
-        out = {k: _bounded(v) for k, v in schema.items()}
-        if isinstance(out.get("properties"), dict):
-            out["properties"] = {name: {**prop, **FIELD_FORMS[name]} if name in FIELD_FORMS and
-                                 isinstance(prop, dict) and prop.get("type") == "string" else prop
-                                 for name, prop in out["properties"].items()}
-        if out.get("type") == "string" and not ({"maxLength", "enum", "const", "pattern"} & out.keys()):
-            out.update(minLength=1, maxLength=MAX_STRING_CHARS)
-        if out.get("type") == "object" and "No.0" in str(out.get("description", "")) \
-                and isinstance(out.get("additionalProperties"), dict) and not out.get("properties"):
-            out["patternProperties"] = {INSTANCE_KEY: out.pop("additionalProperties")}
-            out["additionalProperties"] = False
-        free_keys = isinstance(out.get("additionalProperties"), dict) or "patternProperties" in out
-        if out.get("type") == "object" and free_keys and "maxProperties" not in out:
-            out["maxProperties"] = MAX_FREE_KEYS  # else a small model can add keys until max_tokens (2048 seen)
-        return out
-    if isinstance(schema, list):
-        return [_bounded(v) for v in schema]
-    return schema
-
-
-def _without_titles(schema: Any) -> Any:
-    if isinstance(schema, dict):
-        return {k: _without_titles(v) for k, v in schema.items() if k != "title" or not isinstance(v, str)}
-    if isinstance(schema, list):
-        return [_without_titles(v) for v in schema]
-    return schema
-
-
-def required_only(params: dict) -> dict:
-    """A tool's parameters with only the required ones: the others keep their defaults. (A small model
-    fills optional numbers with runaway digits; the submission's optional sections stay.)"""
-    required = params.get("required") or []
-    return {**params, "properties": {k: v for k, v in (params.get("properties") or {}).items() if k in required}}
-
-
-def call_schema(tools: list[dict]) -> dict:
-    """One of ``{"name": const, "arguments": parameters}`` per tool, ``$defs`` lifted to the top."""
-    options, defs = [], {}
-    for spec in tools:
-        fn = spec.get("function", spec)
-        params = dict(fn.get("parameters") or {"type": "object", "properties": {}})
-        if fn["name"] != SUBMIT:
-            params = required_only(params)
-        defs.update(params.pop("$defs", {}))
-        params.pop("title", None)
-        params.setdefault("type", "object")
-        params.setdefault("additionalProperties", False)
-        options.append({"type": "object", "additionalProperties": False, "required": ["name", "arguments"],
-                        "properties": {"name": {"const": fn["name"]}, "arguments": params}})
-    schema = {"oneOf": options} if len(options) > 1 else options[0]
-    if defs:
-        schema["$defs"] = defs
-    return _bounded(_without_titles(schema))
-
-
-def grammar(schema: dict) -> str:
-    """A llama.cpp (llguidance) grammar for JSON under ``schema``, written with no optional whitespace."""
-    compact = {**schema, "x-guidance": {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}}
-    return "%llguidance {}\nstart: %json " + json.dumps(compact, separators=(",", ":"))
-
-
-def _still_offered(tools: list[dict], messages: Sequence[BaseMessage], plan: Sequence[str] = ()) -> list[dict]:
-    """The tools not called yet; a tool that takes arguments (the wording check) comes back after
-    each submission (its answer depends on the text it is given). The submission is offered once every
-    tool of the ``plan`` (the measurements a caption rests on) has been called: a small model that
-    submits early writes about a background nobody measured."""
-    called: set[str] = set()
-    since_submission: set[str] = set()
-    for m in messages:
-        for c in m.tool_calls if isinstance(m, AIMessage) else []:
-            called.add(c["name"])
-            since_submission = set() if c["name"] == SUBMIT else since_submission | {c["name"]}
-    out = []
-    for spec in tools:
-        fn = spec.get("function", spec)
-        takes_arguments = bool((fn.get("parameters") or {}).get("required"))
-        if fn["name"] == SUBMIT:
-            if all(name in called for name in plan):
-                out.append(spec)
-        elif fn["name"] not in (since_submission if takes_arguments else called):
-            out.append(spec)
-    return out
-
-
-def next_planned(messages: Sequence[BaseMessage], plan: Sequence[str]) -> str | None:
-    """The first tool of the ``plan`` not called yet. Its measurements are needed before any submission
-    and their order is fixed, so the backend calls them without asking the model: the model reads
-    their results in one request instead of writing six calls with a request each."""
-    called = {c["name"] for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
-    return next((name for name in plan if name not in called), None)
-
-
-# -- messages ------------------------------------------------------------------------------------
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    parts = [p if isinstance(p, str) else p.get("text", "") for p in content or [] if isinstance(p, (str, dict))]
-    return "\n".join(p for p in parts if p)
-
-
-def _call_text(call: dict) -> str:
-    return json.dumps({"name": call["name"], "arguments": call["args"]}, ensure_ascii=False, separators=(",", ":"))
-
-
-def to_chat(messages: Sequence[BaseMessage], tools: list[dict], offered: list[dict] | None = None,
-            planned: Sequence[str] = ()) -> list[dict]:
-    """LangChain messages as the runtime's chat: the compact prompt and tool lines (all ``tools``, so the
-    prompt's start stays the same turn after turn, for the runtime's prompt cache), text only, tool calls
-    as the JSON the model writes, tool results as user turns in plain ``key: value`` lines (an unsure
-    note said by an earlier result left out); the draft once the submission is offered (``offered``,
-    default all). The tools of the plan (``planned``), called before the model is asked, are not listed,
-    and their results follow the first message in the same turn."""
-    from agent.core.prompts import compact_form, compact_tool_lines, plain_result, text_only
-
-    chat: list[dict] = []
-    notes_shown: set[str] = set()
-    by_plan = {c["id"] for m in messages if isinstance(m, AIMessage) and is_planned(m) for c in m.tool_calls}
-    for m in messages:
-        if isinstance(m, SystemMessage):
-            text = compact_form(_text(m.content))
-            listed = [t for t in tools if _name(t) not in planned]
-            chat.append({"role": "system", "content": text + ("\n" + compact_tool_lines(listed) if listed else "")})
-        elif isinstance(m, ToolMessage):
-            result, *notes = plain_result(_text(m.content)).split("\n(")  # a note already shown is left out
-            kept = [n for n in notes if n not in notes_shown]
-            notes_shown.update(notes)
-            text = f"Result of {m.name}:\n" + "\n(".join([result, *kept])
-            if m.tool_call_id in by_plan and chat and chat[-1]["role"] == "user":  # the plan's results: one turn
-                chat[-1]["content"] += "\n\n" + text
-            else:
-                chat.append({"role": "user", "content": text})
-        elif isinstance(m, AIMessage) and is_planned(m):
-            continue  # the model did not write these calls: their results follow the first message
-        elif isinstance(m, AIMessage):
-            text = "\n".join(_call_text(c) for c in m.tool_calls) or _text(m.content)
-            chat.append({"role": "assistant", "content": text})
-        elif isinstance(m, HumanMessage):
-            shows_images = isinstance(m.content, list) and any(
-                isinstance(p, dict) and p.get("type") == "image_url" for p in m.content)
-            text = _text(m.content)
-            # this model reads text only: a later message that carries images says nothing to it
-            if text.strip() and not (shows_images and any(c["role"] == "user" for c in chat)):
-                chat.append({"role": "user", "content": text_only(text) if shows_images else text})
-    note = draft_note(messages) if any(_name(t) == SUBMIT for t in (tools if offered is None else offered)) else None
-    if note:
-        chat.append({"role": "user", "content": note})
-    return chat
-
-
-def _name(tool: dict) -> str:
-    return tool.get("function", tool).get("name", "")
-
-
-def grounded_draft(messages: Sequence[BaseMessage]) -> dict | None:
-    """Once the instances and the camera are measured: the caption composed from the evidence so far,
-    which states only the sure facts. A small text-only model that writes from nothing misreads the
-    evidence ("the car is on a bicycle"); one given a grounded draft keeps its facts and spends its
-    words on the wording."""
-    from agent.core.composer import compose
-    from agent.core.evidence import CameraMotion, Instances, evidence_in, evidence_of
-    from agent.models.planner import video_name
-
-    evidence = evidence_in([m for m in messages if isinstance(m, ToolMessage)])
-    if evidence_of(evidence, Instances) is None or evidence_of(evidence, CameraMotion) is None:
-        return None
-    return compose(evidence, video_name(messages, evidence)).to_dict()
-
-
-def draft_note(messages: Sequence[BaseMessage]) -> str | None:
-    """The grounded draft, for the model to submit as it is (``submit_draft``) or to improve."""
-    draft = grounded_draft(messages)
-    if draft is None:
-        return None
-    return ("A draft caption composed from the tools' results; it states only what they measured surely:\n"
-            + json.dumps(draft, ensure_ascii=False, separators=(",", ":"))
-            + f"\nWhen the evidence is complete, call {ACCEPT_DRAFT} to submit this draft as it is, or {SUBMIT} "
-              "with a better one: reword a field or add detail only where a tool result above supports it; keep "
-              "every fact of the draft; never add what no tool measured.")
-
-
 def _reply(completion: dict, model_label: str, seconds: float, expects_call: bool,
            draft: dict | None = None) -> AIMessage:
     content = completion["choices"][0]["message"].get("content") or ""
@@ -394,7 +203,7 @@ class LocalChatModel(BaseChatModel):
 
         ordered = sorted(tools, key=place)  # stable: the others keep their order, the submission last
         specs = [t if isinstance(t, dict) else convert_to_openai_tool(t) for t in ordered]
-        plan = [_name(spec) for t, spec in zip(ordered, specs) if place(t) != float("inf")]
+        plan = [tool_name(spec) for t, spec in zip(ordered, specs) if place(t) != float("inf")]
         return self.model_copy(update={"tools": specs, "plan": plan})
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
@@ -407,15 +216,15 @@ class LocalChatModel(BaseChatModel):
                               response_metadata={"model": label, "model_name": label, PLANNED: True, "seconds": 0.0})
             return ChatResult(generations=[ChatGeneration(message=reply)])
         model = load(self.spec)
-        offered = _still_offered(self.tools, messages, self.plan) if self.tools else []
-        draft = grounded_draft(messages) if any(_name(t) == SUBMIT for t in offered) else None
+        offered = still_offered(self.tools, messages, self.plan) if self.tools else []
+        draft = grounded_draft(messages) if any(tool_name(t) == SUBMIT for t in offered) else None
         choices = [*offered, ACCEPT_SPEC] if draft is not None else offered
         schema = kwargs.get("json_schema") or (call_schema(choices) if choices else None)
         request: dict[str, Any] = {"messages": to_chat(messages, self.tools, offered, self.plan),
                                    "max_tokens": self.max_tokens,
                                    "temperature": self.temperature}
         if schema is not None:
-            request["grammar"] = grammar(_bounded(schema))
+            request["grammar"] = grammar(bounded(schema))
         started = time.perf_counter()
         completion = model.chat(request)
         reply = _reply(completion, label, time.perf_counter() - started, expects_call=bool(offered)

@@ -1,4 +1,6 @@
-"""Which run folders a batch keeps (``keep_runs``), for batches too large to keep one per clip.
+"""Run folders: each run's folder name (:func:`run_folder`), emptied before a run that does not resume
+(:func:`clear_folder`), and which of them a batch keeps (``keep_runs``, :func:`tidy_run_folder`), for
+batches too large to keep one per clip.
 
 A run folder holds the clip's record with its evidence, its trace, the sampled frames and the
 instance views (about 150 to 240 KB a clip). ``all`` keeps every one; ``not-ok`` keeps only
@@ -9,11 +11,12 @@ removed only after the clip's record is made, only when it is the run's own fold
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-from agent.core.config import Settings
+from agent.core.config import Settings, output_key
 
 
 def tidy_run_folder(record: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -32,3 +35,25 @@ def tidy_run_folder(record: dict[str, Any], settings: Settings) -> dict[str, Any
         if not folder.exists():
             record["run_dir"] = None
     return record
+
+
+def run_folder(stem: str, digest: str, settings: Settings) -> str:
+    """A run's folder: the clip's name, its content hash and the key of the settings that change the output."""
+    return f"{folder_name(stem)}-{digest[:8]}-{output_key(settings)}"
+
+
+def clear_folder(folder: Path) -> None:
+    """Empty a run folder of an earlier run's files (the folder itself stays)."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def folder_name(stem: str) -> str:
+    """A clip's name as a folder name: no control characters, separators or leading dots."""
+    clean = re.sub(r"[\x00-\x1f\x7f/\\]+", "_", stem).strip(". ") or "clip"
+    return clean[:80]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +16,16 @@ from agent.core.evidence import Instances, Segmentation, evidence_of, tools_decl
 from agent.core.jsonl import JsonlSink
 from agent.core.observation import readable
 from agent.core.secrets import redact
+from agent.models.hf import load_vlm
 from agent.models.llm import RECORDING, ReplayModel, describe_llm_error, is_offline, make_chat_model
 from agent.run.context import RunContext
 from agent.run.files import write_atomic
 from agent.run.media import FrameStore, content_hash
 from agent.run.plugins import Plugins, load_plugins
 from agent.run.record import ModelCallRecorder, RunRecord, Usage
+from agent.run.run_folders import clear_folder, run_folder
+from agent.run.throttle import GatedModel
+from graphs.caption import build_caption_graph, initial_state
 
 StepDecision = tuple[str, list[dict] | None]  # ("approve" | "skip" | "edit" | "stop", edited calls)
 CHECKPOINTS = "checkpoints.sqlite"
@@ -99,30 +102,59 @@ def prepare(path: str | Path, settings: Settings, *, listeners=(), debug: bool =
     # a bad model setting fails before any work; with gates, GatedModel makes the retries, giving up its slot
     llm = make_chat_model(settings if gates is None else settings.model_copy(update={"retries": 0}))
     if settings.describer:
-        from agent.models.hf import load_vlm
-
         load_vlm(settings.describer, settings)
     frames = FrameStore(path, samples=settings.frames, motion_fps=settings.motion_fps,
                         motion_width=settings.motion_width)
     digest = content_hash(path)
-    run_dir = settings.runs_dir / run_folder(path.stem, digest, settings)
+    run_dir = _open_run_folder(settings.runs_dir / run_folder(path.stem, digest, settings), resume)
+    formats = plugins.output_formats()
+    if settings.output_format not in formats:
+        raise InputError(f"--format {settings.output_format}: not a known format (known: {', '.join(sorted(formats))})")
+    tools = plugins.tools(settings)
+    trace_file = _open_trace(run_dir, resume)
+    ctx = RunContext(frames=frames, settings=settings, run_dir=run_dir, tools={t.name: t for t in tools},
+                     listeners=[trace_file, *listeners], debug=debug, cache=cache, clip_hash=digest)
+    _announce_start(ctx, path, run_dir, plugins)
+
+    def sections(evidence: dict) -> dict:
+        return plugins.composed_sections(evidence, settings)
+
+    send_images = not is_offline(llm) and settings.send_images
+    llm, gated, recording = _run_model(llm, settings, run_dir, sections, gates)
+    checkpointed = paused or resume
+    graph = build_caption_graph(llm, tools, plugins.validation_checks(settings), settings, send_images=send_images,
+                                describe_error=lambda e: describe_llm_error(e, settings),
+                                checkpointer=_checkpointer(run_dir, fresh=not resume) if checkpointed else None,
+                                pause_before_tools=paused, sections=sections)
+    usage = Usage(llm=settings.llm)
+    config = {"recursion_limit": 4 * settings.max_steps + 20, "configurable": {"thread_id": "caption"},
+              "callbacks": [ModelCallRecorder(usage, recording, settings.max_reply_chars)]}
+    return CaptionRun(path, settings, digest, run_dir, plugins, formats, ctx, graph, config, usage, trace_file,
+                      checkpointed, started, gated=gated)
+
+
+def _open_run_folder(run_dir: Path, resume: bool) -> Path:
+    """The run folder, made; a run that does not resume starts from an empty one."""
     try:
         if not resume:  # a re-run starts from an empty folder: nothing of an earlier run is left beside it
             clear_folder(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise storage_error(e, "the run folder (--runs-dir)") from None
+    return run_dir
 
-    formats = plugins.output_formats()
-    if settings.output_format not in formats:
-        raise InputError(f"--format {settings.output_format}: not a known format (known: {', '.join(sorted(formats))})")
-    tools = plugins.tools(settings)
+
+def _open_trace(run_dir: Path, resume: bool) -> JsonlSink:
+    """The run's trace file; a resumed run keeps its history."""
     try:
-        trace_file = JsonlSink(run_dir / "trace.jsonl", append=bool(resume))  # a resumed run keeps its history
+        return JsonlSink(run_dir / "trace.jsonl", append=bool(resume))
     except OSError as e:
         raise storage_error(e, "the run's trace") from None
-    ctx = RunContext(frames=frames, settings=settings, run_dir=run_dir, tools={t.name: t for t in tools},
-                     listeners=[trace_file, *listeners], debug=debug, cache=cache, clip_hash=digest)
+
+
+def _announce_start(ctx: RunContext, path: Path, run_dir: Path, plugins: Plugins) -> None:
+    """The run's first events: decoding progress from here on, the start, and the plugins that failed to load."""
+    frames, settings = ctx.frames, ctx.settings
     frames.on_progress = lambda done, total: ctx.emit("progress", task="decoding", done=done, total=total)
     ctx.emit("start", video=frames.info.file_name, path=str(path), llm=settings.llm, frames=settings.frames,
              run_dir=str(run_dir))
@@ -130,40 +162,25 @@ def prepare(path: str | Path, settings: Settings, *, listeners=(), debug: bool =
         if info.error:
             ctx.emit("plugin_error", plugin=info.name, error=info.error)
 
+
+def _run_model(llm, settings: Settings, run_dir: Path, sections: Callable[[dict], dict], gates):
+    """The chat model as the run uses it, the GatedModel of the batch's model slots (or None), and the
+    file the model's replies are recorded in (None for the offline planner and a replay). The offline
+    planner writes the plugins' sections into the caption it composes."""
     offline = is_offline(llm)
     recording = None if offline or isinstance(llm, ReplayModel) else run_dir / RECORDING
     if recording is not None:
         recording.unlink(missing_ok=True)
-    usage = Usage(llm=settings.llm)
-
-    def sections(evidence: dict) -> dict:
-        return plugins.composed_sections(evidence, settings)
-
     if offline:
         llm.section_writer = sections
     gated = None
     if gates is not None and not offline and not isinstance(llm, ReplayModel):
-        from agent.run.throttle import GatedModel
-
         llm = gated = GatedModel(llm, gates, settings.retries)
-    from graphs.caption import build_caption_graph
-
-    checkpointed = paused or resume
-    graph = build_caption_graph(llm, tools, plugins.validation_checks(settings), settings,
-                                send_images=not offline and settings.send_images,
-                                describe_error=lambda e: describe_llm_error(e, settings),
-                                checkpointer=_checkpointer(run_dir, fresh=not resume) if checkpointed else None,
-                                pause_before_tools=paused, sections=sections)
-    config = {"recursion_limit": 4 * settings.max_steps + 20, "configurable": {"thread_id": "caption"},
-              "callbacks": [ModelCallRecorder(usage, recording, settings.max_reply_chars)]}
-    return CaptionRun(path, settings, digest, run_dir, plugins, formats, ctx, graph, config, usage, trace_file,
-                      checkpointed, started, gated=gated)
+    return llm, gated, recording
 
 
 def stream(run: CaptionRun, step: Callable[[list[dict]], StepDecision] | None = None, *, resume: bool = False) -> None:
     """Run the graph to its end (or to a stop at a ``step`` pause), passing its events on as they come."""
-    from graphs.caption import initial_state
-
     graph, config, ctx = run.graph, run.config, run.ctx
     feed: dict | None = initial_state(ctx.frames.info.file_name)
     if resume:
@@ -308,32 +325,6 @@ def failed_core_tools(ctx, evidence: dict) -> str | None:
     core = set(ctx.registry.plan())
     failed = {r.name: r.summary for r in ctx.records if not r.ok and r.name in core and r.name not in evidence}
     return "; ".join(f"{name} ({_short(summary, 120)})" for name, summary in failed.items()) or None
-
-
-def run_folder(stem: str, digest: str, settings: Settings) -> str:
-    """A run's folder: the clip's name, its content hash and the key of the settings that change the output."""
-    from agent.core.config import output_key
-
-    return f"{folder_name(stem)}-{digest[:8]}-{output_key(settings)}"
-
-
-def clear_folder(folder: Path) -> None:
-    """Empty a run folder of an earlier run's files (the folder itself stays)."""
-    import shutil
-
-    if not folder.is_dir():
-        return
-    for entry in folder.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-
-
-def folder_name(stem: str) -> str:
-    """A clip's name as a folder name: no control characters, separators or leading dots."""
-    clean = re.sub(r"[\x00-\x1f\x7f/\\]+", "_", stem).strip(". ") or "clip"
-    return clean[:80]
 
 
 def _failed_run(run: CaptionRun, error: Exception) -> dict:

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from agent.core.config import Settings
 from agent.core.errors import AgentError, InputError, StorageError, storage_error
 from agent.core.evidence import VideoMetadata, evidence_of
 from agent.core.registry import ToolRegistry
-from agent.run.media import content_hash
+from agent.run.media import content_hash, find_shots, write_shots
 from agent.run.plugins import load_plugins
 
 
@@ -159,11 +162,6 @@ def caption_shots(clip: str, digest: str, settings_json: str, cache_path: str | 
     """Caption each shot of one clip as its own sample: yields one record per shot not in ``done``
     (``(shot, part)`` pairs), as each is finished; never raises. A clip none of whose shots is long
     enough yields nothing and says so through ``on_note``."""
-    import shutil
-    import tempfile
-
-    from agent.run.media import find_shots, write_shots
-
     started = time.perf_counter()
     done = set(done)
     try:
@@ -187,13 +185,7 @@ def caption_shots(clip: str, digest: str, settings_json: str, cache_path: str | 
     if not todo:
         return
     stem = Path(clip).stem
-    scratch = None
-    if opts.write_dir is not None:
-        folder = opts.write_dir / f"{stem}-{digest[:8]}"
-    else:
-        scratch = tempfile.mkdtemp(prefix="instance-agent-shots-")
-        folder = Path(scratch)
-    try:
+    with shot_folder(opts.write_dir, stem, digest) as (folder, kept):
         try:
             cuts = write_shots(clip, [(p.start_frame, p.end_frame) for p in todo],
                                [folder / p.name(stem) for p in todo], opts.cut, frames=shots.frames)
@@ -204,27 +196,50 @@ def caption_shots(clip: str, digest: str, settings_json: str, cache_path: str | 
         except AgentError as e:
             yield failed_record(clip, digest, e.message, started)
             return
-        for piece, cut in zip(todo, cuts):
-            info = {"shot": piece.shot, "part": piece.part, "start_s": piece.start_s, "end_s": piece.end_s,
-                    "start_frame": piece.start_frame, "end_frame": piece.end_frame, "parent_shots": shots.count,
-                    "pieces": len(pieces), "cut": cut.mode}
-            if cut.note:
-                info["cut_note"] = cut.note
-            if cut.error:
-                yield {**failed_record(clip, digest, cut.error), **info, "shot_path": None}
-                continue
-            shot_path = str(cut.path)
-            rec = caption_one(shot_path, content_hash(cut.path), settings_json, cache_path, gates)
-            if rec.get("status") == STORAGE_FAILURE:
-                yield rec
-                return
-            rec["shot_hash"] = rec.pop("content_hash")
-            rec.pop("path")
-            yield {"path": clip, "content_hash": digest, **info,
-                   "shot_path": shot_path if scratch is None else None, **rec}
+        infos = [_piece_info(piece, cut, shots.count, len(pieces)) for piece, cut in zip(todo, cuts)]
+        yield from _caption_cuts(clip, digest, cuts, infos, kept, settings_json, cache_path, gates)
+
+
+@contextmanager
+def shot_folder(write_dir: Path | None, stem: str, digest: str) -> Iterator[tuple[Path, bool]]:
+    """The folder a clip's shots are written to, and whether it is kept: under ``write_dir``, else a
+    scratch folder, removed after."""
+    if write_dir is not None:
+        yield write_dir / f"{stem}-{digest[:8]}", True
+        return
+    scratch = tempfile.mkdtemp(prefix="instance-agent-shots-")
+    try:
+        yield Path(scratch), False
     finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _piece_info(piece: Piece, cut, parent_shots: int, pieces: int) -> dict[str, Any]:
+    """What a shot's record says of the piece it is and of how it was cut from its clip."""
+    info = {"shot": piece.shot, "part": piece.part, "start_s": piece.start_s, "end_s": piece.end_s,
+            "start_frame": piece.start_frame, "end_frame": piece.end_frame, "parent_shots": parent_shots,
+            "pieces": pieces, "cut": cut.mode}
+    if cut.note:
+        info["cut_note"] = cut.note
+    return info
+
+
+def _caption_cuts(clip: str, digest: str, cuts: list, infos: list[dict[str, Any]], kept: bool, settings_json: str,
+                  cache_path: str | None, gates):
+    """Caption each shot clip cut from ``clip``: yields its record (with its piece's ``infos``), the
+    shot clip's path when it is ``kept``; a storage failure is yielded and ends them."""
+    for cut, info in zip(cuts, infos):
+        if cut.error:
+            yield {**failed_record(clip, digest, cut.error), **info, "shot_path": None}
+            continue
+        shot_path = str(cut.path)
+        rec = caption_one(shot_path, content_hash(cut.path), settings_json, cache_path, gates)
+        if rec.get("status") == STORAGE_FAILURE:
+            yield rec
+            return
+        rec["shot_hash"] = rec.pop("content_hash")
+        rec.pop("path")
+        yield {"path": clip, "content_hash": digest, **info, "shot_path": shot_path if kept else None, **rec}
 
 
 def shots_in_worker(clip: str, digest: str, settings_json: str, cache_path: str | None, opts_json: str,
