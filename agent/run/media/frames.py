@@ -18,6 +18,8 @@ Frames are returned upright (the container's display rotation is applied) as BGR
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from pathlib import Path
@@ -254,25 +256,30 @@ class FrameStore:
         taken = _Taken(targets, self._keep_motion(targets, span), self._motion_schedule(targets, 0.5 / fps + 1e-6))
         expected = max(1, info.frame_count or int(round(info.duration_s * fps)))
         stats = DecodeStats()
+        def downstream(frame, t: float, index: int, motion: bool) -> None:
+            feeding.push_frame(frame, t)
+            if motion:
+                small = rotate(shrink(frame, small_w, small_h), info.rotation)
+                feeding.push_motion(small, t)
+                taken.add_motion(small, t, index)
+
         container = open_video(self.path)
         packets = [0]
         try:
+            work = _InOrder(downstream)
             try:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
                 for frame in self._decoded(container, stream, expected, packets):
                     t = taken.time_of(frame, fps, info.fps, stats)
-                    feeding.push_frame(frame, t)
-                    if taken.motion_due(t):
-                        small = rotate(shrink(frame, small_w, small_h), info.rotation)
-                        feeding.push_motion(small, t)
-                        taken.add_motion(small, t)
+                    work.put(frame, t, taken.index, taken.motion_due(t))
                     taken.index += 1
             except av.error.FFmpegError as e:
                 out_of_memory(e)
                 stats.warning = f"decoding stopped early after {taken.index} frames ({ffmpeg_reason(e)})"
             finally:
                 container.close()
+                work.close()
             if self.on_progress is not None:
                 self.on_progress(packets[0], packets[0])
             if not taken.times:
@@ -325,6 +332,37 @@ class _Feeding:
                 close()
 
 
+class _InOrder:
+    """The pass's per-frame work past the decoder (shrinking, the feeds, the motion frames) on a thread of
+    its own, in the order the frames were decoded: the decoder keeps one core busy, this work the other.
+    A few frames wait at most (memory stays flat); what the work raises is raised by :meth:`close`."""
+
+    def __init__(self, work: Callable[..., None], waiting: int = 4):
+        self._work, self._error = work, None
+        self._jobs: queue.Queue = queue.Queue(maxsize=waiting)
+        self._thread = threading.Thread(target=self._run, name="decode-pass-work", daemon=True)
+        self._thread.start()
+
+    def put(self, *job) -> None:
+        if self._error is not None:
+            raise self._error
+        self._jobs.put(job)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if self._error is None:  # after a failure the rest is only drained, so put() never blocks for good
+                try:
+                    self._work(*job)
+                except BaseException as e:  # noqa: BLE001 - raised again on the decoding thread
+                    self._error = e
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 class _Taken:
     """What one decode pass keeps as the frames go by: every frame's time (re-timed across a broken
     timestamp), the frame nearest each sample time, and the motion stream."""
@@ -357,14 +395,16 @@ class _Taken:
         return t
 
     def motion_due(self, t: float) -> bool:
-        return t >= self.pick[0] - self.pick[1]
-
-    def add_motion(self, small: np.ndarray, t: float) -> None:
-        self.motion_frames.append(small if self.keep(t) else None)
-        self.motion_times.append(t)
-        self.motion_idx.append(self.index)
+        """Whether the frame at ``t`` is the motion stream's next frame (then the next one is scheduled)."""
+        due = t >= self.pick[0] - self.pick[1]
         while t >= self.pick[0] - self.pick[1]:  # (a gap in a variable-rate clip passes several)
             self.pick = next(self.schedule)
+        return due
+
+    def add_motion(self, small: np.ndarray, t: float, index: int) -> None:
+        self.motion_frames.append(small if self.keep(t) else None)
+        self.motion_times.append(t)
+        self.motion_idx.append(index)
 
     def sampled(self, rotation: int) -> list[Frame]:
         frames = _sampled_frames(self.best, rotation)
