@@ -46,8 +46,10 @@ def detect_classical(ctx, max_instances: int, recogniser=None) -> tuple[Instance
         chosen, namings = name_tracks(chosen, [f.image for f in sampled], shots, recogniser)
     # reading order: largest first is InstanceCap's habit; we keep score order
     instances, masks = [], {}
-    for idx, tr in enumerate(chosen):
-        track, full_masks, is_person = to_instance(idx, tr, namings.get(id(tr)), sampled, shots)
+    # each instance's evidence (masks at full size, colours) on its own core; the recogniser's models in turn
+    evidence = thread_map(lambda job: to_instance(job[0], job[1], namings.get(id(job[1])), sampled, shots),
+                          list(enumerate(chosen)))
+    for track, full_masks, is_person in evidence:
         if recogniser is not None and is_person:
             recogniser.describe_person(track, [f.image for f in sampled], [f.time_s for f in sampled], found)
         elif recogniser is not None and track.class_name == "hand":
