@@ -11,7 +11,7 @@ import av
 
 from agent.core.errors import InputError
 from agent.run.media.frames import FrameStore
-from agent.run.media.probe import VideoInfo, ffmpeg_reason, open_video, out_of_memory, probe
+from agent.run.media.probe import VideoInfo, ffmpeg_reason, open_video, probe
 
 
 def find_shots(path: str | Path, feed) -> tuple[VideoInfo, Any]:
