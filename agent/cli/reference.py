@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from agent.cli.parser import build_parser
+
 BEGIN = "<!-- command reference: python -m agent.cli.reference -->"
 END = "<!-- end of command reference -->"
 
@@ -53,9 +55,7 @@ def _shown(actions: list[argparse.Action]) -> list[argparse.Action]:
 
 
 def reference(parser: argparse.ArgumentParser | None = None) -> str:
-    from agent.cli.main import _parser
-
-    parser = parser or _parser("python -m agent")
+    parser = parser or build_parser("python -m agent")
     head = ["| flag | value | what it does |", "|---|---|---|"]
     lines = [BEGIN, ""]
     top = [a for a in parser._actions if a.option_strings and a.dest != "help"]
