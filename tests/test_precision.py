@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 
 from agent.core.evidence import SURE, InstanceTrack, is_sure
-from tools.camera import BACKGROUND_MIN, background_share, estimate
+from tools.camera import BACKGROUND_MIN, estimate
+from tools.camera_background import background_share
 from tools.instance_evidence import fill_evidence
 
 RNG = np.random.default_rng(3)
