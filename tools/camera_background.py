@@ -8,6 +8,7 @@ named move.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 TOO_PLAIN = "too little textured background: the corners that moved may be an instance's"
@@ -31,7 +32,7 @@ def background_share(gray: np.ndarray, points: np.ndarray, grid=GRID) -> float:
     textured = []
     for gx, gy in set(zip(cols.tolist(), rows.tolist())):
         cell = gray[gy * h // grid[1]:(gy + 1) * h // grid[1], gx * w // grid[0]:(gx + 1) * w // grid[0]]
-        if float(cell.std()) >= CELL_TEXTURE_MIN:
+        if float(cv2.meanStdDev(cell)[1][0, 0]) >= CELL_TEXTURE_MIN:  # numpy's std, a tenth of its cost
             textured.append((gx, gy))
     sides = {side for gx, gy in textured for side, at in (("left", gx == 0), ("right", gx == grid[0] - 1),
                                                           ("top", gy == 0), ("bottom", gy == grid[1] - 1)) if at}

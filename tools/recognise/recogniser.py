@@ -3,6 +3,8 @@ name, MoveNet and BlazeFace for the people."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from tools.geometry import contains, covered_share, crop
@@ -36,34 +38,42 @@ class PackagedRecogniser:
         """Per image: (normalised box, COCO class, score) of every detection worth attaching."""
         from tools.vision import detect_objects
 
-        out = []
-        for image in images:
-            h, w = image.shape[:2]
-            found = []
-            for d in detect_objects(image, MIN_SCORE, threads=self.threads):
-                x1, y1, x2, y2 = d.box
-                small = (x2 - x1) * (y2 - y1) < SMALL * w * h  # small boxes are where the false hits are
-                if d.score < (1.0 if small else ATTACH) * CLASS_SCORE.get(d.label, DEFAULT_CLASS_SCORE):
-                    continue  # too unsure to join what moved, or to be a still instance
-                found.append(((max(0.0, x1 / w), max(0.0, y1 / h), min(1.0, x2 / w), min(1.0, y2 / h)),
-                              d.label, d.score))
-            out.append(self._with_hands(image, found))
-        return out
+        with ThreadPoolExecutor(max_workers=1) as beside:  # the hand models run beside the object detector
+            hands = beside.map(self._hands_in, images)
+            objects = [self._objects_in(image, detect_objects) for image in images]
+            return [self._with_hands(image, found, here) for image, found, here in zip(images, objects, hands)]
 
-    def _with_hands(self, image: np.ndarray, found: list) -> list:
-        """``found`` with the hands in ``image`` added (label ``hand``), and without the person detections a
-        hand explains (a hand alone in view is no person); unchanged where the hand models are not here."""
+    def _objects_in(self, image: np.ndarray, detect_objects) -> list:
+        """(normalised box, COCO class, score) of the detections in ``image`` worth attaching."""
+        h, w = image.shape[:2]
+        found = []
+        for d in detect_objects(image, MIN_SCORE, threads=self.threads):
+            x1, y1, x2, y2 = d.box
+            small = (x2 - x1) * (y2 - y1) < SMALL * w * h  # small boxes are where the false hits are
+            if d.score < (1.0 if small else ATTACH) * CLASS_SCORE.get(d.label, DEFAULT_CLASS_SCORE):
+                continue  # too unsure to join what moved, or to be a still instance
+            found.append(((max(0.0, x1 / w), max(0.0, y1 / h), min(1.0, x2 / w), min(1.0, y2 / h)), d.label, d.score))
+        return found
+
+    def _hands_in(self, image: np.ndarray) -> list | None:
+        """The hands in ``image``; None where the hand models (or their runtime) are not here (looked for once)."""
         from tools.weights import WeightsMissing
 
         if self._hands_missing:
-            return found
+            return None
         try:
             from tools.vision.hands import detect_hands
 
-            hands = detect_hands(image, threads=self.threads)
+            return detect_hands(image, threads=self.threads)
         except WeightsMissing as e:  # optional: without them hands stay unnamed
             self._hands_missing = True
             self.missing.append(str(e))
+            return None
+
+    def _with_hands(self, image: np.ndarray, found: list, hands: list | None) -> list:
+        """``found`` with ``hands`` added (label ``hand``), and without the person detections a hand explains
+        (a hand alone in view is no person); unchanged where the hand models are not here."""
+        if hands is None:
             return found
         h, w = image.shape[:2]
         boxes = [((x1 / w, y1 / h, x2 / w, y2 / h), hand.score) for hand in hands for x1, y1, x2, y2 in [hand.box]]
