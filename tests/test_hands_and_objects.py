@@ -70,7 +70,8 @@ def test_a_person_detection_that_a_hand_explains_is_dropped(monkeypatch):
     image = np.zeros((400, 400, 3), np.uint8)
     person_is_hand = ((0.27, 0.27, 0.73, 0.73), "person", 0.5)  # inside the hand's box
     real_person = ((0.0, 0.0, 1.0, 1.0), "person", 0.6)  # the whole body around it
-    out = _recogniser()._with_hands(image, [person_is_hand, real_person])
+    r = _recogniser()
+    out = r._with_hands(image, [person_is_hand, real_person], r._hands_in(image))
     labels = [label for _, label, _ in out]
     assert labels.count("person") == 1 and real_person in out
     assert labels.count(HAND) == 1
@@ -86,8 +87,9 @@ def test_without_the_hand_runtime_nothing_changes_and_the_note_says_why(monkeypa
     monkeypatch.setattr(hands_module, "detect_hands", missing)
     r = _recogniser()
     found = [((0.1, 0.1, 0.5, 0.9), "person", 0.6)]
-    assert r._with_hands(np.zeros((10, 10, 3), np.uint8), found) == found
-    assert r._with_hands(np.zeros((10, 10, 3), np.uint8), found) == found  # looked for once
+    image = np.zeros((10, 10, 3), np.uint8)
+    assert r._with_hands(image, found, r._hands_in(image)) == found
+    assert r._with_hands(image, found, r._hands_in(image)) == found  # looked for once
     assert len(r.missing) == 1 and "ai-edge-litert" in r.missing[0]
 
 
