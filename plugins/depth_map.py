@@ -37,8 +37,10 @@ from pydantic import BaseModel, Field
 from agent.core.errors import InputError
 from agent.core.hookspecs import hookimpl
 from agent.core.vocab import cell_phrase, grid_cell
-from plugins.conditions import DEFAULT_DEPTH_CONVENTION as DEFAULT_CONVENTION
-from plugins.conditions import DEPTH_CONVENTIONS as CONVENTIONS
+
+DEPTH_CONVENTIONS = ("nearer-larger", "farther-larger")  # what larger values in a depth map mean
+DEFAULT_DEPTH_CONVENTION = "nearer-larger"  # inverse depth, as depth estimators write it
+CONVENTIONS, DEFAULT_CONVENTION = DEPTH_CONVENTIONS, DEFAULT_DEPTH_CONVENTION
 
 GRADIENT = 0.2  # nearness difference between the bottom and top rows (or sides) that reads as receding
 STANDS_OUT = 0.15  # nearness over the row's median that makes a pixel part of a blob

@@ -110,6 +110,19 @@ def _view_size(image: np.ndarray, mask: np.ndarray, width: int = VIEW_WIDTH):
     return small, cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
 
 
+def _refined(ctx, inst: InstanceTrack, masks: list, images: list, times: list[float], shots: list[int],
+             mode: str) -> tuple[InstanceView, Path]:
+    """The instance's evidence on its refined masks (filled in place), and its view with the background hidden."""
+    fill_evidence(inst, times, images, masks, person=inst.class_name == "person", shots=shots)
+    seen = [k for k, m in enumerate(masks) if m is not None]
+    tiles = [hide_background(*_view_size(images[k], masks[k]), mode) for k in seen]
+    sheet = contact_sheet(tiles, [f"{inst.id} {inst.class_name}"] + [""] * (len(tiles) - 1), VIEW_WIDTH)
+    path = ctx.output_path("instances", f"{inst.id.replace('.', '')}_{inst.class_name}.jpg")
+    cv2.imwrite(str(path), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    area = float(np.mean([masks[k].mean() for k in seen])) if seen else 0.0
+    return InstanceView(id=inst.id, image=str(path), mask_area=round(area, 5), frames=len(seen)), path
+
+
 def _try_sam2(ctx, instances):
     """(masks by instance, model label, None) from SAM2, or (None, None, why not)."""
     from tools.weights import resolve_sam2, try_neural
@@ -157,7 +170,6 @@ class SegmentAndBlur(Tool):
         times = [f.time_s for f in sampled]
         shots = sample_shots(ctx)
         seeds = ctx.artifacts.get("detect.masks", {})
-        all_masks: dict[str, list] = {}
         instances = [InstanceTrack.model_validate(raw) for raw in found["instances"]]
         neural, model, fallback = _try_sam2(ctx, instances) if ctx.settings.backend in ("auto", "neural") else (None, None, None)
         by_method: dict[str, int] = {}
@@ -180,23 +192,12 @@ class SegmentAndBlur(Tool):
         cut = thread_map(lambda job: refine_mask(sampled[job[1]].image, boxes[job[0]][job[1]],
                                                  seeds.get(job[0], no_seeds)[job[1]]), grabcut)
         masks_of.update(zip(grabcut, cut))
-        def refine(inst: InstanceTrack) -> tuple[InstanceView, Path]:
-            """The instance's evidence on its refined masks, and its view with the background hidden."""
-            masks = [masks_of.get((inst.id, k)) for k in range(len(sampled))]
-            all_masks[inst.id] = masks
-            fill_evidence(inst, times, [f.image for f in sampled], masks, person=inst.class_name == "person",
-                          shots=shots)
-            seen = [k for k, m in enumerate(masks) if m is not None]
-            tiles = [hide_background(*_view_size(sampled[k].image, masks[k]), mode) for k in seen]
-            sheet = contact_sheet(tiles, [f"{inst.id} {inst.class_name}"] + [""] * (len(tiles) - 1), VIEW_WIDTH)
-            path = ctx.output_path("instances", f"{inst.id.replace('.', '')}_{inst.class_name}.jpg")
-            cv2.imwrite(str(path), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
-            area = float(np.mean([masks[k].mean() for k in seen])) if seen else 0.0
-            return InstanceView(id=inst.id, image=str(path), mask_area=round(area, 5), frames=len(seen)), path
-
-        done = thread_map(refine, instances)  # one instance per core
+        images_of = [f.image for f in sampled]
+        masks_by = {inst.id: [masks_of.get((inst.id, k)) for k in range(len(sampled))] for inst in instances}
+        done = thread_map(lambda inst: _refined(ctx, inst, masks_by[inst.id], images_of, times, shots, mode),
+                          instances)  # one instance per core
         views, images, refined = [view for view, _ in done], [path for _, path in done], instances
-        ctx.artifacts["segment.masks"] = all_masks
+        ctx.artifacts["segment.masks"] = masks_by
         method = "sam2" if neural is not None else "grabcut"
         evidence = Segmentation(method=method, model=model, fallback_reason=fallback, background=mode, views=views,
                                 instances=refined, frames_by_method=by_method)

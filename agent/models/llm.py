@@ -32,7 +32,9 @@ from agent.core.hookspecs import hookimpl
 from agent.core.jsonl import read_text
 from agent.core.secrets import redact
 from agent.models.llm_errors import CutOffReply, MalformedReply, describe_server_error, preview
+from agent.models.local import local_backends
 from agent.models.planner import OfflinePlanner
+from agent.models.registry import ChatBackend, backend_for, chat_backends
 
 RECORDING = "llm.jsonl"
 OPENAI_URL = "https://api.openai.com/v1"
@@ -42,11 +44,14 @@ def base_url(settings: Settings) -> str | None:
     return settings.base_url or os.environ.get("OPENAI_BASE_URL") or None
 
 
+def backends() -> dict[str, ChatBackend]:
+    """The loaded plugins' chat backends, or the built-in ones in a process that loaded no plugins."""
+    return chat_backends() or {b.prefix: b for b in [*builtin_backends(), *local_backends()]}
+
+
 def make_chat_model(settings: Settings) -> BaseChatModel:
     """The chat model ``settings.llm`` names, made by the backend that owns its prefix."""
-    from agent.models.registry import backend_for
-
-    return backend_for(settings.llm).create(settings.llm.strip(), settings)
+    return backend_for(settings.llm, backends()).create(settings.llm.strip(), settings)
 
 
 def _offline(spec: str, settings: Settings) -> BaseChatModel:
@@ -128,8 +133,6 @@ def deadline_client(total_s: float):
 
 def builtin_backends() -> list:
     """The backends this package ships, registered through ``register_chat_backends`` like any plugin's."""
-    from agent.models.registry import ChatBackend
-
     return [
         ChatBackend("offline", _offline, summary="the embedded planner: no key, no network (the default)"),
         ChatBackend("openai", _openai, _describe_openai, takes_bare_names=True,
@@ -248,13 +251,12 @@ def describe_llm_error(exc: Exception, settings: Settings) -> str | None:
 
     The backend ``settings.llm`` names is asked first, then the others (a describer or a plugin
     may have used another backend's client)."""
-    from agent.models.registry import backend_for, chat_backends
-
+    known = backends()
     try:
-        first = [backend_for(settings.llm)]
+        first = [backend_for(settings.llm, known)]
     except InputError:
         first = []
-    for backend in [*first, *(b for b in chat_backends().values() if b not in first)]:
+    for backend in [*first, *(b for b in known.values() if b not in first)]:
         line = backend.describe(exc, settings)
         if line is not None:
             return redact(line)

@@ -48,6 +48,7 @@ from agent.models.local_chat import (ACCEPT_DRAFT, ACCEPT_SPEC, SUBMIT, draft_no
                                      next_planned, still_offered, to_chat, tool_name)
 from agent.models.local_grammar import (FIELD_FORMS, INSTANCE_KEY, MAX_FREE_KEYS, MAX_STRING_CHARS,  # noqa: F401
                                         bounded, call_schema, grammar, required_only)
+from agent.models.registry import ChatBackend
 from agent.models.toolcalls import PLANNED, is_planned  # noqa: F401  (importable from here too)
 
 # importable under their earlier names too
@@ -245,8 +246,6 @@ def _describe(exc: Exception, settings: Any) -> str | None:
 
 
 def local_backends() -> list:
-    from agent.models.registry import ChatBackend
-
     return [ChatBackend(PREFIX, _create, _describe,
                         summary="local, local:0.5b or local:/path/model.gguf: a GGUF chat model run in process "
                                 "(llama.cpp; scripts/fetch_llm.py fetches the models)")]

@@ -4,7 +4,7 @@ A backend owns a prefix: ``--llm PREFIX`` or ``--llm PREFIX:REST`` goes to it (`
 ``replay:runs/x``, ``local:0.5b``). One backend may also take bare model names (``openai``: any name with
 ``--base-url``). The plugin manager makes the backends of the loaded plugins the active ones; a
 process that never loads plugins (a script calling :func:`agent.models.llm.make_chat_model`
-directly) gets the built-in ones.
+directly) gets the built-in ones (:func:`agent.models.llm.backends`).
 """
 
 from __future__ import annotations
@@ -39,19 +39,15 @@ def use_backends(backends: Iterable[ChatBackend]) -> None:
 
 
 def chat_backends() -> dict[str, ChatBackend]:
-    """Prefix -> backend: those of the loaded plugins, or the built-in ones if none were loaded."""
-    if _active is None:
-        from agent.models.llm import builtin_backends
-        from agent.models.local import local_backends
-
-        use_backends([*builtin_backends(), *local_backends()])
-    return dict(_active)
+    """Prefix -> backend of the loaded plugins (empty before any plugin manager was loaded)."""
+    return dict(_active or {})
 
 
-def backend_for(spec: str) -> ChatBackend:
-    """The backend an ``--llm`` spec names (an empty spec is ``offline``)."""
+def backend_for(spec: str, backends: dict[str, ChatBackend] | None = None) -> ChatBackend:
+    """The backend an ``--llm`` spec names (an empty spec is ``offline``), among ``backends`` (by default
+    the loaded plugins')."""
     spec = spec.strip() or "offline"
-    backends = chat_backends()
+    backends = chat_backends() if backends is None else backends
     prefix = spec.split(":", 1)[0]
     if prefix in backends:
         return backends[prefix]

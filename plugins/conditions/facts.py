@@ -9,11 +9,10 @@ import math
 
 from agent.core.caption import STRUCTURAL_KEY
 from agent.core.hookspecs import hookimpl
+from plugins.depth_map import DEFAULT_DEPTH_CONVENTION, DEPTH_CONVENTIONS, layout_sentence  # noqa: F401 (read here)
 
 FLAGS = {"camera_path": "--camera-path", "pose": "--pose", "image": "--image", "style": "--style",
          "depth": "--depth", "reference_video": "--reference-video"}
-DEPTH_CONVENTIONS = ("nearer-larger", "farther-larger")  # plugins/depth_map.py says what each means
-DEFAULT_DEPTH_CONVENTION = "nearer-larger"
 OPTIONS = ("depth_convention",)  # passed to the readers that take them, by name
 CAMERA = f"{STRUCTURAL_KEY}.Camera Movement"
 INSTANCE = f"{STRUCTURAL_KEY}.Main Instance"
@@ -52,8 +51,6 @@ def layout_text(evidence: dict) -> str | None:
     depth = evidence.get("depth")
     if depth is None:
         return None
-    from plugins.depth_map import layout_sentence
-
     images = reference_images(evidence)
     placed = place_images(images, depth)
     names = {rank: f"{' and '.join(images[i].colours[:1])} {images[i].class_name}".strip() for rank, i in placed.items()}
