@@ -10,8 +10,8 @@ person, in two formats:
   (COCO-18), mapped to COCO-17. OpenPose gives no identities: a person takes the id of the nearest
   person in the frame before (by the keypoints' mean), else a new one. fps 30 unless given with
   ``--fps`` in a wrapper ``{"fps": .., "frames": [...]}``;
-* a video, read with the packaged pose model (:mod:`plugins.pose_video`: filmed people, not
-  rendered skeletons, which that model does not read).
+* a video, read with the packaged pose model (:func:`poses_from_video`: filmed people, not rendered
+  skeletons, which that model does not read; :mod:`plugins.pose_video` says how it was measured).
 
 The rules are :mod:`tools.people`'s, the ones the packaged pose model's keypoints go through:
 ``posture()`` per frame and ``describe_person``'s body-height speeds (walks from 0.25 body heights
@@ -26,13 +26,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 from pydantic import BaseModel, Field
 
 from agent.core.errors import InputError
 from agent.core.hookspecs import hookimpl
+from agent.core.model_files import WeightsMissing
 from tools import people as rules
-from tools.vision.pose import KEYPOINTS, Keypoint, Pose
+from tools.vision.pose import KEYPOINTS, Keypoint, Pose, estimate_poses
 
 COCO_FROM_BODY25 = [0, 16, 15, 18, 17, 5, 2, 6, 3, 7, 4, 12, 9, 13, 10, 14, 11]
 COCO_FROM_COCO18 = [0, 15, 14, 17, 16, 5, 2, 6, 3, 7, 4, 11, 8, 12, 9, 13, 10]
@@ -93,11 +95,59 @@ def _points(values, where: str) -> np.ndarray:
     raise InputError(f"{where}: {n} keypoints; expected COCO-17, COCO-18 or BODY_25")
 
 
+VIDEO = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif")
+SAMPLE_FPS = 10.0
+PERSON_SCORE = 0.3
+MIN_FRAMES_SHARE = 0.5
+MIN_TRACK, MIN_TRACK_SHARE = 3, 0.1  # sampled frames a person must be seen in (at least both)
+
+
+
+def poses_from_video(path: str | Path):
+    """(fps of the samples, [frame: {person id: (17, 3)}], (width, height), format), as ``read_poses``."""
+    p = Path(path)
+    cap = cv2.VideoCapture(str(p))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    if not cap.isOpened() or fps <= 0:
+        raise InputError(f"pose video {p}: cannot read it as a video")
+    step = max(1, round(fps / SAMPLE_FPS))
+    docs, best, size, k = [], 0.0, None, 0
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if k % step == 0:
+                size = (float(frame.shape[1]), float(frame.shape[0]))
+                people = []
+                for pose in estimate_poses(frame, min_score=0.0, threads=1):
+                    best = max(best, pose.score)
+                    pts = np.array([[q.x, q.y, q.score] for q in pose.keypoints])
+                    if pose.score >= PERSON_SCORE and (pts[:, 2] >= rules.VISIBLE).sum() >= MIN_VISIBLE:
+                        people.append({"pose_keypoints_2d": pts.reshape(-1).tolist()})
+                docs.append({"people": people})
+            k += 1
+    except WeightsMissing as e:
+        raise InputError(f"pose video {p}: {str(e).splitlines()[0]}") from None
+    finally:
+        cap.release()
+    if not docs:
+        raise InputError(f"pose video {p}: no frames could be decoded")
+    with_people = sum(bool(d["people"]) for d in docs)
+    if with_people < MIN_FRAMES_SHARE * len(docs):
+        raise InputError(f"pose video {p}: the pose model is sure of a person in {with_people} of {len(docs)} sampled "
+                         f"frames (best person score {best:.2f}; half are needed); it reads filmed people, not "
+                         "rendered skeletons: give the keypoints as JSON (COCO-17 or OpenPose) with --pose")
+    frames = _openpose(docs, str(p))
+    # a person MoveNet saw in a frame or two is a false sighting, not someone to describe
+    counts = {pid: sum(pid in fr for fr in frames) for fr in frames for pid in fr}
+    keep = {pid for pid, n in counts.items() if n >= max(MIN_TRACK, MIN_TRACK_SHARE * len(frames))}
+    return fps / step, [{pid: pts for pid, pts in fr.items() if pid in keep} for fr in frames], size, "video (movenet)"
+
+
 def read_poses(path: str | Path):
     """(fps, [frame: {person id: (17, 3) array}], (width, height) or None, format name)."""
     p = Path(path)
-    from plugins.pose_video import VIDEO, poses_from_video
-
     if p.suffix.lower() in VIDEO:
         return poses_from_video(p)
     if p.is_dir():
