@@ -1,8 +1,9 @@
 """``validate``: check captions in any form this program writes.
 
-What is read: an InstanceCap caption (``.json``), the other output formats (``any2caption``,
-``cinecap``; ``dense`` as a ``.txt`` paragraph), a ``.json`` list of captions or of ``export``
-entries, a ``.jsonl`` of captions or of batch records, a run's ``record.json`` or its folder.
+What is read: an InstanceCap caption (``.json``), an output in any format a plugin declares with its
+keys (:class:`agent.core.formats.OutputFormat`: built in ``any2caption``, ``cinecap``, and ``dense`` as a
+``.txt`` paragraph), a ``.json`` list of captions or of ``export`` entries, a ``.jsonl`` of captions or
+of batch records, a run's ``record.json`` or its folder.
 
 What is checked: the schema of the caption's format and the wording rules (the lexicon: sound,
 timestamps, metaphors, speculation, word limits, ...) always; the checks against the tools'
