@@ -196,15 +196,15 @@ class SegmentAndBlur(Tool):
         masks_by = {inst.id: [masks_of.get((inst.id, k)) for k in range(len(sampled))] for inst in instances}
         done = thread_map(lambda inst: _refined(ctx, inst, masks_by[inst.id], images_of, times, shots, mode),
                           instances)  # one instance per core
-        views, images, refined = [view for view, _ in done], [path for _, path in done], instances
+        views, images = [view for view, _ in done], [path for _, path in done]
         ctx.artifacts["segment.masks"] = masks_by
         method = "sam2" if neural is not None else "grabcut"
         evidence = Segmentation(method=method, model=model, fallback_reason=fallback, background=mode, views=views,
-                                instances=refined, frames_by_method=by_method)
+                                instances=instances, frames_by_method=by_method)
         summary = {
             "views": [{"id": v.id, "mask_area": v.mask_area, "frames": v.frames} for v in views],
             "instances": [{"id": i.id, "colours": i.colours[:3], "from": i.start_cell, "to": i.end_cell}
-                          for i in refined],
+                          for i in instances],
             "images": "attached below, one per instance",
         }
         return Observation(summary, evidence, images)

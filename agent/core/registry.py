@@ -104,6 +104,7 @@ class ToolRegistry:
     def check(self, settings_fields: Iterable[str]) -> None:
         """Raise :class:`DeclarationError` when a declaration names something that is not there."""
         known = set(settings_fields)
+        feeds: dict[str, Any] = {}  # name -> the first feed declared under it
         for name, tool in self.tools.items():
             self.requirements(name)  # no cycles
             missing = [r for r in tool.requires if r not in self.tools]
@@ -115,7 +116,7 @@ class ToolRegistry:
             if tool.stage not in STAGES:
                 raise DeclarationError(f"{name}: stage {tool.stage!r} is not one of {', '.join(STAGES)}")
             for feed in getattr(tool, "feeds", ()):
-                if any(f.name == feed.name and f != feed for t in self.tools.values() for f in getattr(t, "feeds", ())):
+                if feeds.setdefault(feed.name, feed) != feed:
                     raise DeclarationError(f"{name}: two different frame feeds are named {feed.name!r}")
             upstream = {a for r in self.requirements(name) for a in self.tools[r].produces}
             orphans = [a for a in tool.consumes if a not in upstream]

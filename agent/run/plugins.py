@@ -89,7 +89,6 @@ class Plugins:
     condition_specs: dict[str, Condition] = field(default_factory=dict)
     sections: list[CaptionSection] = field(default_factory=list)
     backends: list = field(default_factory=list)
-    formats: dict[str, Any] = field(default_factory=dict)  # output format -> formatter; the first name wins
     format_specs: dict[str, OutputFormat] = field(default_factory=dict)  # output format -> its declaration
     readers: dict[str, Any] = field(default_factory=dict)  # condition name -> reader; the first name wins
 
@@ -156,7 +155,7 @@ class Plugins:
 
     def output_formats(self) -> dict[str, Any]:
         """``{format name: formatter}`` from every plugin; the first name wins."""
-        return dict(self.formats)
+        return {name: spec.write for name, spec in self.format_specs.items()}
 
     def condition_readers(self) -> dict[str, Any]:
         """``{condition name: reader(path) -> evidence}`` from every plugin; the first name wins."""
@@ -230,7 +229,6 @@ class Plugins:
             for spec in declared:
                 info.formats.append(spec.name)
                 self.format_specs.setdefault(spec.name, spec)
-                self.formats.setdefault(spec.name, spec.write)
         for info, readers in self._each("register_condition_readers"):
             info.readers.extend(readers)
             for name, reader in readers.items():

@@ -101,13 +101,16 @@ class Taken:
         self.motion_frames = MotionFrames()
         self.motion_times: list[float] = []
         self.motion_idx: list[int] = []
-        self.index = 0
+        self.index = 0  # frames arrived so far
         self.start_time: float | None = None
         self.shift = 0.0  # seconds taken out of the timestamps after a jump (a broken or spliced stream)
 
-    def time_of(self, frame, fps: float, container_fps: float, stats: DecodeStats) -> float:
-        """The frame's time from the clip's start; the frame is held if it is the nearest to a sample time."""
-        t_abs = frame.time if frame.time is not None else self.index / fps
+    def arrive(self, frame, fps: float, container_fps: float, stats: DecodeStats) -> tuple[float, int]:
+        """The next decoded frame's time from the clip's start and its index; the frame is held if it is the
+        nearest to a sample time."""
+        index = self.index
+        self.index += 1
+        t_abs = frame.time if frame.time is not None else index / fps
         if self.start_time is None:
             self.start_time = t_abs
         t = t_abs - self.start_time - self.shift
@@ -117,8 +120,8 @@ class Taken:
             t = self.times[-1] + step
             stats.timestamp_jumps += 1
         self.times.append(t)
-        keep_nearer(self.best, self.targets, frame, self.index, t)
-        return t
+        keep_nearer(self.best, self.targets, frame, index, t)
+        return t, index
 
     def motion_due(self, t: float) -> bool:
         """Whether the frame at ``t`` is the motion stream's next frame (then the next one is scheduled)."""

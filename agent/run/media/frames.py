@@ -197,6 +197,7 @@ class FrameStore:
         taken = Taken(targets, self._keep_motion(targets, span), self._motion_schedule(targets, 0.5 / fps + 1e-6))
         expected = max(1, info.frame_count or int(round(info.duration_s * fps)))
         stats = DecodeStats()
+
         def downstream(frame, t: float, index: int, motion: bool) -> None:
             feeding.push_frame(frame, t)
             if motion:
@@ -212,9 +213,8 @@ class FrameStore:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
                 for frame in self._decoded(container, stream, expected, packets):
-                    t = taken.time_of(frame, fps, info.fps, stats)
-                    work.put(frame, t, taken.index, taken.motion_due(t))
-                    taken.index += 1
+                    t, index = taken.arrive(frame, fps, info.fps, stats)
+                    work.put(frame, t, index, taken.motion_due(t))
             except av.error.FFmpegError as e:
                 out_of_memory(e)
                 stats.warning = f"decoding stopped early after {taken.index} frames ({ffmpeg_reason(e)})"
