@@ -184,20 +184,6 @@ class EstimateDepth(Tool):
                              frames=[f.time_s for f in sampled])
 
 
-def _enabled(settings) -> bool:
-    return CONDITION.is_on(settings)
-
-
-@hookimpl
-def register_tools(settings):
-    return [EstimateDepth()] if _enabled(settings) else []
-
-
-CONDITION = Condition(
-    "depth", "Any2Caption's depth: the layout, and each instance in the foreground, middle ground or background",
-    section=CaptionSection(SECTION, DepthSection, rank=5, text=lambda s: _sentences(s)))
-
-
 def _sentences(section: dict) -> list[tuple[str, str]]:
     """How the section reads in a paragraph: the layout a depth model measured (ground contact orders the
     instances but says nothing of the scene's layout)."""
@@ -206,17 +192,19 @@ def _sentences(section: dict) -> list[tuple[str, str]]:
     return [(f"{SECTION} layout", section.get("Layout", ""))]
 
 
+def section_from(ev: DepthEvidence) -> dict:
+    """The Depth section: the layout (a depth model's), each instance's plane, and how it was measured."""
+    instances = {k: f"in the {v}" for k, v in ev.order.items()}
+    layout = ev.layout or "Not measured without a depth model; the instances are ordered by where they meet the ground."
+    return {"Layout": layout, "Instances": instances, "Method": ev.method}
+
+
+CONDITION = Condition(
+    "depth", "Any2Caption's depth: the layout, and each instance in the foreground, middle ground or background",
+    section=CaptionSection(SECTION, DepthSection, rank=5, text=_sentences),
+    tools=(EstimateDepth,), compose=section_from)
+
+
 @hookimpl
 def register_conditions():
     return [CONDITION]
-
-
-@hookimpl
-def compose_sections(evidence):
-    raw = evidence.get(EstimateDepth.name)
-    if not raw:
-        return {}
-    ev = DepthEvidence.model_validate(raw)
-    instances = {k: f"in the {v}" for k, v in ev.order.items()}
-    layout = ev.layout or "Not measured without a depth model; the instances are ordered by where they meet the ground."
-    return {SECTION: {"Layout": layout, "Instances": instances, "Method": ev.method}}

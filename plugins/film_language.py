@@ -328,35 +328,10 @@ def section_from(ev: FilmLanguageEvidence) -> dict[str, Any]:
     }
 
 
-def _enabled(settings) -> bool:
-    return CONDITION.is_on(settings) or (settings is not None and settings.output_format == "cinecap")
-
-
-@hookimpl
-def register_tools(settings):
-    return [DescribeFilmLanguage()] if _enabled(settings) else []
-
-
 def _sentences(section: dict) -> list[tuple[str, str]]:
     """How the section reads in a paragraph: its shot size (the other claims are for film models)."""
     size = section.get("Shot Size") if isinstance(section, dict) else None
     return [(f"{SECTION} shot size", shot_size_sentence(size))] if size else []
-
-
-CONDITION = Condition(
-    "film_language", "CineCap's film language: shot size, angle, composition, depth of field, camera movement",
-    section=CaptionSection(SECTION, FilmLanguageSection, rank=5, text=_sentences))
-
-
-@hookimpl
-def register_conditions():
-    return [CONDITION]
-
-
-@hookimpl
-def compose_sections(evidence):
-    raw = evidence.get(DescribeFilmLanguage.name)
-    return {SECTION: section_from(FilmLanguageEvidence.model_validate(raw))} if raw else {}
 
 
 def film_language_matches(caption, evidence) -> list[Problem]:
@@ -373,6 +348,13 @@ def film_language_matches(caption, evidence) -> list[Problem]:
     return []
 
 
+CONDITION = Condition(
+    "film_language", "CineCap's film language: shot size, angle, composition, depth of field, camera movement",
+    section=CaptionSection(SECTION, FilmLanguageSection, rank=5, text=_sentences),
+    tools=(DescribeFilmLanguage,), compose=section_from, checks=(film_language_matches,),
+    also_on=lambda settings: settings.output_format == "cinecap")  # the cinecap format writes this section
+
+
 @hookimpl
-def register_validation_checks(settings):
-    return [film_language_matches] if _enabled(settings) else []
+def register_conditions():
+    return [CONDITION]

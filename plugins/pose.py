@@ -217,34 +217,22 @@ class EstimatePose(Tool):
                                        for pid, frames in per_frame.items()})
 
 
-def _enabled(settings) -> bool:
-    return CONDITION.is_on(settings)
-
-
-@hookimpl
-def register_tools(settings):
-    return [EstimatePose()] if _enabled(settings) else []
+def section_from(ev: PoseEvidence) -> dict:
+    """The Pose section: each person's usual posture, a sentence of them all, and how it was measured."""
+    if ev.postures:
+        summary = " ".join(f"The person {pid} is mostly {words}." for pid, words in ev.postures.items())
+    else:
+        summary = "No person's posture could be measured."
+    return {"Instances": ev.postures, "Summary": summary, "Method": ev.method}
 
 
 CONDITION = Condition(
     "pose", "Any2Caption's pose: each person's posture (standing, sitting, lying, walking, running, arms raised)",
     section=CaptionSection(SECTION, PoseSection, rank=4,
-                           text=lambda s: [(f"{SECTION} summary", s.get("Summary", ""))] if isinstance(s, dict) else []))
+                           text=lambda s: [(f"{SECTION} summary", s.get("Summary", ""))] if isinstance(s, dict) else []),
+    tools=(EstimatePose,), compose=section_from)
 
 
 @hookimpl
 def register_conditions():
     return [CONDITION]
-
-
-@hookimpl
-def compose_sections(evidence):
-    raw = evidence.get(EstimatePose.name)
-    if not raw:
-        return {}
-    ev = PoseEvidence.model_validate(raw)
-    if ev.postures:
-        summary = " ".join(f"The person {pid} is mostly {words}." for pid, words in ev.postures.items())
-    else:
-        summary = "No person's posture could be measured."
-    return {SECTION: {"Instances": ev.postures, "Summary": summary, "Method": ev.method}}

@@ -36,10 +36,10 @@ def test_the_condition_reads_its_own_settings_and_turns_its_tool_on():
     assert spec.settings_from(Settings(plugins={"motion_rhythm": {"parts": 5}})).parts == 5
     with pytest.raises(InputError, match=r"\[plugins.motion_rhythm\] parts"):
         spec.settings_from(Settings(plugins={"motion_rhythm": {"parts": 20}}))
-    assert condition.register_tools(Settings()) == []
-    assert [t.name for t in condition.register_tools(Settings(conditions=["motion_rhythm"]))] == \
-        ["measure_motion_rhythm"]
-    section = condition.compose_sections({"measure_motion_rhythm": {"parts": ["calm", "busy"], "mean_change": [1, 20]}})
+    assert spec.make_tools(Settings()) == []
+    assert [t.name for t in spec.make_tools(Settings(conditions=["motion_rhythm"]))] == ["measure_motion_rhythm"]
+    section = spec.composed({"measure_motion_rhythm": {"parts": ["calm", "busy"], "mean_change": [1, 20]}})
+    assert spec.composed({}) == {}
     assert spec.section.sentences(section["Motion Rhythm"]) == \
         [("Motion Rhythm summary", "The motion is calm at the start and busy at the end.")]
     spec.section.model.model_validate(section["Motion Rhythm"])

@@ -45,7 +45,7 @@ THIRD_PARTY = textwrap.dedent('''
 
     WEATHER = Condition("weather", "what the weather looks like",
                         section=CaptionSection("Weather", rank=2, text=lambda s: [("Weather sky", s["Sky"] + " skies")]),
-                        settings=WeatherSettings)
+                        settings=WeatherSettings, tools=(LookAtSky,), compose=lambda ev: {"Sky": ev["sky"].title()})
 
     class Overheated(Exception):
         pass
@@ -53,10 +53,6 @@ THIRD_PARTY = textwrap.dedent('''
     @hookimpl
     def register_conditions():
         return [WEATHER]
-
-    @hookimpl
-    def register_tools(settings):
-        return [LookAtSky()] if WEATHER.is_on(settings) else []
 
     @hookimpl
     def register_chat_backends():
@@ -109,8 +105,13 @@ def test_a_third_party_condition_is_registered_with_its_section_and_settings(thi
     assert set(third_party.conditions()) >= {"depth", "pose", "film_language", "weather"}
     info = next(i for i in third_party.infos if i.name == "weather")
     assert info.conditions == ["weather"] and info.backends == ["canned"] and info.error is None
+    # declared once: the condition's tool runs only while it is on, and its section is composed from its evidence
+    assert info.hooks == ["register_chat_backends", "register_conditions"]
     assert "look_at_sky" not in {t.name for t in third_party.tools(Settings())}
     assert "look_at_sky" in {t.name for t in third_party.tools(Settings(conditions=["weather"]))}
+    assert info.tools == ["look_at_sky"]
+    assert third_party.composed_sections({"look_at_sky": {"sky": "clear"}}, Settings())["Weather"] == {"Sky": "Clear"}
+    assert "Weather" not in third_party.composed_sections({}, Settings())
     weather = third_party.conditions()["weather"]
     assert weather.settings_from(Settings(conditions=["weather"])).unit == "celsius"
     assert weather.settings_from(Settings(plugins={"weather": {"unit": "kelvin"}})).unit == "kelvin"

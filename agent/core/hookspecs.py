@@ -33,8 +33,10 @@ def register_caption_sections():
 
 @hookspec
 def register_conditions():
-    """Return a list of :class:`agent.core.conditions.Condition`: names ``--condition`` takes, each with
-    the caption section it adds (registered with it) and the model of its ``[plugins.NAME]`` settings."""
+    """Return a list of :class:`agent.core.conditions.Condition`: names ``--condition`` takes, each declared
+    once with the caption section it adds (registered with it), the model of its ``[plugins.NAME]``
+    settings, the tools that measure it (run while it is on), how its section is composed from their
+    evidence and the checks that hold a caption to it (while it is on)."""
 
 
 @hookspec

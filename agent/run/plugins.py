@@ -91,6 +91,7 @@ class Plugins:
     backends: list = field(default_factory=list)
     format_specs: dict[str, OutputFormat] = field(default_factory=dict)  # output format -> its declaration
     readers: dict[str, Any] = field(default_factory=dict)  # condition name -> reader; the first name wins
+    condition_owners: dict[str, PluginInfo] = field(default_factory=dict)  # condition name -> its plugin
 
     def _info(self, plugin: Any) -> PluginInfo:
         name = self.manager.get_name(plugin)
@@ -117,15 +118,18 @@ class Plugins:
         Unknown ``--condition`` names and bad ``[plugins.NAME]`` settings of a condition fail here."""
         self.check_settings(settings)
         found: dict[str, Any] = {}
-        for info, result in self._each("register_tools", settings=settings):
-            names = []
+        names: dict[str, list[str]] = {}
+        offered = [*self._each("register_tools", settings=settings),
+                   *((self.condition_owners[c.name], c.make_tools(settings)) for c in self.condition_specs.values())]
+        for info, result in offered:
             for tool in result:
                 if tool.name in found:
                     info.fail(f"tool {tool.name!r} is already registered")
                     continue
                 found[tool.name] = tool
-                names.append(tool.name)
-            info.tools = names
+                names.setdefault(info.name, []).append(tool.name)
+        for info in self.infos:
+            info.tools = names.get(info.name, [])
         return list(found.values())
 
     def check_settings(self, settings) -> None:
@@ -145,10 +149,18 @@ class Plugins:
         checks: list[Any] = []
         for _, group in self._each("register_validation_checks", last_first=True, settings=settings):
             checks.extend(group)
+        for condition in self.condition_specs.values():
+            checks.extend(condition.checks_for(settings))
         return checks
 
     def composed_sections(self, evidence: dict, settings) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        for condition in self.condition_specs.values():
+            owner = self.condition_owners[condition.name]
+            try:
+                out.update(condition.composed(evidence))
+            except Exception as e:  # a broken plugin must not stop the others
+                owner.fail(f"composing {condition.name} failed: {type(e).__name__}: {e}")
         for _, sections in self._each("compose_sections", last_first=True, evidence=evidence, settings=settings):
             out.update(sections)
         return out
@@ -239,6 +251,7 @@ class Plugins:
                     info.fail(f"condition {condition.name!r} is already registered")
                     continue
                 self.condition_specs[condition.name] = condition
+                self.condition_owners[condition.name] = info
                 info.conditions.append(condition.name)
                 if condition.section is not None:
                     self.sections.append(condition.section)

@@ -1,10 +1,11 @@
 """A condition: ``--condition motion_rhythm`` adds a "Motion Rhythm" section, how busy each part of the
 clip is ("calm at the start, busy in the middle and calm at the end").
 
-Everything a condition needs is here: its settings (``[plugins.motion_rhythm] parts = 4`` in the
-config file), its tool (run by the offline planner too, only when the condition is on), its caption
-section with the rank and sentence it has when a caption is flattened, and the composer of that
-section from the evidence.
+Everything a condition needs is declared once, in ``CONDITION``: its settings (``[plugins.motion_rhythm]
+parts = 4`` in the config file), its tool (run by the offline planner too, only when the condition is
+on), its caption section with the rank and sentence it has when a caption is flattened, and the
+composer of that section from the tool's evidence. The module implements one hook,
+``register_conditions``.
 """
 
 from __future__ import annotations
@@ -70,27 +71,17 @@ class MeasureMotionRhythm(Tool):
         return Observation({"parts": found.parts}, found)
 
 
+def section_from(found: RhythmEvidence) -> dict:
+    return {"Parts": found.parts, "Summary": summary(found.parts)}
+
+
 CONDITION = Condition(
     "motion_rhythm", "how busy each part of the clip is (from the motion-energy plugin)",
     section=CaptionSection(SECTION, RhythmSection, rank=5,
                            text=lambda s: [(f"{SECTION} summary", s.get("Summary", ""))] if isinstance(s, dict) else []),
-    settings=RhythmSettings)
+    settings=RhythmSettings, tools=(MeasureMotionRhythm,), compose=section_from)
 
 
 @hookimpl
 def register_conditions():
     return [CONDITION]
-
-
-@hookimpl
-def register_tools(settings):
-    return [MeasureMotionRhythm()] if CONDITION.is_on(settings) else []
-
-
-@hookimpl
-def compose_sections(evidence):
-    found = evidence.get(MeasureMotionRhythm.name)
-    if not found:
-        return {}
-    words = RhythmEvidence.model_validate(found).parts
-    return {SECTION: {"Parts": words, "Summary": summary(words)}}
