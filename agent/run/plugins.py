@@ -99,18 +99,21 @@ class Plugins:
 
     def _each(self, hook: str, *, last_first: bool = False, **available) -> Iterator[tuple[PluginInfo, Any]]:
         """Each plugin's answer to ``hook``, in registration order (``last_first``: in the order pluggy
-        itself calls them); a plugin that raises is named and skipped."""
+        itself calls them). Each plugin is called through pluggy's own caller, on its own, so a plugin
+        that raises is named and skipped and the others still answer."""
         impls = getattr(self.manager.hook, hook).get_hookimpls()
-        for impl in reversed(impls) if last_first else impls:
-            info = self._info(impl.plugin)
+        plugins = [impl.plugin for impl in impls]
+        for plugin in reversed(plugins) if last_first else plugins:
+            info = self._info(plugin)
+            alone = self.manager.subset_hook_caller(hook, remove_plugins=[p for p in plugins if p is not plugin])
             try:
-                result = impl.function(**_kwargs(impl, **available))
+                results = alone(**available)
             except AgentError:  # a plugin telling the user something (a bad setting of its own)
                 raise
             except Exception as e:  # a broken plugin must not stop the others
                 info.fail(f"{hook} failed: {type(e).__name__}: {e}")
                 continue
-            if result is not None:
+            for result in results:
                 yield info, result
 
     def tools(self, settings) -> list[Any]:
@@ -265,32 +268,24 @@ class Plugins:
                 info.backends.append(backend.prefix)
 
 
-def _kwargs(impl, **available):
-    return {name: available[name] for name in impl.argnames if name in available}
-
-
 def _disabled(extra: Iterable[str]) -> set[str]:
     names = set(extra)
     names.update(p.strip() for p in os.environ.get(DISABLE_ENV, "").split(",") if p.strip())
     return names
 
 
-def _unknown_hooks(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
-    """Hooks ``plugin`` implements that no spec declares (what ``check_pending`` finds, for one plugin)."""
-    return sorted(caller.name for caller in pm.get_hookcallers(plugin) or []
-                  if not caller.has_spec() and any(not impl.optionalhook for impl in caller.get_hookimpls()
-                                                   if impl.plugin is plugin))
-
-
 def _register(pm: pluggy.PluginManager, plugin: Any, info: PluginInfo) -> None:
-    """Register one plugin; one that implements an unknown hook (a misspelling) is named and left out."""
+    """Register one plugin; one that implements an unknown hook (a misspelling, found by pluggy's
+    ``check_pending``) is named and left out, and the others load."""
     try:
         pm.register(plugin, name=info.name)
     except Exception as e:  # pluggy.PluginValidationError: a hook with arguments its spec does not have
         info.fail(f"failed to register: {e}")
         return
-    unknown = _unknown_hooks(pm, plugin)
-    if unknown:
+    try:
+        pm.check_pending()  # every plugin before this one passed it, so what it finds is this one's
+    except pluggy.PluginValidationError:
+        unknown = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [] if not caller.has_spec())
         pm.unregister(plugin)
         known = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith(("register_", "compose_"))))
         info.fail(f"implements {', '.join(unknown)}, which is no hook (hooks: {known})")
