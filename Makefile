@@ -17,7 +17,7 @@ demo: setup
 	$(PY) -m agent validate runs/demo/caption.json
 
 test: setup-all
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist worksteal
 
 bench: setup-all
 	$(PY) benchmarks/accuracy.py

@@ -130,7 +130,7 @@ def test_validate_loads_the_plugins_that_add_sections(tmp_path):
     path = tmp_path / "caption.json"
     path.write_text(json.dumps(caption))
     code = ("import sys; from argparse import Namespace; from pathlib import Path; "
-            "from agent.cli.main import cmd_validate; "
+            "from agent.cli.commands import cmd_validate; "
             "sys.exit(cmd_validate(Namespace(file=Path(sys.argv[1]), run=None, wording=True, no_plugin=[])))")
     import subprocess
     import sys

@@ -137,16 +137,16 @@ def test_a_third_party_chat_backend_is_made_and_its_errors_read(third_party):
 
 def test_built_in_backends_register_through_the_hook(monkeypatch):
     plugins = load_plugins()
-    info = next(i for i in plugins.infos if i.name == "agent.models.llm")
-    assert info.backends == ["offline", "openai", "hf", "replay"]
+    info = next(i for i in plugins.infos if i.name == "agent.models.backends")
+    assert info.backends == ["offline", "openai", "hf", "replay", "local"]
     assert isinstance(make_chat_model(Settings()), OfflinePlanner)
     assert backend_for("llava:13b").prefix == "openai"  # a model name with a colon is still a model name
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     assert make_chat_model(Settings(llm="openai:gpt-4o-mini")).model_name == "gpt-4o-mini"
     assert type(make_chat_model(Settings(llm="openai:gpt-4o-mini"))).__name__ == type(
         CheckedChatOpenAI(model="m", api_key="k")).__name__
-    without = load_plugins(["agent.models.llm"])
-    assert without is not plugins and not any(i.name == "agent.models.llm" for i in without.infos)
+    without = load_plugins(["agent.models.backends"])
+    assert without is not plugins and not any(i.name == "agent.models.backends" for i in without.infos)
     with pytest.raises(InputError, match="no chat backend takes it"):
         make_chat_model(Settings())
     load_plugins()

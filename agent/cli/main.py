@@ -10,24 +10,23 @@ import logging
 import os
 import sys
 
-from agent.cli.batch_command import cmd_batch
-from agent.cli.commands import (cmd_demo_clip, cmd_enhance, cmd_export, cmd_flatten, cmd_plugins, cmd_schema,
-                                cmd_trace, cmd_validate)
 from agent.cli.interrupts import Terminated, terminate_like_interrupt, warn_of_a_memory_limit
 from agent.cli.outputs import tools_print_to_stderr
 from agent.cli.parser import build_parser, prog_name, version
-from agent.cli.run_command import cmd_run
 from agent.core.errors import EXIT_INPUT, EXIT_OK, EXIT_STORAGE, AgentError, storage_error
+from agent.core.imports import on_first_use
 from agent.core.secrets import redact
 from agent.run.plugins import load_plugins
 
-__all__ = ["COMMANDS", "main", "prog_name", "_parser", "cmd_validate"]
+__all__ = ["COMMANDS", "main", "prog_name", "_parser"]
 
 _parser = build_parser  # the parser under the name importers of this module know it by
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "schema": cmd_schema, "plugins": cmd_plugins, "trace": cmd_trace,
-            "batch": cmd_batch, "export": cmd_export, "enhance": cmd_enhance, "flatten": cmd_flatten,
-            "demo-clip": cmd_demo_clip}
+# each command's module is imported when it runs: `validate` never loads the caption graph
+COMMANDS = {"run": on_first_use("agent.cli.run_command", "cmd_run"),
+            "batch": on_first_use("agent.cli.batch_command", "cmd_batch"),
+            **{name: on_first_use("agent.cli.commands", f"cmd_{name.replace('-', '_')}")
+               for name in ("validate", "schema", "plugins", "trace", "export", "enhance", "flatten", "demo-clip")}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,13 +28,12 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agent.core.config import Settings, url_problem
 from agent.core.errors import InputError
-from agent.core.hookspecs import hookimpl
 from agent.core.jsonl import read_text
 from agent.core.secrets import redact
 from agent.models.llm_errors import CutOffReply, MalformedReply, describe_server_error, preview
-from agent.models.local import local_backends
 from agent.models.planner import OfflinePlanner
-from agent.models.registry import ChatBackend, backend_for, chat_backends
+from agent.models.backends import builtin_backends
+from agent.models.registry import ChatBackend, backend_for, backends_loaded, chat_backends
 
 RECORDING = "llm.jsonl"
 OPENAI_URL = "https://api.openai.com/v1"
@@ -46,7 +45,7 @@ def base_url(settings: Settings) -> str | None:
 
 def backends() -> dict[str, ChatBackend]:
     """The loaded plugins' chat backends, or the built-in ones in a process that loaded no plugins."""
-    return chat_backends() or {b.prefix: b for b in [*builtin_backends(), *local_backends()]}
+    return chat_backends() if backends_loaded() else {b.prefix: b for b in builtin_backends()}
 
 
 def make_chat_model(settings: Settings) -> BaseChatModel:
@@ -54,22 +53,22 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
     return backend_for(settings.llm, backends()).create(settings.llm.strip(), settings)
 
 
-def _offline(spec: str, settings: Settings) -> BaseChatModel:
+def offline_model(spec: str, settings: Settings) -> BaseChatModel:
     return OfflinePlanner()
 
 
-def _replay(spec: str, settings: Settings) -> BaseChatModel:
+def replay_model(spec: str, settings: Settings) -> BaseChatModel:
     return ReplayModel.from_path(Path(spec.removeprefix("replay:")).expanduser())
 
 
-def _hf(spec: str, settings: Settings) -> BaseChatModel:
+def hf_model(spec: str, settings: Settings) -> BaseChatModel:
     from agent.models.hf import HFChatModel, load_vlm
 
     load_vlm(spec, settings)  # fail now, in one line, if it cannot be loaded
     return HFChatModel(spec=spec, settings=settings, max_new_tokens=settings.max_tokens)
 
 
-def _openai(spec: str, settings: Settings) -> BaseChatModel:
+def openai_model(spec: str, settings: Settings) -> BaseChatModel:
     model = spec.split(":", 1)[1] if spec.startswith("openai:") else spec
     if not model:
         raise InputError(f"--llm {spec}: name a model, e.g. openai:gpt-4o-mini")
@@ -129,23 +128,6 @@ def deadline_client(total_s: float):
             self.inner.close()
 
     return openai.DefaultHttpxClient(transport=DeadlineTransport(), timeout=total_s)
-
-
-def builtin_backends() -> list:
-    """The backends this package ships, registered through ``register_chat_backends`` like any plugin's."""
-    return [
-        ChatBackend("offline", _offline, summary="the embedded planner: no key, no network (the default)"),
-        ChatBackend("openai", _openai, _describe_openai, takes_bare_names=True,
-                    summary="openai:MODEL, or MODEL with --base-url: any OpenAI-compatible server"),
-        ChatBackend("hf", _hf, summary="hf:MODEL: a vision-language model run in-process with transformers"),
-        ChatBackend("replay", _replay, _describe_replay,
-                    summary="replay:PATH: the replies recorded in an earlier run"),
-    ]
-
-
-@hookimpl
-def register_chat_backends():
-    return builtin_backends()
 
 
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -263,7 +245,7 @@ def describe_llm_error(exc: Exception, settings: Settings) -> str | None:
     return None
 
 
-def _describe_openai(exc: Exception, settings: Settings) -> str | None:
+def describe_openai_error(exc: Exception, settings: Settings) -> str | None:
     try:
         import openai
     except ImportError:  # pragma: no cover - langchain-openai depends on it
@@ -271,7 +253,7 @@ def _describe_openai(exc: Exception, settings: Settings) -> str | None:
     return describe_server_error(exc, settings, base_url(settings) or OPENAI_URL, openai)
 
 
-def _describe_replay(exc: Exception, settings: Settings) -> str | None:
+def describe_replay_error(exc: Exception, settings: Settings) -> str | None:
     return str(exc) if isinstance(exc, ReplayExhausted) else None
 
 

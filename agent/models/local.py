@@ -42,13 +42,11 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agent.core.errors import InputError
-from agent.core.hookspecs import hookimpl
 from agent.models.local_files import DEFAULT_MODEL, FETCH, LOCAL_MODELS, model_file_problem, models_dir
 from agent.models.local_chat import (ACCEPT_DRAFT, ACCEPT_SPEC, SUBMIT, draft_note, grounded_draft,  # noqa: F401
                                      next_planned, still_offered, to_chat, tool_name)
 from agent.models.local_grammar import (FIELD_FORMS, INSTANCE_KEY, MAX_FREE_KEYS, MAX_STRING_CHARS,  # noqa: F401
                                         bounded, call_schema, grammar, required_only)
-from agent.models.registry import ChatBackend
 from agent.models.toolcalls import PLANNED, is_planned  # noqa: F401  (importable from here too)
 
 # importable under their earlier names too
@@ -234,23 +232,12 @@ class LocalChatModel(BaseChatModel):
 
 
 # -- the backend -------------------------------------------------------------------------------
-def _create(spec: str, settings: Any) -> BaseChatModel:
+def local_model(spec: str, settings: Any) -> BaseChatModel:
     load(spec)  # fail now, in one line, when the file or the runtime is missing
     return LocalChatModel(spec=spec, temperature=settings.temperature, max_tokens=settings.max_tokens)
 
 
-def _describe(exc: Exception, settings: Any) -> str | None:
+def describe_local_error(exc: Exception, settings: Any) -> str | None:
     if isinstance(exc, LocalModelError):
         return f"the local model ({settings.llm}) failed: {exc}"
     return None
-
-
-def local_backends() -> list:
-    return [ChatBackend(PREFIX, _create, _describe,
-                        summary="local, local:0.5b or local:/path/model.gguf: a GGUF chat model run in process "
-                                "(llama.cpp; scripts/fetch_llm.py fetches the models)")]
-
-
-@hookimpl
-def register_chat_backends():
-    return local_backends()

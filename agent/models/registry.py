@@ -38,6 +38,11 @@ def use_backends(backends: Iterable[ChatBackend]) -> None:
         _active.setdefault(backend.prefix, backend)
 
 
+def backends_loaded() -> bool:
+    """A plugin manager was loaded (its backends are the ones there are, even when it has none)."""
+    return _active is not None
+
+
 def chat_backends() -> dict[str, ChatBackend]:
     """Prefix -> backend of the loaded plugins (empty before any plugin manager was loaded)."""
     return dict(_active or {})

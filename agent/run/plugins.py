@@ -36,8 +36,7 @@ log = logging.getLogger("instance_agent.plugins")
 
 # Every built-in feature is a plugin module registered through the same hooks as third-party ones.
 BUILTIN_PLUGINS = (
-    "agent.models.llm",
-    "agent.models.local",
+    "agent.models.backends",
     "tools.metadata",
     "tools.frames",
     "tools.camera",
