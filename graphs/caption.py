@@ -36,6 +36,7 @@ from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
 
+from agent.core.caption import Sections
 from agent.core.composer import compose
 from agent.core.evidence import evidence_in
 from agent.core.prompts import SYSTEM_PROMPT, first_message_text
@@ -93,13 +94,16 @@ def _image_part(path: str) -> dict:
 def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images: bool = True,
                         describe_error: Callable[[Exception], str | None] = lambda e: None,
                         checkpointer=None, pause_before_tools: bool = False,
-                        sections: Callable[[dict], dict] = lambda evidence: {}):
-    """The caption graph for ``llm`` and ``tools``; run it with ``context=`` the run's context.
+                        sections: Callable[[dict], dict] = lambda evidence: {},
+                        declared: Sections | None = None):
+    """The caption graph for ``llm`` and ``tools``; run it with ``context=`` the run's context. ``sections``
+    writes the plugins' caption sections from the evidence; ``declared`` are those a caption may carry (the
+    plugin manager's ``sections``), offered in the submission's schema and checked by their models.
     ``describe_error`` turns an exception of the chat model into one line (None: not a model error).
     Model calls are accounted for by the callbacks the run passes in its config."""
     plan = offline_tools(tools)
     lc_tools = [as_langchain_tool(t, plan.index(t.name) if t.name in plan else None) for t in tools]
-    model = llm.bind_tools([*lc_tools, submit_tool_spec()])
+    model = llm.bind_tools([*lc_tools, submit_tool_spec(declared)])
     one_at_a_time = threading.Lock()  # tools share the run context; ToolNode runs a turn's calls in threads
 
     graph = StateGraph(CaptionState, context_schema=RunContextLike)
@@ -108,8 +112,8 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
     graph.add_node("tools", ToolNode(lc_tools, wrap_tool_call=guarded_tool_call(one_at_a_time)))
     graph.add_node("record", record_node(send_images))
     graph.add_node("nudge", nudge)
-    graph.add_node("validate", validate_node(tools, checks, one_at_a_time))
-    graph.add_node("fallback", fallback_node(plan, checks, settings, sections))
+    graph.add_node("validate", validate_node(tools, checks, one_at_a_time, declared))
+    graph.add_node("fallback", fallback_node(plan, checks, settings, sections, declared))
     graph.add_edge(START, "observe")
     graph.add_edge("observe", "model")
     graph.add_conditional_edges("model", route_after_model(settings), ["validate", "tools", "nudge", "fallback"])
@@ -212,7 +216,7 @@ def nudge(state: CaptionState) -> dict:
         f"Reply with a tool call: use the tools to gather evidence, then call {SUBMIT} with the caption.")]}
 
 
-def validate_node(tools: list, checks: list, one_at_a_time: threading.Lock):
+def validate_node(tools: list, checks: list, one_at_a_time: threading.Lock, declared: Sections | None = None):
     """``validate``: check the submitted caption; its problems go back to the model as the submission's
     result. The other calls of the reply are answered as not run."""
 
@@ -232,7 +236,7 @@ def validate_node(tools: list, checks: list, one_at_a_time: threading.Lock):
                 seed_evidence(runtime.context, state)
                 evidence, ran, missing = core_measured(runtime.context, state.get("evidence") or {}, tools)
             update["evidence"] = evidence
-            caption, problems, advice = assess(submit["args"], evidence, checks)
+            caption, problems, advice = assess(submit["args"], evidence, checks, declared)
             update["advice"] = [a.disagreement() for a in advice]
             if caption is not None and not problems:
                 return {**update, **_accepted(caption, missing, submit, replies)}
@@ -265,7 +269,8 @@ def _problem_lines(problems: list, ran: list[tuple[str, str]]) -> list[str]:
     return lines
 
 
-def fallback_node(plan: list[str], checks: list, settings, sections: Callable[[dict], dict]):
+def fallback_node(plan: list[str], checks: list, settings, sections: Callable[[dict], dict],
+                  declared: Sections | None = None):
     """``fallback``: the caption composed from the evidence (the plan's tools measure what the model
     left unmeasured), keeping the model's fields that passed; marked degraded with the reasons."""
 
@@ -277,7 +282,7 @@ def fallback_node(plan: list[str], checks: list, settings, sections: Callable[[d
             ctx.require(name)
         evidence = {**(state.get("evidence") or {}), **ctx.evidence}
         composed = compose(evidence, state["video"], sections(evidence)).to_dict()
-        kept = field_by_field(state["messages"], composed, evidence, checks, SUBMIT)
+        kept = field_by_field(state["messages"], composed, evidence, checks, SUBMIT, declared)
         if kept is not None:  # the model's fields that passed, composed text for the ones that failed
             caption, sources, advice = kept
             failed = sorted(f for f, source in sources.items() if source == "composed")
@@ -285,7 +290,7 @@ def fallback_node(plan: list[str], checks: list, settings, sections: Callable[[d
                 reason = f"{reason}; composed from the evidence: {', '.join(failed)}"
             return {"status": "degraded", "caption": caption, "evidence": evidence, "field_sources": sources,
                     "advice": advice, "problems": state.get("problems", []), "fallback_reason": reason}
-        _, problems = validate(composed, evidence, checks)
+        _, problems = validate(composed, evidence, checks, declared)
         return {"status": "degraded", "caption": composed, "fallback_reason": reason, "evidence": evidence,
                 "field_sources": {"(caption)": "composed"},
                 "problems": [str(p) for p in problems] or state.get("problems", [])}

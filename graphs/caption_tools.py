@@ -11,7 +11,7 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import StructuredTool
 from langgraph.runtime import get_runtime
 
-from agent.core.caption import json_schema
+from agent.core.caption import Sections, json_schema
 from agent.core.sureness import note_for
 from agent.models.toolcalls import unparsed_error
 
@@ -45,8 +45,9 @@ def as_langchain_tool(tool, plan_position: int | None = None) -> StructuredTool:
                                         metadata={"plan_position": plan_position, "offline_role": tool.offline_role})
 
 
-def submit_tool_spec() -> dict:
-    schema = json_schema()
+def submit_tool_spec(declared: Sections | None = None) -> dict:
+    """The submission tool, whose parameters are the caption's schema with the ``declared`` plugin sections."""
+    schema = json_schema(declared)
     schema.pop("title", None)
     return {"type": "function", "function": {
         "name": SUBMIT,

@@ -27,7 +27,7 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
-from agent.core.caption import STRUCTURAL_KEY
+from agent.core.caption import STRUCTURAL_KEY, Sections, json_schema
 from agent.core.lexicon import without_rejected_sentences
 from agent.core.prompts import (ENHANCE_DESCRIBE_INSTANCES, ENHANCE_DESCRIBE_SCENE, ENHANCE_EXPAND, ENHANCE_LIST,
                                 ENHANCE_REPAIR, ENHANCE_SYSTEM)
@@ -74,11 +74,6 @@ EXPAND_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["
                  "properties": {"paragraph": {"type": "string", "minLength": 200, "maxLength": 1400}}}
 
 
-def _caption_schema() -> dict:
-    from agent.core.caption import json_schema
-
-    return json_schema()
-
 
 def _text(reply) -> str:
     content = reply.content
@@ -92,8 +87,9 @@ class EnhanceNodes:
     :func:`build_enhance_graph`)."""
 
     def __init__(self, llm, checks: list, *, max_instances: int, max_repairs: int, video_name: str, conditions: str,
-                 evidence: dict | None, callbacks: list | None):
+                 evidence: dict | None, callbacks: list | None, sections: Sections | None = None):
         self.llm, self.checks, self.evidence, self.callbacks = llm, checks, evidence, callbacks
+        self.sections = sections  # the plugin sections a caption may carry
         self.max_instances, self.max_repairs = max_instances, max_repairs
         self.video_name, self.conditions = video_name, conditions
         # a model that decodes under a JSON schema (--llm local) gets one for each JSON answer
@@ -169,7 +165,7 @@ class EnhanceNodes:
         return {"caption": caption}
 
     def check(self, state: EnhanceState) -> dict:
-        caption, problems = validate(state["caption"], self.evidence or {}, self.checks)
+        caption, problems = validate(state["caption"], self.evidence or {}, self.checks, self.sections)
         if caption is not None and not problems:
             return {"caption": caption.to_dict(), "problems": []}
         return {"problems": [str(p) for p in problems]}
@@ -177,7 +173,7 @@ class EnhanceNodes:
     def repair(self, state: EnhanceState) -> dict:
         reply = self.ask(ENHANCE_REPAIR.format(caption=json.dumps(state["caption"], indent=2, ensure_ascii=False),
                                                problems="\n".join(f"- {p}" for p in state["problems"])),
-                         _caption_schema())
+                         json_schema(self.sections))
         fixed = read_json(reply)
         if not isinstance(fixed, dict):
             raise ModelReplyError("expected the corrected caption as a JSON object")
@@ -213,12 +209,14 @@ def leave_out(state: EnhanceState) -> dict:
 
 
 def build_enhance_graph(llm, checks: list, *, max_instances: int = 3, max_repairs: int = 2, video_name: str = "prompt",
-                        conditions: str = "", evidence: dict | None = None, callbacks: list | None = None):
+                        conditions: str = "", evidence: dict | None = None, callbacks: list | None = None,
+                        sections: Sections | None = None):
     """``conditions``: the user's conditions as facts, added to the expand, describe and scene prompts;
     ``evidence``: what the condition readers measured, given to the checks; ``callbacks``: LangChain
-    callbacks every model call gets (the caller's usage accounting)."""
+    callbacks every model call gets (the caller's usage accounting); ``sections``: the plugin sections a
+    caption may carry."""
     nodes = EnhanceNodes(llm, checks, max_instances=max_instances, max_repairs=max_repairs, video_name=video_name,
-                         conditions=conditions, evidence=evidence, callbacks=callbacks)
+                         conditions=conditions, evidence=evidence, callbacks=callbacks, sections=sections)
     graph = StateGraph(EnhanceState)
     for name, fn in (("expand", nodes.expand), ("list_instances", nodes.list_instances),
                      ("describe_instances", nodes.describe_instances), ("describe_scene", nodes.describe_scene),

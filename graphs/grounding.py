@@ -9,7 +9,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 
-from agent.core.caption import STRUCTURAL_KEY
+from agent.core.caption import STRUCTURAL_KEY, Sections
 from agent.core.evidence import CameraMotion, Instances, VideoMetadata, evidence_of, tools_declaring
 from agent.core.validation import assess
 
@@ -90,13 +90,13 @@ def _replace(caption: dict, composed: dict, field: str) -> bool:
 
 
 def field_by_field(messages: list, composed: dict, evidence: dict[str, Any], checks: list,
-                   submit: str) -> tuple[dict, dict[str, str], list[dict]] | None:
+                   submit: str, declared: Sections | None = None) -> tuple[dict, dict[str, str], list[dict]] | None:
     """The model's last submission with only its failed fields composed from the evidence:
     (caption, {field: 'model' | 'composed'}, advice), or None when no submission can be kept."""
     raw = last_submission(messages, submit)
     if raw is None:
         return None
-    caption_model, problems, _ = assess(raw, evidence, checks)
+    caption_model, problems, _ = assess(raw, evidence, checks, declared)
     if caption_model is None:
         return None
     original = caption_model.to_dict()
@@ -105,7 +105,7 @@ def field_by_field(messages: list, composed: dict, evidence: dict[str, Any], che
         for problem in problems:
             if not _replace(merged, composed, problem.field):
                 return None
-        checked, problems, advice = assess(merged, evidence, checks)
+        checked, problems, advice = assess(merged, evidence, checks, declared)
         if checked is None:
             return None
         if not problems:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.core.caption import STRUCTURAL_KEY, caption_section
+from agent.core.caption import STRUCTURAL_KEY, Sections, caption_section
 from agent.core.evidence import Background, evidence_of
 from agent.core.flatten import STANDARD_KEYS
 from agent.core.formats import OutputFormat
@@ -36,7 +36,7 @@ def instancecap(caption: dict, evidence: dict) -> dict:
     return caption
 
 
-def dense(caption: dict, evidence: dict) -> str:
+def dense(caption: dict, evidence: dict, sections: Sections | None = None) -> str:
     sd = caption[STRUCTURAL_KEY]
     text = [caption["Global Description"]]
     for inst in _instances(caption):
@@ -44,7 +44,7 @@ def dense(caption: dict, evidence: dict) -> str:
     text += [sd["Background Detail"], sd["Camera Movement"]]
     for name, value in caption.items():
         if name not in STANDARD_KEYS:  # each plugin section as it says it reads
-            text += [_full_stop(sentence) for _, sentence in caption_section(name).sentences(value)]
+            text += [_full_stop(sentence) for _, sentence in caption_section(name, sections).sentences(value)]
     return _sentences(*text)
 
 
@@ -65,7 +65,7 @@ def _style(evidence: dict) -> str:
             f"dominated by {', '.join(bg.colours[:2]) or 'mixed'} tones.")
 
 
-def any2caption(caption: dict, evidence: dict) -> dict:
+def any2caption(caption: dict, evidence: dict, sections: Sections | None = None) -> dict:
     sd = caption[STRUCTURAL_KEY]
     instances = _instances(caption)
     main = instances[0] if instances else None
@@ -85,7 +85,7 @@ def any2caption(caption: dict, evidence: dict) -> dict:
         from plugins.conditions import layout_text
 
         background = _sentences(background, layout_text(evidence))
-    return {"Dense": dense(caption, evidence), "Main Object": main_object, "Background": background,
+    return {"Dense": dense(caption, evidence, sections), "Main Object": main_object, "Background": background,
             "Camera": sd["Camera Movement"], "Style": _style(evidence), "Action": action}
 
 

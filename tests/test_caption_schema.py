@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from agent.core.caption import (STRUCTURAL_KEY, Caption, json_schema, parse_caption, register_section,
+from agent.core.caption import (STRUCTURAL_KEY, Caption, CaptionSection, json_schema, parse_caption,
                            validate_raw)
 from pydantic import BaseModel
 
@@ -63,13 +63,17 @@ def test_plugin_sections_extend_schema_and_round_trip():
     class Film(BaseModel):
         shot_size: str
 
-    register_section("Film Language", Film)
+    sections = {"Film Language": CaptionSection("Film Language", Film)}
     data = {**GOOD, "Film Language": {"shot_size": "close-up"}}
-    caption = parse_caption(data)
+    caption = parse_caption(data, sections)
     assert caption.to_dict()["Film Language"] == {"shot_size": "close-up"}
-    assert "Film Language" in json_schema()["properties"]
+    assert "Film Language" in json_schema(sections)["properties"]
     with pytest.raises(Exception):
-        parse_caption({**GOOD, "Film Language": {"wrong": 1}})
+        parse_caption({**GOOD, "Film Language": {"wrong": 1}}, sections)
+    # the sections are what the caller says, nothing a process remembers
+    assert "Film Language" not in json_schema()["properties"]
+    with pytest.raises(Exception, match="unknown top-level key"):
+        parse_caption(data)
 
 
 def test_schema_uses_released_keys():

@@ -8,8 +8,11 @@ from agent.core.config import Settings
 from agent.run.enhance import enhance_prompt
 from agent.core.errors import BackendError
 from agent.core.flatten import flatten, make_counter, units
+from agent.run.plugins import load_plugins
 from conftest import run_cli
 from openai_server import ScriptedOpenAI, reply
+
+SECTIONS = load_plugins().sections  # the built-in plugins' caption sections: Film Language reads as a sentence
 
 SCENE = ("Two grey wolves chase a white rabbit across a snowy field in soft morning light. The wolves run from "
          "the left side of the frame towards the center while the rabbit darts to the right. Pine trees stand "
@@ -109,7 +112,7 @@ def caption_of(size: str) -> dict:
 
 
 def test_flatten_keeps_small_captions_whole():
-    result = flatten(caption_of("small"), 226)
+    result = flatten(caption_of("small"), 226, sections=SECTIONS)
     assert result.dropped == [] and result.truncated == []
     assert result.tokens <= 226 and result.counted_with.startswith("estimated")
     assert result.text.startswith("A person in a red coat") and "It is a wide shot." in result.text
@@ -117,15 +120,15 @@ def test_flatten_keeps_small_captions_whole():
 
 def test_flatten_drops_the_least_important_first_and_is_deterministic():
     caption = caption_of("large")
-    result = flatten(caption, 120)
+    result = flatten(caption, 120, sections=SECTIONS)
     assert result.tokens <= 120
-    ranks = {u.label: u.rank for u in units(caption)}
+    ranks = {u.label: u.rank for u in units(caption, SECTIONS)}
     dropped_ranks = [ranks[label] for label in result.dropped]
     assert dropped_ranks == sorted(dropped_ranks, reverse=True)  # never a more important one before a lesser
     assert all(f"No.{k} Position" in result.dropped for k in range(3))
     assert "No.0 Appearance" not in result.dropped and "Camera Movement" not in result.dropped
-    assert flatten(caption, 120) == result
-    tiny = flatten(caption, 12)
+    assert flatten(caption, 120, sections=SECTIONS) == result
+    tiny = flatten(caption, 12, sections=SECTIONS)
     assert tiny.truncated == ["Global Description"] and tiny.tokens <= 12 and tiny.text.endswith("…")
 
 
@@ -134,7 +137,7 @@ def test_flatten_counts_with_a_real_tokenizer_when_one_is_there(tmp_path):
     from transformers import PreTrainedTokenizerFast
 
     caption = caption_of("large")
-    words = sorted({w for u in units(caption) for w in u.text.replace(".", " .").replace(",", " ,").split()})
+    words = sorted({w for u in units(caption, SECTIONS) for w in u.text.replace(".", " .").replace(",", " ,").split()})
     model = tokenizers.models.WordLevel({w: i for i, w in enumerate(["[UNK]", *words])}, unk_token="[UNK]")
     tok = tokenizers.Tokenizer(model)
     tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
@@ -142,7 +145,7 @@ def test_flatten_counts_with_a_real_tokenizer_when_one_is_there(tmp_path):
     PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained(str(folder))
     counter, how = make_counter(str(folder))
     assert how == f"counted with the {folder} tokenizer"
-    result = flatten(caption, 60, counter, how)
+    result = flatten(caption, 60, counter, how, SECTIONS)
     assert result.tokens == len(result.text.replace(".", " .").replace(",", " ,").split()) <= 60
     out = tmp_path / "c.json"
     out.write_text(json.dumps(caption))

@@ -102,6 +102,7 @@ def test_text_column_budget_and_no_output_column_for_instancecap(batch, tmp_path
     import pyarrow.parquet as pq
 
     from agent.core.flatten import flatten, make_counter
+    from agent.run.plugins import load_plugins
 
     _, out, records = batch
     plain = tmp_path / "plain.jsonl"
@@ -114,7 +115,7 @@ def test_text_column_budget_and_no_output_column_for_instancecap(batch, tmp_path
     counter, how = make_counter(None)
     for s, w, r in zip(short_rows, whole_rows, records):
         assert _estimated_tokens(s["text"]) <= 30 < _estimated_tokens(w["text"])
-        assert s["text"] == flatten(r["caption"], 30, counter, how).text
+        assert s["text"] == flatten(r["caption"], 30, counter, how, load_plugins().sections).text
         assert r["caption"]["Global Description"].strip() in w["text"]
     bad = run_cli("export", str(plain), "-o", str(tmp_path / "b.parquet"), "--text-tokens", "-1")
     assert bad.returncode == 2 and "--text-tokens" in bad.stderr

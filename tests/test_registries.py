@@ -98,7 +98,6 @@ def third_party(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     yield load_plugins()
     monkeypatch.undo()
-    load_plugins()  # the built-ins alone again: their backends and sections are the process's
 
 
 def test_a_third_party_condition_is_registered_with_its_section_and_settings(third_party):
@@ -122,58 +121,66 @@ def test_a_third_party_condition_is_registered_with_its_section_and_settings(thi
         third_party.tools(Settings(conditions=["wether"]))
     # the section reads as its plugin says, at its rank, in flatten and in the dense format
     caption = {**CAPTION, "Weather": {"Sky": "Clear"}}
-    weather_units = [u for u in units(caption) if u.label == "Weather sky"]
+    weather_units = [u for u in units(caption, third_party.sections) if u.label == "Weather sky"]
     assert [(u.rank, u.text) for u in weather_units] == [(2, "Clear skies.")]
-    assert dense(caption, {}).endswith("The camera is static. Clear skies.")
+    assert dense(caption, {}, third_party.sections).endswith("The camera is static. Clear skies.")
+    assert third_party.output_formats()["dense"](caption, {}).endswith("Clear skies.")
+    # the built-ins alone know no Weather section: it reads as plain text and is no part of their schema
+    builtin = load_plugins(["weather"])
+    assert "Weather" not in builtin.sections and "Weather" in third_party.sections
+    assert dense(caption, {}, builtin.sections).endswith("Sky: Clear.")
 
 
 def test_a_third_party_chat_backend_is_made_and_its_errors_read(third_party):
-    model = make_chat_model(Settings(llm="canned:anything"))
+    model = make_chat_model(Settings(llm="canned:anything"), third_party.backends)
     assert isinstance(model, GenericFakeChatModel)
     overheated = third_party.manager.get_plugin("weather").Overheated("boom")
-    assert describe_llm_error(overheated, Settings(llm="canned:x")) == "the canned model overheated"
-    assert describe_llm_error(ValueError("a bug"), Settings(llm="canned:x")) is None
+    assert describe_llm_error(overheated, Settings(llm="canned:x"), third_party.backends) == "the canned model overheated"
+    assert describe_llm_error(ValueError("a bug"), Settings(llm="canned:x"), third_party.backends) is None
+    with pytest.raises(InputError, match="no chat backend takes it"):  # the built-in backends alone do not
+        make_chat_model(Settings(llm="canned:anything"), load_plugins(["weather"]).backends)
 
 
 def test_built_in_backends_register_through_the_hook(monkeypatch):
     plugins = load_plugins()
     info = next(i for i in plugins.infos if i.name == "agent.models.backends")
     assert info.backends == ["offline", "openai", "hf", "replay", "local"]
-    assert isinstance(make_chat_model(Settings()), OfflinePlanner)
-    assert backend_for("llava:13b").prefix == "openai"  # a model name with a colon is still a model name
+    assert isinstance(make_chat_model(Settings(), plugins.backends), OfflinePlanner)
+    assert isinstance(make_chat_model(Settings()), OfflinePlanner)  # a script that gives none: the built-in ones
+    # a model name with a colon is still a model name
+    assert backend_for("llava:13b", plugins.backends).prefix == "openai"
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    assert make_chat_model(Settings(llm="openai:gpt-4o-mini")).model_name == "gpt-4o-mini"
-    assert type(make_chat_model(Settings(llm="openai:gpt-4o-mini"))).__name__ == type(
+    assert make_chat_model(Settings(llm="openai:gpt-4o-mini"), plugins.backends).model_name == "gpt-4o-mini"
+    assert type(make_chat_model(Settings(llm="openai:gpt-4o-mini"), plugins.backends)).__name__ == type(
         CheckedChatOpenAI(model="m", api_key="k")).__name__
     without = load_plugins(["agent.models.backends"])
     assert without is not plugins and not any(i.name == "agent.models.backends" for i in without.infos)
     with pytest.raises(InputError, match="no chat backend takes it"):
-        make_chat_model(Settings())
-    load_plugins()
+        make_chat_model(Settings(), without.backends)
 
 
 def test_flatten_and_dense_read_the_built_in_dict_sections():
-    load_plugins()
+    sections = load_plugins().sections
     caption = {**CAPTION,
                "Depth": {"Layout": "The scene recedes from the bottom of the frame towards the top.",
                          "Instances": {"No.0": "in the foreground"}, "Method": "depth model (random weights)"},
                "Pose": {"Instances": {"No.0": "walking"}, "Summary": "The person No.0 is mostly walking.",
                         "Method": "box shape and speed (no pose model)"},
                "Film Language": {"Shot Size": "wide", "Camera Angle": "eye level"}}
-    ranks = {u.label: (u.rank, u.text) for u in units(caption)}
+    ranks = {u.label: (u.rank, u.text) for u in units(caption, sections)}
     assert ranks["Depth layout"] == (5, "The scene recedes from the bottom of the frame towards the top.")
     assert ranks["Pose summary"] == (4, "The person No.0 is mostly walking.")
     assert ranks["Film Language shot size"] == (5, "It is a wide shot.")
-    paragraph = dense(caption, {})
+    paragraph = dense(caption, {}, sections)
     assert "The scene recedes" in paragraph and "mostly walking" in paragraph and "It is a wide shot." in paragraph
     words = lambda text: len(text.split())  # noqa: E731
-    roomy = flatten(caption, max_tokens=45, counter=words, counted_with="words")
+    roomy = flatten(caption, max_tokens=45, counter=words, counted_with="words", sections=sections)
     assert "Depth layout" in roomy.dropped and "Pose summary" not in roomy.dropped  # rank 5 goes before 4
-    tight = flatten(caption, max_tokens=20, counter=words, counted_with="words")
+    tight = flatten(caption, max_tokens=20, counter=words, counted_with="words", sections=sections)
     assert tight.dropped.index("Depth layout") < tight.dropped.index("Pose summary")
     # ground contact orders instances but measures no layout: nothing to say in a paragraph
     caption["Depth"]["Method"] = "ground contact (no depth model)"
-    assert "Depth layout" not in {u.label for u in units(caption)}
+    assert "Depth layout" not in {u.label for u in units(caption, sections)}
     # a section nobody registered still reads, key by key
     plain = caption_section("Lighting").sentences({"Key": "soft daylight", "Fill": {"Side": "a white wall"}})
     assert plain == [("Lighting Key", "Key: soft daylight"), ("Lighting Fill Side", "Side: a white wall")]

@@ -25,7 +25,8 @@ def cmd_export(args) -> int:
     """Batch records as a training set in the kind ``--to`` (or the output's name) asks for."""
     result = export_records(args.records, args.output, args.to, ok_only=args.ok_only, shard_size=args.shard_size,
                             with_clips=args.with_clips, skip_changed=args.skip_changed,
-                            text_tokens=args.text_tokens, tokenizer=args.tokenizer)
+                            text_tokens=args.text_tokens, tokenizer=args.tokenizer,
+                            sections=load_plugins().sections)  # the text column reads plugin sections as they say
     files = result.files  # the names written (a .tar or % pattern becomes numbered shards)
     where = args.output if not files else files[0] if len(files) == 1 else \
         f"{len(files)} shards, {files[0].name} to {files[-1].name} in {files[0].parent}"
@@ -74,14 +75,13 @@ def cmd_enhance(args) -> int:
 
 def cmd_flatten(args) -> int:
     """One caption as one paragraph within the token budget."""
-    load_plugins()  # plugin sections say how they read and how much they matter
     if args.token_budget < 8:
         raise InputError("--token-budget must be at least 8")
     items = load_captions(args.caption)
     if len(items) != 1:
         raise InputError(f"{args.caption}: flatten takes one caption, the file holds {len(items)}")
     counter, how = make_counter(args.tokenizer or DEFAULT_TOKENIZER)
-    result = flatten(items[0][1], args.token_budget, counter, how)
+    result = flatten(items[0][1], args.token_budget, counter, how, load_plugins().sections)  # as plugin sections read
     if args.json:
         print(json.dumps({"text": result.text, "tokens": result.tokens, "budget": result.budget,
                           "counted_with": result.counted_with, "dropped": result.dropped,
@@ -124,7 +124,7 @@ def cmd_validate(args) -> int:
 def cmd_schema(args) -> int:
     """The caption's JSON Schema, with the plugins' sections."""
     load_plugins()  # plugins may add sections
-    print(json.dumps(json_schema(), indent=2))
+    print(json.dumps(json_schema(load_plugins().sections), indent=2))
     return EXIT_OK
 
 

@@ -6,6 +6,9 @@ maps ``No.0``, ``No.1``, ... to one instance each and is ``{}`` when nothing was
 
 Plugins extend the caption with extra sections (for example ``"Film Language"``): those live
 under ``extra_sections`` on the model and are written as top-level keys after the standard ones.
+Which sections a caption may carry is the plugin manager's to say: each function here that reads
+them takes ``sections`` (``{name: CaptionSection}``, the loaded plugins' ``Plugins.sections``);
+without it a caption has only the standard keys.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -107,7 +111,7 @@ class Caption(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _accept_both_spellings(cls, data: Any) -> Any:
+    def _accept_both_spellings(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict):
             return data
         data = dict(data)
@@ -120,7 +124,7 @@ class Caption(BaseModel):
                  "structural", "extra_sections"}
         extras = {k: data.pop(k) for k in list(data) if k not in known}
         if extras:
-            allowed = registered_sections()
+            allowed = (info.context or {}).get("sections") or {}
             unknown = [k for k in extras if k not in allowed]
             if unknown:
                 raise ValueError(
@@ -204,30 +208,12 @@ def plain_sentences(name: str, value: Any) -> Sentences:
     return out
 
 
-_SECTIONS: dict[str, CaptionSection] = {}
+Sections = Mapping[str, "CaptionSection"]  # section name -> its declaration, as the plugin manager collected them
 
 
-def register_section(name: str | CaptionSection, model: type[BaseModel] | None = None) -> None:
-    """Allow a top-level section: a :class:`CaptionSection`, or a name (validated with ``model`` when given)."""
-    section = name if isinstance(name, CaptionSection) else CaptionSection(name, model)
-    _SECTIONS[section.name] = section
-
-
-def use_sections(sections: list[CaptionSection]) -> None:
-    """Make exactly ``sections`` the allowed top-level sections (a plugin manager's, when it becomes the active one)."""
-    _SECTIONS.clear()
-    for section in sections:
-        _SECTIONS[section.name] = section
-
-
-def registered_sections() -> dict[str, type[BaseModel] | None]:
-    """Section name -> its model (None: any JSON)."""
-    return {name: section.model for name, section in _SECTIONS.items()}
-
-
-def caption_section(name: str) -> CaptionSection:
-    """How section ``name`` reads; a section no plugin registered reads like :func:`plain_sentences`."""
-    return _SECTIONS.get(name) or CaptionSection(name)
+def caption_section(name: str, sections: Sections | None = None) -> CaptionSection:
+    """How section ``name`` reads; a section none of ``sections`` declares reads like :func:`plain_sentences`."""
+    return (sections or {}).get(name) or CaptionSection(name)
 
 
 # -- reading and error reporting ----------------------------------------------------------
@@ -240,12 +226,14 @@ def field_errors(exc: ValidationError) -> list[str]:
     return lines
 
 
-def parse_caption(data: Any) -> Caption:
-    caption = Caption.model_validate(data)
-    for name, section in caption.extra_sections.items():
-        model = registered_sections().get(name)
+def parse_caption(data: Any, sections: Sections | None = None) -> Caption:
+    """The caption in ``data``; it may carry the extra ``sections``, each checked by its model."""
+    sections = sections or {}
+    caption = Caption.model_validate(data, context={"sections": sections})
+    for name, value in caption.extra_sections.items():
+        model = sections[name].model
         if model is not None:
-            model.model_validate(section)
+            model.model_validate(value)
     return caption
 
 
@@ -292,21 +280,23 @@ class _BadJSON:
         self.message = message
 
 
-def validate_raw(data: Any) -> tuple[Caption | None, list[str]]:
-    """Schema-validate one raw caption; returns the caption or the per-field error lines."""
+def validate_raw(data: Any, sections: Sections | None = None) -> tuple[Caption | None, list[str]]:
+    """Schema-validate one raw caption (with the extra ``sections`` it may carry); returns the caption or
+    the per-field error lines."""
     if isinstance(data, _BadJSON):
         return None, [f"(line): not valid JSON ({data.message})"]
     try:
-        return parse_caption(data), []
+        return parse_caption(data, sections), []
     except ValidationError as e:
         return None, field_errors(e)
 
 
-def json_schema() -> dict[str, Any]:
+def json_schema(sections: Sections | None = None) -> dict[str, Any]:
+    """The caption's JSON schema, with the extra ``sections`` it may carry."""
     schema = Caption.model_json_schema(by_alias=True)
     schema["title"] = "InstanceCap caption"
     schema.setdefault("properties", {}).pop("extra_sections", None)
-    for name, model in registered_sections().items():
+    for name, model in ((name, section.model) for name, section in (sections or {}).items()):
         # a section with no model is any JSON: the composer writes most as sentences, a model may write an object
         schema["properties"][name] = (model.model_json_schema() if model else
                                       {"type": ["string", "object"], "description": f"the {name} section"})

@@ -359,6 +359,7 @@ def compose(evidence: dict[str, Any], video: str, sections: dict[str, Any] | Non
             "Background Detail": " ".join(t for t in (background_detail(bg), _also_in_view(evidence)) if t),
             "Camera Movement": camera_movement(cam),
         },
-        **(sections or {}),
     }
-    return parse_caption(data)
+    caption = parse_caption(data)
+    caption.extra_sections.update(sections or {})  # the plugins' own composers wrote them; validation checks them
+    return caption

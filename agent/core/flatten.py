@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from agent.core.caption import STRUCTURAL_KEY, caption_section
+from agent.core.caption import STRUCTURAL_KEY, Sections, caption_section
 
 DEFAULT_TOKENIZER = "google/t5-v1_1-xxl"
 STANDARD_KEYS = {"Video", "Global Description", STRUCTURAL_KEY, "Structural_Description"}
@@ -62,7 +62,8 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
 
 
-def units(caption: dict[str, Any]) -> list[Unit]:
+def units(caption: dict[str, Any], sections: Sections | None = None) -> list[Unit]:
+    """The caption as ranked sentences; each of the ``sections`` a plugin declared reads as it says."""
     out: list[Unit] = []
 
     def add(rank: int, label: str, text: str) -> None:
@@ -83,7 +84,7 @@ def units(caption: dict[str, Any]) -> list[Unit]:
     add(1, "Camera Movement", sd.get("Camera Movement", ""))
     for name, value in caption.items():
         if name not in STANDARD_KEYS:  # a plugin's section: it says how it reads and how much it matters
-            section = caption_section(name)
+            section = caption_section(name, sections)
             for label, sentence in section.sentences(value):
                 add(section.rank, label, sentence)
     return out
@@ -110,10 +111,10 @@ def make_counter(tokenizer: str | None = DEFAULT_TOKENIZER) -> tuple[Callable[[s
 
 
 def flatten(caption: dict[str, Any], max_tokens: int = 226, counter: Callable[[str], int] | None = None,
-            counted_with: str = "") -> Flattened:
+            counted_with: str = "", sections: Sections | None = None) -> Flattened:
     if counter is None:
         counter, counted_with = make_counter()
-    kept = units(caption)
+    kept = units(caption, sections)
     dropped: list[str] = []
 
     def text_of(items: list[Unit]) -> str:

@@ -8,13 +8,15 @@ registered formats which one a value is in (:meth:`OutputFormat.recognises`), wh
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
 
 @dataclass(frozen=True)
 class OutputFormat:
-    """``write(caption, evidence)`` returns the output: a JSON object (``kind="json"``) or a paragraph
+    """``write(caption, evidence)`` (or ``write(caption, evidence, sections)``: the plugins' caption sections
+    too) returns the output: a JSON object (``kind="json"``) or a paragraph
     (``kind="text"``, written to ``.txt``). A JSON format names its top-level ``keys`` (all required, no
     others), the keys that mark a value as being in it (``marks``: by default all of ``keys``), the
     fields that hold free text (non-empty, held to the wording rules) and ``check(output) -> [problem]``
@@ -27,6 +29,15 @@ class OutputFormat:
     marks: tuple[str, ...] = ()
     text_fields: tuple[str, ...] = ()
     check: Callable[[Any], list[str]] | None = None
+
+    def render(self, caption: dict, evidence: dict, sections: Any = None) -> Any:
+        """The output; a writer that names ``sections`` (``write(caption, evidence, sections)``) gets the
+        plugin sections' declarations, to read them as they say."""
+        try:
+            takes = "sections" in inspect.signature(self.write).parameters
+        except (TypeError, ValueError):
+            takes = False
+        return self.write(caption, evidence, sections=sections) if takes else self.write(caption, evidence)
 
     def recognises(self, value: Any) -> bool:
         if self.kind == "text":

@@ -56,7 +56,8 @@ def compose_sections(evidence, settings):
 def register_output_formats():
     """Return a list of :class:`agent.core.formats.OutputFormat` (a writer, how an output is recognised and
     checked: ``validate`` reads it back), or ``{format name: formatter}`` for a format that is only written;
-    ``formatter(caption: dict, evidence: dict) -> dict | str``."""
+    ``formatter(caption: dict, evidence: dict) -> dict | str``; a formatter that also names ``sections`` gets
+    the loaded plugins' caption sections (``{name: CaptionSection}``), to read them as they say."""
 
 
 @hookspec

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
-from agent.core.caption import Caption, validate_raw
+from agent.core.caption import Caption, Sections, validate_raw
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,12 @@ class Problem:
 Check = Callable[[Caption, dict[str, Any]], list[Problem]]
 
 
-def assess(raw: Any, evidence: dict[str, Any], checks: list[Check]) -> tuple[Caption | None, list[Problem], list[Problem]]:
-    """(caption, binding problems, advice): every check run on ``raw``; a check that breaks is a binding
-    problem, so a caption whose checks could not run is never accepted."""
-    caption, errors = validate_raw(raw)
+def assess(raw: Any, evidence: dict[str, Any], checks: list[Check], sections: Sections | None = None
+           ) -> tuple[Caption | None, list[Problem], list[Problem]]:
+    """(caption, binding problems, advice): every check run on ``raw`` (which may carry the extra
+    ``sections``); a check that breaks is a binding problem, so a caption whose checks could not run is never
+    accepted."""
+    caption, errors = validate_raw(raw, sections)
     if caption is None:
         return None, [Problem(*e.split(": ", 1)) if ": " in e else Problem("(caption)", e) for e in errors], []
     problems: list[Problem] = []
@@ -56,7 +58,8 @@ def assess(raw: Any, evidence: dict[str, Any], checks: list[Check]) -> tuple[Cap
     return caption, [p for p in problems if not p.advisory], [p for p in problems if p.advisory]
 
 
-def validate(raw: Any, evidence: dict[str, Any], checks: list[Check]) -> tuple[Caption | None, list[Problem]]:
+def validate(raw: Any, evidence: dict[str, Any], checks: list[Check], sections: Sections | None = None
+             ) -> tuple[Caption | None, list[Problem]]:
     """(caption, the binding problems); see :func:`assess` for the advice too."""
-    caption, problems, _ = assess(raw, evidence, checks)
+    caption, problems, _ = assess(raw, evidence, checks, sections)
     return caption, problems

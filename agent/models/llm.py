@@ -33,7 +33,7 @@ from agent.core.secrets import redact
 from agent.models.llm_errors import CutOffReply, MalformedReply, describe_server_error, preview
 from agent.models.planner import OfflinePlanner
 from agent.models.backends import builtin_backends
-from agent.models.registry import ChatBackend, backend_for, backends_loaded, chat_backends
+from agent.models.registry import Backends, backend_for
 
 RECORDING = "llm.jsonl"
 OPENAI_URL = "https://api.openai.com/v1"
@@ -43,14 +43,15 @@ def base_url(settings: Settings) -> str | None:
     return settings.base_url or os.environ.get("OPENAI_BASE_URL") or None
 
 
-def backends() -> dict[str, ChatBackend]:
-    """The loaded plugins' chat backends, or the built-in ones in a process that loaded no plugins."""
-    return chat_backends() if backends_loaded() else {b.prefix: b for b in builtin_backends()}
+def known_backends(backends: Backends | None = None) -> Backends:
+    """``backends`` (a plugin manager's), or the built-in ones where none are given."""
+    return backends if backends is not None else {b.prefix: b for b in builtin_backends()}
 
 
-def make_chat_model(settings: Settings) -> BaseChatModel:
-    """The chat model ``settings.llm`` names, made by the backend that owns its prefix."""
-    return backend_for(settings.llm, backends()).create(settings.llm.strip(), settings)
+def make_chat_model(settings: Settings, backends: Backends | None = None) -> BaseChatModel:
+    """The chat model ``settings.llm`` names, made by the one of ``backends`` (a plugin manager's
+    ``Plugins.backends``; the built-in ones when not given) that owns its prefix."""
+    return backend_for(settings.llm, known_backends(backends)).create(settings.llm.strip(), settings)
 
 
 def offline_model(spec: str, settings: Settings) -> BaseChatModel:
@@ -227,13 +228,13 @@ def is_offline(model: BaseChatModel) -> bool:
     return isinstance(model, OfflinePlanner)
 
 
-def describe_llm_error(exc: Exception, settings: Settings) -> str | None:
+def describe_llm_error(exc: Exception, settings: Settings, backends: Backends | None = None) -> str | None:
     """One line saying what went wrong with the model server and what to do; None if ``exc`` is
     not a model-server error (then it is a bug and keeps its traceback under --debug).
 
     The backend ``settings.llm`` names is asked first, then the others (a describer or a plugin
     may have used another backend's client)."""
-    known = backends()
+    known = known_backends(backends)
     try:
         first = [backend_for(settings.llm, known)]
     except InputError:

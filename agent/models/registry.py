@@ -2,15 +2,14 @@
 
 A backend owns a prefix: ``--llm PREFIX`` or ``--llm PREFIX:REST`` goes to it (``hf:Qwen/...``,
 ``replay:runs/x``, ``local:0.5b``). One backend may also take bare model names (``openai``: any name with
-``--base-url``). The plugin manager makes the backends of the loaded plugins the active ones; a
-process that never loads plugins (a script calling :func:`agent.models.llm.make_chat_model`
-directly) gets the built-in ones (:func:`agent.models.llm.backends`).
+``--base-url``). The plugin manager collects them (``Plugins.backends``) and the run hands them to
+:func:`agent.models.llm.make_chat_model`; a script that gives none gets the built-in ones.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from agent.core.errors import InputError
 
@@ -27,32 +26,12 @@ class ChatBackend:
         return self.describe_error(exc, settings) if self.describe_error is not None else None
 
 
-_active: dict[str, ChatBackend] | None = None
+Backends = dict[str, ChatBackend]  # prefix -> backend, as a plugin manager collected them (``Plugins.backends``)
 
 
-def use_backends(backends: Iterable[ChatBackend]) -> None:
-    """Make these the backends ``--llm`` can name (the plugin manager calls this as it loads)."""
-    global _active
-    _active = {}
-    for backend in backends:
-        _active.setdefault(backend.prefix, backend)
-
-
-def backends_loaded() -> bool:
-    """A plugin manager was loaded (its backends are the ones there are, even when it has none)."""
-    return _active is not None
-
-
-def chat_backends() -> dict[str, ChatBackend]:
-    """Prefix -> backend of the loaded plugins (empty before any plugin manager was loaded)."""
-    return dict(_active or {})
-
-
-def backend_for(spec: str, backends: dict[str, ChatBackend] | None = None) -> ChatBackend:
-    """The backend an ``--llm`` spec names (an empty spec is ``offline``), among ``backends`` (by default
-    the loaded plugins')."""
+def backend_for(spec: str, backends: Backends) -> ChatBackend:
+    """The backend an ``--llm`` spec names (an empty spec is ``offline``), among ``backends``."""
     spec = spec.strip() or "offline"
-    backends = chat_backends() if backends is None else backends
     prefix = spec.split(":", 1)[0]
     if prefix in backends:
         return backends[prefix]

@@ -26,14 +26,14 @@ def _name(prompt: str) -> str:
     return "prompt: " + (" ".join(words) or "untitled")
 
 
-def _local_instead(settings: Settings):
+def _local_instead(settings: Settings, backends):
     """No server is configured (the offline planner writes no prose): the local model, said on stderr."""
     from agent.models.llm import make_chat_model
     from agent.models.local import PREFIX, resolve
 
     local = settings.model_copy(update={"llm": PREFIX})
     try:
-        llm = make_chat_model(local)
+        llm = make_chat_model(local, backends)
     except InputError as e:
         raise InputError(f"enhance needs a language model and none is configured; the local one cannot be used "
                          f"({str(e).removeprefix(f'--llm {PREFIX}: ')}); or give --llm openai:MODEL (with "
@@ -55,8 +55,8 @@ def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = No
 
     if not prompt.strip():
         raise InputError("enhance: the prompt is empty")
-    load_plugins(settings.disabled_plugins)  # plugin sections are part of the schema; plugins add chat backends
-    llm = make_chat_model(settings)
+    plugins = load_plugins(settings.disabled_plugins)  # plugin sections are part of the schema; plugins add chat backends
+    llm = make_chat_model(settings, plugins.backends)
     if settings.llm.startswith("replay:"):
         raise InputError("enhance needs a language model, not a replay: give --llm local, --llm openai:MODEL "
                          "(with OPENAI_API_KEY), or --llm MODEL --base-url URL for a local server")
@@ -64,14 +64,11 @@ def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = No
         raise InputError("enhance needs a language model: give --llm openai:MODEL (with OPENAI_API_KEY), or "
                          "--llm MODEL --base-url URL for a local server, or --llm local (run in process)")
     if is_offline(llm):  # nothing configured: the local model when it is installed
-        settings, llm = _local_instead(settings)
+        settings, llm = _local_instead(settings, plugins.backends)
     from agent.core.checks import wording
 
     checks, text = [wording], ""
     if conditions:  # what the plugins that read conditions say of them, and how they hold the caption
-        from agent.run.plugins import load_plugins
-
-        plugins = load_plugins(settings.disabled_plugins)
         checks += plugins.condition_checks()
         text = plugins.describe_conditions(conditions)
     from langchain_core.callbacks import UsageMetadataCallbackHandler
@@ -79,13 +76,13 @@ def enhance_prompt(prompt: str, settings: Settings, conditions: dict | None = No
     usage = UsageMetadataCallbackHandler()
     graph = build_enhance_graph(llm, checks, max_instances=settings.max_instances, max_repairs=settings.max_repairs,
                                 video_name=_name(prompt), conditions=text, evidence=conditions or {},
-                                callbacks=[usage])
+                                callbacks=[usage], sections=plugins.sections)
     try:
         state = graph.invoke({"prompt": prompt, "repairs": 0, "calls": 0})
     except ModelReplyError as e:
         raise BackendError(f"enhance: the model's reply was not usable ({e})")
     except Exception as e:
-        line = describe_llm_error(e, settings)
+        line = describe_llm_error(e, settings, plugins.backends)
         if line is None:
             raise
         raise BackendError(line)

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from agent.core.caption import Sections
 from agent.core.errors import InputError, storage_error
 from agent.core.jsonl import json_lines
 from agent.run.export_arrow import drop_nulls, nested_array
@@ -102,18 +103,19 @@ def column_name(name: str) -> str:
 
 
 # -- the dense paragraph -----------------------------------------------------------------------------
-def text_maker(text_tokens: int | None = DEFAULT_TEXT_TOKENS,
-               tokenizer: str | None = None) -> tuple[Callable[[dict], str], str]:
+def text_maker(text_tokens: int | None = DEFAULT_TEXT_TOKENS, tokenizer: str | None = None,
+               sections: Sections | None = None) -> tuple[Callable[[dict], str], str]:
     """The caption -> paragraph function of the ``text`` column, and how its tokens are counted.
     ``text_tokens`` 0 or None: the whole paragraph. Without ``tokenizer`` the tokens are estimated
-    (loading a tokenizer takes seconds; ``flatten`` says how the estimate is made)."""
+    (loading a tokenizer takes seconds; ``flatten`` says how the estimate is made). ``sections``: the plugins'
+    caption sections, read as they say."""
     from agent.core.flatten import flatten, make_counter
 
     counter, how = make_counter(tokenizer)
     budget = text_tokens if text_tokens else 10 ** 9
     if not text_tokens:
         how = "the whole paragraph, no budget"
-    return (lambda caption: flatten(caption, budget, counter, how).text), how
+    return (lambda caption: flatten(caption, budget, counter, how, sections).text), how
 
 
 def _entry(rec: dict, names: list[str], text_of: Callable[[dict], str]) -> dict[str, Any]:
@@ -332,7 +334,8 @@ def _drop_stale_shards(pattern: Path, written: list[Path]) -> None:
 
 def export_records(records_path: Path, out: Path, kind: str | None = None, *, ok_only: bool = False,
                    shard_size: int = 1000, with_clips: bool = False, skip_changed: bool = False,
-                   text_tokens: int | None = DEFAULT_TEXT_TOKENS, tokenizer: str | None = None) -> ExportResult:
+                   text_tokens: int | None = DEFAULT_TEXT_TOKENS, tokenizer: str | None = None,
+                   sections: Sections | None = None) -> ExportResult:
     """Write the batch's captioned samples to ``out`` as ``kind`` (from the name when None)."""
     out = output_path(out)
     kind = kind or kind_of(out)
@@ -346,7 +349,7 @@ def export_records(records_path: Path, out: Path, kind: str | None = None, *, ok
         raise InputError("--text-tokens must be 0 (no budget) or more")
     check_output(Path(records_path), out, kind)
     samples = load_samples(records_path, ok_only)
-    text_of, how = text_maker(text_tokens, tokenizer)
+    text_of, how = text_maker(text_tokens, tokenizer, sections)
     skipped: list[str] = []
     try:
         import pyarrow as pa

@@ -5,7 +5,10 @@ Third-party packages declare, in their ``pyproject.toml``::
     [project.entry-points.instance_agent]
     my_plugin = "my_package.plugin_module"
 
-One manager per process and set of disabled plugins (:func:`load_plugins` is cached). A plugin that
+One manager per process and set of disabled plugins (:func:`load_plugins` is cached). It is the
+registry a run is handed: its tools, caption sections, conditions, output formats and chat backends
+are read from it and passed on explicitly (the graph gets the sections, the model factory the
+backends); nothing of it is kept in module state elsewhere. A plugin that
 cannot be imported, implements a hook that does not exist (a misspelled name) or raises inside a
 hook is reported by name (``python -m agent plugins``, a warning on stderr, a ``plugin_error`` event
 in each run) and the others load.
@@ -18,17 +21,18 @@ import logging
 import inspect
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.metadata import entry_points
 from typing import Any, Iterable, Iterator
 
 import pluggy
 
 from agent.core import hookspecs
-from agent.core.caption import CaptionSection, use_sections
+from agent.core.caption import CaptionSection
 from agent.core.conditions import Condition
 from agent.core.errors import AgentError, InputError
 from agent.core.formats import OutputFormat
-from agent.models.registry import use_backends
+from agent.models.registry import Backends
 
 ENTRY_POINT_GROUP = "instance_agent"
 DISABLE_ENV = "INSTANCE_AGENT_DISABLED_PLUGINS"
@@ -86,8 +90,8 @@ class Plugins:
     manager: pluggy.PluginManager
     infos: list[PluginInfo]
     condition_specs: dict[str, Condition] = field(default_factory=dict)
-    sections: list[CaptionSection] = field(default_factory=list)
-    backends: list = field(default_factory=list)
+    sections: dict[str, CaptionSection] = field(default_factory=dict)  # caption sections a caption may carry
+    backends: Backends = field(default_factory=dict)  # chat backends: --llm prefix -> backend
     format_specs: dict[str, OutputFormat] = field(default_factory=dict)  # output format -> its declaration
     readers: dict[str, Any] = field(default_factory=dict)  # condition name -> reader; the first name wins
     condition_owners: dict[str, PluginInfo] = field(default_factory=dict)  # condition name -> its plugin
@@ -168,8 +172,9 @@ class Plugins:
         return out
 
     def output_formats(self) -> dict[str, Any]:
-        """``{format name: formatter}`` from every plugin; the first name wins."""
-        return {name: spec.write for name, spec in self.format_specs.items()}
+        """``{format name: formatter(caption, evidence)}`` from every plugin (the first name wins), each given
+        these plugins' caption sections."""
+        return {name: partial(spec.render, sections=self.sections) for name, spec in self.format_specs.items()}
 
     def condition_readers(self) -> dict[str, Any]:
         """``{condition name: reader(path) -> evidence}`` from every plugin; the first name wins."""
@@ -221,11 +226,6 @@ class Plugins:
         """The checks that hold a caption written from a prompt to the user's conditions."""
         return [check for _, checks in self._each("register_condition_checks") for check in checks]
 
-    def activate(self) -> None:
-        """Make this manager's caption sections and chat backends the process's."""
-        use_backends(self.backends)
-        use_sections(self.sections)
-
     def _collect(self) -> None:
         """Read the registries once: caption sections, output formats, condition readers, conditions (with
         their sections), chat backends, and the hooks each plugin implements."""
@@ -235,7 +235,7 @@ class Plugins:
         for info, sections in self._each("register_caption_sections", last_first=True):
             items = sections.items() if isinstance(sections, dict) else ((s.name, s) for s in sections)
             for name, spec in items:
-                self.sections.append(spec if isinstance(spec, CaptionSection) else CaptionSection(name, spec))
+                self.sections[name] = spec if isinstance(spec, CaptionSection) else CaptionSection(name, spec)
                 info.sections.append(name)
         for info, formats in self._each("register_output_formats"):
             declared = [OutputFormat(name, formatter) for name, formatter in formats.items()] \
@@ -256,14 +256,14 @@ class Plugins:
                 self.condition_owners[condition.name] = info
                 info.conditions.append(condition.name)
                 if condition.section is not None:
-                    self.sections.append(condition.section)
+                    self.sections[condition.section.name] = condition.section
                     info.sections.append(condition.section.name)
         for info, backends in self._each("register_chat_backends"):
             for backend in backends:
-                if any(b.prefix == backend.prefix for b in self.backends):
+                if backend.prefix in self.backends:
                     info.fail(f"chat backend {backend.prefix!r} is already registered")
                     continue
-                self.backends.append(backend)
+                self.backends[backend.prefix] = backend
                 info.backends.append(backend.prefix)
 
 
@@ -320,14 +320,13 @@ def _reader_call(reader, path, options: dict):
 
 def load_plugins(disabled: Iterable[str] = ()) -> Plugins:
     """The plugin manager for these disabled plugins (and ``INSTANCE_AGENT_DISABLED_PLUGINS``): built once per
-    process and set of installed entry points, and made the active one (its sections and chat backends)."""
+    process and set of installed entry points."""
     off = _disabled(disabled)
     plan = _discover(off)
     key = (frozenset(off), tuple((name, source) for name, source, _ in plan))
     plugins = _LOADED.get(key)
     if plugins is None:
         plugins = _LOADED[key] = _build(plan)
-    plugins.activate()
     return plugins
 
 

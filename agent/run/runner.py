@@ -100,7 +100,7 @@ def prepare(path: str | Path, settings: Settings, *, listeners=(), debug: bool =
     plugins = load_plugins(settings.disabled_plugins)  # plugins may add the chat backend settings.llm names
     plugins.check_settings(settings)  # an unknown --condition fails before any work
     # a bad model setting fails before any work; with gates, GatedModel makes the retries, giving up its slot
-    llm = make_chat_model(settings if gates is None else settings.model_copy(update={"retries": 0}))
+    llm = make_chat_model(settings if gates is None else settings.model_copy(update={"retries": 0}), plugins.backends)
     if settings.describer:
         load_vlm(settings.describer, settings)
     frames = FrameStore(path, samples=settings.frames, motion_fps=settings.motion_fps,
@@ -123,9 +123,9 @@ def prepare(path: str | Path, settings: Settings, *, listeners=(), debug: bool =
     llm, gated, recording = _run_model(llm, settings, run_dir, sections, gates)
     checkpointed = paused or resume
     graph = build_caption_graph(llm, tools, plugins.validation_checks(settings), settings, send_images=send_images,
-                                describe_error=lambda e: describe_llm_error(e, settings),
+                                describe_error=lambda e: describe_llm_error(e, settings, plugins.backends),
                                 checkpointer=_checkpointer(run_dir, fresh=not resume) if checkpointed else None,
-                                pause_before_tools=paused, sections=sections)
+                                pause_before_tools=paused, sections=sections, declared=plugins.sections)
     usage = Usage(llm=settings.llm)
     config = {"recursion_limit": 4 * settings.max_steps + 20, "configurable": {"thread_id": "caption"},
               "callbacks": [ModelCallRecorder(usage, recording, settings.max_reply_chars)]}

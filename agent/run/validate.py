@@ -206,7 +206,7 @@ def check_items(items: list[Item], *, wording: bool = True, evidence: dict | Non
                 checks = evidence_checks
             else:
                 checks = [wording_check, english_check] if wording else []
-            _, problems = validate(item.data, known or {}, checks)
+            _, problems = validate(item.data, known or {}, checks, plugins.sections)
             findings += [Finding(item.where, str(p)) for p in problems]
             continue
         spec = plugins.format_specs.get(item.fmt)
