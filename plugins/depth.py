@@ -2,8 +2,8 @@
 
 Condition ``depth`` (``--condition depth``). The tool ``estimate_depth`` has two backends:
 
-* neural: a transformers depth model (Depth Anything V2 Small by default, setting
-  ``depth_model``: a hub id or a local folder) on three sampled frames (first, middle, last). It
+* neural: a transformers depth model (Depth Anything V2 Small by default, ``[plugins.depth]
+  model`` or ``--depth-model``: a hub id or a local folder) on three sampled frames (first, middle, last). It
   predicts relative inverse depth: larger is nearer. An instance's depth is the median over its
   mask; its order (foreground, middle, background) is where that median falls among the
   frame's values. The layout compares the frame's top and bottom, left and right halves.
@@ -84,7 +84,14 @@ def random_depth_model():
     return DepthAnythingForDepthEstimation(config).eval()
 
 
-def load_depth_model(settings):
+class DepthSettings(BaseModel):
+    """``[plugins.depth]`` (flags ``--depth-model``)."""
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field("depth-anything/Depth-Anything-V2-Small-hf",
+                       description="transformers depth model id or folder (neural depth backend)")
+
+
+def load_depth_model(settings, model_id: str):
     from tools.weights import WeightsMissing, keep_loaded, pick_device
 
     device = pick_device(settings.device)
@@ -96,15 +103,15 @@ def load_depth_model(settings):
             from transformers import AutoModelForDepthEstimation
 
             try:
-                model = AutoModelForDepthEstimation.from_pretrained(settings.depth_model,
+                model = AutoModelForDepthEstimation.from_pretrained(model_id,
                                                                     local_files_only=not settings.allow_downloads)
             except OSError as e:
-                raise WeightsMissing(f"depth model {settings.depth_model} is not in the Hugging Face cache or a local "
+                raise WeightsMissing(f"depth model {model_id} is not in the Hugging Face cache or a local "
                                      f"folder and downloads are off ({type(e).__name__})") from e
             model.eval()
         return model.to(device)
 
-    return keep_loaded(("depth", settings.depth_model, settings.random_weights, device), build), device
+    return keep_loaded(("depth", model_id, settings.random_weights, device), build), device
 
 
 def predict_depth(model, device: str, image: np.ndarray, size: int = 518) -> np.ndarray:
@@ -129,7 +136,7 @@ class EstimateDepth(Tool):
     evidence_model = DepthEvidence
     requires = ("segment_and_blur",)
     consumes = ("segment.masks",)
-    reads_settings = ("backend", "depth_model",
+    reads_settings = ("backend", "plugins",
                       "device", "weights_dir", "allow_downloads", "random_weights")
     stage = "gpu"
     plan = 70
@@ -150,7 +157,7 @@ class EstimateDepth(Tool):
         return Observation(summary, evidence)
 
     def _neural(self, ctx, insts, sampled, masks) -> DepthEvidence:
-        model, device = load_depth_model(ctx.settings)
+        model, device = load_depth_model(ctx.settings, CONDITION.settings_from(ctx.settings).model)
         picks = sorted({0, len(sampled) // 2, len(sampled) - 1})
         near: dict[str, list[float]] = {i.id: [] for i in insts}
         maps = []
@@ -167,7 +174,7 @@ class EstimateDepth(Tool):
                 value = float(np.median(depth[m]))
                 near[inst.id].append(float(np.searchsorted(ranked, value)) / ranked.size)
         nearness = {k: round(median(v), 3) for k, v in near.items() if v}
-        label = "random weights" if ctx.settings.random_weights else ctx.settings.depth_model
+        label = "random weights" if ctx.settings.random_weights else CONDITION.settings_from(ctx.settings).model
         return DepthEvidence(method=f"depth model ({label})", layout=layout_sentence(np.mean(maps, axis=0)),
                              order={k: order_word(v) for k, v in nearness.items()}, nearness=nearness,
                              frames=[sampled[k].time_s for k in picks])
@@ -202,7 +209,7 @@ def section_from(ev: DepthEvidence) -> dict:
 CONDITION = Condition(
     "depth", "Any2Caption's depth: the layout, and each instance in the foreground, middle ground or background",
     section=CaptionSection(SECTION, DepthSection, rank=5, text=_sentences),
-    tools=(EstimateDepth,), compose=section_from)
+    settings=DepthSettings, tools=(EstimateDepth,), compose=section_from)
 
 
 @hookimpl

@@ -2,7 +2,7 @@
 
 Condition ``pose`` (``--condition pose``). The tool ``estimate_pose`` has two backends:
 
-* neural: an ultralytics pose model (``pose_weights``, default ``yolo11n-pose.pt``) on the sampled
+* neural: an ultralytics pose model (``[plugins.pose] weights`` or ``--pose-weights``, default ``yolo11n-pose.pt``) on the sampled
   frames; each person instance takes the pose whose box overlaps its own most, and its 17 COCO
   keypoints go through :func:`posture`;
 * classical (no weights): the person's box shape and speed only (lying when wider than tall,
@@ -130,10 +130,17 @@ def _summarise(words_per_frame: list[list[str] | None]) -> str | None:
 # -- the tool -----------------------------------------------------------------------------------
 
 
+class PoseSettings(BaseModel):
+    """``[plugins.pose]`` (flag ``--pose-weights``)."""
+    model_config = ConfigDict(extra="forbid")
+    weights: str = Field("yolo11n-pose.pt", description="ultralytics pose weights (neural pose backend)")
+
+
 def load_pose_model(settings):
     from tools.weights import keep_loaded, prepare_ultralytics, resolve_yolo
 
-    spec = resolve_yolo(settings.model_copy(update={"yolo_weights": settings.pose_weights}), flag="pose_weights")
+    weights = CONDITION.settings_from(settings).weights
+    spec = resolve_yolo(settings.model_copy(update={"yolo_weights": weights}), flag="--pose-weights")
     prepare_ultralytics(settings)
 
     def build():
@@ -151,7 +158,7 @@ class EstimatePose(Tool):
     version = "1"
     evidence_model = PoseEvidence
     requires = ("segment_and_blur",)
-    reads_settings = ("backend", "pose_weights", "yolo_weights", "yolo_conf",
+    reads_settings = ("backend", "plugins", "yolo_weights", "yolo_conf",
                       "device", "weights_dir", "allow_downloads", "random_weights")
     stage = "gpu"
     plan = 80
@@ -230,7 +237,7 @@ CONDITION = Condition(
     "pose", "Any2Caption's pose: each person's posture (standing, sitting, lying, walking, running, arms raised)",
     section=CaptionSection(SECTION, PoseSection, rank=4,
                            text=lambda s: [(f"{SECTION} summary", s.get("Summary", ""))] if isinstance(s, dict) else []),
-    tools=(EstimatePose,), compose=section_from)
+    settings=PoseSettings, tools=(EstimatePose,), compose=section_from)
 
 
 @hookimpl

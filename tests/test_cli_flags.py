@@ -114,7 +114,7 @@ def test_config_keys_are_flag_names_and_old_keys_still_work(tmp_path, monkeypatc
                       '[plugins.mine]\nlevel = 3\n')
     s = load_settings()
     assert (s.timeout_s, s.output_format, s.max_tokens, s.llm_concurrency) == (30, "dense", 100, 3)
-    assert s.depth_model == "my/depth" and s.plugin("mine") == {"level": 3} and s.plugin("other") == {}
+    assert s.plugin("depth") == {"model": "my/depth"} and s.plugin("mine") == {"level": 3} and s.plugin("other") == {}
     assert set(s.disabled_plugins) == {"plugins.pose", "film_language"}
     config.write_text('timeout_s = 31\noutput_format = "any2caption"\nmax_tokens = 7\nmax_reply_tokens = 8\n')
     s = load_settings()
@@ -128,6 +128,31 @@ def test_config_keys_are_flag_names_and_old_keys_still_work(tmp_path, monkeypatc
     monkeypatch.delenv("INSTANCE_AGENT_TIMEOUT")
     with pytest.raises(InputError, match=r"setting 'timeout': Input should be greater than 0 \(from "):
         load_settings()
+
+
+def test_a_conditions_own_settings_are_flags_over_its_config_table(tmp_path, monkeypatch):
+    """``--depth-model`` and ``--pose-weights`` come from the depth and pose conditions' settings models: a
+    flag goes into its ``[plugins.NAME]`` table, over the config file's, and the condition reads it."""
+    from agent.cli.flags import settings_from_args
+    from plugins.depth import CONDITION as DEPTH
+    from plugins.pose import CONDITION as POSE
+
+    config = tmp_path / "instance-agent.toml"
+    config.write_text('[plugins.depth]\nmodel = "file/depth"\n[plugins.pose]\nweights = "file-pose.pt"\n')
+    monkeypatch.setenv("INSTANCE_AGENT_CONFIG", str(config))
+    commands = dict(subcommands(_parser("x")))
+    for name in ("run", "batch"):
+        flags = {o for a in commands[(name,)]._actions for o in a.option_strings}
+        assert {"--depth-model", "--pose-weights"} <= flags, name
+    parse = commands[("run",)].parse_args
+    given = settings_from_args(parse(["clip.mp4", "--depth-model", "flag/depth"]))
+    assert given.plugin("depth") == {"model": "flag/depth"} and given.plugin("pose") == {"weights": "file-pose.pt"}
+    assert DEPTH.settings_from(given).model == "flag/depth" and POSE.settings_from(given).weights == "file-pose.pt"
+    assert DEPTH.settings_from(settings_from_args(parse(["clip.mp4"]))).model == "file/depth"
+    monkeypatch.delenv("INSTANCE_AGENT_CONFIG")
+    config.unlink()
+    assert DEPTH.settings_from(settings_from_args(parse(["clip.mp4"]))).model == \
+        "depth-anything/Depth-Anything-V2-Small-hf"
 
 
 def test_batch_honours_the_run_settings(three_objects_clip, tmp_path):

@@ -128,7 +128,7 @@ def test_pose_with_a_random_pose_model(three_objects_clip, tmp_path, monkeypatch
     monkeypatch.setattr(pose, "load_pose_model", biased)
     path, _ = three_objects_clip
     record = caption_video(path, Settings(conditions=["pose"], backend="neural", random_weights=True, device="cpu",
-                                          sam2_image_size=256, pose_weights="yolo11n-pose.pt", runs_dir=tmp_path))
+                                          sam2_image_size=256, plugins={"pose": {"weights": "yolo11n-pose.pt"}}, runs_dir=tmp_path))
     found = record.evidence["estimate_pose"]
     assert found["method"] == "pose model (yolo11n-pose.yaml (random weights))"
     people = [k for k, v in record.caption["Structural Description"]["Main Instance"].items() if v["Class"] == "person"]

@@ -1,5 +1,6 @@
 """Open registries: conditions, caption sections and chat backends from plugins; one guarded plugin manager."""
 
+import argparse
 import textwrap
 
 import pytest
@@ -23,7 +24,7 @@ SD = {"Main Instance": {"No.0": {"Class": "person", "Appearance": "A man in a re
 CAPTION = {"Video": "clip.mp4", "Global Description": "A man walks down a street.", "Structural Description": SD}
 
 THIRD_PARTY = textwrap.dedent('''
-    from pydantic import BaseModel, ConfigDict
+    from pydantic import BaseModel, ConfigDict, Field
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 
     from agent.core.caption import CaptionSection
@@ -35,6 +36,7 @@ THIRD_PARTY = textwrap.dedent('''
     class WeatherSettings(BaseModel):
         model_config = ConfigDict(extra="forbid")
         unit: str = "celsius"
+        days: int = Field(1, ge=1, description="days ahead")
 
     class LookAtSky(Tool):
         name = "look_at_sky"
@@ -129,6 +131,23 @@ def test_a_third_party_condition_is_registered_with_its_section_and_settings(thi
     builtin = load_plugins(["weather"])
     assert "Weather" not in builtin.sections and "Weather" in third_party.sections
     assert dense(caption, {}, builtin.sections).endswith("Sky: Clear.")
+
+
+def test_a_third_party_conditions_settings_are_flags_of_run_and_batch(third_party):
+    from agent.cli.flags import settings_from_args
+    from agent.cli.parser import build_parser
+
+    commands = {name: sub for a in build_parser("x")._actions if isinstance(a, argparse._SubParsersAction)
+                for name, sub in a.choices.items()}
+    weather = third_party.conditions()["weather"]
+    for name in ("run", "batch"):
+        helps = {o: a.help for a in commands[name]._actions for o in a.option_strings}
+        assert helps["--weather-days"] == "days ahead (default 1)" and "--weather-unit" in helps
+    given = settings_from_args(commands["run"].parse_args(["clip.mp4", "--weather-unit", "kelvin", "--weather-days",
+                                                           "3"]))
+    assert weather.settings_from(given).model_dump() == {"unit": "kelvin", "days": 3}
+    with pytest.raises(InputError, match=r"^--weather-days: Input should be greater than or equal to 1$"):
+        settings_from_args(commands["run"].parse_args(["clip.mp4", "--weather-days", "0"]))
 
 
 def test_a_third_party_chat_backend_is_made_and_its_errors_read(third_party):

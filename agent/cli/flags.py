@@ -13,7 +13,12 @@ import argparse
 import typing
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from agent.core.config import FLAG_ALIASES, LIST_FIELDS, NOT_FLAGS, Settings, flag_of, key_of, load_settings
+from agent.core.errors import InputError
+
+CONDITION_FLAGS = "condition_flags"  # the parser's default: {dest: (condition, key)} of the flags below
 
 
 def _choices(annotation: Any) -> list[str] | None:
@@ -61,11 +66,58 @@ def add_settings_flags(parser: argparse.ArgumentParser, title: str = "settings (
                                metavar=None if choices else key_of(name).upper().replace("-", "_"), help=text)
 
 
+def add_condition_flags(parser: argparse.ArgumentParser, conditions: dict) -> None:
+    """A flag for each setting a condition declares (``--depth-model`` for ``[plugins.depth] model``), a group
+    per condition; what is given goes into that condition's table, over the config file's."""
+    flags: dict[str, tuple[Any, str]] = {}
+    for condition in conditions.values():
+        if condition.settings is None:
+            continue
+        group = parser.add_argument_group(f"the {condition.name} condition's settings ([plugins.{condition.name}] "
+                                          "in the config file)")
+        for key, field in condition.settings.model_fields.items():
+            dest = f"{condition.name}.{key}"
+            flags[dest] = (condition, key)
+            text = (field.description or key.replace("_", " ")) + _default_text(field)
+            if field.annotation is bool:
+                group.add_argument(condition.flag(key), dest=dest, action=argparse.BooleanOptionalAction, default=None,
+                                   help=text)
+            else:
+                group.add_argument(condition.flag(key), dest=dest, default=None, choices=_choices(field.annotation),
+                                   metavar=key.upper(), help=text)
+    parser.set_defaults(**{CONDITION_FLAGS: flags})
+
+
 def settings_from_args(args: argparse.Namespace, **extra: Any):
-    """The settings of a command line made with :func:`add_settings_flags` (``extra``: more overrides)."""
+    """The settings of a command line made with :func:`add_settings_flags` and :func:`add_condition_flags`
+    (``extra``: more overrides)."""
     given = {name: getattr(args, name, None) for name in Settings.model_fields if name not in NOT_FLAGS}
     disabled = given.pop("disabled_plugins") or []
     settings = load_settings(**given, **extra)
+    update: dict[str, Any] = {}
     if disabled:
-        settings.disabled_plugins = [*settings.disabled_plugins, *disabled]
-    return settings
+        update["disabled_plugins"] = [*settings.disabled_plugins, *disabled]
+    tables = _condition_tables(args, settings)
+    if tables:
+        update["plugins"] = tables
+    return settings.model_copy(update=update) if update else settings
+
+
+def _condition_tables(args: argparse.Namespace, settings: Settings) -> dict[str, dict[str, Any]]:
+    """The ``[plugins.NAME]`` tables with the condition flags given on the line put in, each checked against
+    its condition's settings model (a bad value is one line naming the flag); empty when none was given."""
+    flags = getattr(args, CONDITION_FLAGS, None) or {}
+    given = [(dest, *flags[dest]) for dest in flags if getattr(args, dest, None) is not None]
+    if not given:
+        return {}
+    tables = {name: dict(table) for name, table in settings.plugins.items()}
+    for dest, condition, key in given:
+        tables.setdefault(condition.name, {})[key] = getattr(args, dest)
+    for dest, condition, key in given:
+        try:
+            condition.settings.model_validate(tables[condition.name])
+        except ValidationError as e:
+            err = next((x for x in e.errors() if x["loc"] and x["loc"][0] == key), e.errors()[0])
+            where = condition.flag(key) if err["loc"] and err["loc"][0] == key else f"[plugins.{condition.name}]"
+            raise InputError(f"{where}: {err['msg']}") from None
+    return tables

@@ -9,7 +9,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version as installed_version
 from pathlib import Path
 
-from agent.cli.flags import add_settings_flags
+from agent.cli.flags import add_condition_flags, add_settings_flags
 from agent.cli.report import add_export_flags, add_report_command
 from agent.cli.shots import add_shot_options
 from agent.core.errors import AgentError
@@ -67,6 +67,7 @@ def _add_run(sub) -> None:
     run.add_argument("--trace", type=Path, metavar="FILE", help="also save the run's events as JSON lines here")
     add_shot_options(run)
     add_settings_flags(run)
+    add_condition_flags(run, load_plugins().conditions())
 
 
 def _add_validate(sub) -> None:
@@ -104,6 +105,7 @@ def _add_batch(sub) -> None:
     batch.add_argument("-q", "--quiet", action="store_true", help="no line per clip, only the summary")
     add_shot_options(batch)
     add_settings_flags(batch)
+    add_condition_flags(batch, load_plugins().conditions())
 
 
 def _add_export(sub) -> None:

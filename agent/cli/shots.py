@@ -54,8 +54,8 @@ def run_shots(args, settings, opts: ShotOptions) -> int:
     probe(args.video)  # a clip we cannot read is one line before anything runs
     notes: list[str] = []
     records = []
-    for record in caption_shots(str(args.video), content_hash(Path(args.video)), settings.model_dump_json(), None,
-                                opts.to_json(), on_note=notes.append):
+    for record in caption_shots(str(args.video), content_hash(Path(args.video)), settings, None,
+                                opts, on_note=notes.append):
         if record.get("status") == "storage-failure":
             raise AgentError(record["error"], exit_code=EXIT_STORAGE)
         if record.get("shot") is None:  # the clip itself failed

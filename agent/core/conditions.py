@@ -31,6 +31,10 @@ class Condition:
     checks: tuple[Callable, ...] = ()  # check(caption, evidence) -> [Problem], held while it is on
     also_on: Callable[[Any], bool] | None = None  # settings -> on without --condition (an output format's need)
 
+    def flag(self, key: str) -> str:
+        """The command-line flag of one of its own settings: ``--NAME-KEY`` (``--depth-model``)."""
+        return f"--{self.name}-{key}".replace("_", "-")
+
     def is_on(self, settings: Any) -> bool:
         """The run's settings ask for this condition (``--condition NAME``, or what ``also_on`` reads)."""
         if settings is None:

@@ -4,9 +4,10 @@ The config file is TOML: ``./instance-agent.toml`` or ``~/.config/instance-agent
 or the path in ``INSTANCE_AGENT_CONFIG``. Its keys are the flag names without the dashes
 (``timeout = 30``, ``format = "dense"``, ``max-reply-tokens = 512``; ``max_reply_tokens`` too),
 and the field names of :class:`Settings` are still read (``timeout_s``, ``output_format``). A
-plugin's own settings are in a ``[plugins.NAME]`` table: ``enabled = false`` disables it,
-``[plugins.depth] model`` and ``[plugins.pose] weights`` set the depth model and the pose weights,
-and every other key is kept for the plugin in ``Settings.plugins`` (:meth:`Settings.plugin`).
+plugin's own settings are in a ``[plugins.NAME]`` table: ``enabled = false`` disables it, and
+every other key is kept for the plugin in ``Settings.plugins`` (:meth:`Settings.plugin`); a
+condition checks its table against the settings model it declares (``[plugins.depth] model``), and
+the command line gets a flag for each of those keys (``--depth-model``, :mod:`agent.cli.flags`).
 Environment variables are ``INSTANCE_AGENT_<KEY>`` (upper case, ``_`` for ``-``), e.g.
 ``INSTANCE_AGENT_FRAMES=16``, ``INSTANCE_AGENT_TIMEOUT=30`` (or the field name:
 ``INSTANCE_AGENT_TIMEOUT_S``). :data:`FLAGS` names every setting's flag; ``agent.cli.flags``
@@ -45,7 +46,7 @@ def url_problem(url: str) -> str | None:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)  # one run's settings, shared by its threads
 
     llm: str = Field("offline", description="'offline', 'openai:MODEL', 'hf:MODEL', 'replay:RUN', or a model name "
                                             "served at base_url")
@@ -91,9 +92,6 @@ class Settings(BaseModel):
     conditions: list[str] = Field(
         default_factory=list, description="optional conditions whose tools run and whose sections the caption gets "
                                           "(built in: depth, pose, film_language; plugins add more)")
-    depth_model: str = Field("depth-anything/Depth-Anything-V2-Small-hf",
-                             description="transformers depth model id or folder (neural depth backend)")
-    pose_weights: str = Field("yolo11n-pose.pt", description="ultralytics pose weights (neural pose backend)")
     describer: str | None = Field(None, description="hf:MODEL: a local vision-language model writes the free text")
     output_format: str = Field("instancecap", description="instancecap, any2caption, cinecap or dense")
 
@@ -162,8 +160,6 @@ FLAG_ALIASES = {"max_tokens": ["--max-tokens"]}
 # settings that are not flags: set in a config file ([plugins.NAME] tables) or the environment
 NOT_FLAGS = {"plugins"}
 LIST_FIELDS = ("disabled_plugins", "class_hints", "conditions")
-# [plugins.NAME] keys that are settings of their own
-PLUGIN_KEYS = {("depth", "model"): "depth_model", ("pose", "weights"): "pose_weights"}
 
 
 def flag_of(field: str) -> str:
@@ -221,8 +217,6 @@ def _from_file(data: dict[str, Any], path: Path) -> dict[str, Any]:
                             raise InputError(f"{path}: [plugins.{plugin}] enabled must be true or false")
                         if not v:
                             values.setdefault("disabled_plugins", []).append(plugin)
-                    elif (plugin, k) in PLUGIN_KEYS:
-                        values[PLUGIN_KEYS[(plugin, k)]] = v
                     else:
                         rest[k] = v
                 tables[plugin] = rest

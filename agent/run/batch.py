@@ -191,7 +191,7 @@ def _run_shot_batch(clips: list[Path], store: RecordFile, run: EngineRun, opts: 
     finish = RecordWriter(store, store.path, run.settings, columns, on_record, len(jobs) + len(unreadable))
     for record in unreadable:
         finish(record)
-    caption_shot_jobs(jobs, run, opts.to_json(), finish, on_note)
+    caption_shot_jobs(jobs, run, opts, finish, on_note)
     return BatchSummary(total=len(clips), skipped=skipped, done=finish.counts, seconds=time.perf_counter() - started,
                         repaired=store.repaired, dropped_failed=dropped, in_file=statuses_in(store))
 

@@ -16,12 +16,11 @@ import os
 import queue
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, Callable, Iterable
 
 from agent.core.config import Settings
 from agent.run.ray_engine import run_on_ray, run_shots_on_ray
-from agent.run.worker import caption_one, caption_shots, failed_record, init_worker, shots_in_worker
+from agent.run.worker import ShotOptions, caption_one, caption_shots, failed_record, init_worker, shots_in_worker
 
 
 @dataclass
@@ -33,10 +32,6 @@ class EngineRun:
     workers: int
     cache: str | None  # the tool cache's path
     ray_address: str | None
-
-    @cached_property
-    def settings_json(self) -> str:
-        return self.settings.model_dump_json()
 
 
 def in_processes(work: Callable, calls: list[tuple], workers: int,
@@ -57,21 +52,21 @@ def in_processes(work: Callable, calls: list[tuple], workers: int,
 
 def caption_clips(jobs: list[tuple[str, str]], run: EngineRun, finish: Callable[[dict], None]) -> None:
     """Caption each clip on the batch's engine; each record goes to ``finish`` as it comes."""
-    settings, settings_json, cache, workers = run.settings, run.settings_json, run.cache, run.workers
+    settings, cache, workers = run.settings, run.cache, run.workers
     if run.engine == "ray":
         llm = settings.llm_concurrency if model_is_a_server(settings) else None  # the caption stage's actors
         for record in run_on_ray(jobs, settings, cache, workers=workers, address=run.ray_address, llm_concurrency=llm):
             finish(record)
     elif overlaps_model_calls(settings, run.engine):
         gates = _gates(settings, workers)
-        for item in threaded(jobs, _clip_in_thread(gates, settings_json, cache), in_flight(settings, workers)):
+        for item in threaded(jobs, _clip_in_thread(gates, settings, cache), in_flight(settings, workers)):
             if isinstance(item, tuple):
                 _, (clip, digest), e = item
                 item = failed_record(clip, digest, f"{type(e).__name__}: {e}")
             finish(item)
     elif workers <= 1:
         for clip, digest in jobs:
-            finish(caption_one(clip, digest, settings_json, cache))
+            finish(caption_one(clip, digest, settings, cache))
     else:
         def take(args: tuple, record: dict | None, error: Exception | None) -> None:
             clip, digest = args[:2]
@@ -79,23 +74,23 @@ def caption_clips(jobs: list[tuple[str, str]], run: EngineRun, finish: Callable[
                 record = failed_record(clip, digest, f"worker died: {type(error).__name__}: {error}")
             finish(record)
 
-        in_processes(caption_one, [(clip, digest, settings_json, cache) for clip, digest in jobs], workers, take)
+        in_processes(caption_one, [(clip, digest, settings, cache) for clip, digest in jobs], workers, take)
 
 
-def caption_shot_jobs(jobs: list[tuple[str, str, list]], run: EngineRun, opts_json: str, finish: Callable[[dict], None],
+def caption_shot_jobs(jobs: list[tuple[str, str, list]], run: EngineRun, opts: ShotOptions, finish: Callable[[dict], None],
                        on_note: Callable[[str], None] | None) -> None:
     """Caption the shots of each clip on the batch's engine; each shot's record goes to ``finish`` (on
     disk) as soon as it is captioned, the clips' notes to ``on_note``."""
-    settings, settings_json, cache, workers = run.settings, run.settings_json, run.cache, run.workers
+    settings, cache, workers = run.settings, run.cache, run.workers
     if run.engine == "ray":
-        for records, notes in run_shots_on_ray(jobs, settings, cache, opts_json, workers=workers,
+        for records, notes in run_shots_on_ray(jobs, settings, cache, opts, workers=workers,
                                                address=run.ray_address):
             _finish_all(records, notes, finish, on_note)
     elif overlaps_model_calls(settings, run.engine):
-        _shots_in_threads(jobs, run, opts_json, finish, on_note)
+        _shots_in_threads(jobs, run, opts, finish, on_note)
     elif workers <= 1:
         for clip, digest, parts in jobs:
-            for record in caption_shots(clip, digest, settings_json, cache, opts_json, parts, on_note):
+            for record in caption_shots(clip, digest, settings, cache, opts, parts, on_note):
                 finish(record)
     else:
         def take(args: tuple, result: tuple | None, error: Exception | None) -> None:
@@ -104,20 +99,19 @@ def caption_shot_jobs(jobs: list[tuple[str, str, list]], run: EngineRun, opts_js
                 result = [failed_record(clip, digest, f"worker died: {type(error).__name__}: {error}")], []
             _finish_all(*result, finish, on_note)
 
-        in_processes(shots_in_worker, [(clip, digest, settings_json, cache, opts_json, parts)
+        in_processes(shots_in_worker, [(clip, digest, settings, cache, opts, parts)
                                        for clip, digest, parts in jobs], workers, take)
 
 
-def _shots_in_threads(jobs: list[tuple[str, str, list]], run: EngineRun, opts_json: str, finish: Callable[[dict], None],
+def _shots_in_threads(jobs: list[tuple[str, str, list]], run: EngineRun, opts: ShotOptions, finish: Callable[[dict], None],
                       on_note: Callable[[str], None] | None) -> None:
     """The shot jobs in threads, so that their model requests overlap (see :func:`threaded`)."""
     gates = _gates(run.settings, run.workers)
-    settings_json = run.settings_json
 
     def work(job, put) -> None:
         clip, digest, parts = job
         with gates.vision():
-            for record in caption_shots(clip, digest, settings_json, run.cache, opts_json, parts,
+            for record in caption_shots(clip, digest, run.settings, run.cache, opts, parts,
                                         lambda note: put(("note", note)), gates):
                 put(record)
 
@@ -201,11 +195,11 @@ def _gates(settings: Settings, workers: int):
     return Gates(vision=workers, llm=settings.llm_concurrency, retries=settings.retries)
 
 
-def _clip_in_thread(gates, settings_json: str, cache: str | None):
+def _clip_in_thread(gates, settings: Settings, cache: str | None):
     def work(job, put) -> None:
         clip, digest = job
         with gates.vision():
-            record = caption_one(clip, digest, settings_json, cache, gates)
+            record = caption_one(clip, digest, settings, cache, gates)
             waited = gates.vision_wait()
         if isinstance(record.get("timings"), dict):
             record["timings"]["vision_wait_s"] = round(waited, 3)

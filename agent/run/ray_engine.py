@@ -65,9 +65,8 @@ def _measure(clip: str, settings: Settings, cache_path: str | None, tools: tuple
 
 
 class MeasureStage:
-    def __init__(self, settings_json: str, cache_path: str | None, tools: tuple[str, ...]):
-        self.settings = Settings.model_validate_json(settings_json)
-        self.cache_path, self.tools = cache_path, tools
+    def __init__(self, settings: Settings, cache_path: str | None, tools: tuple[str, ...]):
+        self.settings, self.cache_path, self.tools = settings, cache_path, tools
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         if not row.get("error"):
@@ -76,15 +75,15 @@ class MeasureStage:
 
 
 class CaptionStage:
-    def __init__(self, settings_json: str, cache_path: str | None):
-        self.settings_json, self.cache_path = settings_json, cache_path
+    def __init__(self, settings: Settings, cache_path: str | None):
+        self.settings, self.cache_path = settings, cache_path
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         import json
 
         from agent.run.worker import caption_one
 
-        record = caption_one(row["path"], row["content_hash"], self.settings_json, self.cache_path)
+        record = caption_one(row["path"], row["content_hash"], self.settings, self.cache_path)
         return {"record": json.dumps(record, ensure_ascii=False, default=str)}
 
 
@@ -127,7 +126,6 @@ def run_on_ray(jobs: list[tuple[str, str]], settings: Settings, cache_path: str 
         return
     started_here = _start(ray, address)
     try:
-        settings_json = settings.model_dump_json()
         rows = [{"path": clip, "content_hash": digest, "error": ""} for clip, digest in jobs]
         ds = ray.data.from_items(rows)
         cpu_tools, gpu_tools = planned_stages(settings)
@@ -137,12 +135,12 @@ def run_on_ray(jobs: list[tuple[str, str]], settings: Settings, cache_path: str 
         vision = max(1, n_gpus or 1) if neural else 0
         caption = llm_concurrency or max(1, workers)
         cpu_share = stage_cpus(float(ray.cluster_resources().get("CPU", 1)), measure, vision, caption)
-        ds = ds.map(MeasureStage, fn_constructor_args=(settings_json, cache_path, cpu_tools),
+        ds = ds.map(MeasureStage, fn_constructor_args=(settings, cache_path, cpu_tools),
                     concurrency=measure, num_cpus=cpu_share)
         if neural:
-            ds = ds.map(MeasureStage, fn_constructor_args=(settings_json, cache_path, gpu_tools),
+            ds = ds.map(MeasureStage, fn_constructor_args=(settings, cache_path, gpu_tools),
                         concurrency=vision, num_gpus=1 if n_gpus else 0, num_cpus=cpu_share)
-        ds = ds.map(CaptionStage, fn_constructor_args=(settings_json, cache_path),
+        ds = ds.map(CaptionStage, fn_constructor_args=(settings, cache_path),
                     concurrency=caption, num_cpus=cpu_share / 2)
         for row in ds.iter_rows():
             yield json.loads(row["record"])
@@ -154,20 +152,20 @@ def run_on_ray(jobs: list[tuple[str, str]], settings: Settings, cache_path: str 
 class ShotStage:
     """``--split-shots`` on Ray: one clip per row, its shots cut and captioned one after another."""
 
-    def __init__(self, settings_json: str, cache_path: str | None, opts_json: str):
-        self.settings_json, self.cache_path, self.opts_json = settings_json, cache_path, opts_json
+    def __init__(self, settings: Settings, cache_path: str | None, opts):
+        self.settings, self.cache_path, self.opts = settings, cache_path, opts
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         import json
 
         from agent.run.worker import shots_in_worker
 
-        records, notes = shots_in_worker(row["path"], row["content_hash"], self.settings_json, self.cache_path,
-                                          self.opts_json, json.loads(row["done"]))
+        records, notes = shots_in_worker(row["path"], row["content_hash"], self.settings, self.cache_path, self.opts,
+                                          json.loads(row["done"]))
         return {"records": json.dumps(records, ensure_ascii=False, default=str), "notes": json.dumps(notes)}
 
 
-def run_shots_on_ray(jobs: list[tuple[str, str, list]], settings: Settings, cache_path: str | None, opts_json: str,
+def run_shots_on_ray(jobs: list[tuple[str, str, list]], settings: Settings, cache_path: str | None, opts,
                      *, workers: int = 1, address: str | None = None) -> Iterator[tuple[list[dict], list[str]]]:
     """Yield (records, notes) per clip; ``jobs`` holds (clip, content hash, shots already recorded)."""
     import json
@@ -179,8 +177,7 @@ def run_shots_on_ray(jobs: list[tuple[str, str, list]], settings: Settings, cach
     try:
         rows = [{"path": clip, "content_hash": digest, "done": json.dumps(done)} for clip, digest, done in jobs]
         cpu_share = stage_cpus(float(ray.cluster_resources().get("CPU", 1)), max(1, workers), 0, 0)
-        ds = ray.data.from_items(rows).map(ShotStage, fn_constructor_args=(settings.model_dump_json(), cache_path,
-                                                                            opts_json),
+        ds = ray.data.from_items(rows).map(ShotStage, fn_constructor_args=(settings, cache_path, opts),
                                            concurrency=max(1, workers), num_cpus=cpu_share)
         for row in ds.iter_rows():
             yield json.loads(row["records"]), json.loads(row["notes"])

@@ -9,7 +9,6 @@ pool (:mod:`agent.run.batch`) and the Ray engine (:mod:`agent.run.ray_engine`) c
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -56,7 +55,7 @@ def failed_record(path: str, digest: str, error: str, started: float | None = No
     return record
 
 
-def caption_one(clip: str, digest: str, settings_json: str, cache_path: str | None, gates=None) -> dict[str, Any]:
+def caption_one(clip: str, digest: str, settings: Settings, cache_path: str | None, gates=None) -> dict[str, Any]:
     """Caption one clip into a batch record; never raises. ``gates``: the batch's shared slots
     (:mod:`agent.run.throttle`), for clips run in threads."""
     from agent.run.run_folders import tidy_run_folder
@@ -64,7 +63,6 @@ def caption_one(clip: str, digest: str, settings_json: str, cache_path: str | No
 
     started = time.perf_counter()
     try:
-        settings = Settings.model_validate_json(settings_json)
         rec = caption_video(clip, settings, cache=cache_for(cache_path), gates=gates)
     except StorageError as e:  # not this clip's fault: the batch stops, nothing is recorded for it
         return {"path": clip, "content_hash": digest, "status": STORAGE_FAILURE, "error": e.message}
@@ -115,14 +113,6 @@ class ShotOptions:
                 raise storage_error(e, "the shot clips (--write-shots)") from None
         return self
 
-    def to_json(self) -> str:
-        return json.dumps({"min_shot_s": self.min_shot_s, "max_shot_s": self.max_shot_s,
-                           "write_dir": str(self.write_dir) if self.write_dir else None, "cut": self.cut})
-
-    @staticmethod
-    def from_json(text: str) -> "ShotOptions":
-        d = json.loads(text)
-        return ShotOptions(d["min_shot_s"], d["max_shot_s"], Path(d["write_dir"]) if d["write_dir"] else None, d["cut"])
 
 
 @dataclass
@@ -157,7 +147,7 @@ def plan_pieces(shots, opts: ShotOptions) -> list[Piece]:
     return out
 
 
-def caption_shots(clip: str, digest: str, settings_json: str, cache_path: str | None, opts_json: str,
+def caption_shots(clip: str, digest: str, settings: Settings, cache_path: str | None, opts: ShotOptions,
                   done: Iterable[tuple] = (), on_note: Callable[[str], None] | None = None, gates=None):
     """Caption each shot of one clip as its own sample: yields one record per shot not in ``done``
     (``(shot, part)`` pairs), as each is finished; never raises. A clip none of whose shots is long
@@ -165,8 +155,6 @@ def caption_shots(clip: str, digest: str, settings_json: str, cache_path: str | 
     started = time.perf_counter()
     done = set(done)
     try:
-        opts = ShotOptions.from_json(opts_json)
-        settings = Settings.model_validate_json(settings_json)
         _, shots = find_shots(clip, ToolRegistry.of(load_plugins().tools(settings)).feed("shots"))
     except AgentError as e:
         yield failed_record(clip, digest, e.message, started)
@@ -197,7 +185,7 @@ def caption_shots(clip: str, digest: str, settings_json: str, cache_path: str | 
             yield failed_record(clip, digest, e.message, started)
             return
         infos = [_piece_info(piece, cut, shots.count, len(pieces)) for piece, cut in zip(todo, cuts)]
-        yield from _caption_cuts(clip, digest, cuts, infos, kept, settings_json, cache_path, gates)
+        yield from _caption_cuts(clip, digest, cuts, infos, kept, settings, cache_path, gates)
 
 
 @contextmanager
@@ -224,7 +212,7 @@ def _piece_info(piece: Piece, cut, parent_shots: int, pieces: int) -> dict[str, 
     return info
 
 
-def _caption_cuts(clip: str, digest: str, cuts: list, infos: list[dict[str, Any]], kept: bool, settings_json: str,
+def _caption_cuts(clip: str, digest: str, cuts: list, infos: list[dict[str, Any]], kept: bool, settings: Settings,
                   cache_path: str | None, gates):
     """Caption each shot clip cut from ``clip``: yields its record (with its piece's ``infos``), the
     shot clip's path when it is ``kept``; a storage failure is yielded and ends them."""
@@ -233,7 +221,7 @@ def _caption_cuts(clip: str, digest: str, cuts: list, infos: list[dict[str, Any]
             yield {**failed_record(clip, digest, cut.error), **info, "shot_path": None}
             continue
         shot_path = str(cut.path)
-        rec = caption_one(shot_path, content_hash(cut.path), settings_json, cache_path, gates)
+        rec = caption_one(shot_path, content_hash(cut.path), settings, cache_path, gates)
         if rec.get("status") == STORAGE_FAILURE:
             yield rec
             return
@@ -242,11 +230,11 @@ def _caption_cuts(clip: str, digest: str, cuts: list, infos: list[dict[str, Any]
         yield {"path": clip, "content_hash": digest, **info, "shot_path": shot_path if kept else None, **rec}
 
 
-def shots_in_worker(clip: str, digest: str, settings_json: str, cache_path: str | None, opts_json: str,
+def shots_in_worker(clip: str, digest: str, settings: Settings, cache_path: str | None, opts: ShotOptions,
                     done: list) -> tuple[list[dict], list[str]]:
     """:func:`caption_shots` as one call that returns (a process pool or a Ray task): (records, notes)."""
     notes: list[str] = []
-    records = list(caption_shots(clip, digest, settings_json, cache_path, opts_json, done, notes.append))
+    records = list(caption_shots(clip, digest, settings, cache_path, opts, done, notes.append))
     return records, notes
 
 
