@@ -88,7 +88,8 @@ def test_a_caption_that_contradicts_the_measured_shot_size_fails_validation(tmp_
     changed = json.loads(json.dumps(record.caption))
     measured = changed["Film Language"]["Shot Size"]
     changed["Film Language"]["Shot Size"] = "extreme close-up"
-    _, problems = validate(changed, record.evidence, load_plugins().validation_checks(settings))
+    plugins = load_plugins()
+    _, problems = validate(changed, record.evidence, plugins.validation_checks(settings), plugins.sections)
     assert [str(p) for p in problems] == [
         f"Film Language.Shot Size: says 'extreme close-up' but '{measured}' was measured "
         f"(evidence: {next(a['measure'] for a in changed['Film Language']['Evidence'] if a['aspect'] == 'shot size')})"]

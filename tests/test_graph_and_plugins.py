@@ -25,7 +25,7 @@ def call(name, args, i):
 
 def run_with(replies, clip, tmp_path, monkeypatch, **settings):
     model = Scripted(messages=iter(replies))
-    monkeypatch.setattr("agent.run.runner.make_chat_model", lambda s: model)
+    monkeypatch.setattr("agent.run.runner.make_chat_model", lambda settings, backends: model)
     return caption_video(clip, Settings(runs_dir=tmp_path, **settings))
 
 

@@ -49,7 +49,7 @@ def test_run_says_which_fields_were_composed_and_exits_3(three_objects_clip, tmp
     bad = json.loads(json.dumps(good))
     bad["Structural Description"]["Camera Movement"] = "The camera zooms out quickly."
     model = Scripted(messages=iter([call("submit_caption", bad, i) for i in range(5)]))
-    monkeypatch.setattr("agent.run.runner.make_chat_model", lambda s: model)
+    monkeypatch.setattr("agent.run.runner.make_chat_model", lambda settings, backends: model)
     code = main(["run", str(clip), "-q", "--llm", "scripted-model", "--base-url", "http://127.0.0.1:9/v1",
                  "--max-repairs", "1", "--runs-dir", str(tmp_path / "runs")])
     err = capsys.readouterr().err

@@ -53,14 +53,14 @@ def test_every_output_format_we_write_is_read(cinecap_run, three_objects_clip, t
     from agent.run.plugins import load_plugins
     from plugins.formats import any2caption
 
-    load_plugins()  # the film-language section reads as its plugin says, as in a run
+    sections = load_plugins().sections  # the film-language section reads as its plugin says, as in a run
 
     root, cinecap, record, _ = cinecap_run
     assert set(json.loads(cinecap.read_text())) == {"Video", "Evidence", "Caption", "Text"}
     res = run_cli("validate", str(cinecap))
     assert res.returncode == 0, res.stdout + res.stderr
     a2c = tmp_path / "any2caption.json"
-    a2c.write_text(json.dumps(any2caption(record["caption"], record["evidence"])))
+    a2c.write_text(json.dumps(any2caption(record["caption"], record["evidence"], sections)))
     res = run_cli("validate", str(a2c))
     assert res.returncode == 0, res.stdout + res.stderr
     broken = tmp_path / "broken-a2c.json"
