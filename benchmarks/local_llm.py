@@ -68,7 +68,7 @@ def prompt_cost(spec: str) -> list[dict]:
     plugins = load_plugins([])
     tools = plugins.tools(Settings())
     specs = [convert_to_openai_tool(as_langchain_tool(t)) for t in tools]
-    submit = submit_tool_spec()
+    submit = submit_tool_spec(plugins.sections)
     user = first_message_text("clip.mp4", "The video lasts 10.00 seconds. 8 frames were sampled uniformly at "
                               "0.00s, 1.43s, 2.86s, 4.29s, 5.71s, 7.14s, 8.57s, 10.00s.",
                               [t.name for t in tools], "1280x720 pixels, 25.00 fps, 250 frames.")

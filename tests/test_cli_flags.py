@@ -121,7 +121,7 @@ def test_config_keys_are_flag_names_and_old_keys_still_work(tmp_path, monkeypatc
     assert (s.timeout_s, s.output_format, s.max_tokens) == (31, "any2caption", 8)
     monkeypatch.setenv("INSTANCE_AGENT_TIMEOUT", "9")  # the environment by the flag's name too
     assert load_settings().timeout_s == 9
-    config.write_text('colour = "red"\n')
+    config.write_text('colour = "red"\n')  # (its message points to the [plugins.NAME] tables)
     with pytest.raises(InputError, match=r"unknown setting 'colour'"):
         load_settings()
     config.write_text('timeout = -1\n')
@@ -149,6 +149,11 @@ def test_a_conditions_own_settings_are_flags_over_its_config_table(tmp_path, mon
     assert given.plugin("depth") == {"model": "flag/depth"} and given.plugin("pose") == {"weights": "file-pose.pt"}
     assert DEPTH.settings_from(given).model == "flag/depth" and POSE.settings_from(given).weights == "file-pose.pt"
     assert DEPTH.settings_from(settings_from_args(parse(["clip.mp4"]))).model == "file/depth"
+    monkeypatch.setenv("INSTANCE_AGENT_DEPTH_MODEL", "env/depth")  # the environment, under the flag
+    assert DEPTH.settings_from(settings_from_args(parse(["clip.mp4"]))).model == "env/depth"
+    assert DEPTH.settings_from(settings_from_args(parse(["clip.mp4", "--depth-model", "flag/depth"]))).model == \
+        "flag/depth"
+    monkeypatch.delenv("INSTANCE_AGENT_DEPTH_MODEL")
     monkeypatch.delenv("INSTANCE_AGENT_CONFIG")
     config.unlink()
     assert DEPTH.settings_from(settings_from_args(parse(["clip.mp4"]))).model == \

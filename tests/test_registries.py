@@ -3,6 +3,8 @@
 import argparse
 import textwrap
 
+from pydantic import BaseModel
+
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 
@@ -146,8 +148,20 @@ def test_a_third_party_conditions_settings_are_flags_of_run_and_batch(third_part
     given = settings_from_args(commands["run"].parse_args(["clip.mp4", "--weather-unit", "kelvin", "--weather-days",
                                                            "3"]))
     assert weather.settings_from(given).model_dump() == {"unit": "kelvin", "days": 3}
+    assert given.plugin("weather") == {"unit": "kelvin", "days": 3}  # as the model reads it: the run folder keys on it
     with pytest.raises(InputError, match=r"^--weather-days: Input should be greater than or equal to 1$"):
         settings_from_args(commands["run"].parse_args(["clip.mp4", "--weather-days", "0"]))
+    # a condition whose flag would clash with a built-in one loses the flag, not the command line
+    from agent.cli.flags import add_condition_flags
+    from agent.core.conditions import Condition
+
+    class Tokens(BaseModel):
+        tokens: int = 1
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--max-reply-tokens")
+    add_condition_flags(parser, {"max_reply": Condition("max_reply", "clashes", settings=Tokens), "weather": weather})
+    assert {dest for dest in parser.get_default("condition_flags")} == {"weather.unit", "weather.days"}
 
 
 def test_a_third_party_chat_backend_is_made_and_its_errors_read(third_party):

@@ -10,14 +10,17 @@ A flag that is not given is ``None``: the environment, the config file or the de
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import typing
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from agent.core.config import FLAG_ALIASES, LIST_FIELDS, NOT_FLAGS, Settings, flag_of, key_of, load_settings
+from agent.core.config import ENV_PREFIX, FLAG_ALIASES, LIST_FIELDS, NOT_FLAGS, Settings, flag_of, key_of, load_settings
 from agent.core.errors import InputError
 
+log = logging.getLogger(__name__)
 CONDITION_FLAGS = "condition_flags"  # the parser's default: {dest: (condition, key)} of the flags below
 
 
@@ -68,7 +71,9 @@ def add_settings_flags(parser: argparse.ArgumentParser, title: str = "settings (
 
 def add_condition_flags(parser: argparse.ArgumentParser, conditions: dict) -> None:
     """A flag for each setting a condition declares (``--depth-model`` for ``[plugins.depth] model``), a group
-    per condition; what is given goes into that condition's table, over the config file's."""
+    per condition; what is given goes into that condition's table, over the environment's
+    (``INSTANCE_AGENT_DEPTH_MODEL``) and the config file's. A flag that would clash with one there is is left
+    out with a warning (the key still works in the config file)."""
     flags: dict[str, tuple[Any, str]] = {}
     for condition in conditions.values():
         if condition.settings is None:
@@ -77,14 +82,16 @@ def add_condition_flags(parser: argparse.ArgumentParser, conditions: dict) -> No
                                           "in the config file)")
         for key, field in condition.settings.model_fields.items():
             dest = f"{condition.name}.{key}"
-            flags[dest] = (condition, key)
             text = (field.description or key.replace("_", " ")) + _default_text(field)
-            if field.annotation is bool:
-                group.add_argument(condition.flag(key), dest=dest, action=argparse.BooleanOptionalAction, default=None,
-                                   help=text)
-            else:
-                group.add_argument(condition.flag(key), dest=dest, default=None, choices=_choices(field.annotation),
-                                   metavar=key.upper(), help=text)
+            how = dict(action=argparse.BooleanOptionalAction) if field.annotation is bool else \
+                dict(choices=_choices(field.annotation), metavar=key.upper())
+            try:
+                group.add_argument(condition.flag(key), dest=dest, default=None, help=text, **how)
+            except argparse.ArgumentError:
+                log.warning("warning: the %s condition's setting %s has no flag: %s is taken (set it in "
+                            "[plugins.%s] of the config file)", condition.name, key, condition.flag(key), condition.name)
+                continue
+            flags[dest] = (condition, key)
     parser.set_defaults(**{CONDITION_FLAGS: flags})
 
 
@@ -104,20 +111,30 @@ def settings_from_args(args: argparse.Namespace, **extra: Any):
 
 
 def _condition_tables(args: argparse.Namespace, settings: Settings) -> dict[str, dict[str, Any]]:
-    """The ``[plugins.NAME]`` tables with the condition flags given on the line put in, each checked against
-    its condition's settings model (a bad value is one line naming the flag); empty when none was given."""
+    """The ``[plugins.NAME]`` tables with the condition settings given by flag (or environment variable) put
+    in, each checked against its condition's settings model and kept as that model reads it (``"4"`` as 4, as
+    the config file's 4), so that the run folder and the tool cache key on the value; a bad value is one line
+    naming the flag or the variable. Empty when none was given."""
     flags = getattr(args, CONDITION_FLAGS, None) or {}
-    given = [(dest, *flags[dest]) for dest in flags if getattr(args, dest, None) is not None]
+    given: list[tuple[Any, str, Any, str]] = []
+    for dest, (condition, key) in flags.items():
+        flag = condition.flag(key)
+        variable = ENV_PREFIX + flag.removeprefix("--").upper().replace("-", "_")
+        if getattr(args, dest, None) is not None:
+            given.append((condition, key, getattr(args, dest), flag))
+        elif variable in os.environ:
+            given.append((condition, key, os.environ[variable], f"{flag} (from the environment variable {variable})"))
     if not given:
         return {}
     tables = {name: dict(table) for name, table in settings.plugins.items()}
-    for dest, condition, key in given:
-        tables.setdefault(condition.name, {})[key] = getattr(args, dest)
-    for dest, condition, key in given:
+    for condition, key, value, _ in given:
+        tables.setdefault(condition.name, {})[key] = value
+    for condition, key, _, where in given:
         try:
-            condition.settings.model_validate(tables[condition.name])
+            read = condition.settings.model_validate(tables[condition.name]).model_dump(mode="json")
         except ValidationError as e:
             err = next((x for x in e.errors() if x["loc"] and x["loc"][0] == key), e.errors()[0])
-            where = condition.flag(key) if err["loc"] and err["loc"][0] == key else f"[plugins.{condition.name}]"
+            where = where if err["loc"] and err["loc"][0] == key else f"[plugins.{condition.name}]"
             raise InputError(f"{where}: {err['msg']}") from None
+        tables[condition.name][key] = read[key]
     return tables

@@ -224,7 +224,8 @@ def _from_file(data: dict[str, Any], path: Path) -> dict[str, Any]:
             continue
         name = _field_for(key)
         if name is None:
-            raise InputError(f"{path}: unknown setting {key!r}")
+            raise InputError(f"{path}: unknown setting {key!r} (a plugin's or a condition's own settings go in its "
+                             "[plugins.NAME] table)")
         if name == "disabled_plugins" and "disabled_plugins" in values:
             values[name] = [*values[name], *value] if isinstance(value, list) else value
         else:

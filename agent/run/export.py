@@ -135,12 +135,12 @@ def _record_rest(rec: dict) -> dict:
     return {k: v for k, v in rec.items() if k not in ("caption", "output")}
 
 
-def arrow_table(samples: list[dict], text_of: Callable[[dict], str] | None = None):
+def arrow_table(samples: list[dict], text_of: Callable[[dict], str] | None = None, sections: Sections | None = None):
     """One row per sample: the caption and record as structs, the text paragraph, manifest columns
     in their own types; ``output`` only when a sample's format is not InstanceCap."""
     import pyarrow as pa
 
-    text_of = text_of or text_maker()[0]
+    text_of = text_of or text_maker(sections=sections)[0]
     names = manifest_names(samples)
     rows = [_entry(r, names, text_of) for r in samples]
     with_output = any(row["format"] != "instancecap" for row in rows)

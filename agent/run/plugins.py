@@ -286,7 +286,7 @@ def _register(pm: pluggy.PluginManager, plugin: Any, info: PluginInfo) -> None:
     except pluggy.PluginValidationError:
         unknown = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [] if not caller.has_spec())
         pm.unregister(plugin)
-        known = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith(("register_", "compose_"))))
+        known = ", ".join(sorted(n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), f"{hookspecs.PROJECT}_spec")))
         info.fail(f"implements {', '.join(unknown)}, which is no hook (hooks: {known})")
 
 

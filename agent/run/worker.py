@@ -1,6 +1,7 @@
 """The work of one clip, as a batch worker does it: in this process, a pool's worker process or a Ray
-task. Everything here takes and returns plain data (paths, JSON text, record dicts), so the local
-pool (:mod:`agent.run.batch`) and the Ray engine (:mod:`agent.run.ray_engine`) call the same functions.
+task. Everything here takes settings objects, shot options and paths and returns record dicts (pickled only
+where they cross into another process), so the local pool (:mod:`agent.run.batch`) and the Ray engine
+(:mod:`agent.run.ray_engine`) call the same functions.
 
 * :func:`caption_one`: one clip into one record; never raises.
 * :func:`caption_shots` / :func:`shots_in_worker`: each shot of a clip into its own record.
@@ -153,7 +154,7 @@ def caption_shots(clip: str, digest: str, settings: Settings, cache_path: str | 
     (``(shot, part)`` pairs), as each is finished; never raises. A clip none of whose shots is long
     enough yields nothing and says so through ``on_note``."""
     started = time.perf_counter()
-    done = set(done)
+    done = {tuple(d) for d in done}  # (shot, part) pairs; a list of lists when they came through JSON (Ray)
     try:
         _, shots = find_shots(clip, ToolRegistry.of(load_plugins().tools(settings)).feed("shots"))
     except AgentError as e:
