@@ -61,8 +61,9 @@ def _instance_sentence(inst) -> str:
 
 
 def read_reference_video(path: str | Path, caption_video=None) -> ReferenceVideoEvidence:
-    """``caption_video(path, settings) -> run record``: the pipeline, which the plugin manager hands
-    to the readers that ask for it (a plugin sits below the run services it would otherwise import)."""
+    """``caption_video(path, settings) -> run record``: the pipeline, which the caller of
+    ``Plugins.read_conditions`` hands on in its options (a plugin sits below the run services it would
+    otherwise import)."""
     from agent.core.config import load_settings
     from agent.core.evidence import Background, CameraMotion, VideoMetadata, evidence_of, instances_of
 
@@ -70,7 +71,8 @@ def read_reference_video(path: str | Path, caption_video=None) -> ReferenceVideo
     if not p.is_file():
         raise InputError(f"reference video {p}: no such file")
     if caption_video is None:
-        raise InputError("reference video: read it through the plugin manager, which gives the caption pipeline")
+        raise InputError("reference video: give the caption pipeline (read_conditions(..., {'caption_video': "
+                         "agent.run.runner.caption_video}))")
     with tempfile.TemporaryDirectory(prefix="reference-video-") as runs:
         settings = load_settings(llm="offline", runs_dir=Path(runs))
         try:

@@ -242,7 +242,9 @@ def test_reference_video_gives_our_pipelines_evidence(three_objects_clip):
     from plugins.conditions import determined, reference_video_matches
 
     clip, truth = three_objects_clip
-    ev = load_plugins().read_conditions({"reference_video": str(clip)})["reference_video"]
+    from agent.run.runner import caption_video
+
+    ev = load_plugins().read_conditions({"reference_video": str(clip)}, {"caption_video": caption_video})["reference_video"]
     assert ev.camera["label"] == truth.camera == "pan left"
     assert len(ev.instances) == len(truth.objects)
     assert {c for i in ev.instances for c in i.colours[:1]} >= {o.colour for o in truth.objects[:1]} or \

@@ -1,4 +1,4 @@
-"""The commands that work on captions and records rather than caption clips: ``export``, ``enhance``,
+"""The commands that work on captions and records rather than caption clips: ``export``,
 ``flatten``, ``trace show``, ``validate``, ``schema``, ``plugins`` and ``demo-clip``."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from agent.core.caption import json_schema, load_captions
 from agent.core.config import load_settings
 from agent.core.errors import EXIT_INVALID, EXIT_OK, EXIT_STORAGE, AgentError, InputError
 from agent.core.flatten import DEFAULT_TOKENIZER, flatten, make_counter
-from agent.run.enhance import enhance_prompt
 from agent.run.export import export_records
 from agent.run.plugins import load_plugins
 from agent.run.validate import check_items, read_items, run_evidence
@@ -34,42 +33,6 @@ def cmd_export(args) -> int:
     if result.skipped:
         print(f"left out {len(result.skipped)} clip(s) that changed since they were captioned "
               f"(first: {result.skipped[0]})", file=sys.stderr)
-    return EXIT_OK
-
-
-def enhance_format(name: str | None):
-    """The formatter for ``enhance --format NAME`` (None: the caption as it is), or a one-line InputError."""
-    if name in (None, "instancecap"):
-        return None
-    formats = load_plugins().output_formats()
-    if name not in formats:
-        raise InputError(f"--format {name}: not a known format (known: {', '.join(sorted(formats))})")
-    return formats[name]
-
-
-def cmd_enhance(args) -> int:
-    """A short prompt expanded into a caption by the model; exit 1 when it is still invalid after repairs."""
-    settings = load_settings(llm=args.llm, base_url=args.base_url, max_instances=args.max_instances)
-    formatter = enhance_format(args.output_format)
-    plugins = load_plugins(settings.disabled_plugins)
-    files, options = plugins.condition_inputs(args)
-    conditions = plugins.read_conditions(files, options) if files else None
-    result = enhance_prompt(args.prompt, settings, conditions)
-    out = formatter(result.caption, conditions or {}) if formatter else result.caption
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
-    if isinstance(out, dict):
-        print_caption(out)
-    else:
-        print(out)
-    print(f"{result.calls} model call(s), {result.repairs} repair(s)", file=sys.stderr)
-    for sentence in result.left_out:
-        print(f"left out after the repairs (it broke a wording rule): {sentence}", file=sys.stderr)
-    if result.problems:
-        for p in result.problems:
-            print(f"still invalid: {p}", file=sys.stderr)
-        return EXIT_INVALID
     return EXIT_OK
 
 

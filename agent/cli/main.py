@@ -2,7 +2,8 @@
 
 The entry point: parses the line (``--debug`` and ``--version`` anywhere on it), runs the command and turns
 its errors into one line on stderr and an exit status. The parser is in :mod:`agent.cli.parser`, the commands
-in :mod:`agent.cli.run_command`, :mod:`agent.cli.batch_command` and :mod:`agent.cli.commands`."""
+in :mod:`agent.cli.run_command`, :mod:`agent.cli.batch_command`, :mod:`agent.cli.enhance_command` and
+:mod:`agent.cli.commands`."""
 
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ _parser = build_parser  # the parser under the name importers of this module kno
 # each command's module is imported when it runs: `validate` never loads the caption graph
 COMMANDS = {"run": on_first_use("agent.cli.run_command", "cmd_run"),
             "batch": on_first_use("agent.cli.batch_command", "cmd_batch"),
+            "enhance": on_first_use("agent.cli.enhance_command", "cmd_enhance"),
             **{name: on_first_use("agent.cli.commands", f"cmd_{name.replace('-', '_')}")
-               for name in ("validate", "schema", "plugins", "trace", "export", "enhance", "flatten", "demo-clip")}}
+               for name in ("validate", "schema", "plugins", "trace", "export", "flatten", "demo-clip")}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +57,8 @@ def _run_command(args) -> int:
     """The command's exit status; an error it raises is one line on stderr (a traceback with --debug)."""
     try:
         if args.command not in COMMANDS and hasattr(args, "handler"):
-            args.plugins = load_plugins()  # a plugin's command reaches the other plugins through it
+            args.plugins = load_plugins()  # a plugin's command reaches the other plugins through it,
+            args.caption_video = on_first_use("agent.run.runner", "caption_video")  # and the caption pipeline
             return int(args.handler(args) or 0)
         return COMMANDS[args.command](args)
     except AgentError as e:

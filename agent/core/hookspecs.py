@@ -63,7 +63,8 @@ def register_output_formats():
 @hookspec
 def register_commands(subparsers):
     """Add CLI commands: call ``subparsers.add_parser(...)`` and ``set_defaults(handler=fn)``,
-    where ``fn(args) -> int`` returns the exit code."""
+    where ``fn(args) -> int`` returns the exit code. ``args.plugins`` is the plugin manager and
+    ``args.caption_video(path, settings)`` the caption pipeline."""
 
 
 @hookspec

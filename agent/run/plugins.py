@@ -183,9 +183,10 @@ class Plugins:
     def read_conditions(self, files: dict, options: dict | None = None) -> dict:
         """``{condition name: path or [paths]}`` -> ``{condition name: evidence model (or a list)}``,
         through the readers; ``options`` go to the readers whose signature names them
-        (``depth_convention``)."""
+        (``depth_convention``; ``caption_video``, the caption pipeline, which the caller hands on for the
+        readers that caption a reference video: the plugin manager sits below the run that uses it)."""
         readers = self.condition_readers()
-        options = {"caption_video": _caption_video, **(options or {})}
+        options = options or {}
         out = {}
         for name, path in files.items():
             if name not in readers:
@@ -301,13 +302,6 @@ def _discover(off: set[str]) -> list[tuple[str, str, Any]]:
 
 
 _LOADED: dict[tuple, Plugins] = {}
-
-
-def _caption_video(path, settings):
-    """The caption pipeline, for readers that caption a reference video."""
-    from agent.run.runner import caption_video
-
-    return caption_video(path, settings)
 
 
 def _reader_call(reader, path, options: dict):

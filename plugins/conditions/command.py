@@ -54,7 +54,7 @@ def _command(args) -> int:
     files, options = condition_files(args)
     if not files:
         raise InputError("conditions: give at least one of " + ", ".join(FLAGS.values()) + ", --reader NAME=F")
-    evidence = args.plugins.read_conditions(files, options)
+    evidence = args.plugins.read_conditions(files, {**options, "caption_video": args.caption_video})
     fixed = determined(evidence)
     report = {"conditions": {name: _dump(ev) for name, ev in evidence.items()}, "determined": fixed}
     print(json.dumps(report, indent=2, ensure_ascii=False))
