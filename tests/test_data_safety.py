@@ -111,6 +111,11 @@ def test_a_resume_with_other_settings_says_so(sandbox):
     assert "give another -o" in again.other_settings
     same = run_batch([sandbox / "clips" / "a.mp4"], out, Settings(runs_dir=sandbox / "runs"))
     assert same.other_settings is None
+    # a record of an earlier version: its settings key differs, none of its settings does
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    out.write_text("".join(json.dumps({**r, "settings_key": "00000000"}) + "\n" for r in records))
+    earlier = run_batch([sandbox / "clips" / "a.mp4"], out, Settings(runs_dir=sandbox / "runs"))
+    assert earlier.skipped == 1 and earlier.other_settings is None
 
 
 def test_fifos_devices_and_looping_links_are_one_line_each(sandbox):

@@ -181,7 +181,9 @@ def settings_differences(record: dict[str, Any], settings: Settings) -> str | No
         was, is_now = made.get(name, default.get(name)), now.get(name, default.get(name))
         if was != is_now:
             changed.append(f"{name} {_shown(was)} (now {_shown(is_now)})")
-    return ", ".join(changed) or "other settings"
+    # none named: the same settings under an earlier version's key (a setting that moved, such as the depth
+    # model into [plugins.depth]), nothing the user changed
+    return ", ".join(changed) or None
 
 
 def _shown(value: Any) -> str:
