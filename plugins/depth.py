@@ -157,7 +157,8 @@ class EstimateDepth(Tool):
         return Observation(summary, evidence)
 
     def _neural(self, ctx, insts, sampled, masks) -> DepthEvidence:
-        model, device = load_depth_model(ctx.settings, CONDITION.settings_from(ctx.settings).model)
+        model_id = CONDITION.settings_from(ctx.settings).model
+        model, device = load_depth_model(ctx.settings, model_id)
         picks = sorted({0, len(sampled) // 2, len(sampled) - 1})
         near: dict[str, list[float]] = {i.id: [] for i in insts}
         maps = []
@@ -174,7 +175,7 @@ class EstimateDepth(Tool):
                 value = float(np.median(depth[m]))
                 near[inst.id].append(float(np.searchsorted(ranked, value)) / ranked.size)
         nearness = {k: round(median(v), 3) for k, v in near.items() if v}
-        label = "random weights" if ctx.settings.random_weights else CONDITION.settings_from(ctx.settings).model
+        label = "random weights" if ctx.settings.random_weights else model_id
         return DepthEvidence(method=f"depth model ({label})", layout=layout_sentence(np.mean(maps, axis=0)),
                              order={k: order_word(v) for k, v in nearness.items()}, nearness=nearness,
                              frames=[sampled[k].time_s for k in picks])

@@ -296,8 +296,8 @@ def json_schema(sections: Sections | None = None) -> dict[str, Any]:
     schema = Caption.model_json_schema(by_alias=True)
     schema["title"] = "InstanceCap caption"
     schema.setdefault("properties", {}).pop("extra_sections", None)
-    for name, model in ((name, section.model) for name, section in (sections or {}).items()):
+    for name, section in (sections or {}).items():
         # a section with no model is any JSON: the composer writes most as sentences, a model may write an object
-        schema["properties"][name] = (model.model_json_schema() if model else
+        schema["properties"][name] = (section.model.model_json_schema() if section.model else
                                       {"type": ["string", "object"], "description": f"the {name} section"})
     return schema

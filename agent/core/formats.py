@@ -8,9 +8,10 @@ registered formats which one a value is in (:meth:`OutputFormat.recognises`), wh
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
+
+from agent.core.named_args import call_naming
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,7 @@ class OutputFormat:
     def render(self, caption: dict, evidence: dict, sections: Any = None) -> Any:
         """The output; a writer that names ``sections`` (``write(caption, evidence, sections)``) gets the
         plugin sections' declarations, to read them as they say."""
-        try:
-            takes = "sections" in inspect.signature(self.write).parameters
-        except (TypeError, ValueError):
-            takes = False
-        return self.write(caption, evidence, sections=sections) if takes else self.write(caption, evidence)
+        return call_naming(self.write, caption, evidence, sections=sections)
 
     def recognises(self, value: Any) -> bool:
         if self.kind == "text":

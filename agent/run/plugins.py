@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import inspect
 import os
 from dataclasses import dataclass, field
 from functools import partial
@@ -32,6 +31,7 @@ from agent.core.caption import CaptionSection
 from agent.core.conditions import Condition
 from agent.core.errors import AgentError, InputError
 from agent.core.formats import OutputFormat
+from agent.core.named_args import call_naming
 from agent.models.registry import Backends
 
 ENTRY_POINT_GROUP = "instance_agent"
@@ -192,9 +192,9 @@ class Plugins:
             if name not in readers:
                 raise InputError(f"no condition reader named {name!r} is registered (is its plugin disabled?)")
             if isinstance(path, (list, tuple)):
-                out[name] = [_reader_call(readers[name], p, options) for p in path]
+                out[name] = [call_naming(readers[name], p, **options) for p in path]
             else:
-                out[name] = _reader_call(readers[name], path, options)
+                out[name] = call_naming(readers[name], path, **options)
         return out
 
     def add_commands(self, subparsers) -> None:
@@ -302,14 +302,6 @@ def _discover(off: set[str]) -> list[tuple[str, str, Any]]:
 
 
 _LOADED: dict[tuple, Plugins] = {}
-
-
-def _reader_call(reader, path, options: dict):
-    try:
-        names = set(inspect.signature(reader).parameters)
-    except (TypeError, ValueError):
-        names = set()
-    return reader(path, **{k: v for k, v in options.items() if k in names})
 
 
 def load_plugins(disabled: Iterable[str] = ()) -> Plugins:
