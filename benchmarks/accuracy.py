@@ -112,7 +112,7 @@ def measure(args) -> int:
             spec = random_scene(seed, label, speed=speed)
             truth_path.write_text(json.dumps(render_clip(spec, path).to_dict()))
         truth = json.loads(truth_path.read_text())
-        ctx = RunContext(FrameStore(path), settings, settings.runs_dir / str(seed), tools=tools)
+        ctx = RunContext(FrameStore(path), settings, settings.runs_dir / str(seed), tools=tools).measuring()
         cam = tools["estimate_camera_motion"](ctx).evidence.label
         tools["segment_and_blur"](ctx)
         found = instances_of(ctx.evidence)

@@ -29,7 +29,7 @@ from agent.testing.synthetic import random_scene, render_clip  # noqa: E402
 
 def context(clip: Path, settings: Settings) -> RunContext:
     tools = {t.name: t for t in load_plugins().tools(settings)}
-    ctx = RunContext(FrameStore(clip, samples=settings.frames), settings, settings.runs_dir / "b", tools=tools)
+    ctx = RunContext(FrameStore(clip, samples=settings.frames), settings, settings.runs_dir / "b", tools=tools).measuring()
     ctx.frames.sampled  # noqa: B018 - decode outside the timings
     ctx.require("estimate_camera_motion")
     return ctx

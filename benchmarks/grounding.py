@@ -180,7 +180,7 @@ def generated_clips(n: int, where: Path, checks) -> list[tuple[str, bool, list[s
             partial = path.with_name(f"{seed}.partial.mp4")  # a stopped run leaves no half-written clip
             render_clip(random_scene(seed, label, speed=speed), partial)
             partial.rename(path)
-        ctx = RunContext(FrameStore(path), settings, settings.runs_dir / str(seed), tools=tools)
+        ctx = RunContext(FrameStore(path), settings, settings.runs_dir / str(seed), tools=tools).measuring()
         for name in offline_tools(list(tools.values())):
             ctx.require(name)
         judged_ = judge(compose(ctx.evidence, path.name).to_dict(), ctx.evidence, checks)

@@ -176,7 +176,7 @@ def ours(path: Path, settings, tools) -> tuple[list[tuple[int, int, str]], float
     t = time.perf_counter()
     shots = fs.streamed(SHOT_FEED)  # the whole decode pass
     seconds = time.perf_counter() - t
-    ctx = RunContext(fs, settings, settings.runs_dir / path.stem, tools=tools)
+    ctx = RunContext(fs, settings, settings.runs_dir / path.stem, tools=tools).measuring()
     cam = tools["estimate_camera_motion"](ctx).evidence
     per_shot = cam.per_shot or [None]
     labels = [(s.start_s, s.end_s, s.label) for s in cam.per_shot] if cam.per_shot else \

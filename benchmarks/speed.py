@@ -43,7 +43,7 @@ def decode_once(path: Path) -> float:
 
 def all_tools(path: Path, tools, settings) -> tuple[float, dict]:
     t = time.perf_counter()
-    ctx = RunContext(FrameStore(path, samples=settings.frames), settings, settings.runs_dir / "speed", tools=tools)
+    ctx = RunContext(FrameStore(path, samples=settings.frames), settings, settings.runs_dir / "speed", tools=tools).measuring()
     for name in ("read_metadata", "estimate_camera_motion", "detect_instances", "segment_and_blur",
                  "describe_background"):
         tools[name](ctx)

@@ -7,8 +7,9 @@
 
 * ``observe``: temporal metadata and the sampled frames go into the first user message;
 * ``model``: the chat model (an LLM, or the offline planner) picks tools or submits;
-* ``tools``: LangGraph's ToolNode runs the registered tools;
-* ``record``: tool evidence into the state, tool images into a user message (never inside a tool message);
+* ``tools``: LangGraph's ToolNode runs the registered tools; each returns its evidence as its update to
+  the state;
+* ``record``: tool images into a user message (never inside a tool message);
 * ``validate``: schema, evidence and wording checks of the submitted caption; problems go back to
   the model as the submit call's result (a repair), a bounded number of times;
 * ``fallback``: the caption composed from the evidence, marked degraded with the reasons.
@@ -17,9 +18,10 @@ The tools as ToolNode runs them (and the submission's spec) are in :mod:`graphs.
 
 The graph is built once per model and tool set; a run hands it its :class:`~agent.run.context.RunContext`
 as LangGraph's runtime context (``graph.stream(..., context=ctx)``): nodes read it from their
-``Runtime``, tools from ``get_runtime()``. The evidence lives in the state (merged by its reducer);
-the run context holds a working copy for the tools of one node, seeded from the state, so that a
-tool can run what it requires in the middle of a call. Events go out on the ``custom`` stream.
+``Runtime``, tools from their ``ToolRuntime``. The evidence has one home, the state (merged by its
+reducer): a step that measures (a tool call, the validation, the fallback) reads it through a
+:class:`~agent.run.context.Measuring`, which runs what a tool requires in the middle of a call, and
+returns what it measured as its update. Events go out on the ``custom`` stream.
 """
 
 from __future__ import annotations
@@ -38,12 +40,11 @@ from langgraph.runtime import Runtime
 
 from agent.core.caption import Sections
 from agent.core.composer import compose
-from agent.core.evidence import evidence_in
 from agent.core.prompts import SYSTEM_PROMPT, first_message_text
 from agent.core.registry import ToolRegistry
 from agent.core.validation import assess, validate
 from agent.models.toolcalls import cap_reply, is_planned, normalise_reply, unparsed_error
-from graphs.caption_tools import SUBMIT, as_langchain_tool, guarded_tool_call, seed_evidence, submit_tool_spec
+from graphs.caption_tools import SUBMIT, as_langchain_tool, guarded_tool_call, submit_tool_spec
 from graphs.grounding import core_measured, field_by_field
 from tools.frames import contact_sheet
 
@@ -60,11 +61,10 @@ class RunContextLike(Protocol):
     """What the graph uses of the run context (:class:`agent.run.context.RunContext`)."""
 
     frames: Any
-    evidence: dict[str, Any]
 
     def emit(self, kind: str, **data: Any) -> None: ...
 
-    def require(self, name: str, **kwargs: Any) -> dict[str, Any] | None: ...
+    def measuring(self, known: dict[str, Any] | None) -> Any: ...
 
     def output_path(self, *parts: str) -> Any: ...
 
@@ -104,7 +104,7 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
     plan = offline_tools(tools)
     lc_tools = [as_langchain_tool(t, plan.index(t.name) if t.name in plan else None) for t in tools]
     model = llm.bind_tools([*lc_tools, submit_tool_spec(declared)])
-    one_at_a_time = threading.Lock()  # tools share the run context; ToolNode runs a turn's calls in threads
+    one_at_a_time = threading.Lock()  # tools share the run's services; ToolNode runs a turn's calls in threads
 
     graph = StateGraph(CaptionState, context_schema=RunContextLike)
     graph.add_node("observe", observe_node(tools, send_images))
@@ -112,7 +112,7 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
     graph.add_node("tools", ToolNode(lc_tools, wrap_tool_call=guarded_tool_call(one_at_a_time)))
     graph.add_node("record", record_node(send_images))
     graph.add_node("nudge", nudge)
-    graph.add_node("validate", validate_node(tools, checks, one_at_a_time, declared))
+    graph.add_node("validate", validate_node(tools, checks, declared))
     graph.add_node("fallback", fallback_node(plan, checks, settings, sections, declared))
     graph.add_edge(START, "observe")
     graph.add_edge("observe", "model")
@@ -189,8 +189,8 @@ def _too_many_calls(calls: int, total: int, settings) -> str | None:
 
 
 def record_node(send_images: bool):
-    """``record``: the evidence of the last turn's tool messages into the state, their images into a
-    user message."""
+    """``record``: the images of the last turn's tool messages into a user message (a tool message may
+    carry only text; the tools put their evidence into the state themselves)."""
 
     def record(state: CaptionState) -> dict:
         fresh: list[ToolMessage] = []
@@ -200,7 +200,7 @@ def record_node(send_images: bool):
             fresh.append(m)
         fresh.reverse()
         images = [p for m in fresh if isinstance(m.artifact, dict) for p in m.artifact.get("images", [])]
-        update: dict[str, Any] = {"evidence": evidence_in(fresh)}
+        update: dict[str, Any] = {}
         if images and send_images:
             parts = [{"type": "text", "text": f"Images from {', '.join(sorted({m.name for m in fresh}))}:"}]
             parts += [_image_part(p) for p in images]
@@ -216,7 +216,7 @@ def nudge(state: CaptionState) -> dict:
         f"Reply with a tool call: use the tools to gather evidence, then call {SUBMIT} with the caption.")]}
 
 
-def validate_node(tools: list, checks: list, one_at_a_time: threading.Lock, declared: Sections | None = None):
+def validate_node(tools: list, checks: list, declared: Sections | None = None):
     """``validate``: check the submitted caption; its problems go back to the model as the submission's
     result. The other calls of the reply are answered as not run."""
 
@@ -232,10 +232,10 @@ def validate_node(tools: list, checks: list, one_at_a_time: threading.Lock, decl
             lines = [unparsed.removeprefix("Error: ")]
         else:
             # nothing unmeasured passes: the core measurements the model skipped run now
-            with one_at_a_time:
-                seed_evidence(runtime.context, state)
-                evidence, ran, missing = core_measured(runtime.context, state.get("evidence") or {}, tools)
-            update["evidence"] = evidence
+            step = runtime.context.measuring(state.get("evidence"))
+            ran, missing = core_measured(step, tools)
+            evidence = dict(step.evidence)
+            update["evidence"] = step.measured
             caption, problems, advice = assess(submit["args"], evidence, checks, declared)
             update["advice"] = [a.disagreement() for a in advice]
             if caption is not None and not problems:
@@ -272,15 +272,16 @@ def _problem_lines(problems: list, ran: list[tuple[str, str]]) -> list[str]:
 def fallback_node(plan: list[str], checks: list, settings, sections: Callable[[dict], dict],
                   declared: Sections | None = None):
     """``fallback``: the caption composed from the evidence (the plan's tools measure what the model
-    left unmeasured), keeping the model's fields that passed; marked degraded with the reasons."""
+    left unmeasured, into the state), keeping the model's fields that passed; marked degraded with the
+    reasons."""
 
     def fallback(state: CaptionState, runtime: Runtime) -> dict:
         ctx = runtime.context
         reason = state.get("fallback_reason") or _fallback_reason(state, settings)
-        seed_evidence(ctx, state)
+        step = ctx.measuring(state.get("evidence"))
         for name in plan:  # measure what the model left unmeasured
-            ctx.require(name)
-        evidence = {**(state.get("evidence") or {}), **ctx.evidence}
+            step.require(name)
+        evidence = dict(step.evidence)
         composed = compose(evidence, state["video"], sections(evidence)).to_dict()
         kept = field_by_field(state["messages"], composed, evidence, checks, SUBMIT, declared)
         if kept is not None:  # the model's fields that passed, composed text for the ones that failed
@@ -288,10 +289,10 @@ def fallback_node(plan: list[str], checks: list, settings, sections: Callable[[d
             failed = sorted(f for f, source in sources.items() if source == "composed")
             if failed:
                 reason = f"{reason}; composed from the evidence: {', '.join(failed)}"
-            return {"status": "degraded", "caption": caption, "evidence": evidence, "field_sources": sources,
+            return {"status": "degraded", "caption": caption, "evidence": step.measured, "field_sources": sources,
                     "advice": advice, "problems": state.get("problems", []), "fallback_reason": reason}
         _, problems = validate(composed, evidence, checks, declared)
-        return {"status": "degraded", "caption": composed, "fallback_reason": reason, "evidence": evidence,
+        return {"status": "degraded", "caption": composed, "fallback_reason": reason, "evidence": step.measured,
                 "field_sources": {"(caption)": "composed"},
                 "problems": [str(p) for p in problems] or state.get("problems", [])}
 

@@ -17,30 +17,29 @@ CORE = (VideoMetadata, Instances, CameraMotion)  # metadata (with the shots), in
 INSTANCES = f"{STRUCTURAL_KEY}.Main Instance"
 
 
-def core_measured(ctx, evidence: dict[str, Any], tools: list) -> tuple[dict[str, Any], list[tuple[str, str]], list[str]]:
-    """(evidence with every core measurement, [(tool, summary)] of those that had to run now, the core
-    measurements that could not be had). A core measurement no registered tool makes is not asked for."""
-    evidence = dict(evidence)
+def core_measured(step, tools: list) -> tuple[list[tuple[str, str]], list[str]]:
+    """Make every core measurement in ``step`` (a :class:`~agent.run.context.Measuring`): ([(tool, summary)]
+    of those that had to run now, the core measurements that could not be had). A core measurement no
+    registered tool makes is not asked for."""
     registered = {t.name for t in tools}
     ran, missing = [], []
     for model in CORE:
-        if evidence_of(evidence, model) is not None:
+        if evidence_of(step.evidence, model) is not None:
             continue
         names = [n for n in tools_declaring(model) if n in registered]
         if not names:
             continue
-        before = len(ctx.records)
+        before = len(step.records)
         try:
-            ctx.require(names[0])
+            step.require(names[0])
         except Exception as e:  # a tool that breaks leaves its measurement missing
-            ctx.emit("tool_error", tool=names[0], error=f"{type(e).__name__}: {e}")
-        for record in ctx.records[before:]:
+            step.emit("tool_error", tool=names[0], error=f"{type(e).__name__}: {e}")
+        for record in step.records[before:]:
             ran.append((record.name, _short(str(record.summary))))
-        evidence.update({k: v for k, v in ctx.evidence.items() if v is not None})
-        if evidence_of(evidence, model) is None:
-            failed = [r.summary for r in ctx.records if r.name == names[0] and not r.ok]
+        if evidence_of(step.evidence, model) is None:
+            failed = [r.summary for r in step.records if r.name == names[0] and not r.ok]
             missing.append(f"{names[0]} ({_short(str(failed[-1]), 160)})" if failed else names[0])
-    return evidence, ran, missing
+    return ran, missing
 
 
 def _short(text: str, limit: int = 300) -> str:

@@ -89,7 +89,7 @@ def biased_yolo(monkeypatch):
 
 
 def tool_context(path: Path, tmp_path: Path, tools: tuple = (), **settings):
-    """A run context over ``path`` with every plugin's tools and ``tools``, as the tools see it in a run."""
+    """One measuring step of a run over ``path`` with every plugin's tools and ``tools``, as the tools see it."""
     from agent.core.config import Settings
     from agent.run.context import RunContext
     from agent.run.media import FrameStore
@@ -97,7 +97,7 @@ def tool_context(path: Path, tmp_path: Path, tools: tuple = (), **settings):
 
     config = Settings(runs_dir=tmp_path, **settings)
     tools = {t.name: t for t in [*load_plugins().tools(config), *tools]}
-    return RunContext(FrameStore(path), config, tmp_path / "run", tools=tools)
+    return RunContext(FrameStore(path), config, tmp_path / "run", tools=tools).measuring()
 
 
 def default_backend() -> str:

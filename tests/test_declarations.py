@@ -135,6 +135,46 @@ def test_a_plugin_tool_is_planned_keyed_and_sees_only_what_it_declares(three_obj
     assert not nosy.ok and "without declaring it" in nosy.summary["error"]
 
 
+class Third(Tool):
+    name = "third_test_tool"
+    description = "another test tool that builds on the first"
+    evidence_model = Measured
+    requires = ("first_test_tool",)
+
+    def run(self, ctx, args) -> Observation:
+        return Observation({"value": 3}, Measured(value=ctx.require("first_test_tool")["value"] + 2))
+
+
+def test_the_graph_state_is_the_one_home_of_the_evidence(three_objects_clip, tmp_path):
+    """Each tool call returns what it measured (with what it required first) as its update to the state;
+    the run context keeps no evidence, and a requirement that two calls of one turn share is measured once."""
+    import threading
+
+    from langchain_core.messages import AIMessage
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.prebuilt import ToolNode
+
+    from graphs.caption import CaptionState
+    from graphs.caption_tools import as_langchain_tool, guarded_tool_call
+
+    path, _ = three_objects_clip
+    ctx = tool_context(path, tmp_path, tools=(First(), Second(), Third())).ctx
+    assert not hasattr(ctx, "evidence")
+    graph = StateGraph(CaptionState)
+    graph.add_node("tools", ToolNode([as_langchain_tool(ctx.tools[n]) for n in ("second_test_tool", "third_test_tool")],
+                                     wrap_tool_call=guarded_tool_call(threading.Lock())))
+    graph.add_edge(START, "tools")
+    graph.add_edge("tools", END)
+    turn = AIMessage("", tool_calls=[{"name": n, "args": {}, "id": n, "type": "tool_call"}
+                                     for n in ("second_test_tool", "third_test_tool")])
+    known = {"read_metadata": {"duration_s": 1.0}}
+    out = graph.compile().invoke({"messages": [turn], "evidence": known}, context=ctx)
+    assert out["evidence"] == {**known, "first_test_tool": {"value": 1}, "second_test_tool": {"value": 7},
+                               "third_test_tool": {"value": 3}}
+    assert [r.name for r in ctx.records].count("first_test_tool") == 1
+    assert [m.artifact["evidence"]["value"] for m in out["messages"][1:]] == [7, 3]  # the messages carry it too
+
+
 def test_a_declaration_that_does_not_fit_is_reported():
     class Orphan(Tool):
         name = "orphan_test_tool"
@@ -199,7 +239,7 @@ def test_each_tool_reads_only_the_settings_in_its_cache_key(three_objects_clip, 
     path, _ = three_objects_clip
     settings = Recorded(runs_dir=tmp_path, backend=backend, conditions=["depth", "pose", "film_language"])
     tools = {t.name: t for t in load_plugins().tools(settings)}
-    ctx = RunContext(FrameStore(path), settings, tmp_path / "run", tools=tools)
+    ctx = RunContext(FrameStore(path), settings, tmp_path / "run", tools=tools).measuring()
     registry = ctx.registry
     for name in registry.plan():
         for needed in registry.requirements(name):

@@ -158,7 +158,7 @@ def test_a_hand_moving_on_a_plain_wall_is_a_hand_and_no_camera_move(tmp_path):
     _hand_on_a_wall(clip)
     settings = Settings(runs_dir=tmp_path / "runs", backend="packaged")
     tools = {t.name: t for t in load_plugins().tools(settings)}
-    ctx = RunContext(FrameStore(clip), settings, settings.runs_dir / "hand", tools=tools)
+    ctx = RunContext(FrameStore(clip), settings, settings.runs_dir / "hand", tools=tools).measuring()
     camera = tools["estimate_camera_motion"](ctx).evidence
     assert camera.primitives == []  # it read "pan left and tilt down": the hand's own motion
     tools["detect_instances"](ctx)

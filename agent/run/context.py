@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections import ChainMap
 from typing import Any, Callable, Iterator, Mapping
 
 from agent.core.config import Settings
@@ -25,19 +26,19 @@ class ToolRecord:
 
 @dataclass
 class RunContext:
-    """The FrameStore, the settings, the run folder, an event emitter and the evidence so far.
+    """What a run lends its tools: the FrameStore, the settings, the run folder, the event emitter, the tool
+    cache, the artifacts and the log of tool runs. It holds no evidence: the graph state is the one home of
+    the evidence, and a graph step measures through a :class:`Measuring` (:meth:`measuring`) that reads the
+    state's evidence and returns what it measured as the step's update.
 
-    ``evidence`` holds each tool's latest typed evidence (as JSON-able dicts), so a tool can
-    build on another's results; ``require`` runs a tool on demand when its evidence is missing.
     ``artifacts`` holds large in-memory results (camera transforms, masks) that never enter the graph
-    state. A tool works on a :class:`ToolView` of this context, which shows it only what it declares.
+    state. A tool works on a :class:`ToolView` of a :class:`Measuring`, which shows it only what it declares.
     """
 
     frames: FrameStore
     settings: Settings
     run_dir: Path
     tools: dict[str, Any] = field(default_factory=dict)
-    evidence: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)
     records: list[ToolRecord] = field(default_factory=list)
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
@@ -57,25 +58,9 @@ class RunContext:
     def registry(self) -> ToolRegistry:
         return ToolRegistry.of(self.tools.values())
 
-    def view(self, tool) -> "ToolView":
-        """What ``tool`` may see of this run: the evidence and artifacts it declares it reads."""
-        return ToolView(self, tool, ToolRegistry({**self.tools, tool.name: tool}))
-
-    def artifact(self, name: str, default: Any = None) -> Any:
-        """An artifact, made again by its producer when it is missing (a resumed run, a cached result
-        stored without it): the producer measures again, past the cache, once per run, so a producer
-        that cannot make it is not asked again."""
-        if name not in self.artifacts and name not in self._recomputed:
-            self._recomputed.add(name)
-            producer = self.registry.producer_of(name)
-            if producer is not None:
-                self.emit("dependency", tool=producer, artifact=name)
-                self._uncached.add(producer)
-                try:
-                    self.tools[producer](self)
-                finally:
-                    self._uncached.discard(producer)
-        return self.artifacts.get(name, default)
+    def measuring(self, known: Mapping[str, Any] | None = None) -> "Measuring":
+        """A step that measures on top of ``known`` evidence (the graph state's; none outside a graph)."""
+        return Measuring(self, known or {})
 
     def emit(self, kind: str, **data: Any) -> None:
         """One event: inside the caption graph it goes out on LangGraph's ``custom`` stream (the runner
@@ -93,20 +78,6 @@ class RunContext:
     def deliver(self, event: dict[str, Any]) -> None:
         for listener in self.listeners:
             listener(event)
-
-    def remember(self, name: str, obs, duration_s: float) -> None:
-        evidence = obs.evidence_dict()
-        if evidence is not None:
-            self.evidence[name] = evidence
-        self.records.append(ToolRecord(name, obs.ok, duration_s, obs.summary_text()[:200]))
-
-    def require(self, name: str, **kwargs: Any) -> dict[str, Any] | None:
-        """Evidence of tool ``name``, running it first if it has not run yet."""
-        if name not in self.evidence and name in self.tools:
-            # a tool the user skipped at a --step prompt still runs when another needs it: say so
-            self.emit("dependency", tool=name, **({"overrides_skip": True} if name in self.skipped_by_user else {}))
-            self.tools[name](self, **kwargs)
-        return self.evidence.get(name)
 
     # -- the tool cache ---------------------------------------------------------------------
     def _key(self, tool, args) -> tuple[str, str]:
@@ -153,6 +124,60 @@ class RunContext:
         return path
 
 
+class Measuring:
+    """One graph step's measuring: the run's services (a :class:`RunContext`, whose attributes it passes
+    on) with the evidence the step sees, the ``known`` evidence of the graph state (read, never written)
+    under what the step's tools measure (``measured``), which the step returns as its update to the state.
+
+    ``require`` runs a tool on demand when its evidence is missing; ``artifact`` makes a missing artifact
+    again through its producer. Tools are called with a Measuring: ``tool(step, **args)``.
+    """
+
+    def __init__(self, ctx: RunContext, known: Mapping[str, Any]):
+        self.ctx = ctx
+        self.measured: dict[str, Any] = {}
+        self.evidence = ChainMap(self.measured, dict(known))  # a write lands in measured
+
+    def __getattr__(self, name: str) -> Any:  # frames, settings, run_dir, emit, output_path, records, ...
+        return getattr(self.ctx, name)
+
+    def view(self, tool) -> "ToolView":
+        """What ``tool`` may see of this step: the evidence and artifacts it declares it reads."""
+        return ToolView(self, tool, ToolRegistry({**self.ctx.tools, tool.name: tool}))
+
+    def remember(self, name: str, obs, duration_s: float) -> None:
+        evidence = obs.evidence_dict()
+        if evidence is not None:
+            self.measured[name] = evidence
+        self.ctx.records.append(ToolRecord(name, obs.ok, duration_s, obs.summary_text()[:200]))
+
+    def require(self, name: str, **kwargs: Any) -> dict[str, Any] | None:
+        """Evidence of tool ``name``, running it first if it has not run yet."""
+        ctx = self.ctx
+        if name not in self.evidence and name in ctx.tools:
+            # a tool the user skipped at a --step prompt still runs when another needs it: say so
+            ctx.emit("dependency", tool=name, **({"overrides_skip": True} if name in ctx.skipped_by_user else {}))
+            ctx.tools[name](self, **kwargs)
+        return self.evidence.get(name)
+
+    def artifact(self, name: str, default: Any = None) -> Any:
+        """An artifact, made again by its producer when it is missing (a resumed run, a cached result
+        stored without it): the producer measures again, past the cache, once per run, so a producer
+        that cannot make it is not asked again."""
+        ctx = self.ctx
+        if name not in ctx.artifacts and name not in ctx._recomputed:
+            ctx._recomputed.add(name)
+            producer = ctx.registry.producer_of(name)
+            if producer is not None:
+                ctx.emit("dependency", tool=producer, artifact=name)
+                ctx._uncached.add(producer)
+                try:
+                    ctx.tools[producer](self)
+                finally:
+                    ctx._uncached.discard(producer)
+        return ctx.artifacts.get(name, default)
+
+
 def _graph_stream_writer() -> Callable[[Any], None] | None:
     """The custom-stream writer of the graph step running on this thread, or None outside a graph."""
     from langgraph.config import get_stream_writer
@@ -189,7 +214,7 @@ class _DeclaredArtifacts(Mapping):
     """The artifacts one tool consumes or produces: a missing one is made by its producer; writing one the
     tool does not declare it produces, or reading one it does not consume, raises :class:`UndeclaredRead`."""
 
-    def __init__(self, ctx: RunContext, tool):
+    def __init__(self, ctx: Measuring, tool):
         self._ctx, self._tool = ctx, tool
 
     def _check(self, name: str, allowed: tuple[str, ...], verb: str) -> None:
@@ -225,11 +250,11 @@ _MISSING = object()
 
 
 class ToolView:
-    """A tool's window on the run: everything of the :class:`RunContext`, but only the evidence of the tools
+    """A tool's window on the run: everything of the :class:`Measuring` step, but only the evidence of the tools
     it requires, only the artifacts it declares, and ``require`` only for declared requirements, so what a
     tool measures never depends on which tools happened to run before it."""
 
-    def __init__(self, ctx: RunContext, tool, registry: ToolRegistry):
+    def __init__(self, ctx: Measuring, tool, registry: ToolRegistry):
         self._ctx, self._tool = ctx, tool
         self._visible = registry.visible(tool.name)
         self.evidence = _VisibleEvidence(ctx.evidence, self._visible)

@@ -55,7 +55,7 @@ def _measure(clip: str, settings: Settings, cache_path: str | None, tools: tuple
         registry = {t.name: t for t in load_plugins(settings.disabled_plugins).tools(settings)}
         with tempfile.TemporaryDirectory(prefix="instance-agent-stage-") as scratch:
             ctx = RunContext(frames=frames, settings=settings, run_dir=Path(scratch), tools=registry,
-                             cache=cache_for(cache_path), clip_hash=content_hash(Path(clip)))
+                             cache=cache_for(cache_path), clip_hash=content_hash(Path(clip))).measuring()
             for name in tools:
                 if name in registry:
                     ctx.require(name)

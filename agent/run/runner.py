@@ -77,8 +77,7 @@ def caption_video(path: str | Path, settings: Settings, *, listeners: list[Calla
         raise
     except KeyboardInterrupt as e:  # the record says so, then the interrupt goes on
         why = "interrupted (SIGTERM)" if type(e).__name__ == "Terminated" else "interrupted"
-        run.state.update(status="failed", caption=None, fallback_reason=why,
-                         evidence={**run.ctx.evidence, **(run.state.get("evidence") or {})})  # what was measured
+        run.state.update(status="failed", caption=None, fallback_reason=why)
         finish(run)
         raise
     except Exception as e:  # a bug or out of memory: the record says what broke, never that the clip is empty
@@ -282,9 +281,10 @@ def _note_updates(run: CaptionRun, update: dict, tool_started: float) -> None:
     for node, delta in update.items():
         if not delta or node.startswith("__"):  # '__interrupt__': a pause before tools
             continue
-        if node == "tools":
+        if node == "tools":  # one update per call: each tool returns its own (a Command)
             now = time.perf_counter()
-            for m in delta.get("messages", []):
+            parts = delta if isinstance(delta, list) else [delta]
+            for m in [m for part in parts for m in (part.get("messages") or [])]:
                 if isinstance(m, ToolMessage):
                     rec = next((r for r in reversed(ctx.records) if r.name == m.name), None)
                     entry = {"node": node, "tool": m.name, "ok": m.status != "error",
@@ -334,16 +334,15 @@ def _failed_run(run: CaptionRun, error: Exception) -> dict:
 
     ctx = run.ctx
     reason = f"run failed: {type(error).__name__}: {error}"
-    for name, found in (run.state.get("evidence") or {}).items():
-        ctx.evidence.setdefault(name, found)
+    step = ctx.measuring(run.state.get("evidence"))
     try:
-        measured = all(ctx.require(name) is not None for name in ctx.registry.plan())
-        caption = compose(ctx.evidence, ctx.frames.info.file_name,
-                          _safe_sections(run.plugins, ctx.evidence, run.settings)).to_dict() if measured else None
+        measured = all(step.require(name) is not None for name in ctx.registry.plan())
+        caption = compose(step.evidence, ctx.frames.info.file_name,
+                          _safe_sections(run.plugins, step.evidence, run.settings)).to_dict() if measured else None
     except Exception as again:  # the tools fail too: no caption at all
         ctx.log_exception("compose", again)
         caption = None
-    return {"status": "failed", "caption": caption, "fallback_reason": reason, "evidence": dict(ctx.evidence)}
+    return {"status": "failed", "caption": caption, "fallback_reason": reason, "evidence": dict(step.evidence)}
 
 
 def _decide(run: CaptionRun, paused, step) -> str | None:
