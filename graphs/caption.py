@@ -112,7 +112,7 @@ def build_caption_graph(llm, tools: list, checks: list, settings, *, send_images
     graph.add_node("tools", ToolNode(lc_tools, wrap_tool_call=guarded_tool_call(one_at_a_time)))
     graph.add_node("record", record_node(send_images))
     graph.add_node("nudge", nudge)
-    graph.add_node("validate", validate_node(tools, checks, declared))
+    graph.add_node("validate", validate_node(checks, declared))
     graph.add_node("fallback", fallback_node(plan, checks, settings, sections, declared))
     graph.add_edge(START, "observe")
     graph.add_edge("observe", "model")
@@ -216,7 +216,7 @@ def nudge(state: CaptionState) -> dict:
         f"Reply with a tool call: use the tools to gather evidence, then call {SUBMIT} with the caption.")]}
 
 
-def validate_node(tools: list, checks: list, declared: Sections | None = None):
+def validate_node(checks: list, declared: Sections | None = None):
     """``validate``: check the submitted caption; its problems go back to the model as the submission's
     result. The other calls of the reply are answered as not run."""
 
@@ -233,10 +233,9 @@ def validate_node(tools: list, checks: list, declared: Sections | None = None):
         else:
             # nothing unmeasured passes: the core measurements the model skipped run now
             step = runtime.context.measuring(state.get("evidence"))
-            ran, missing = core_measured(step, tools)
-            evidence = dict(step.evidence)
+            ran, missing = core_measured(step)
             update["evidence"] = step.measured
-            caption, problems, advice = assess(submit["args"], evidence, checks, declared)
+            caption, problems, advice = assess(submit["args"], step.evidence, checks, declared)
             update["advice"] = [a.disagreement() for a in advice]
             if caption is not None and not problems:
                 return {**update, **_accepted(caption, missing, submit, replies)}
@@ -281,7 +280,7 @@ def fallback_node(plan: list[str], checks: list, settings, sections: Callable[[d
         step = ctx.measuring(state.get("evidence"))
         for name in plan:  # measure what the model left unmeasured
             step.require(name)
-        evidence = dict(step.evidence)
+        evidence = step.evidence
         composed = compose(evidence, state["video"], sections(evidence)).to_dict()
         kept = field_by_field(state["messages"], composed, evidence, checks, SUBMIT, declared)
         if kept is not None:  # the model's fields that passed, composed text for the ones that failed

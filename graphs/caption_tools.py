@@ -52,7 +52,8 @@ def as_langchain_tool(tool, plan_position: int | None = None) -> StructuredTool:
 
     return StructuredTool.from_function(func=run, name=tool.name, description=tool.description,
                                         args_schema=_with_runtime(tool.Args),
-                                        metadata={"plan_position": plan_position, "offline_role": tool.offline_role})
+                                        metadata={"plan_position": plan_position, "offline_role": tool.offline_role,
+                                                  "evidence_model": tool.evidence_model})
 
 
 @functools.cache

@@ -28,6 +28,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
 from agent.core.caption import STRUCTURAL_KEY, Sections, json_schema
+from agent.core.evidence import Evidence
 from agent.core.lexicon import without_rejected_sentences
 from agent.core.prompts import (ENHANCE_DESCRIBE_INSTANCES, ENHANCE_DESCRIBE_SCENE, ENHANCE_EXPAND, ENHANCE_LIST,
                                 ENHANCE_REPAIR, ENHANCE_SYSTEM)
@@ -165,7 +166,8 @@ class EnhanceNodes:
         return {"caption": caption}
 
     def check(self, state: EnhanceState) -> dict:
-        caption, problems = validate(state["caption"], self.evidence or {}, self.checks, self.sections)
+        # the conditions' evidence, by condition: no tool measured it, so no tool's model types it
+        caption, problems = validate(state["caption"], Evidence(self.evidence or {}), self.checks, self.sections)
         if caption is not None and not problems:
             return {"caption": caption.to_dict(), "problems": []}
         return {"problems": [str(p) for p in problems]}

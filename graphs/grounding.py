@@ -10,23 +10,22 @@ from typing import Any
 from langchain_core.messages import AIMessage
 
 from agent.core.caption import STRUCTURAL_KEY, Sections
-from agent.core.evidence import CameraMotion, Instances, VideoMetadata, evidence_of, tools_declaring
+from agent.core.evidence import CameraMotion, Instances, VideoMetadata, evidence_of
 from agent.core.validation import assess
 
 CORE = (VideoMetadata, Instances, CameraMotion)  # metadata (with the shots), instances, camera
 INSTANCES = f"{STRUCTURAL_KEY}.Main Instance"
 
 
-def core_measured(step, tools: list) -> tuple[list[tuple[str, str]], list[str]]:
+def core_measured(step) -> tuple[list[tuple[str, str]], list[str]]:
     """Make every core measurement in ``step`` (a :class:`~agent.run.context.Measuring`): ([(tool, summary)]
     of those that had to run now, the core measurements that could not be had). A core measurement no
-    registered tool makes is not asked for."""
-    registered = {t.name for t in tools}
+    tool of the run makes is not asked for."""
     ran, missing = [], []
     for model in CORE:
         if evidence_of(step.evidence, model) is not None:
             continue
-        names = [n for n in tools_declaring(model) if n in registered]
+        names = step.evidence.tools_declaring(model)
         if not names:
             continue
         before = len(step.records)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from agent.core.errors import InputError
+from agent.core.evidence import Evidence
 from conditions_gen import MOTIONS, path, write_json, write_realestate
 from plugins.camera_path import decompose, read_camera_path
 
@@ -321,7 +322,7 @@ def test_camera_sentence_is_held_to_the_path(segments, camera, ok):
     from agent.core.validation import validate
     from plugins.conditions import camera_path_matches
 
-    ev = {"camera_path": decompose(*path(segments))}
+    ev = Evidence({"camera_path": decompose(*path(segments))})
     caption, problems = validate(_caption(camera), ev, [camera_path_matches])
     assert caption is not None and (problems == []) == ok, problems
 
@@ -330,7 +331,7 @@ def test_actions_are_held_to_the_poses(tmp_path):
     from agent.core.validation import validate
     from plugins.conditions import pose_actions_match
 
-    ev = {"pose": read_pose_sequence(_write(tmp_path, "p.json", pose_sequence("walk_left")))}
+    ev = Evidence({"pose": read_pose_sequence(_write(tmp_path, "p.json", pose_sequence("walk_left")))})
     assert validate(_caption("The camera is static."), ev, [pose_actions_match])[1] == []
     _, problems = validate(_caption("The camera is static.", "The man walks to the right."), ev, [pose_actions_match])
     assert problems and "walks to the left" in str(problems[0])

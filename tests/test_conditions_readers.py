@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from agent.core.evidence import Evidence
 from agent.run.plugins import load_plugins
 
 from conditions_gen import (depth_scene, path, pose_sequence, skeleton_video, solid_object_image, style_image,
@@ -254,10 +255,10 @@ def test_reference_video_gives_our_pipelines_evidence(three_objects_clip):
         "Main Instance": {"No.0": {"Class": "shape", "Appearance": "A shape.", "Actions and Motion": "It drifts.",
                                    "Position": "At the center."}},
         "Background Detail": "A plain wall.", "Camera Movement": "The camera pans right."}}
-    _, problems = validate(cap, {"reference_video": ev}, [reference_video_matches])
+    _, problems = validate(cap, Evidence({"reference_video": ev}), [reference_video_matches])
     assert any("pan left" in str(p) for p in problems) and all("reference video" in p.evidence for p in problems)
     cap["Structural Description"]["Camera Movement"] = "The camera pans left steadily."
-    assert validate(cap, {"reference_video": ev}, [reference_video_matches])[1] == []
+    assert validate(cap, Evidence({"reference_video": ev}), [reference_video_matches])[1] == []
 
 
 # -- the validator holds the caption to images and style ------------------------------------------------

@@ -129,7 +129,7 @@ def test_a_plugin_tool_is_planned_keyed_and_sees_only_what_it_declares(three_obj
     ctx.tools["estimate_camera_motion"](ctx)
     assert ctx.tools["second_test_tool"](ctx).evidence.value == 7  # the first ran as a dependency
     ctx.artifacts.clear()  # as after a resume: the producer makes its artifact again
-    ctx.evidence.pop("second_test_tool")
+    ctx.measured.pop("second_test_tool")
     assert ctx.tools["second_test_tool"](ctx).evidence.value == 7
     nosy = ctx.tools["nosy_test_tool"](ctx)
     assert not nosy.ok and "without declaring it" in nosy.summary["error"]

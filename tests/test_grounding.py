@@ -6,18 +6,16 @@ import pytest
 from langchain_core.messages import AIMessage
 
 from agent.core.caption import parse_caption
-from agent.core.evidence import (
-    Background, CameraMotion, Instances, InstanceTrack, VideoMetadata, tools_declaring,
-)
+from agent.core import checks, sureness
+from agent.core.composer import compose
+from agent.core.config import Settings
+from agent.core.evidence import Background, CameraMotion, Evidence, Instances, InstanceTrack, VideoMetadata
+from agent.core.validation import assess
+from agent.core.vocab import cells_named, class_word, english_share, plain_text
 from agent.run.plugins import load_plugins
+from graphs.grounding import core_measured, field_by_field
 
-load_plugins()  # the tools declare their evidence models
-
-from agent.core import checks, sureness  # noqa: E402
-from agent.core.composer import compose  # noqa: E402
-from agent.core.validation import assess  # noqa: E402
-from agent.core.vocab import cells_named, class_word, english_share, plain_text  # noqa: E402
-from graphs.grounding import core_measured, field_by_field  # noqa: E402
+MODELS = load_plugins().evidence_models(Settings())  # what the built-in tools declare
 
 ALL = [checks.video_name, checks.instances_match, checks.positions_match, checks.camera_matches,
        checks.background_colours_match,
@@ -25,7 +23,7 @@ ALL = [checks.video_name, checks.instances_match, checks.positions_match, checks
 
 
 def tool(model):
-    return tools_declaring(model)[0]
+    return Evidence({}, MODELS).tools_declaring(model)[0]
 
 
 def box(x, y, w=0.2, h=0.3):
@@ -44,14 +42,14 @@ def track(cls="person", cells=((0.5, 0.5),) * 8, gaps=(), binding=True, **kw):
 
 def evidence(*tracks, camera=None, texture="richly textured", backend="packaged", also=None):
     cam = camera or CameraMotion(label="static", confidence=1.0, pairs_used=20, pairs_total=20, hint="")
-    return {
+    return Evidence({
         tool(VideoMetadata): VideoMetadata(file_name="a.mp4", duration_s=4, fps=25, frame_count=100, width=640,
                                            height=360, orientation="landscape", rotation=0, codec="h264",
                                            container="mov", has_audio=False, size_bytes=1).model_dump(),
         tool(CameraMotion): cam.model_dump(),
         tool(Instances): Instances(backend=backend, instances=list(tracks), also_seen=also or {}).model_dump(),
         tool(Background): Background(colours=["gray"], brightness="bright", contrast="low", texture=texture).model_dump(),
-    }
+    }, MODELS)
 
 
 def caption(cls="man", appearance="A man in a black coat.", position="He stays in the middle of the frame.",
@@ -169,32 +167,29 @@ def test_another_language_and_spelling_tricks_do_not_pass():
 
 
 # -- nothing unmeasured passes; field-by-field keep -------------------------------------------------
-class FakeContext:
+class FakeStep:
+    """A measuring step whose tools give what ``supply`` holds."""
+
     def __init__(self, supply):
-        self.evidence, self.records, self.supply = {}, [], supply
+        self.measured, self.records, self.supply = {}, [], supply
+        self.evidence = Evidence(self.measured, MODELS)
 
     def require(self, name):
         if name in self.supply:
-            self.evidence[name] = self.supply[name]
+            self.measured[name] = self.supply[name]
         return self.evidence.get(name)
 
     def emit(self, *a, **k):
         pass
 
 
-class Named:
-    def __init__(self, name):
-        self.name = name
-
-
 def test_core_measurements_run_when_the_model_skipped_them_and_a_failed_one_is_missing():
     full = evidence(track())
-    tools = [Named(n) for n in full]
-    measured, _, missing = core_measured(FakeContext(full), {}, tools)
-    assert set(full) - {tool(Background)} <= set(measured) and missing == []
-    broken = {k: v for k, v in full.items() if k != tool(CameraMotion)}
-    _, _, missing = core_measured(FakeContext(broken), {}, tools)
-    assert missing == [tool(CameraMotion)]
+    step = FakeStep(full)
+    assert core_measured(step)[1] == []
+    assert set(full) - {tool(Background)} <= set(step.evidence)
+    broken = FakeStep({k: v for k, v in full.items() if k != tool(CameraMotion)})
+    assert core_measured(broken)[1] == [tool(CameraMotion)]
 
 
 def test_a_caption_is_kept_field_by_field():

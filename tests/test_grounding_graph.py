@@ -3,7 +3,7 @@ against the core measurements the graph runs itself, and a caption out of repair
 
 import json
 
-from agent.core.evidence import CameraMotion, Instances, VideoMetadata, tools_declaring
+from agent.core.evidence import CameraMotion, Instances, VideoMetadata
 from conftest import run_cli
 from test_graph_and_plugins import call, run_with
 
@@ -20,7 +20,7 @@ def test_a_submission_without_tool_calls_is_never_accepted_unmeasured(three_obje
     record = run_with([call("submit_caption", WRONG, i) for i in range(6)], clip, tmp_path, monkeypatch)
     assert record.status != "ok"
     for model in (VideoMetadata, Instances, CameraMotion):
-        assert any(name in record.evidence for name in tools_declaring(model))
+        assert any(name in record.evidence for name in record.evidence.tools_declaring(model))
     first = next(s for s in record.steps if s.get("node") == "validate")
     text = " ".join(first["problems"])
     assert "'pan left'" in text and "3 were detected" in text and "missing and ran before the check" in text

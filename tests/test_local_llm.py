@@ -144,7 +144,7 @@ def test_once_instances_and_camera_are_measured_the_model_gets_a_grounded_draft(
     from agent.core.evidence import CameraMotion, InstanceTrack, Instances
     from agent.run.plugins import load_plugins
 
-    load_plugins()  # the evidence models of the built-in tools
+    models = load_plugins().evidence_models(Settings())  # what the built-in tools declare
     person = InstanceTrack(id="No.0", class_name="person", confidence=0.9, boxes=[[0.4, 0.2, 0.6, 0.9]] * 8,
                            centroids=[[0.5, 0.55]] * 8, areas=[0.14] * 8, start_cell="center", end_cell="center",
                            colours=["black"], motion_speed="still", fact_confidence={"direction": 0.9})
@@ -153,15 +153,16 @@ def test_once_instances_and_camera_are_measured_the_model_gets_a_grounded_draft(
     camera = ToolMessage("static", tool_call_id="c2", name="estimate_camera_motion", artifact={"evidence": CameraMotion(
         label="static", confidence=1.0, pairs_used=20, pairs_total=20, hint="", fact_confidence={"label": 0.9}).model_dump()})
     first = [SystemMessage(SYSTEM_PROMPT), HumanMessage("Video file: a.mp4")]
-    assert "draft" not in local.to_chat([*first, found], [*TOOLS, submit_spec()])[-1]["content"]
-    chat = local.to_chat([*first, found, camera], [*TOOLS, submit_spec()])
+    assert "draft" not in local.to_chat([*first, found], [*TOOLS, submit_spec()], models=models)[-1]["content"]
+    chat = local.to_chat([*first, found, camera], [*TOOLS, submit_spec()], models=models)
     assert chat[-1]["role"] == "user" and chat[-1]["content"].startswith("A draft caption composed from the tools")
     draft = json.loads(chat[-1]["content"].splitlines()[1])
     assert draft["Video"] == "a.mp4"  # from the first message: the metadata was not read
     assert draft["Structural Description"]["Main Instance"]["No.0"]["Class"] == "person"
     assert "static" in draft["Structural Description"]["Camera Movement"].lower()
-    assert "draft" not in local.to_chat([*first, found, camera], TOOLS)[-1]["content"]  # no submission offered
-    assert "draft" not in local.to_chat([*first, found, camera], [*TOOLS, submit_spec()], TOOLS)[-1]["content"]
+    assert "draft" not in local.to_chat([*first, found, camera], TOOLS, models=models)[-1]["content"]  # no submission
+    assert "draft" not in local.to_chat([*first, found, camera], [*TOOLS, submit_spec()], TOOLS,
+                                        models=models)[-1]["content"]
 
 
 def test_the_plan_is_measured_before_the_model_is_asked_and_read_in_one_turn(monkeypatch):
@@ -342,11 +343,12 @@ def test_the_real_small_model_drives_a_caption_run_with_real_calls_and_tokens(tm
 @pytest.mark.timeout(900)
 def test_the_real_small_model_enhances_a_prompt_into_a_valid_caption():
     _real_model()
+    from agent.core.evidence import Evidence
     from agent.core.validation import validate
     from agent.run.enhance import enhance_prompt
 
     result = enhance_prompt("a dog runs on a beach", Settings(llm="local:0.5b", max_instances=1, max_repairs=1, max_tokens=400))
-    caption, problems = validate(result.caption, {}, [])
+    caption, problems = validate(result.caption, Evidence(), [])
     assert caption is not None, problems
     assert result.calls >= 3
     assert len(result.caption["Structural Description"]["Main Instance"]) <= 1

@@ -26,6 +26,39 @@ def test_disabling_plugins_takes_their_sections_out_of_the_schema():
         make_chat_model(Settings(), fewer.backends)
 
 
+def test_evidence_is_typed_by_the_tools_a_manager_holds_and_never_by_a_module_table():
+    """Defining a tool class registers nothing; evidence reads typed by the models of the tools at hand,
+    and a plain dict read as evidence is an error, not an empty reading."""
+    import agent.core.evidence as evidence_module
+    from pydantic import BaseModel
+
+    from agent.core.config import Settings
+    from agent.core.evidence import CameraMotion, Evidence, evidence_of
+    from agent.core.tool import Observation, Tool
+
+    class Camera2(BaseModel):
+        label: str
+
+    class OtherCamera(Tool):  # a tool defined in this process, never loaded by a manager
+        name = "estimate_camera_motion"
+        description = "a stand-in that declares another model under the built-in camera tool's name"
+        evidence_model = Camera2
+
+        def run(self, ctx, args):
+            return Observation({})
+
+    assert not [v for v in vars(evidence_module).values() if isinstance(v, dict) and OtherCamera.name in v]
+    models = load_plugins().evidence_models(Settings())
+    assert models["estimate_camera_motion"] is CameraMotion and models["detect_instances"].__name__ == "Instances"
+    assert "estimate_depth" in models and not Settings().conditions  # a condition's tool, on or off
+    assert set(models) - set(load_plugins(["depth"]).evidence_models(Settings())) == {"estimate_depth"}
+    raw = {"estimate_camera_motion": CameraMotion(label="pan left", confidence=1.0, hint="").model_dump()}
+    assert evidence_of(Evidence(raw, models), CameraMotion).label == "pan left"
+    assert evidence_of(Evidence(raw, {}), CameraMotion) is None  # no tool at hand declares it
+    with pytest.raises(TypeError, match="without its models"):
+        evidence_of(raw, CameraMotion)
+
+
 def test_a_composed_caption_with_plugin_sections_passes_the_published_schema(three_objects_clip, tmp_path):
     jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed (it comes with the [all] extras)")
     from agent.core.caption import CaptionSection

@@ -50,17 +50,20 @@ def test_wording_rules_are_checked_by_default_one_line_each(tmp_path):
 
 
 def test_every_output_format_we_write_is_read(cinecap_run, three_objects_clip, tmp_path):
+    from agent.core.config import Settings
+    from agent.core.evidence import Evidence
     from agent.run.plugins import load_plugins
     from plugins.formats import any2caption
 
-    sections = load_plugins().sections  # the film-language section reads as its plugin says, as in a run
+    plugins = load_plugins()
+    sections = plugins.sections  # the film-language section reads as its plugin says, as in a run
 
     root, cinecap, record, _ = cinecap_run
     assert set(json.loads(cinecap.read_text())) == {"Video", "Evidence", "Caption", "Text"}
     res = run_cli("validate", str(cinecap))
     assert res.returncode == 0, res.stdout + res.stderr
     a2c = tmp_path / "any2caption.json"
-    a2c.write_text(json.dumps(any2caption(record["caption"], record["evidence"], sections)))
+    a2c.write_text(json.dumps(any2caption(record["caption"], Evidence(record["evidence"], plugins.evidence_models(Settings())), sections)))
     res = run_cli("validate", str(a2c))
     assert res.returncode == 0, res.stdout + res.stderr
     broken = tmp_path / "broken-a2c.json"

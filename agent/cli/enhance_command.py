@@ -8,6 +8,7 @@ import sys
 from agent.cli.trace import print_caption
 from agent.core.config import load_settings
 from agent.core.errors import EXIT_INVALID, EXIT_OK, InputError
+from agent.core.evidence import Evidence
 from agent.run.enhance import enhance_prompt
 from agent.run.plugins import load_plugins
 from agent.run.runner import caption_video
@@ -32,7 +33,7 @@ def cmd_enhance(args) -> int:
     # a reference video is captioned by the pipeline itself, which the plugin manager is handed
     conditions = plugins.read_conditions(files, {**options, "caption_video": caption_video}) if files else None
     result = enhance_prompt(args.prompt, settings, conditions)
-    out = formatter(result.caption, conditions or {}) if formatter else result.caption
+    out = formatter(result.caption, Evidence(conditions or {})) if formatter else result.caption
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")

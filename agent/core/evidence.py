@@ -6,7 +6,7 @@ checkpointed, recorded and replayed; these models give it back its types.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Iterator, Literal, Mapping
 
 from pydantic import BaseModel, Field
 
@@ -201,40 +201,69 @@ class LexiconReport(BaseModel):
     checked_fields: int = 0
 
 
-EVIDENCE_MODELS: dict[str, type[BaseModel]] = {}  # tool name -> its evidence model, as each tool declares
+class Evidence(Mapping[str, Any]):
+    """The tools' evidence by tool name, as plain JSON (as the graph state, the records and the cache keep
+    it), with the evidence model each tool declares (``models``: tool name -> model), so that it reads typed.
+    Whoever knows the tools makes it: a measuring step (from the run's tools), the run's record, a plugin
+    manager (``Plugins.evidence(raw, settings)``), the offline planner (from the tools it is offered)."""
 
+    def __init__(self, raw: Mapping[str, Any] | None = None, models: Mapping[str, type[BaseModel]] | None = None):
+        self.raw: Mapping[str, Any] = raw if raw is not None else {}
+        self.models: Mapping[str, type[BaseModel]] = models if models is not None else {}
 
-def declare_evidence(tool: str, model: type[BaseModel]) -> None:
-    """Record ``tool``'s evidence model (every :class:`agent.core.tool.Tool` with an ``evidence_model`` does)."""
-    EVIDENCE_MODELS[tool] = model
+    def __getitem__(self, tool: str) -> Any:
+        return self.raw[tool]
 
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.raw)
 
-def typed(evidence: dict[str, Any], tool: str):
-    """The evidence of ``tool`` as its model, or ``None`` when it has not run."""
-    raw = evidence.get(tool)
-    if raw is None:
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __repr__(self) -> str:
+        return f"Evidence({dict(self)!r})"
+
+    def typed(self, tool: str):
+        """The evidence of ``tool`` as its model (as it is, for a tool without one), or ``None`` when it has not run."""
+        raw = self.get(tool)
+        if raw is None:
+            return None
+        model = self.models.get(tool)
+        return model.model_validate(raw) if model else raw
+
+    def tools_declaring(self, model: type[BaseModel]) -> list[str]:
+        """The tools whose evidence is a ``model``."""
+        return [tool for tool, declared in self.models.items() if declared is model]
+
+    def of(self, model: type[BaseModel]):
+        """The evidence of the first tool that declares ``model`` and has run, as that model, or ``None``."""
+        for tool in self.tools_declaring(model):
+            if self.get(tool) is not None:
+                return model.model_validate(self[tool])
         return None
-    model = EVIDENCE_MODELS.get(tool)
-    return model.model_validate(raw) if model else raw
 
 
-def tools_declaring(model: type[BaseModel]) -> list[str]:
-    """The tools whose evidence is a ``model``."""
-    return [tool for tool, declared in EVIDENCE_MODELS.items() if declared is model]
+def _typed(evidence: Mapping[str, Any]) -> Evidence:
+    if not isinstance(evidence, Evidence):
+        raise TypeError("evidence read without its models: give an Evidence (raw, the tools' evidence models), "
+                        f"not a {type(evidence).__name__}")
+    return evidence
 
 
-def evidence_of(evidence: dict[str, Any], model: type[BaseModel]):
+def typed(evidence: Evidence, tool: str):
+    """The evidence of ``tool`` as its model, or ``None`` when it has not run."""
+    return _typed(evidence).typed(tool)
+
+
+def evidence_of(evidence: Evidence, model: type[BaseModel]):
     """The evidence of the tool that declares ``model``, as that model, or ``None`` when none has run."""
-    for tool, declared in EVIDENCE_MODELS.items():
-        if declared is model and evidence.get(tool) is not None:
-            return model.model_validate(evidence[tool])
-    return None
+    return _typed(evidence).of(model)
 
 
-def evidence_in(tool_messages) -> dict[str, Any]:
+def evidence_in(tool_messages, models: Mapping[str, type[BaseModel]]) -> Evidence:
     """The evidence that tool messages carry in their artifacts, in order: for each, the requirements its
-    tool ran first (``dependencies``), then its own. Read by the graph, the offline planner and the local
-    backend alike."""
+    tool ran first (``dependencies``), then its own; typed by ``models``. Read by the offline planner and the
+    local backend, which see the conversation as a model does."""
     evidence: dict[str, Any] = {}
     for m in tool_messages:
         art = getattr(m, "artifact", None)
@@ -243,10 +272,10 @@ def evidence_in(tool_messages) -> dict[str, Any]:
         evidence.update({n: found for n, found in (art.get("dependencies") or {}).items() if found is not None})
         if art.get("evidence") is not None:
             evidence[m.name] = art["evidence"]
-    return evidence
+    return Evidence(evidence, models)
 
 
-def instances_of(evidence: dict[str, Any]) -> list[InstanceTrack]:
+def instances_of(evidence: Evidence) -> list[InstanceTrack]:
     """The final instances: the segmentation's refined ones when present, else the detector's."""
     seg = evidence_of(evidence, Segmentation)
     if seg is not None and seg.instances:

@@ -66,6 +66,11 @@ class ToolRegistry:
     def producer_of(self, artifact: str) -> str | None:
         return next((n for n, t in self.tools.items() if artifact in t.produces), None)
 
+    def evidence_models(self) -> dict[str, Any]:
+        """``{tool name: evidence model}`` of the tools that declare one."""
+        return {name: tool.evidence_model for name, tool in self.tools.items()
+                if getattr(tool, "evidence_model", None) is not None}
+
     def plan(self) -> list[str]:
         """The offline plan: the planned tools by their place, each after the planned tools it requires."""
         ranked = sorted((t for t in self.tools.values() if t.plan is not None), key=lambda t: (t.plan, t.name))

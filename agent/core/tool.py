@@ -90,10 +90,6 @@ class Tool:
                     or isinstance(value, (property, staticmethod, classmethod))):
                 raise TypeError(f"{cls.__name__}.{key} is not a tool declaration "
                                 f"(a tool declares: {', '.join(sorted(DECLARATIONS))})")
-        if cls.evidence_model is not None and "name" in cls.__dict__:
-            from agent.core.evidence import declare_evidence
-
-            declare_evidence(cls.name, cls.evidence_model)
 
     def run(self, ctx, args: BaseModel) -> Observation:  # pragma: no cover - interface
         raise NotImplementedError

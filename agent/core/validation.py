@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from agent.core.caption import Caption, Sections, validate_raw
+from agent.core.evidence import Evidence
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Problem:
 Check = Callable[[Caption, dict[str, Any]], list[Problem]]
 
 
-def assess(raw: Any, evidence: dict[str, Any], checks: list[Check], sections: Sections | None = None
+def assess(raw: Any, evidence: Evidence, checks: list[Check], sections: Sections | None = None
            ) -> tuple[Caption | None, list[Problem], list[Problem]]:
     """(caption, binding problems, advice): every check run on ``raw`` (which may carry the extra
     ``sections``); a check that breaks is a binding problem, so a caption whose checks could not run is never
@@ -58,7 +59,7 @@ def assess(raw: Any, evidence: dict[str, Any], checks: list[Check], sections: Se
     return caption, [p for p in problems if not p.advisory], [p for p in problems if p.advisory]
 
 
-def validate(raw: Any, evidence: dict[str, Any], checks: list[Check], sections: Sections | None = None
+def validate(raw: Any, evidence: Evidence, checks: list[Check], sections: Sections | None = None
              ) -> tuple[Caption | None, list[Problem]]:
     """(caption, the binding problems); see :func:`assess` for the advice too."""
     caption, problems, _ = assess(raw, evidence, checks, sections)

@@ -47,7 +47,7 @@ from agent.models.local_chat import (ACCEPT_DRAFT, ACCEPT_SPEC, SUBMIT, draft_no
                                      next_planned, still_offered, to_chat, tool_name)
 from agent.models.local_grammar import (FIELD_FORMS, INSTANCE_KEY, MAX_FREE_KEYS, MAX_STRING_CHARS,  # noqa: F401
                                         bounded, call_schema, grammar, required_only)
-from agent.models.toolcalls import PLANNED, is_planned  # noqa: F401  (importable from here too)
+from agent.models.toolcalls import PLANNED, evidence_models, is_planned  # noqa: F401  (importable from here too)
 
 # importable under their earlier names too
 _bounded, _still_offered = bounded, still_offered
@@ -185,6 +185,7 @@ class LocalChatModel(BaseChatModel):
     spec: str = PREFIX
     tools: list[dict] = []
     plan: list[str] = []  # the tools with a plan position: called before the submission is offered
+    evidence_models: dict[str, Any] = {}  # tool name -> its evidence model, from the bound tools' metadata
     temperature: float = 0.0
     max_tokens: int = 2048
     takes_json_schema: bool = True  # invoke(..., json_schema=S) decodes the reply under S
@@ -203,7 +204,7 @@ class LocalChatModel(BaseChatModel):
         ordered = sorted(tools, key=place)  # stable: the others keep their order, the submission last
         specs = [t if isinstance(t, dict) else convert_to_openai_tool(t) for t in ordered]
         plan = [tool_name(spec) for t, spec in zip(ordered, specs) if place(t) != float("inf")]
-        return self.model_copy(update={"tools": specs, "plan": plan})
+        return self.model_copy(update={"tools": specs, "plan": plan, "evidence_models": evidence_models(tools)})
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
         label = resolve(self.spec)[0]
@@ -216,10 +217,10 @@ class LocalChatModel(BaseChatModel):
             return ChatResult(generations=[ChatGeneration(message=reply)])
         model = load(self.spec)
         offered = still_offered(self.tools, messages, self.plan) if self.tools else []
-        draft = grounded_draft(messages) if any(tool_name(t) == SUBMIT for t in offered) else None
+        draft = grounded_draft(messages, self.evidence_models) if any(tool_name(t) == SUBMIT for t in offered) else None
         choices = [*offered, ACCEPT_SPEC] if draft is not None else offered
         schema = kwargs.get("json_schema") or (call_schema(choices) if choices else None)
-        request: dict[str, Any] = {"messages": to_chat(messages, self.tools, offered, self.plan),
+        request: dict[str, Any] = {"messages": to_chat(messages, self.tools, offered, self.plan, self.evidence_models),
                                    "max_tokens": self.max_tokens,
                                    "temperature": self.temperature}
         if schema is not None:

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
@@ -70,13 +70,14 @@ def _call_text(call: dict) -> str:
 
 
 def to_chat(messages: Sequence[BaseMessage], tools: list[dict], offered: list[dict] | None = None,
-            planned: Sequence[str] = ()) -> list[dict]:
+            planned: Sequence[str] = (), models: Mapping[str, Any] | None = None) -> list[dict]:
     """LangChain messages as the runtime's chat: the compact prompt and tool lines (all ``tools``, so the
     prompt's start stays the same turn after turn, for the runtime's prompt cache), text only, tool calls
     as the JSON the model writes, tool results as user turns in plain ``key: value`` lines (an unsure
     note said by an earlier result left out); the draft once the submission is offered (``offered``,
     default all). The tools of the plan (``planned``), called before the model is asked, are not listed,
-    and their results follow the first message in the same turn."""
+    and their results follow the first message in the same turn. ``models``: the tools' evidence models,
+    by tool name (the draft reads the evidence typed)."""
     chat: list[dict] = []
     notes_shown: set[str] = set()
     by_plan = {c["id"] for m in messages if isinstance(m, AIMessage) and is_planned(m) for c in m.tool_calls}
@@ -107,7 +108,7 @@ def to_chat(messages: Sequence[BaseMessage], tools: list[dict], offered: list[di
             if text.strip() and not (shows_images and any(c["role"] == "user" for c in chat)):
                 chat.append({"role": "user", "content": text_only(text) if shows_images else text})
     submission_offered = any(tool_name(t) == SUBMIT for t in (tools if offered is None else offered))
-    note = draft_note(messages) if submission_offered else None
+    note = draft_note(messages, models or {}) if submission_offered else None
     if note:
         chat.append({"role": "user", "content": note})
     return chat
@@ -117,20 +118,20 @@ def tool_name(tool: dict) -> str:
     return tool.get("function", tool).get("name", "")
 
 
-def grounded_draft(messages: Sequence[BaseMessage]) -> dict | None:
+def grounded_draft(messages: Sequence[BaseMessage], models: Mapping[str, Any]) -> dict | None:
     """Once the instances and the camera are measured: the caption composed from the evidence so far,
     which states only the sure facts. A small text-only model that writes from nothing misreads the
     evidence ("the car is on a bicycle"); one given a grounded draft keeps its facts and spends its
     words on the wording."""
-    evidence = evidence_in([m for m in messages if isinstance(m, ToolMessage)])
+    evidence = evidence_in([m for m in messages if isinstance(m, ToolMessage)], models)
     if evidence_of(evidence, Instances) is None or evidence_of(evidence, CameraMotion) is None:
         return None
     return compose(evidence, video_name(messages, evidence)).to_dict()
 
 
-def draft_note(messages: Sequence[BaseMessage]) -> str | None:
+def draft_note(messages: Sequence[BaseMessage], models: Mapping[str, Any]) -> str | None:
     """The grounded draft, for the model to submit as it is (``submit_draft``) or to improve."""
-    draft = grounded_draft(messages)
+    draft = grounded_draft(messages, models)
     if draft is None:
         return None
     return ("A draft caption composed from the tools' results; it states only what they measured surely:\n"

@@ -22,7 +22,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agent.core.caption import STRUCTURAL_KEY
 from agent.core.composer import compose
-from agent.core.evidence import VideoMetadata, evidence_in, evidence_of, instances_of
+from agent.core.evidence import Evidence, VideoMetadata, evidence_in, evidence_of, instances_of
+from agent.models.toolcalls import evidence_models
 
 SUBMIT = "submit_caption"
 # how the planner uses a tool that takes arguments (each tool's ``offline_role`` declaration)
@@ -42,6 +43,7 @@ class OfflinePlanner(BaseChatModel):
     tool_names: list[str] = []
     plan: list[str] = []  # the tools to call first, in order: each bound tool's metadata gives its plan position
     roles: dict[str, str] = {}  # offline role -> the tool that declares it
+    evidence_models: dict[str, Any] = {}  # tool name -> its evidence model, from the bound tools' metadata
     section_writer: Any = None  # evidence -> {section: content}, from the plugins' compose_sections
 
     @property
@@ -53,7 +55,8 @@ class OfflinePlanner(BaseChatModel):
         positions = {name: meta.get("plan_position") for name, meta in metadata.items()}
         plan = sorted((name for name, at in positions.items() if at is not None), key=lambda name: positions[name])
         roles = {meta["offline_role"]: name for name, meta in reversed(metadata.items()) if meta.get("offline_role")}
-        return self.model_copy(update={"tool_names": list(metadata), "plan": plan, "roles": roles})
+        return self.model_copy(update={"tool_names": list(metadata), "plan": plan, "roles": roles,
+                                       "evidence_models": evidence_models(tools)})
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self.next_step(messages))])
@@ -61,7 +64,7 @@ class OfflinePlanner(BaseChatModel):
     # -- the plan --------------------------------------------------------------------------
     def next_step(self, messages: list[BaseMessage]) -> AIMessage:
         results = [m for m in messages if isinstance(m, ToolMessage)]
-        evidence = evidence_in(results)
+        evidence = evidence_in(results, self.evidence_models)
         called = {m.name or "" for m in results}
         for name in self.plan:
             if name not in called:
@@ -86,7 +89,7 @@ class OfflinePlanner(BaseChatModel):
         return _call(SUBMIT, draft, "Submitting the caption composed from the evidence.")
 
 
-def video_name(messages: Sequence[BaseMessage], evidence: dict[str, Any]) -> str:
+def video_name(messages: Sequence[BaseMessage], evidence: Evidence) -> str:
     """The clip's file name: from its metadata, else from the first message's "Video file:" line."""
     meta = evidence_of(evidence, VideoMetadata)
     if meta:

@@ -83,6 +83,17 @@ def calls_from_text(content: Any) -> tuple[list[dict], str]:
     return [], text
 
 
+def evidence_models(tools) -> dict[str, Any]:
+    """``{tool name: evidence model}`` of bound tools whose metadata names one (the graph's tools do), so
+    that a backend reading the conversation reads the evidence typed."""
+    models = {}
+    for tool in tools:
+        model = (getattr(tool, "metadata", None) or {}).get("evidence_model")
+        if model is not None:
+            models[tool.name] = model
+    return models
+
+
 def is_planned(reply: Any) -> bool:
     """Whether ``reply`` is a step a backend took from the offline plan, with no model call (``--llm local``)."""
     return bool((getattr(reply, "response_metadata", None) or {}).get(PLANNED))

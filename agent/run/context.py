@@ -10,6 +10,7 @@ from collections import ChainMap
 from typing import Any, Callable, Iterator, Mapping
 
 from agent.core.config import Settings
+from agent.core.evidence import Evidence
 from agent.core.registry import ToolRegistry
 from agent.run.media import FrameStore
 
@@ -136,7 +137,7 @@ class Measuring:
     def __init__(self, ctx: RunContext, known: Mapping[str, Any]):
         self.ctx = ctx
         self.measured: dict[str, Any] = {}
-        self.evidence = ChainMap(self.measured, dict(known))  # a write lands in measured
+        self.evidence = Evidence(ChainMap(self.measured, dict(known)), _DeclaredModels(ctx.tools))
 
     def __getattr__(self, name: str) -> Any:  # frames, settings, run_dir, emit, output_path, records, ...
         return getattr(self.ctx, name)
@@ -146,6 +147,7 @@ class Measuring:
         return ToolView(self, tool, ToolRegistry({**self.ctx.tools, tool.name: tool}))
 
     def remember(self, name: str, obs, duration_s: float) -> None:
+        """Keep ``obs``'s evidence as measured in this step, and log the run."""
         evidence = obs.evidence_dict()
         if evidence is not None:
             self.measured[name] = evidence
@@ -192,19 +194,39 @@ class UndeclaredRead(RuntimeError):
     """A tool reached for evidence, an artifact or a tool it did not declare."""
 
 
-class _VisibleEvidence(Mapping):
-    """The run's evidence, limited to the tools one tool may read."""
+class _DeclaredModels(Mapping):
+    """``{tool name: evidence model}`` of the run's tools, as they are now."""
 
-    def __init__(self, evidence: dict[str, Any], names: set[str]):
-        self._evidence, self._names = evidence, names
+    def __init__(self, tools: dict[str, Any]):
+        self._tools = tools
+
+    def __getitem__(self, name: str) -> Any:
+        model = getattr(self._tools[name], "evidence_model", None)
+        if model is None:
+            raise KeyError(name)
+        return model
+
+    def __iter__(self) -> Iterator[str]:
+        return (n for n, t in self._tools.items() if getattr(t, "evidence_model", None) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _VisibleEvidence(Evidence):
+    """The step's evidence, limited to the tools one tool may read."""
+
+    def __init__(self, evidence: Evidence, names: set[str]):
+        super().__init__(evidence.raw, {n: m for n, m in evidence.models.items() if n in names})
+        self._names = names
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._names:
             raise KeyError(name)
-        return self._evidence[name]
+        return self.raw[name]
 
     def __iter__(self) -> Iterator[str]:
-        return (n for n in self._evidence if n in self._names)
+        return (n for n in self.raw if n in self._names)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

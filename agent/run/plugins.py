@@ -30,8 +30,10 @@ from agent.core import hookspecs
 from agent.core.caption import CaptionSection
 from agent.core.conditions import Condition
 from agent.core.errors import AgentError, InputError
+from agent.core.evidence import Evidence
 from agent.core.formats import OutputFormat
 from agent.core.named_args import call_naming
+from agent.core.registry import ToolRegistry
 from agent.models.registry import Backends
 
 ENTRY_POINT_GROUP = "instance_agent"
@@ -138,6 +140,14 @@ class Plugins:
             info.tools = names.get(info.name, [])
         return list(found.values())
 
+    def evidence_models(self, settings) -> dict[str, Any]:
+        """``{tool name: evidence model}`` of every tool these plugins register, the tools of every condition
+        included (on or off), so that evidence written by any run of them reads typed."""
+        models = {c_tool.name: c_tool.evidence_model for c in self.condition_specs.values() for c_tool in c.tools
+                  if getattr(c_tool, "evidence_model", None) is not None}
+        models.update(ToolRegistry.of(self.tools(settings)).evidence_models())
+        return models
+
     def check_settings(self, settings) -> None:
         """Every condition asked for is registered, and its own settings are valid."""
         for name in getattr(settings, "conditions", None) or []:
@@ -180,8 +190,9 @@ class Plugins:
         """``{condition name: reader(path) -> evidence}`` from every plugin; the first name wins."""
         return dict(self.readers)
 
-    def read_conditions(self, files: dict, options: dict | None = None) -> dict:
-        """``{condition name: path or [paths]}`` -> ``{condition name: evidence model (or a list)}``,
+    def read_conditions(self, files: dict, options: dict | None = None) -> Evidence:
+        """``{condition name: path or [paths]}`` -> ``{condition name: evidence model (or a list)}`` (an
+        :class:`Evidence` no tool measured: its values are typed already),
         through the readers; ``options`` go to the readers whose signature names them
         (``depth_convention``; ``caption_video``, the caption pipeline, which the caller hands on for the
         readers that caption a reference video: the plugin manager sits below the run that uses it)."""
@@ -195,7 +206,7 @@ class Plugins:
                 out[name] = [call_naming(readers[name], p, **options) for p in path]
             else:
                 out[name] = call_naming(readers[name], path, **options)
-        return out
+        return Evidence(out)
 
     def add_commands(self, subparsers) -> None:
         for _ in self._each("register_commands", subparsers=subparsers):

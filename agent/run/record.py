@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -44,7 +44,8 @@ class RunRecord:
     fallback_reason: str | None = None
     llm_error: str | None = None
     backend_fallback_reason: str | None = None  # why a neural backend was asked for but not used
-    evidence: dict[str, Any] = field(default_factory=dict)  # each tool's evidence, as the validator saw it
+    # each tool's evidence, as the validator saw it (an agent.core.evidence.Evidence: it reads typed)
+    evidence: Mapping[str, Any] = field(default_factory=dict)
     cache_hits: int = 0  # tool results served by the tool cache
     output_format: str = "instancecap"
     formatted: Any = None  # the caption in output_format, when that is not instancecap
@@ -55,7 +56,7 @@ class RunRecord:
     run_dir: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(replace(self, evidence=dict(self.evidence)))
 
 
 class ModelCallRecorder(BaseCallbackHandler):

@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, ToolMessage
 
 from agent.core.config import Settings
 from agent.core.errors import STORAGE_ERRNOS, AgentError, InputError, storage_error
-from agent.core.evidence import Instances, Segmentation, evidence_of, tools_declaring
+from agent.core.evidence import Evidence, Instances, Segmentation, evidence_of
 from agent.core.jsonl import JsonlSink
 from agent.core.observation import readable
 from agent.core.secrets import redact
@@ -221,7 +221,7 @@ def finish(run: CaptionRun) -> RunRecord:
     state, ctx, settings, usage = run.state, run.ctx, run.settings, run.usage
     if run.stopped:
         state.update(status="stopped", caption=None, fallback_reason=run.stopped)
-    evidence = dict(state.get("evidence") or {})
+    evidence = Evidence(dict(state.get("evidence") or {}), ctx.registry.evidence_models())
     failed = failed_core_tools(ctx, evidence)
     if failed and state.get("status") == "ok":  # a caption without what those tools measure is not fine
         state.update(status="degraded", fallback_reason=f"a tool failed and its evidence is missing: {failed}")
@@ -367,7 +367,7 @@ def _decide(run: CaptionRun, paused, step) -> str | None:
     return None
 
 
-def _backend(evidence: dict) -> str:
+def _backend(evidence: Evidence) -> str:
     """neural, classical, or mixed (e.g. YOLO boxes with GrabCut masks)."""
     found, segmented = evidence_of(evidence, Instances), evidence_of(evidence, Segmentation)
     detect = found.backend if found else "classical"
@@ -377,9 +377,9 @@ def _backend(evidence: dict) -> str:
     return "mixed"
 
 
-def _backend_fallback(evidence: dict) -> str | None:
+def _backend_fallback(evidence: Evidence) -> str | None:
     """Why the detector's and the segmenter's neural backends were not used, where they were not."""
-    reasons = [f"{tool}: {why}" for model in (Instances, Segmentation) for tool in tools_declaring(model)
+    reasons = [f"{tool}: {why}" for model in (Instances, Segmentation) for tool in evidence.tools_declaring(model)
                if (why := (evidence.get(tool) or {}).get("fallback_reason"))]
     return "; ".join(reasons) or None
 

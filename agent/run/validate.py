@@ -185,6 +185,7 @@ def check_items(items: list[Item], *, wording: bool = True, evidence: dict | Non
     less ``disabled``)."""
     from agent.core.checks import english as english_check, wording as wording_check
     from agent.core.config import load_settings
+    from agent.core.evidence import Evidence
     from agent.core.lexicon import scan
     from agent.core.validation import validate
     from agent.run.plugins import load_plugins
@@ -193,6 +194,7 @@ def check_items(items: list[Item], *, wording: bool = True, evidence: dict | Non
     if plugins is None:
         plugins = load_plugins([*settings.disabled_plugins, *disabled])  # plugins add sections, checks, formats
     evidence_checks = plugins.validation_checks(settings)
+    models = plugins.evidence_models(settings)
     if not wording:
         evidence_checks = [c for c in evidence_checks if c is not wording_check]
     findings: list[Finding] = []
@@ -206,7 +208,7 @@ def check_items(items: list[Item], *, wording: bool = True, evidence: dict | Non
                 checks = evidence_checks
             else:
                 checks = [wording_check, english_check] if wording else []
-            _, problems = validate(item.data, known or {}, checks, plugins.sections)
+            _, problems = validate(item.data, Evidence(known or {}, models), checks, plugins.sections)
             findings += [Finding(item.where, str(p)) for p in problems]
             continue
         spec = plugins.format_specs.get(item.fmt)

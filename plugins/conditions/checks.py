@@ -132,6 +132,7 @@ def reference_video_matches(caption, evidence: dict) -> list:
     """The reference video's camera (where no camera path is given: a path's 3D truth is stronger) as
     ``run`` holds a caption to the estimator, and an instance of each class its recognisers were sure of."""
     from agent.core.checks import camera_matches
+    from agent.core.evidence import CameraMotion, Evidence
     from agent.core.validation import Problem
 
     ref = evidence.get("reference_video")
@@ -139,7 +140,7 @@ def reference_video_matches(caption, evidence: dict) -> list:
         return []
     problems = [] if evidence.get("camera_path") is not None else \
         [Problem(p.field, p.message, f"reference video: {p.evidence}")
-         for p in camera_matches(caption, {"estimate_camera_motion": ref.camera})]
+         for p in camera_matches(caption, Evidence({"camera": ref.camera}, {"camera": CameraMotion}))]
     written = [inst.class_ for inst in caption.structural.main_instance.values()]
     for inst in ref.instances:
         if inst.binding and inst.class_name != "object" and not any(_class_fits(w, inst.class_name) for w in written):
