@@ -139,8 +139,16 @@ class Measuring:
         self.measured: dict[str, Any] = {}
         self.evidence = Evidence(ChainMap(self.measured, dict(known)), _DeclaredModels(ctx.tools))
 
+    _OWN = frozenset({"ctx", "measured", "evidence"})
+
     def __getattr__(self, name: str) -> Any:  # frames, settings, run_dir, emit, output_path, records, ...
         return getattr(self.ctx, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:  # the run's services are set on the run context
+        if name in self._OWN:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.ctx, name, value)
 
     def view(self, tool) -> "ToolView":
         """What ``tool`` may see of this step: the evidence and artifacts it declares it reads."""
