@@ -13,6 +13,7 @@ import argparse
 import logging
 import os
 import typing
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -138,3 +139,18 @@ def _condition_tables(args: argparse.Namespace, settings: Settings) -> dict[str,
             raise InputError(f"{where}: {err['msg']}") from None
         tables[condition.name][key] = read[key]
     return tables
+
+
+def add_shot_options(p) -> None:
+    """The "shots as samples" flags group."""
+    g = p.add_argument_group("shots as samples")
+    g.add_argument("--split-shots", action="store_true",
+                   help="caption each shot as its own sample (one record per shot: clip, shot, start and end)")
+    g.add_argument("--min-shot", type=float, default=0.0, metavar="SECONDS", help="leave out shots shorter than this")
+    g.add_argument("--max-shot", type=float, default=None, metavar="SECONDS",
+                   help="split longer shots into equal parts no longer than this")
+    g.add_argument("--write-shots", type=Path, metavar="DIR",
+                   help="keep each shot as its own clip here (video only; else they are removed after captioning)")
+    g.add_argument("--cut", choices=["auto", "copy", "encode"], default="auto",
+                   help="auto (default): copy the packets of a shot that starts on a keyframe, re-encode the others "
+                        "(libx264, crf 18); copy: refuse shots that cannot be cut without re-encoding; encode: always")

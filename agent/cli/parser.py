@@ -9,9 +9,8 @@ import sys
 from importlib.metadata import PackageNotFoundError, version as installed_version
 from pathlib import Path
 
-from agent.cli.flags import add_condition_flags, add_settings_flags
+from agent.cli.flags import add_condition_flags, add_settings_flags, add_shot_options
 from agent.cli.report import add_export_flags, add_report_command
-from agent.cli.shots import add_shot_options
 from agent.core.errors import AgentError
 from agent.run.plugins import load_plugins
 
