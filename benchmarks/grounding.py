@@ -106,11 +106,13 @@ def main() -> int:
                          "generated clips (every 64 // N-th), as the offline planner does")
     args = ap.parse_args()
     from agent.core.config import load_settings
-    from agent.core.evidence import SURE
+    from agent.core.evidence import SURE, Evidence
     from agent.run.plugins import load_plugins
 
     settings = load_settings()
-    checks = load_plugins(settings.disabled_plugins).validation_checks(settings)
+    plugins = load_plugins(settings.disabled_plugins)
+    checks = plugins.validation_checks(settings)
+    models = plugins.evidence_models(settings)
     data = json.loads(DATA.read_text())
     offline, correct, planted_, contested, replays, calib = [], [], [], [], [], []
     for name, entry in data["clips"].items():
@@ -122,7 +124,7 @@ def main() -> int:
         if record is None:
             print(f"{name}: the offline run left no record", file=sys.stderr)
             continue
-        evidence = record["evidence"]
+        evidence = Evidence(record["evidence"], models)
         offline.append((name, record["status"] == "ok", record["problems"]))
         for k, caption in enumerate(entry["captions"]):
             ok, problems, advice = judge(caption, evidence, checks)

@@ -204,13 +204,14 @@ def caption_table(rows: list[dict]) -> str:
 def enhance_row(prompt: str, spec: str) -> dict:
     from agent.core.errors import AgentError
     from agent.core.checks import wording
+    from agent.core.evidence import Evidence
     from agent.core.validation import validate
     from agent.run.enhance import enhance_prompt
 
     started = time.perf_counter()
     try:
         result = enhance_prompt(prompt, Settings(llm=spec))
-        caption, problems = validate(result.caption, {}, [wording])
+        caption, problems = validate(result.caption, Evidence(), [wording])
         valid, calls, repairs, error = caption is not None and not problems, result.calls, result.repairs, None
         problems = [str(p) for p in problems]
         tokens = {"input": result.prompt_tokens, "output": result.completion_tokens}

@@ -2,11 +2,10 @@ import pytest
 
 from agent.core.caption import parse_caption
 from agent.core.checks import camera_matches, instances_match, positions_match, video_name, wording
-from agent.core.evidence import CameraMotion, Instances, InstanceTrack, VideoMetadata
+from agent.core.config import Settings
+from agent.core.evidence import CameraMotion, Evidence, Instances, InstanceTrack, VideoMetadata
 from agent.core.lexicon import apply_suggestions, scan
 from agent.run.plugins import load_plugins
-
-load_plugins()  # the tools declare their evidence models: without them no evidence check runs
 
 
 @pytest.mark.parametrize("text, kind, span", [
@@ -35,7 +34,7 @@ def test_suggestions_replace_negative_words():
     assert apply_suggestions(text, scan("x", text)) == "A dimly-lit, richly detailed room."
 
 
-EVIDENCE = {
+EVIDENCE = Evidence({
     "read_metadata": VideoMetadata(file_name="a.mp4", duration_s=3, fps=25, frame_count=75, width=640, height=360,
                                    orientation="landscape", rotation=0, codec="h264", container="mov",
                                    has_audio=False, size_bytes=1).model_dump(),
@@ -43,7 +42,7 @@ EVIDENCE = {
     "detect_instances": Instances(backend="classical", instances=[
         InstanceTrack(id="No.0", class_name="person", confidence=0.9, boxes=[[0, 0, 0.1, 0.1]],
                       start_cell="bottom-left", end_cell="center", recognised_by=["hog"])]).model_dump(),
-}
+}, load_plugins().evidence_models(Settings()))  # typed by what the built-in tools declare
 
 
 def caption(cls="person", position="person moves from the bottom-left to the center.", camera="The camera pans left slowly.",

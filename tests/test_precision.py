@@ -192,16 +192,17 @@ def test_a_position_seen_in_one_sample_of_several_is_not_said():
     """bikes.mp4: a person seen in one of eight samples was "at the center" of a clip of six shots."""
     from agent.core import sureness
     from agent.core.composer import say_only_sure
-    from agent.core.evidence import Instances
+    from agent.core.config import Settings
+    from agent.core.evidence import Evidence, Instances
     from agent.core.wording import position_sentence
     from agent.run.plugins import load_plugins
 
-    load_plugins()  # the evidence models of the built-in tools
     times = [k * 1.4 for k in range(8)]
     once = fill_evidence(_edge_track([3]), times)
     always = fill_evidence(InstanceTrack(id="No.1", class_name="person", confidence=0.9,
                                          boxes=[[0.4, 0.3, 0.6, 0.9]] * 8), times)
-    ratings = sureness.rate({"detect_instances": Instances(backend="packaged", instances=[once, always]).model_dump()})
+    ratings = sureness.rate(Evidence({"detect_instances": Instances(backend="packaged", instances=[once, always]).model_dump()},
+                                     load_plugins().evidence_models(Settings())))
     assert once.start_cell is not None  # measured, on one sample
     assert position_sentence(say_only_sure(once, ratings["No.0"])) == "The person's position is not measured clearly."
     assert position_sentence(say_only_sure(always, ratings["No.1"])) == "The person stays at the center."
