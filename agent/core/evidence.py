@@ -205,7 +205,8 @@ class Evidence(Mapping[str, Any]):
     """The tools' evidence by tool name, as plain JSON (as the graph state, the records and the cache keep
     it), with the evidence model each tool declares (``models``: tool name -> model), so that it reads typed.
     Whoever knows the tools makes it: a measuring step (from the run's tools), the run's record, a plugin
-    manager (``Plugins.evidence(raw, settings)``), the offline planner (from the tools it is offered)."""
+    manager's models (``Evidence(raw, plugins.evidence_models(settings))``), the offline planner and the local
+    backend (from the tools they are bound to)."""
 
     def __init__(self, raw: Mapping[str, Any] | None = None, models: Mapping[str, type[BaseModel]] | None = None):
         self.raw: Mapping[str, Any] = raw if raw is not None else {}

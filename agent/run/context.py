@@ -137,7 +137,7 @@ class Measuring:
     def __init__(self, ctx: RunContext, known: Mapping[str, Any]):
         self.ctx = ctx
         self.measured: dict[str, Any] = {}
-        self.evidence = Evidence(ChainMap(self.measured, dict(known)), _DeclaredModels(ctx.tools))
+        self.evidence = Evidence(ChainMap(self.measured, dict(known)), ctx.registry.evidence_models())
 
     _OWN = frozenset({"ctx", "measured", "evidence"})
 
@@ -200,25 +200,6 @@ def _graph_stream_writer() -> Callable[[Any], None] | None:
 
 class UndeclaredRead(RuntimeError):
     """A tool reached for evidence, an artifact or a tool it did not declare."""
-
-
-class _DeclaredModels(Mapping):
-    """``{tool name: evidence model}`` of the run's tools, as they are now."""
-
-    def __init__(self, tools: dict[str, Any]):
-        self._tools = tools
-
-    def __getitem__(self, name: str) -> Any:
-        model = getattr(self._tools[name], "evidence_model", None)
-        if model is None:
-            raise KeyError(name)
-        return model
-
-    def __iter__(self) -> Iterator[str]:
-        return (n for n, t in self._tools.items() if getattr(t, "evidence_model", None) is not None)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
 
 
 class _VisibleEvidence(Evidence):

@@ -143,10 +143,9 @@ class Plugins:
     def evidence_models(self, settings) -> dict[str, Any]:
         """``{tool name: evidence model}`` of every tool these plugins register, the tools of every condition
         included (on or off), so that evidence written by any run of them reads typed."""
-        models = {c_tool.name: c_tool.evidence_model for c in self.condition_specs.values() for c_tool in c.tools
-                  if getattr(c_tool, "evidence_model", None) is not None}
-        models.update(ToolRegistry.of(self.tools(settings)).evidence_models())
-        return models
+        condition_tools = [tool for condition in self.condition_specs.values() for tool in condition.tools]
+        return {**ToolRegistry.of(condition_tools).evidence_models(),
+                **ToolRegistry.of(self.tools(settings)).evidence_models()}
 
     def check_settings(self, settings) -> None:
         """Every condition asked for is registered, and its own settings are valid."""
